@@ -1,0 +1,82 @@
+"""Step: check the restored database as an application user sees it.
+
+Logs in as the first configured application user, runs `SELECT 1`, and checks that every
+expected table exists, is readable, and has at least its `min_rows` rows. The summary holds
+counts only; a failure names what is missing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from pg8000.exceptions import DatabaseError
+
+from handlers.lib import db
+from handlers.lib.errors import VerificationFailed
+
+
+@dataclass(frozen=True)
+class ExpectedTable:
+    name: str
+    min_rows: int = 0
+
+
+def expected_tables(settings: Mapping[str, Any]) -> list[ExpectedTable]:
+    verify = settings.get("database", {}).get("verify", {}) or {}
+    tables: list[ExpectedTable] = []
+    for entry in verify.get("expected_tables", []) or []:
+        name, min_rows = entry.get("name"), entry.get("min_rows", 0)
+        if not isinstance(name, str) or not name:
+            raise db.DatabaseSettingsInvalid("an expected table has no name")
+        min_rows = 0 if min_rows is None else min_rows
+        if isinstance(min_rows, bool) or not isinstance(min_rows, int) or min_rows < 0:
+            raise db.DatabaseSettingsInvalid(f"{name}: min_rows must be a whole number >= 0")
+        db.quote_qualified(name)  # a malformed name is a settings error, not a failed check
+        tables.append(ExpectedTable(name, min_rows))
+    return tables
+
+
+def verification_user(settings: Mapping[str, Any]) -> str:
+    users = settings.get("database", {}).get("users", []) or []
+    if not users or not users[0].get("name"):
+        raise db.DatabaseSettingsInvalid("verify needs at least one database user to log in as")
+    return str(users[0]["name"])
+
+
+def verify_database(conn: db.Connection, tables: Sequence[ExpectedTable]) -> dict[str, Any]:
+    if conn.run("SELECT 1") != [[1]]:
+        raise VerificationFailed("SELECT 1 did not return 1")
+    missing: list[str] = []
+    unreadable: list[str] = []
+    too_few: list[str] = []
+    for table in tables:
+        quoted = db.quote_qualified(table.name)
+        try:
+            if not conn.run("SELECT to_regclass(:name) IS NOT NULL", name=quoted)[0][0]:
+                missing.append(table.name)
+                continue
+            # LIMIT keeps this cheap on big tables: only "at least N" matters.
+            rows = conn.run(
+                f"SELECT count(*) FROM (SELECT 1 FROM {quoted} LIMIT :n) AS sample",
+                n=table.min_rows,
+            )[0][0]
+        except DatabaseError as exc:
+            code, message = db.error_fields(exc)
+            unreadable.append(f"{table.name} ({code} {message})")
+            continue
+        if rows < table.min_rows:
+            too_few.append(f"{table.name} ({rows} < {table.min_rows} rows)")
+    problems = [
+        f"{label}: {', '.join(items)}"
+        for label, items in (
+            ("missing tables", missing),
+            ("unreadable tables", unreadable),
+            ("too few rows", too_few),
+        )
+        if items
+    ]
+    if problems:
+        raise VerificationFailed("; ".join(problems))
+    return {"tables_checked": len(tables), "tables_ok": len(tables)}
