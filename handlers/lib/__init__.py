@@ -1,0 +1,1 @@
+"""Shared library of the pipeline handlers (audit, notify, guards, AWS clients, db)."""

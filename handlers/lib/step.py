@@ -1,0 +1,124 @@
+"""`@pipeline_step`: the common wrapper of every Lambda step.
+
+A step is written as an inner function that takes the state document and the Lambda context
+and returns `(document, details)`:
+
+    @pipeline_step("find-snapshot")
+    def handler(document: Document, context: Any) -> StepResult:
+        ...
+        return document, {"snapshot_id": sid, "reason": "newest available"}
+
+The decorator turns it into the Lambda entry point `handler(event, context) -> dict`:
+
+- times the call and adds the seconds to `document["timings"][step]` (summed over polls);
+- writes one audit item: SUCCEEDED with `details`, or SKIPPED when the details come from
+  `skipped("why", ...)` (the "skipped" marker is removed, the reason kept), or FAILED with the
+  error class and message — then re-raises so Step Functions' Retry/Catch see the class name;
+- turns throttling/connection errors that outlived botocore's retries into `TransientError`;
+- returns the updated document (the state machine's ResultPath is `$`).
+
+`details` must be compact and secret-free: it goes to DynamoDB and is returned nowhere else.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import os
+import time
+from collections.abc import Callable
+from typing import Any
+
+from handlers.lib import audit, aws
+from handlers.lib.errors import SettingsInvalid, TransientError
+
+Document = dict[str, Any]
+Details = dict[str, Any]
+StepResult = tuple[Document, Details]
+StepFunction = Callable[[Document, Any], StepResult]
+LambdaHandler = Callable[[Document, Any], Document]
+
+SKIPPED_MARKER = "skipped"
+MAX_MESSAGE = 1000
+
+LOG = logging.getLogger("aurora_restore")
+LOG.setLevel(logging.INFO)
+
+
+def skipped(reason: str, **extra: Any) -> Details:
+    """Details that make the decorator record SKIPPED (with the reason) instead of SUCCEEDED."""
+    return {SKIPPED_MARKER: True, "reason": reason, **extra}
+
+
+def env_name(document: Document) -> str:
+    settings = document.get("settings") or {}
+    return str(settings.get("env") or os.environ.get("ENVIRONMENT") or "unknown")
+
+
+def ttl_days(document: Document) -> int:
+    settings = document.get("settings") or {}
+    return int(settings.get("audit_ttl_days") or audit.DEFAULT_TTL_DAYS)
+
+
+def error_summary(exc: BaseException) -> dict[str, str]:
+    return {"error": type(exc).__name__, "message": str(exc)[:MAX_MESSAGE]}
+
+
+def pipeline_step(step: str) -> Callable[[StepFunction], LambdaHandler]:
+    def decorate(fn: StepFunction) -> LambdaHandler:
+        @functools.wraps(fn)
+        def handler(event: Document, context: Any) -> Document:
+            if not isinstance(event, dict) or not event.get("operation_id"):
+                raise SettingsInvalid(f"{step}: the input is not a state document")
+            operation_id = str(event["operation_id"])
+            started = time.monotonic()
+            try:
+                document, details = fn(event, context)
+            except Exception as exc:
+                failure = _named(exc)
+                _record(event, step, "FAILED", error_summary(failure), started)
+                LOG.error("%s %s FAILED %s", operation_id, step, type(failure).__name__)
+                if failure is exc:
+                    raise
+                raise failure from exc
+            details = dict(details)
+            status = "SKIPPED" if details.pop(SKIPPED_MARKER, False) else "SUCCEEDED"
+            _add_timing(document, step, started)
+            _record(document, step, status, details, started)
+            LOG.info("%s %s %s", operation_id, step, status)
+            return document
+
+        return handler
+
+    return decorate
+
+
+def _named(exc: Exception) -> Exception:
+    """AWS throttling that outlived botocore's retries → TransientError (retried by the ASL)."""
+    if not isinstance(exc, TransientError) and aws.is_transient(exc):
+        return TransientError(f"{type(exc).__name__}: {str(exc)[:MAX_MESSAGE]}")
+    return exc
+
+
+def _add_timing(document: Document, step: str, started: float) -> None:
+    timings = document.setdefault("timings", {})
+    timings[step] = round(float(timings.get(step, 0)) + time.monotonic() - started, 3)
+
+
+def _record(document: Document, step: str, status: str, details: Details, started: float) -> None:
+    details = {**details, "seconds": round(time.monotonic() - started, 3)}
+    try:
+        audit.put_event(
+            str(document["operation_id"]),
+            step,
+            status,
+            details,
+            env_name(document),
+            ttl_days=ttl_days(document),
+        )
+    except Exception:
+        if status != "FAILED":
+            raise
+        # The step's own failure matters more than its audit item; the failure path records too.
+        LOG.exception("%s %s: could not write the FAILED audit item",
+                      document["operation_id"], step)
