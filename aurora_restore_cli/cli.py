@@ -1,0 +1,503 @@
+"""`aurora-restore`: the command-line surface (DESIGN.md §3).
+
+Global options work before or after the subcommand (`aurora-restore --env dev setup` and
+`aurora-restore setup --env dev`). Exit codes: 0 done, 1 AWS/pipeline failure, 2 bad usage
+or bad config. boto3 is only imported once a command talks to AWS.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, NoReturn, TypeVar
+
+import click
+
+from . import __version__
+from .config import ConfigError, Settings, load_settings
+from .output import Output
+from .resources import STEPS
+
+F = TypeVar("F", bound=Callable[..., Any])
+DEFAULT_CONFIG_DIR = Path("config")
+
+
+class UsageFailure(Exception):
+    """Bad usage or config: exit 2."""
+
+
+class CommandFailure(Exception):
+    """Something failed in AWS or the pipeline: exit 1."""
+
+
+@dataclass
+class Options:
+    env: str | None = None
+    config_dir: Path | None = None
+    profile: str | None = None
+    region: str | None = None
+    endpoint_url: str | None = None
+    local: bool = False
+    output: str | None = None
+    verbose: int = 0
+
+
+def _store(name: str) -> Callable[[click.Context, click.Parameter, Any], None]:
+    def callback(ctx: click.Context, _: click.Parameter, value: Any) -> None:
+        if value is None or value is False or value == 0:
+            return  # not given here: keep what the other position set
+        options = ctx.ensure_object(Options)
+        if name == "verbose":
+            options.verbose += value
+        else:
+            setattr(options, name, value)
+
+    return callback
+
+
+def global_options(func: F) -> F:
+    """Attach the global options; used on the group and on every subcommand."""
+    decorators = [
+        click.option(
+            "--env",
+            "-e",
+            metavar="ENV",
+            expose_value=False,
+            callback=_store("env"),
+            help="Environment: reads config/ENV.yaml [env: AURORA_RESTORE_ENV].",
+        ),
+        click.option(
+            "--config-dir",
+            type=click.Path(file_okay=False, path_type=Path),
+            metavar="DIR",
+            expose_value=False,
+            callback=_store("config_dir"),
+            help="Directory holding ENV.yaml (default: ./config).",
+        ),
+        click.option(
+            "--profile",
+            metavar="P",
+            expose_value=False,
+            callback=_store("profile"),
+            help="AWS profile [env: AWS_PROFILE].",
+        ),
+        click.option(
+            "--region",
+            metavar="R",
+            expose_value=False,
+            callback=_store("region"),
+            help="AWS region; must agree with the config's region.",
+        ),
+        click.option(
+            "--endpoint-url",
+            metavar="URL",
+            expose_value=False,
+            callback=_store("endpoint_url"),
+            help="Send every AWS call here [env: AWS_ENDPOINT_URL].",
+        ),
+        click.option(
+            "--local",
+            is_flag=True,
+            default=False,
+            expose_value=False,
+            callback=_store("local"),
+            help="Use the embedded sandbox (started on demand); no AWS account needed.",
+        ),
+        click.option(
+            "--output",
+            "-o",
+            type=click.Choice(["text", "json"]),
+            expose_value=False,
+            callback=_store("output"),
+            help="text (default) or one JSON document on stdout.",
+        ),
+        click.option(
+            "-v",
+            "--verbose",
+            count=True,
+            expose_value=False,
+            callback=_store("verbose"),
+            help="More detail on stderr (API call counts, ARNs). Never shows secrets.",
+        ),
+    ]
+    for decorate in reversed(decorators):
+        func = decorate(func)
+    return func
+
+
+class App:
+    """What a command needs, built lazily from the options: settings, clients, output."""
+
+    def __init__(self, options: Options) -> None:
+        self.options = options
+        self.out = Output(options.output or "text", options.verbose)
+        self._settings: Settings | None = None
+        self._context: Any = None
+
+    @property
+    def env(self) -> str:
+        env = self.options.env or os.environ.get("AURORA_RESTORE_ENV")
+        if not env:
+            raise UsageFailure("no environment: pass --env ENV or set AURORA_RESTORE_ENV")
+        return env
+
+    @property
+    def config_dir(self) -> Path:
+        return self.options.config_dir or DEFAULT_CONFIG_DIR
+
+    @property
+    def settings(self) -> Settings:
+        if self._settings is None:
+            self._settings = load_settings(self.config_dir, self.env)
+            region = self.options.region
+            if region and region != self._settings.region:
+                raise UsageFailure(
+                    f"--region {region} disagrees with region {self._settings.region} in {self._settings.file}"
+                )
+        return self._settings
+
+    def context(self, **flags: Any) -> Any:
+        """The resource context (clients, names with the real account id)."""
+        from .aws import Clients
+        from .naming import Names
+        from .resources.base import Context
+
+        if self._context is None:
+            settings = self.settings  # validate before any AWS call
+            endpoint, sandbox = self.endpoint()
+            clients = Clients(settings.region, self.options.profile, endpoint, sandbox=sandbox)
+            with self.out.spinner("checking credentials"):
+                account = clients.account_id()
+            if not sandbox and account != settings.account_id:
+                raise UsageFailure(
+                    f"the credentials belong to account {account}, but {settings.file} says "
+                    f"account_id {settings.account_id}; refusing to touch the wrong account"
+                )
+            names = Names(settings.environment, settings.region, account)
+            self._context = Context(
+                settings=settings, names=names, clients=clients, sandbox=sandbox
+            )
+        for key, value in flags.items():
+            setattr(self._context, key, value)
+        return self._context
+
+    def endpoint(self) -> tuple[str | None, bool]:
+        if self.options.local:
+            if self.options.endpoint_url:
+                raise UsageFailure("--local and --endpoint-url exclude each other")
+            from . import sandbox
+
+            with self.out.spinner("starting the sandbox"):
+                box, started = sandbox.start()
+            if started:
+                self.out.info(f"sandbox started on {box.url}")
+            return box.url, True
+        return self.options.endpoint_url, False
+
+
+pass_app = click.make_pass_decorator(App)
+
+
+class Group(click.Group):
+    """Builds the App once the (sub)command's options are all parsed."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        ctx.ensure_object(Options)
+        try:
+            return super().invoke(ctx)
+        except (ConfigError, UsageFailure) as exc:
+            _fail(str(exc), 2)
+        except CommandFailure as exc:
+            _fail(str(exc), 1)
+        except KeyboardInterrupt:
+            _fail("interrupted; re-run the same command to finish (every step is idempotent)", 130)
+        except Exception as exc:  # AWS errors and the like: one line, no traceback
+            message = _aws_message(exc)
+            if message is None:
+                raise
+            _fail(message, 1)
+
+
+def _fail(message: str, code: int) -> NoReturn:
+    Output().error(message)
+    raise click.exceptions.Exit(code)
+
+
+@click.group(cls=Group, context_settings={"help_option_names": ["-h", "--help"]})
+@global_options
+@click.version_option(__version__, prog_name="aurora-restore")
+@click.pass_context
+def cli(ctx: click.Context) -> None:
+    """Refresh a lower-environment Aurora PostgreSQL cluster from a production snapshot.
+
+    Provisions the pipeline of the manual guide (secrets, IAM roles, audit table, topic,
+    Lambda functions, state machine, alarms) idempotently from config/ENV.yaml, and runs it.
+
+    \b
+    Start here, no AWS account needed:
+      aurora-restore demo
+    Against AWS:
+      aurora-restore plan --env dev        # what would change
+      aurora-restore setup --env dev       # make it so
+      aurora-restore status --env dev
+      aurora-restore cleanup --env dev     # only what this tool created
+    """
+    options = ctx.ensure_object(Options)
+    ctx.obj = options
+
+
+def _app(ctx: click.Context) -> App:
+    options = ctx.find_object(Options) or Options()
+    return App(options)
+
+
+def _steps_argument(func: F) -> F:
+    return click.argument("steps", nargs=-1, type=click.Choice(STEPS), metavar="[STEP]...")(func)
+
+
+def _resolve_steps(steps: tuple[str, ...]) -> list[str]:
+    from .resources import available_steps
+
+    available = available_steps()
+    if not steps:
+        return list(available)
+    missing = [s for s in steps if s not in available]
+    if missing:
+        raise UsageFailure(f"step(s) not available in this build: {', '.join(missing)}")
+    return [s for s in STEPS if s in steps]
+
+
+def _run_setup(app: App, steps: list[str], dry_run: bool, command: str) -> None:
+    from . import engine
+
+    ctx = app.context()
+    before = ctx.clients.counter.writes
+    with app.out.spinner("reading current state") as _:
+        report = engine.setup(ctx, steps, dry_run, app.out.debug)
+    title = f"{'Plan' if dry_run else 'Setup'} — {ctx.settings.environment} ({ctx.names.account_id}, {ctx.settings.region})"
+    _report(app, report, title, command, dry_run)
+    app.out.debug(
+        f"API calls: {ctx.clients.counter.reads} reads, {ctx.clients.counter.writes - before} writes"
+    )
+
+
+def _report(app: App, report: Any, title: str, command: str, dry_run: bool = False) -> None:
+    ctx = app.context()
+    counter = ctx.clients.counter
+    app.out.changes(
+        title,
+        report.changes,
+        {
+            "command": command,
+            "env": ctx.settings.environment,
+            "dry_run": dry_run,
+            "ok": report.ok,
+            "failures": report.failures,
+            "api_calls": {"reads": counter.reads, "writes": counter.writes},
+        },
+    )
+    if not report.ok:
+        foreign = [c for c in report.changes if c.action.value == "foreign"]
+        for change in foreign:
+            app.out.error(f"{change.kind} {change.name} exists but is not ours ({change.detail})")
+        raise CommandFailure(
+            "; ".join(report.failures)
+            or f"{len(foreign)} resource(s) not managed by aurora-restore"
+        )
+
+
+@cli.command()
+@_steps_argument
+@click.option("--dry-run", is_flag=True, help="Show what would change; write nothing.")
+@global_options
+@click.pass_context
+def setup(ctx: click.Context, steps: tuple[str, ...], dry_run: bool) -> None:
+    """Create or update every resource (or the named STEPs) to match the config.
+
+    Steps run in dependency order: secrets roles table topic lambdas state-machine alarms
+    schedule. Re-running with nothing changed writes nothing.
+    """
+    app = _app(ctx)
+    _run_setup(app, _resolve_steps(steps), dry_run, "plan" if dry_run else "setup")
+
+
+@cli.command()
+@global_options
+@click.pass_context
+def plan(ctx: click.Context) -> None:
+    """What setup would create, update or leave alone (= setup --dry-run)."""
+    app = _app(ctx)
+    _run_setup(app, _resolve_steps(()), True, "plan")
+
+
+@cli.command("deploy-lambdas")
+@global_options
+@click.pass_context
+def deploy_lambdas(ctx: click.Context) -> None:
+    """Update the Lambda functions after a code change (= setup lambdas)."""
+    app = _app(ctx)
+    _run_setup(app, _resolve_steps(("lambdas",)), False, "deploy-lambdas")
+
+
+@cli.command()
+@global_options
+@click.pass_context
+def status(ctx: click.Context) -> None:
+    """Every resource: present / drifted / missing, with ARNs (-v)."""
+    from . import engine
+
+    app = _app(ctx)
+    context = app.context()
+    with app.out.spinner("reading current state"):
+        report = engine.status(context, _resolve_steps(()), app.out.debug)
+    _report(
+        app,
+        report,
+        f"Status — {context.settings.environment} ({context.names.account_id}, {context.settings.region})",
+        "status",
+    )
+
+
+@cli.command()
+@_steps_argument
+@click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation.")
+@click.option("--dry-run", is_flag=True, help="Show what would be deleted; delete nothing.")
+@click.option(
+    "--force-delete-secrets",
+    is_flag=True,
+    help="Delete secrets at once instead of scheduling deletion (recovery window).",
+)
+@global_options
+@click.pass_context
+def cleanup(
+    ctx: click.Context, steps: tuple[str, ...], yes: bool, dry_run: bool, force_delete_secrets: bool
+) -> None:
+    """Delete what setup created, in reverse order.
+
+    Only resources tagged aurora-restore:managed-by=aurora-restore and aurora-restore:env=ENV
+    are deleted; a same-named resource without those tags is reported and left alone.
+    """
+    from . import engine
+
+    app = _app(ctx)
+    selected = _resolve_steps(steps)
+    settings = app.settings
+    if not dry_run and not yes:
+        _confirm_cleanup(app, settings, selected)
+    context = app.context(force_delete_secrets=force_delete_secrets)
+    with app.out.spinner("deleting"):
+        report = engine.cleanup(context, list(reversed(selected)), dry_run, app.out.debug)
+    _report(
+        app,
+        report,
+        f"Cleanup — {settings.environment} ({context.names.account_id}, {settings.region})",
+        "cleanup",
+        dry_run,
+    )
+
+
+def _confirm_cleanup(app: App, settings: Settings, steps: list[str]) -> None:
+    if not sys.stdin.isatty():
+        raise UsageFailure(
+            "cleanup deletes resources: pass --yes to confirm (no terminal to ask on)"
+        )
+    env = settings.environment
+    click.echo(
+        f"This deletes the aurora-restore resources of env {env!r} ({', '.join(steps)}).", err=True
+    )
+    if env in ("prod", "production"):
+        typed = click.prompt(f"Type the environment name ({env}) to confirm", err=True, default="")
+        if typed != env:
+            raise UsageFailure("not confirmed; nothing deleted")
+    elif not click.confirm("Continue?", err=True, default=False):
+        raise UsageFailure("not confirmed; nothing deleted")
+
+
+@cli.command()
+@global_options
+@click.pass_context
+def validate(ctx: click.Context) -> None:
+    """Check the config (and what is rendered from it) without any AWS call."""
+    from .validation import validate_all
+
+    app = _app(ctx)
+    checks = validate_all(app.settings)
+    app.out.document(
+        {"command": "validate", "env": app.settings.environment, "ok": True, "checks": checks}
+    )
+    for check in checks:
+        app.out.print(f"[green]ok[/green] {check}")
+
+
+@cli.group()
+def sandbox() -> None:
+    """The embedded sandbox: a local moto server standing in for one AWS account."""
+
+
+@sandbox.command("start")
+@global_options
+@click.pass_context
+def sandbox_start(ctx: click.Context) -> None:
+    """Start the sandbox (no-op when it is running)."""
+    from . import sandbox as box_module
+
+    app = _app(ctx)
+    box, started = box_module.start()
+    app.out.document({"url": box.url, "pid": box.pid, "started": started})
+    app.out.print(
+        f"sandbox {'started' if started else 'already running'} on {box.url} (pid {box.pid})"
+    )
+
+
+@sandbox.command("stop")
+@global_options
+@click.pass_context
+def sandbox_stop(ctx: click.Context) -> None:
+    """Stop the sandbox; everything in it is forgotten."""
+    from . import sandbox as box_module
+
+    app = _app(ctx)
+    stopped = box_module.stop()
+    app.out.document({"stopped": stopped})
+    app.out.print("sandbox stopped" if stopped else "no sandbox running")
+
+
+@sandbox.command("status")
+@global_options
+@click.pass_context
+def sandbox_status(ctx: click.Context) -> None:
+    """Is the sandbox running, and where."""
+    from . import sandbox as box_module
+
+    app = _app(ctx)
+    box = box_module.find()
+    app.out.document(
+        {
+            "running": box is not None,
+            "url": box.url if box else None,
+            "pid": box.pid if box else None,
+        }
+    )
+    app.out.print(f"sandbox running on {box.url} (pid {box.pid})" if box else "no sandbox running")
+
+
+def main() -> None:
+    """Console entry point."""
+    cli(prog_name="aurora-restore")
+
+
+def _aws_message(exc: Exception) -> str | None:
+    if "botocore" not in sys.modules and "aurora_restore_cli.sandbox" not in sys.modules:
+        return None
+    from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
+
+    from .sandbox import SandboxError
+
+    if isinstance(exc, NoCredentialsError):
+        return "no AWS credentials found: set AWS_PROFILE or pass --profile (or try --local)"
+    if isinstance(exc, (ClientError, BotoCoreError, SandboxError)):
+        return str(exc)
+    return None

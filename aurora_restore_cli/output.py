@@ -1,0 +1,100 @@
+"""The one output layer: rich tables and spinners for people, one JSON document for machines.
+
+Results go to stdout; progress, logs and errors go to stderr. `NO_COLOR` is honoured by rich.
+Nothing else in the package prints.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from .changes import Action, Change
+
+ACTION_STYLE = {
+    Action.CREATED: "green",
+    Action.UPDATED: "yellow",
+    Action.DELETED: "red",
+    Action.UNCHANGED: "dim",
+    Action.PRESENT: "green",
+    Action.ABSENT: "dim",
+    Action.FOREIGN: "bold red",
+    Action.FAILED: "bold red",
+    Action.DRIFTED: "yellow",
+    Action.MISSING: "red",
+    Action.WOULD_CREATE: "cyan",
+    Action.WOULD_UPDATE: "cyan",
+    Action.WOULD_DELETE: "cyan",
+}
+
+
+class Output:
+    def __init__(self, mode: str = "text", verbose: int = 0) -> None:
+        self.mode = mode
+        self.verbose = verbose
+        self.out = Console(file=sys.stdout, highlight=False, soft_wrap=True)
+        self.err = Console(file=sys.stderr, highlight=False, soft_wrap=True)
+
+    @property
+    def json(self) -> bool:
+        return self.mode == "json"
+
+    # progress and logs (stderr) -------------------------------------------------------
+    def info(self, message: str) -> None:
+        if not self.json:
+            self.err.print(message)
+
+    def debug(self, message: str) -> None:
+        if self.verbose:
+            self.err.print(f"[dim]{message}[/dim]")
+
+    def warn(self, message: str) -> None:
+        self.err.print(f"[yellow]warning:[/yellow] {message}")
+
+    def error(self, message: str) -> None:
+        self.err.print(f"[bold red]error:[/bold red] {message}", markup=True)
+
+    @contextmanager
+    def spinner(self, message: str) -> Iterator[None]:
+        if self.err.is_terminal and not self.json:
+            with self.err.status(message):
+                yield
+        else:
+            yield
+
+    # results (stdout) ------------------------------------------------------------------
+    def document(self, doc: dict[str, Any]) -> None:
+        """Print the machine-readable result (json mode only)."""
+        if self.json:
+            sys.stdout.write(json.dumps(doc, indent=2, sort_keys=True, default=str) + "\n")
+
+    def print(self, renderable: Any) -> None:
+        if not self.json:
+            self.out.print(renderable)
+
+    def changes(self, title: str, changes: Sequence[Change], doc: dict[str, Any]) -> None:
+        if self.json:
+            self.document({**doc, "changes": [c.to_json() for c in changes]})
+            return
+        table = Table(title=title, title_justify="left", show_lines=False)
+        for column in ("step", "resource", "name", "action", "detail"):
+            table.add_column(column, overflow="fold")
+        for c in changes:
+            style = ACTION_STYLE.get(c.action, "")
+            detail = c.detail if not (self.verbose and c.arn) else f"{c.detail} {c.arn}".strip()
+            table.add_row(c.step, c.kind, c.name, f"[{style}]{c.action}[/{style}]", detail)
+        self.out.print(table)
+        self.out.print(summary_line(changes))
+
+
+def summary_line(changes: Sequence[Change]) -> str:
+    counts: dict[str, int] = {}
+    for c in changes:
+        counts[c.action.value] = counts.get(c.action.value, 0) + 1
+    return ", ".join(f"{n} {action}" for action, n in sorted(counts.items())) or "nothing to do"

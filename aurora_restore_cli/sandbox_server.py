@@ -1,0 +1,59 @@
+"""The sandbox process: a moto server on 127.0.0.1 that behaves like one AWS account.
+
+Run by `aurora-restore sandbox start` (or on demand by `--local`) as
+`python -m aurora_restore_cli.sandbox_server STATE_FILE`. It binds a free port, switches on
+moto's real Step Functions execution and its Docker-less Lambda, routes our functions'
+invocations to our handler code in this process, and writes `{"pid", "port", "url"}` to
+STATE_FILE once it accepts connections. SIGTERM stops it cleanly.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sys
+import threading
+from pathlib import Path
+from typing import Any
+
+
+def configure_moto() -> None:
+    from moto.core.config import default_user_config
+
+    default_user_config["stepfunctions"] = {"execute_state_machine": True}
+    default_user_config["lambda"] = {"use_docker": False}
+    try:
+        from .local import lambda_router
+    except ImportError:  # pipeline not packaged in this build: functions just echo
+        return
+    lambda_router.install()
+
+
+def serve(state_file: Path) -> None:
+    from moto.server import ThreadedMotoServer
+
+    configure_moto()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    _, port = server.get_host_and_port()
+    # Step Functions' interpreter calls Lambda at localhost:$MOTO_PORT.
+    os.environ["MOTO_PORT"] = str(port)
+    stop = threading.Event()
+
+    def on_signal(*_: Any) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    tmp = state_file.with_suffix(".tmp")
+    tmp.write_text(
+        json.dumps({"pid": os.getpid(), "port": port, "url": f"http://127.0.0.1:{port}"})
+    )
+    tmp.replace(state_file)
+    stop.wait()
+    server.stop()
+
+
+if __name__ == "__main__":
+    serve(Path(sys.argv[1]))
