@@ -15,8 +15,9 @@ from typing import Any
 from pg8000.exceptions import DatabaseError
 
 from handlers.lib import db
-from handlers.lib.errors import UserResetFailed
+from handlers.lib.errors import SettingsInvalid, UserResetFailed
 from handlers.lib.scram import scram_literal, scram_verifier
+from handlers.lib.step import Document, StepResult, pipeline_step, skipped
 
 READ_ONLY = "read-only"
 READ_WRITE = "read-write"
@@ -30,18 +31,30 @@ class AppUser:
     privilege: str
 
 
+@pipeline_step("reset_app_users")
+def handler(document: Document, context: Any) -> StepResult:
+    if db.db_mode() == "skip":
+        return document, skipped(db.SKIP_REASON)
+    step = db.step_database(document)
+    users = configured_users(step.settings)
+    schemas = configured_schemas(step.settings)
+    admin = db.admin_credentials(step.secrets)
+    passwords = db.app_secret(step.secrets)
+    with db.session(step.target, admin) as conn:
+        details = reset_users(conn, users, passwords, step.target.database, schemas)
+    return document, {**step.describe(), **details}
+
+
 def configured_users(settings: Mapping[str, Any]) -> list[AppUser]:
     users: list[AppUser] = []
     for entry in settings.get("database", {}).get("users", []) or []:
         name, privilege = entry.get("name"), entry.get("privilege")
         if not isinstance(name, str) or not name:
-            raise db.DatabaseSettingsInvalid("a database user has no name")
+            raise SettingsInvalid("a database user has no name")
         if privilege not in TABLE_PRIVILEGES:
-            raise db.DatabaseSettingsInvalid(
-                f"user {name}: privilege must be {READ_WRITE} or {READ_ONLY}"
-            )
+            raise SettingsInvalid(f"user {name}: privilege must be {READ_WRITE} or {READ_ONLY}")
         if any(u.name == name for u in users):
-            raise db.DatabaseSettingsInvalid(f"user {name} is configured twice")
+            raise SettingsInvalid(f"user {name} is configured twice")
         db.quote_ident(name)  # rejects names PostgreSQL would truncate or cannot store
         users.append(AppUser(name, privilege))
     return users
@@ -50,7 +63,7 @@ def configured_users(settings: Mapping[str, Any]) -> list[AppUser]:
 def configured_schemas(settings: Mapping[str, Any]) -> list[str]:
     schemas = settings.get("database", {}).get("schemas", ["public"])
     if not isinstance(schemas, list) or not all(isinstance(s, str) and s for s in schemas):
-        raise db.DatabaseSettingsInvalid("settings.database.schemas must be a list of names")
+        raise SettingsInvalid("settings.database.schemas must be a list of names")
     return schemas
 
 

@@ -16,10 +16,24 @@ from typing import Any
 from pg8000.exceptions import DatabaseError, InterfaceError
 
 from handlers.lib import db
-from handlers.lib.errors import SqlScriptFailed
+from handlers.lib.errors import SettingsInvalid, SqlScriptFailed
+from handlers.lib.step import Document, StepResult, pipeline_step, skipped
 
 SQL_DIR_ENV = "AURORA_RESTORE_SQL_DIR"
 PACKAGED_SQL_DIR = Path(__file__).resolve().parent / "sql"
+
+
+@pipeline_step("run_sql")
+def handler(document: Document, context: Any) -> StepResult:
+    if db.db_mode() == "skip":
+        return document, skipped(db.SKIP_REASON)
+    step = db.step_database(document)
+    scripts = locate_scripts(configured_scripts(step.settings), sql_directory())
+    if not scripts:
+        return document, skipped("no post-restore SQL files configured")
+    with db.session(step.target, db.admin_credentials(step.secrets)) as conn:
+        ran = run_scripts(conn, scripts)
+    return document, {**step.describe(), "files": ran}
 
 
 def sql_directory(environ: Mapping[str, str] | None = None) -> Path:
@@ -30,7 +44,7 @@ def sql_directory(environ: Mapping[str, str] | None = None) -> Path:
 def configured_scripts(settings: Mapping[str, Any]) -> list[str]:
     names = settings.get("database", {}).get("post_restore_sql", []) or []
     if not isinstance(names, list) or not all(isinstance(n, str) and n for n in names):
-        raise db.DatabaseSettingsInvalid("settings.database.post_restore_sql must list file names")
+        raise SettingsInvalid("settings.database.post_restore_sql must list file names")
     return names
 
 

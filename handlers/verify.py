@@ -14,7 +14,8 @@ from typing import Any
 from pg8000.exceptions import DatabaseError
 
 from handlers.lib import db
-from handlers.lib.errors import VerificationFailed
+from handlers.lib.errors import SettingsInvalid, VerificationFailed
+from handlers.lib.step import Document, StepResult, pipeline_step, skipped
 
 
 @dataclass(frozen=True)
@@ -23,16 +24,31 @@ class ExpectedTable:
     min_rows: int = 0
 
 
+@pipeline_step("verify")
+def handler(document: Document, context: Any) -> StepResult:
+    if db.db_mode() == "skip":
+        return document, skipped(db.SKIP_REASON)
+    step = db.step_database(document)
+    tables = expected_tables(step.settings)
+    user = verification_user(step.settings)
+    password = db.app_secret(step.secrets).password_for(user)
+    if password is None:
+        raise SettingsInvalid(f"the app secret has no password for {user}")
+    with db.session(step.target, db.Credentials(user, password)) as conn:
+        summary = verify_database(conn, tables)
+    return document, {**step.describe(), "user": user, **summary}
+
+
 def expected_tables(settings: Mapping[str, Any]) -> list[ExpectedTable]:
     verify = settings.get("database", {}).get("verify", {}) or {}
     tables: list[ExpectedTable] = []
     for entry in verify.get("expected_tables", []) or []:
         name, min_rows = entry.get("name"), entry.get("min_rows", 0)
         if not isinstance(name, str) or not name:
-            raise db.DatabaseSettingsInvalid("an expected table has no name")
+            raise SettingsInvalid("an expected table has no name")
         min_rows = 0 if min_rows is None else min_rows
         if isinstance(min_rows, bool) or not isinstance(min_rows, int) or min_rows < 0:
-            raise db.DatabaseSettingsInvalid(f"{name}: min_rows must be a whole number >= 0")
+            raise SettingsInvalid(f"{name}: min_rows must be a whole number >= 0")
         db.quote_qualified(name)  # a malformed name is a settings error, not a failed check
         tables.append(ExpectedTable(name, min_rows))
     return tables
@@ -41,7 +57,7 @@ def expected_tables(settings: Mapping[str, Any]) -> list[ExpectedTable]:
 def verification_user(settings: Mapping[str, Any]) -> str:
     users = settings.get("database", {}).get("users", []) or []
     if not users or not users[0].get("name"):
-        raise db.DatabaseSettingsInvalid("verify needs at least one database user to log in as")
+        raise SettingsInvalid("verify needs at least one database user to log in as")
     return str(users[0]["name"])
 
 

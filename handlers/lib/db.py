@@ -23,11 +23,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-import pg8000.native
 from pg8000.exceptions import DatabaseError, InterfaceError
+from pg8000.native import Connection
 from scramp import ScramException
 
-from handlers.lib.errors import DatabaseUnreachable, PipelineError
+from handlers.lib import aws
+from handlers.lib import document as doc
+from handlers.lib.errors import DatabaseUnreachable, PipelineError, SettingsInvalid
 
 MODE_ENV = "AURORA_RESTORE_DB_MODE"
 HOST_ENV = "AURORA_RESTORE_DB_HOST"
@@ -45,15 +47,13 @@ DEFAULT_CONNECT_TIMEOUT = 10.0
 MAX_IDENTIFIER_BYTES = 63  # NAMEDATALEN - 1: PostgreSQL silently truncates longer names
 
 Mode = Literal["real", "skip", "override"]
-Connection = pg8000.native.Connection
-
-
-class DatabaseSettingsInvalid(PipelineError):
-    """A database setting, env variable or secret is missing or malformed."""
 
 
 class DatabaseLoginFailed(PipelineError):
-    """The server was reached but refused the login (wrong user/password, no CONNECT)."""
+    """The server was reached but refused the login (wrong password, no such role or database).
+
+    Right after the master password reset the cluster may still accept only the old one for a
+    short while, so the state machine may retry this like DatabaseUnreachable."""
 
 
 @dataclass(frozen=True)
@@ -90,11 +90,11 @@ class Target:
 def quote_ident(name: str) -> str:
     """`name` as a double-quoted SQL identifier; the only special character inside is `"`."""
     if not isinstance(name, str) or not name:
-        raise DatabaseSettingsInvalid("an SQL identifier must be a non-empty string")
+        raise SettingsInvalid("an SQL identifier must be a non-empty string")
     if "\x00" in name:
-        raise DatabaseSettingsInvalid("an SQL identifier cannot contain a NUL character")
+        raise SettingsInvalid("an SQL identifier cannot contain a NUL character")
     if len(name.encode("utf-8")) > MAX_IDENTIFIER_BYTES:
-        raise DatabaseSettingsInvalid(
+        raise SettingsInvalid(
             f"identifier longer than {MAX_IDENTIFIER_BYTES} bytes (PostgreSQL would truncate it)"
         )
     return '"' + name.replace('"', '""') + '"'
@@ -115,25 +115,25 @@ def split_qualified(name: str) -> tuple[str | None, str]:
             while True:
                 end = name.find('"', end)
                 if end < 0:
-                    raise DatabaseSettingsInvalid(f"unterminated quote in table name {name!r}")
+                    raise SettingsInvalid(f"unterminated quote in table name {name!r}")
                 if name[end + 1 : end + 2] == '"':
                     end += 2
                     continue
                 break
             if current:
-                raise DatabaseSettingsInvalid(f"misplaced quote in table name {name!r}")
+                raise SettingsInvalid(f"misplaced quote in table name {name!r}")
             current.append(name[i + 1 : end].replace('""', '"'))
             quoted_part = True
             i = end + 1
             if i < len(name) and name[i] != ".":
-                raise DatabaseSettingsInvalid(f"misplaced quote in table name {name!r}")
+                raise SettingsInvalid(f"misplaced quote in table name {name!r}")
             continue
         if ch == ".":
             parts.append(_finish_part(current, quoted_part, name))
             current, quoted_part = [], False
         else:
             if quoted_part:
-                raise DatabaseSettingsInvalid(f"misplaced quote in table name {name!r}")
+                raise SettingsInvalid(f"misplaced quote in table name {name!r}")
             current.append(ch)
         i += 1
     parts.append(_finish_part(current, quoted_part, name))
@@ -141,7 +141,7 @@ def split_qualified(name: str) -> tuple[str | None, str]:
         return None, parts[0]
     if len(parts) == 2:
         return parts[0], parts[1]
-    raise DatabaseSettingsInvalid(f"table name {name!r} must be 'table' or 'schema.table'")
+    raise SettingsInvalid(f"table name {name!r} must be 'table' or 'schema.table'")
 
 
 def _finish_part(chars: list[str], quoted: bool, whole: str) -> str:
@@ -149,10 +149,10 @@ def _finish_part(chars: list[str], quoted: bool, whole: str) -> str:
     if not quoted:
         text = text.strip()
         if any(c.isspace() for c in text):
-            raise DatabaseSettingsInvalid(f"unquoted table name part with spaces in {whole!r}")
+            raise SettingsInvalid(f"unquoted table name part with spaces in {whole!r}")
         text = text.translate(_ASCII_LOWER)  # PostgreSQL folds only ASCII letters
     if not text:
-        raise DatabaseSettingsInvalid(f"empty part in table name {whole!r}")
+        raise SettingsInvalid(f"empty part in table name {whole!r}")
     return text
 
 
@@ -175,17 +175,17 @@ def db_mode(environ: Mapping[str, str] | None = None) -> Mode:
         return "skip"
     if value == "override":
         return "override"
-    raise DatabaseSettingsInvalid(f"{MODE_ENV} must be unset, 'skip' or 'override'")
+    raise SettingsInvalid(f"{MODE_ENV} must be unset, 'skip' or 'override'")
 
 
 def tls_context(ca_file: str | Path | None) -> ssl.SSLContext:
     """Verifying context: certificate chain and host name; CA file, else the system store."""
     if ca_file is not None and not Path(ca_file).is_file():
-        raise DatabaseSettingsInvalid(f"CA bundle {ca_file} does not exist")
+        raise SettingsInvalid(f"CA bundle {ca_file} does not exist")
     try:
         context = ssl.create_default_context(cafile=str(ca_file) if ca_file else None)
     except ssl.SSLError as exc:
-        raise DatabaseSettingsInvalid(f"CA bundle {ca_file} is not valid PEM: {exc}") from None
+        raise SettingsInvalid(f"CA bundle {ca_file} is not valid PEM: {exc}") from None
     context.minimum_version = ssl.TLSVersion.TLSv1_2
     return context
 
@@ -197,14 +197,14 @@ def default_ca_file() -> Path | None:
 def connect_timeout(settings: Mapping[str, Any]) -> float:
     value = settings.get("database", {}).get("connect_timeout_seconds", DEFAULT_CONNECT_TIMEOUT)
     if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
-        raise DatabaseSettingsInvalid("database.connect_timeout_seconds must be a positive number")
+        raise SettingsInvalid("database.connect_timeout_seconds must be a positive number")
     return float(value)
 
 
 def database_name(settings: Mapping[str, Any]) -> str:
     name = settings.get("database", {}).get("name")
     if not isinstance(name, str) or not name:
-        raise DatabaseSettingsInvalid("settings.database.name is missing")
+        raise SettingsInvalid("settings.database.name is missing")
     return name
 
 
@@ -221,10 +221,10 @@ def resolve_target(
     if db_mode(env) == "override":
         host = env.get(HOST_ENV, "")
         if not host:
-            raise DatabaseSettingsInvalid(f"{MODE_ENV}=override needs {HOST_ENV}")
+            raise SettingsInvalid(f"{MODE_ENV}=override needs {HOST_ENV}")
         return Target(host, _port(env.get(PORT_ENV, "5432")), dbname, _override_tls(env), timeout)
     if not staging_cluster_id:
-        raise DatabaseSettingsInvalid("the document has no staging_cluster_id to connect to")
+        raise SettingsInvalid("the document has no staging_cluster_id to connect to")
     clusters = rds.describe_db_clusters(DBClusterIdentifier=staging_cluster_id)["DBClusters"]
     endpoint = clusters[0].get("Endpoint") if clusters else None
     if not endpoint:
@@ -239,7 +239,7 @@ def _port(value: str) -> int:
     except ValueError:
         port = 0
     if not 0 < port < 65536:
-        raise DatabaseSettingsInvalid(f"{PORT_ENV} must be a TCP port number")
+        raise SettingsInvalid(f"{PORT_ENV} must be a TCP port number")
     return port
 
 
@@ -248,7 +248,7 @@ def _override_tls(env: Mapping[str, str]) -> ssl.SSLContext | None:
     if setting == "off":
         return None
     if setting != "verify":
-        raise DatabaseSettingsInvalid(f"{SSL_ENV} must be 'verify' or 'off'")
+        raise SettingsInvalid(f"{SSL_ENV} must be 'verify' or 'off'")
     return tls_context(env.get(CA_ENV) or default_ca_file())
 
 
@@ -263,14 +263,14 @@ def _secret_json(secrets: Any, secret_id: str) -> dict[str, Any]:
         data = None
     if not isinstance(data, dict):
         # Never echo the value: it is a secret even when it is malformed.
-        raise DatabaseSettingsInvalid(f"secret {secret_id} is not a JSON object")
+        raise SettingsInvalid(f"secret {secret_id} is not a JSON object")
     return data
 
 
 def _env_value(env: Mapping[str, str], name: str) -> str:
     value = env.get(name, "")
     if not value:
-        raise DatabaseSettingsInvalid(f"environment variable {name} is not set")
+        raise SettingsInvalid(f"environment variable {name} is not set")
     return value
 
 
@@ -282,9 +282,9 @@ def admin_credentials(secrets: Any, environ: Mapping[str, str] | None = None) ->
     data = _secret_json(secrets, secret_id)
     username, password = data.get("username"), data.get("password")
     if not isinstance(username, str) or not username:
-        raise DatabaseSettingsInvalid(f"secret {secret_id} has no 'username'")
+        raise SettingsInvalid(f"secret {secret_id} has no 'username'")
     if not isinstance(password, str) or not password:
-        raise DatabaseSettingsInvalid(f"secret {secret_id} has no 'password'")
+        raise SettingsInvalid(f"secret {secret_id} has no 'password'")
     return Credentials(username, password)
 
 
@@ -293,7 +293,7 @@ def app_secret(secrets: Any, environ: Mapping[str, str] | None = None) -> AppSec
     secret_id = _env_value(env, APP_SECRET_ENV)
     users = _secret_json(secrets, secret_id).get("users")
     if not isinstance(users, dict):
-        raise DatabaseSettingsInvalid(f"secret {secret_id} has no 'users' object")
+        raise SettingsInvalid(f"secret {secret_id} has no 'users' object")
     return AppSecret(dict(users))
 
 
@@ -305,7 +305,7 @@ def connect(target: Target, credentials: Credentials) -> Connection:
     login DatabaseLoginFailed. The timeout bounds connect, TLS handshake and login only."""
     where = f"{target.host}:{target.port}/{target.database}"
     try:
-        conn = pg8000.native.Connection(
+        conn = Connection(
             user=credentials.username,
             password=credentials.password,
             host=target.host,
@@ -394,3 +394,41 @@ def transaction(conn: Connection) -> Iterator[Connection]:
 def close_quietly(conn: Connection) -> None:
     with contextlib.suppress(Exception):  # a dead connection must not mask the outcome
         conn.close()
+
+
+# --- wiring for the step handlers --------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class StepDatabase:
+    """What a database step needs from the document and the environment."""
+
+    settings: Mapping[str, Any]
+    target: Target
+    secrets: Any = field(repr=False)
+
+    def describe(self) -> dict[str, Any]:
+        """Audit details about where we connected (never credentials)."""
+        return {
+            "endpoint": f"{self.target.host}:{self.target.port}",
+            "database": self.target.database,
+            "tls": self.target.tls_mode,
+        }
+
+
+def step_database(document: Mapping[str, Any]) -> StepDatabase:
+    """Resolve target and secrets client for a step (not in skip mode: check db_mode first)."""
+    settings = doc.settings(dict(document))
+    region = doc.region(dict(document))
+    rds = aws.client("rds", region) if db_mode() == "real" else None
+    target = resolve_target(settings, document.get("staging_cluster_id"), rds)
+    return StepDatabase(settings, target, aws.client("secretsmanager", region))
+
+
+@contextmanager
+def session(target: Target, credentials: Credentials) -> Iterator[Connection]:
+    conn = connect(target, credentials)
+    try:
+        yield conn
+    finally:
+        close_quietly(conn)

@@ -13,7 +13,7 @@ import pytest
 from moto import mock_aws
 
 from handlers.lib import db
-from handlers.lib.errors import DatabaseUnreachable
+from handlers.lib.errors import DatabaseUnreachable, SettingsInvalid
 
 from .conftest import PgServer
 
@@ -120,7 +120,7 @@ def test_modes() -> None:
     assert db.db_mode({}) == "real"
     assert db.db_mode({"AURORA_RESTORE_DB_MODE": "skip"}) == "skip"
     assert db.db_mode({"AURORA_RESTORE_DB_MODE": " Override "}) == "override"
-    with pytest.raises(db.DatabaseSettingsInvalid):
+    with pytest.raises(SettingsInvalid):
         db.db_mode({"AURORA_RESTORE_DB_MODE": "pretend"})
 
 
@@ -149,7 +149,7 @@ def test_override_target(pg: PgServer) -> None:
     )
     for bad in ({"AURORA_RESTORE_DB_SSL": "maybe"}, {"AURORA_RESTORE_DB_PORT": "x"},
                 {"AURORA_RESTORE_DB_CA": "/nonexistent/ca.pem"}, {"AURORA_RESTORE_DB_HOST": ""}):  # fmt: skip
-        with pytest.raises(db.DatabaseSettingsInvalid):
+        with pytest.raises(SettingsInvalid):
             db.resolve_target(SETTINGS, None, None, {**env, **bad})
 
 
@@ -167,7 +167,7 @@ def test_real_target_is_the_staging_cluster_with_verified_tls() -> None:
     assert target.host.startswith("dev-orders-staging-op1.cluster-")
     assert (target.port, target.database, target.tls_mode) == (5433, "orders", "verify")
     assert target.tls is not None and target.tls.check_hostname
-    with pytest.raises(db.DatabaseSettingsInvalid, match="staging_cluster_id"):
+    with pytest.raises(SettingsInvalid, match="staging_cluster_id"):
         db.resolve_target(SETTINGS, None, rds, environ={})
 
 
@@ -185,7 +185,7 @@ def test_quote_ident(name: str, quoted: str) -> None:
 
 @pytest.mark.parametrize("bad", ["", "nul\x00byte", "x" * 64])
 def test_quote_ident_refuses(bad: str) -> None:
-    with pytest.raises(db.DatabaseSettingsInvalid):
+    with pytest.raises(SettingsInvalid):
         db.quote_ident(bad)
 
 
@@ -205,5 +205,5 @@ def test_split_qualified(name: str, parts: tuple[str | None, str]) -> None:
 
 @pytest.mark.parametrize("bad", ["a.b.c", '"open', 'a"b"', '"a"b', ".t", "s.", "two words"])
 def test_split_qualified_refuses(bad: str) -> None:
-    with pytest.raises(db.DatabaseSettingsInvalid):
+    with pytest.raises(SettingsInvalid):
         db.split_qualified(bad)

@@ -10,7 +10,7 @@ import pg8000.native
 import pytest
 
 from handlers.lib import db
-from handlers.lib.errors import UserResetFailed
+from handlers.lib.errors import SettingsInvalid, UserResetFailed
 from handlers.lib.scram import scram_verifier
 from handlers.reset_app_users import READ_ONLY, READ_WRITE, AppUser, reset_users
 
@@ -246,5 +246,5 @@ def test_refuses_to_manage_admin_or_superuser(database: ScratchDatabase, which: 
 
 
 def test_name_longer_than_postgres_keeps_is_refused() -> None:
-    with pytest.raises(db.DatabaseSettingsInvalid, match="63 bytes"):
+    with pytest.raises(SettingsInvalid, match="63 bytes"):
         db.quote_ident("é" * 32)

@@ -118,7 +118,7 @@ def test_settings_do_not_leak_into_the_next_script(
 
 def test_all_files_are_checked_before_any_runs(tmp_path: Path) -> None:
     (tmp_path / "01.sql").write_text("SELECT 1;")
-    with pytest.raises(SqlScriptFailed, match="02.sql: no such file"):
+    with pytest.raises(SqlScriptFailed, match=r"02\.sql: no such file"):
         locate_scripts(["01.sql", "02.sql"], tmp_path)
     for name in ("../etc/passwd", "/etc/passwd", "sub/01.sql"):
         with pytest.raises(SqlScriptFailed, match="not a file name inside"):

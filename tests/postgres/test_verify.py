@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 import pg8000.native
 import pytest
 
 from handlers.lib import db
-from handlers.lib.errors import VerificationFailed
+from handlers.lib.errors import SettingsInvalid, VerificationFailed
 from handlers.reset_app_users import READ_WRITE, AppUser, reset_users
 from handlers.verify import ExpectedTable, expected_tables, verify_database
 
@@ -89,11 +90,11 @@ def test_quoted_mixed_case_and_dotted_names(
 
 
 def test_settings_are_validated() -> None:
-    settings = {"database": {"verify": {"expected_tables": [{"name": "a.b.c"}]}}}
-    with pytest.raises(db.DatabaseSettingsInvalid, match="'table' or 'schema.table'"):
+    settings: dict[str, Any] = {"database": {"verify": {"expected_tables": [{"name": "a.b.c"}]}}}
+    with pytest.raises(SettingsInvalid, match=r"'table' or 'schema\.table'"):
         expected_tables(settings)
     settings = {"database": {"verify": {"expected_tables": [{"name": "t", "min_rows": -1}]}}}
-    with pytest.raises(db.DatabaseSettingsInvalid, match="min_rows"):
+    with pytest.raises(SettingsInvalid, match="min_rows"):
         expected_tables(settings)
     settings = {"database": {"verify": {"expected_tables": [{"name": "t", "min_rows": None}]}}}
     assert expected_tables(settings) == [ExpectedTable("t", 0)]
