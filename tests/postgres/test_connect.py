@@ -23,11 +23,25 @@ def unrelated_ca(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A CA that did not sign the server's certificate."""
     directory = tmp_path_factory.mktemp("other-ca")
     subprocess.run(
-        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
-         "-subj", "/CN=not the test CA", "-keyout", str(directory / "ca.key"),
-         "-out", str(directory / "ca.pem")],
-        check=True, capture_output=True,
-    )  # fmt: skip
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "2",
+            "-subj",
+            "/CN=not the test CA",
+            "-keyout",
+            str(directory / "ca.key"),
+            "-out",
+            str(directory / "ca.pem"),
+        ],
+        check=True,
+        capture_output=True,
+    )
     return directory / "ca.pem"
 
 
@@ -141,14 +155,21 @@ def test_override_target(pg: PgServer) -> None:
     }
     target = db.resolve_target(SETTINGS, None, rds=None, environ=env)
     assert (target.host, target.port, target.database, target.tls_mode) == (
-        "127.0.0.1", 6543, "orders", "verify"
-    )  # fmt: skip
+        "127.0.0.1",
+        6543,
+        "orders",
+        "verify",
+    )
     assert target.connect_timeout == 3.0
     assert (
         db.resolve_target(SETTINGS, None, None, {**env, "AURORA_RESTORE_DB_SSL": "off"}).tls is None
     )
-    for bad in ({"AURORA_RESTORE_DB_SSL": "maybe"}, {"AURORA_RESTORE_DB_PORT": "x"},
-                {"AURORA_RESTORE_DB_CA": "/nonexistent/ca.pem"}, {"AURORA_RESTORE_DB_HOST": ""}):  # fmt: skip
+    for bad in (
+        {"AURORA_RESTORE_DB_SSL": "maybe"},
+        {"AURORA_RESTORE_DB_PORT": "x"},
+        {"AURORA_RESTORE_DB_CA": "/nonexistent/ca.pem"},
+        {"AURORA_RESTORE_DB_HOST": ""},
+    ):
         with pytest.raises(SettingsInvalid):
             db.resolve_target(SETTINGS, None, None, {**env, **bad})
 

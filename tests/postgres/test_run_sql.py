@@ -39,13 +39,25 @@ def test_masking_script_masks_and_is_idempotent(
         "SELECT id, email, phone, first_name, last_name, date_of_birth::text "
         "FROM public.customers ORDER BY id",
     )
-    assert rows[0] == [1, "customer1@example.invalid", "+1-555-0101", "Customer", "No. 1",
-                       "1815-01-02"]  # fmt: skip
+    assert rows[0] == [
+        1,
+        "customer1@example.invalid",
+        "+1-555-0101",
+        "Customer",
+        "No. 1",
+        "1815-01-02",
+    ]
     dump = repr(table(admin_conn, "SELECT * FROM public.customers")) + repr(
         table(admin_conn, "SELECT * FROM public.orders")
     )
-    for original in ("ada@lovelace.example", "Lovelace", "Turing", "+44 161 496 0735",
-                     "Adlington", "leave at the door"):  # fmt: skip
+    for original in (
+        "ada@lovelace.example",
+        "Lovelace",
+        "Turing",
+        "+44 161 496 0735",
+        "Adlington",
+        "leave at the door",
+    ):
         assert original not in dump
 
     before = table(admin_conn, "SELECT xmin::text, * FROM public.customers ORDER BY id")

@@ -34,8 +34,11 @@ def app_conn(database: ScratchDatabase) -> Iterator[pg8000.native.Connection]:
 
 
 def test_passes_with_a_compact_summary(app_conn: pg8000.native.Connection) -> None:
-    tables = [ExpectedTable("public.customers", 3), ExpectedTable("orders"), ExpectedTable(
-        "PUBLIC.Orders", 1)]  # fmt: skip
+    tables = [
+        ExpectedTable("public.customers", 3),
+        ExpectedTable("orders"),
+        ExpectedTable("PUBLIC.Orders", 1),
+    ]
 
     assert verify_database(app_conn, tables) == {"tables_checked": 3, "tables_ok": 3}
 
