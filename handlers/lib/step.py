@@ -120,5 +120,6 @@ def _record(document: Document, step: str, status: str, details: Details, starte
         if status != "FAILED":
             raise
         # The step's own failure matters more than its audit item; the failure path records too.
-        LOG.exception("%s %s: could not write the FAILED audit item",
-                      document["operation_id"], step)
+        LOG.exception(
+            "%s %s: could not write the FAILED audit item", document["operation_id"], step
+        )

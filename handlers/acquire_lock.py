@@ -1,0 +1,26 @@
+"""Step: take the per-target lock, so a second run against the same target fails fast (Locked)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from handlers.lib import audit
+from handlers.lib import document as doc
+from handlers.lib.step import Document, StepResult, pipeline_step, ttl_days
+
+# The lock outlives the longest possible execution a little, then counts as stale.
+LOCK_GRACE_SECONDS = 600
+
+
+@pipeline_step("acquire-lock")
+def handler(document: Document, context: Any) -> StepResult:
+    target_id = doc.target_cluster_id(document)
+    item = audit.acquire_lock(
+        target_id,
+        doc.operation_id(document),
+        doc.env(document),
+        hold_seconds=doc.timeout_seconds(document) + LOCK_GRACE_SECONDS,
+        ttl_days=ttl_days(document),
+    )
+    document["lock"] = {"key": item["operation_id"], "acquired_at": item["acquired_at"]}
+    return document, {"target_cluster_id": target_id, "lock_expires_at": item["lock_expires_at"]}

@@ -1,0 +1,41 @@
+"""Step: preflight safety check of the target, before any copy or restore is spent on it.
+
+Refuses (UnsafeTarget) a target that is the source, is protected, or exists without our
+managed-by/env tags; and refuses when this operation's staging or old id is already taken by
+a cluster we did not restore in this operation. The same guard runs again right before every
+rename and delete.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from handlers.lib import aws, guards, naming, rds, tags
+from handlers.lib import document as doc
+from handlers.lib.errors import UnsafeTarget
+from handlers.lib.step import Document, StepResult, pipeline_step
+
+
+@pipeline_step("check-target")
+def handler(document: Document, context: Any) -> StepResult:
+    guards.check_config(document)
+    client = aws.client("rds", doc.region(document))
+    target_id = doc.target_cluster_id(document)
+    operation_id = doc.operation_id(document)
+    target = rds.describe_cluster(client, target_id)
+    if target is not None:
+        guards.check_cluster(document, target, rds.cluster_tags(client, target), "replace")
+    for other in (
+        naming.staging_cluster_id(target_id, operation_id),
+        naming.old_cluster_id(target_id, operation_id),
+    ):
+        found = rds.describe_cluster(client, other)
+        if found is not None and rds.cluster_tags(client, found).get(tags.OPERATION_KEY) != (
+            operation_id
+        ):
+            raise UnsafeTarget(f"cluster id {other} is already taken; refusing")
+    return document, {
+        "target_cluster_id": target_id,
+        "target_exists": target is not None,
+        "strategy": doc.strategy(document),
+    }

@@ -1,0 +1,72 @@
+"""Step: clean up after a successful refresh.
+
+Deletes the copied snapshot when `target.delete_copied_snapshot` (only the copy this operation
+made), updates the app secret's host/port to the refreshed cluster (users untouched), and puts
+the outcome in `document["result"]`.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from handlers.lib import aws, rds, secrets, tags
+from handlers.lib import document as doc
+from handlers.lib.errors import RestoreFailed
+from handlers.lib.step import Document, StepResult, pipeline_step
+
+APP_SECRET = "APP_SECRET_ID"
+
+
+@pipeline_step("finalize")
+def handler(document: Document, context: Any) -> StepResult:
+    region = doc.region(document)
+    client = aws.client("rds", region)
+    target_id = doc.target_cluster_id(document)
+    cluster = rds.describe_cluster(client, target_id)
+    operation_id = doc.operation_id(document)
+    if cluster is None or rds.cluster_tags(client, cluster).get(tags.OPERATION_KEY) != (
+        operation_id
+    ):
+        raise RestoreFailed(f"{target_id} is not the cluster this operation restored")
+    copy_deleted = _delete_copy(document, client)
+    endpoint, port = str(cluster.get("Endpoint") or ""), int(cluster.get("Port") or 5432)
+    secret_updated = _update_app_secret(aws.client("secretsmanager", region), endpoint, port)
+    document["result"] = {
+        "cluster_id": target_id,
+        "endpoint": endpoint,
+        "port": port,
+        "snapshot_id": (document.get("snapshot") or {}).get("id"),
+        "old_cluster_id": document.get("old_cluster_id"),
+        "copy_deleted": copy_deleted,
+    }
+    return document, {
+        "cluster_id": target_id,
+        "copy_deleted": copy_deleted,
+        "app_secret_updated": secret_updated,
+    }
+
+
+def _delete_copy(document: Document, client: Any) -> bool:
+    copy = document.get("copy") or {}
+    if not copy.get("required") or not doc.target(document).get("delete_copied_snapshot"):
+        return False
+    snapshot = rds.describe_cluster_snapshot(client, str(copy["snapshot_id"]))
+    if snapshot is None:
+        return False
+    if tags.from_list(snapshot.get("TagList")).get(tags.OPERATION_KEY) != doc.operation_id(
+        document
+    ):
+        return False  # not ours: leave it
+    client.delete_db_cluster_snapshot(DBClusterSnapshotIdentifier=copy["snapshot_id"])
+    return True
+
+
+def _update_app_secret(sm: Any, host: str, port: int) -> bool:
+    secret = secrets.secret_id(APP_SECRET)
+    value = secrets.read_json(sm, secret)
+    if value.get("host") == host and value.get("port") == port:
+        return False
+    value.update({"host": host, "port": port})
+    sm.put_secret_value(SecretId=secret, SecretString=json.dumps(value))
+    return True

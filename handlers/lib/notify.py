@@ -1,0 +1,86 @@
+"""SNS notifications: a subject that says what happened, a readable body, no secrets."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping
+from typing import Any
+
+from handlers.lib import aws
+from handlers.lib.errors import SettingsInvalid
+
+MAX_SUBJECT = 100  # SNS limit
+
+
+def topic_arn() -> str:
+    arn = os.environ.get("SNS_TOPIC")
+    if not arn:
+        raise SettingsInvalid("environment variable SNS_TOPIC is not set")
+    return arn
+
+
+def render(summary: Mapping[str, Any]) -> str:
+    """Header lines a human reads in an e-mail, then the same facts as JSON for machines."""
+    lines = [f"{key}: {value}" for key, value in summary.items() if not isinstance(value, dict)]
+    timings = summary.get("timings") or {}
+    if timings:
+        lines.append("step durations (s):")
+        lines.extend(f"  {step}: {seconds}" for step, seconds in timings.items())
+    return "\n".join(lines) + "\n\n" + json.dumps(summary, indent=2, sort_keys=True, default=str)
+
+
+def publish(subject: str, summary: Mapping[str, Any], status: str) -> str:
+    subject = " ".join(subject.split())[:MAX_SUBJECT]
+    response = aws.client("sns").publish(
+        TopicArn=topic_arn(),
+        Subject=subject,
+        Message=render(summary),
+        MessageAttributes={"status": {"DataType": "String", "StringValue": status}},
+    )
+    return str(response.get("MessageId", ""))
+
+
+def failure(document: Mapping[str, Any]) -> dict[str, str]:
+    """The error the failure path caught (`$.error`), as {"error", "message"}.
+
+    Lambda errors arrive with Cause = the function's JSON error payload; state-machine errors
+    (PollTimeout, States.*) with a plain Cause.
+    """
+    error = document.get("error") or {}
+    name = str(error.get("Error") or "Unknown")
+    cause = str(error.get("Cause") or "")
+    message = cause
+    try:
+        payload = json.loads(cause)
+    except ValueError:
+        payload = None
+    if isinstance(payload, dict):
+        name = str(payload.get("errorType") or name)
+        message = str(payload.get("errorMessage") or "")
+    return {"error": name, "message": message[:1000]}
+
+
+def summary(document: Mapping[str, Any], status: str) -> dict[str, Any]:
+    """Facts for a notification: ids, snapshot, target, durations; nothing secret."""
+    settings = document.get("settings") or {}
+    target = settings.get("target") or {}
+    snapshot = document.get("snapshot") or {}
+    facts: dict[str, Any] = {
+        "status": status,
+        "operation_id": document.get("operation_id"),
+        "env": settings.get("env"),
+        "target_cluster_id": target.get("cluster_id"),
+        "source_cluster_id": (settings.get("source") or {}).get("cluster_id"),
+        "source_snapshot": snapshot.get("arn") or snapshot.get("id"),
+        "snapshot_created": snapshot.get("created"),
+        "requested_by": (document.get("request") or {}).get("requested_by"),
+    }
+    result = document.get("result") or {}
+    if result:
+        facts["endpoint"] = result.get("endpoint")
+    facts["total_seconds"] = round(
+        sum(float(v) for v in (document.get("timings") or {}).values()), 3
+    )
+    facts["timings"] = dict(document.get("timings") or {})
+    return facts

@@ -1,0 +1,31 @@
+"""Step (failure path): the closing FAILED item in the audit trail.
+
+Touches no cluster: a staging cluster stays for inspection, the old target is left as it is.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from handlers.lib import audit, notify
+from handlers.lib.step import Document, StepResult, env_name, pipeline_step, ttl_days
+
+
+@pipeline_step("record-failure")
+def handler(document: Document, context: Any) -> StepResult:
+    failure = notify.failure(document)
+    document["failure"] = failure
+    details = {
+        **failure,
+        "staging_cluster_id": document.get("staging_cluster_id"),
+        "old_cluster_id": document.get("old_cluster_id"),
+    }
+    audit.put_event(
+        str(document["operation_id"]),
+        "pipeline",
+        "FAILED",
+        details,
+        env_name(document),
+        ttl_days=ttl_days(document),
+    )
+    return document, {"error": failure["error"]}

@@ -1,0 +1,91 @@
+"""Step: give the restored cluster a new random master password (never production's).
+
+The password goes into the env's master secret as a new version: first staged AWSPENDING
+(its version id derives from the operation, so a retried invocation reuses the same password),
+then applied with modify_db_cluster(ApplyImmediately), then promoted to AWSCURRENT. If the run
+fails later, the previous password stays reachable as AWSPREVIOUS.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from typing import Any
+
+from handlers.lib import aws, guards, polling, rds, secrets, tags
+from handlers.lib import document as doc
+from handlers.lib.errors import UnsafeTarget
+from handlers.lib.step import Document, StepResult, pipeline_step
+
+MASTER_SECRET = "MASTER_SECRET_ID"
+# RDS forbids / " @ and space in master passwords; quotes and backslash are left out too.
+EXCLUDED = "/\"@' \\`"
+
+
+def version_id(operation_id: str) -> str:
+    return str(uuid.uuid5(uuid.NAMESPACE_URL, f"aurora-restore:{operation_id}:master"))
+
+
+@pipeline_step("reset-master-password")
+def handler(document: Document, context: Any) -> StepResult:
+    operation_id = doc.operation_id(document)
+    cluster_id = str(document["staging_cluster_id"])
+    region = doc.region(document)
+    client = aws.client("rds", region)
+    cluster = rds.describe_cluster(client, cluster_id)
+    # Only the cluster this operation restored: never touch another cluster's credentials.
+    if cluster is None or rds.cluster_tags(client, cluster).get(tags.OPERATION_KEY) != (
+        operation_id
+    ):
+        raise UnsafeTarget(f"{cluster_id} was not restored by this operation; password untouched")
+    if cluster_id.lower() not in guards.allowed_ids(document):
+        raise UnsafeTarget(f"{cluster_id} is not this operation's cluster; password untouched")
+    sm = aws.client("secretsmanager", region)
+    secret = secrets.secret_id(MASTER_SECRET)
+    version = version_id(operation_id)
+    password = _staged_password(sm, secret, version, str(cluster.get("MasterUsername") or ""))
+    client.modify_db_cluster(
+        DBClusterIdentifier=cluster_id, MasterUserPassword=password, ApplyImmediately=True
+    )
+    current = secrets.current_version(sm, secret)
+    if current != version:
+        sm.update_secret_version_stage(
+            SecretId=secret,
+            VersionStage="AWSCURRENT",
+            MoveToVersionId=version,
+            **({"RemoveFromVersionId": current} if current else {}),
+        )
+    polling.start(document, "password")
+    return document, {"cluster_id": cluster_id, "secret_version": version}
+
+
+def _staged_password(sm: Any, secret: str, version: str, username: str) -> str:
+    """The password of our version, creating it (AWSPENDING) on the first call."""
+    try:
+        value = secrets.read_json(sm, secret, VersionId=version)
+        return str(value["password"])
+    except Exception as exc:
+        if aws.error_code(exc) != "ResourceNotFoundException":
+            raise
+    previous = _current_value(sm, secret)
+    password = sm.get_random_password(
+        PasswordLength=32, ExcludeCharacters=EXCLUDED, RequireEachIncludedType=True
+    )["RandomPassword"]
+    value = {**previous, "username": username or previous.get("username") or "postgres"}
+    value["password"] = password
+    sm.put_secret_value(
+        SecretId=secret,
+        ClientRequestToken=version,
+        SecretString=json.dumps(value),
+        VersionStages=["AWSPENDING"],
+    )
+    return str(password)
+
+
+def _current_value(sm: Any, secret: str) -> dict[str, Any]:
+    try:
+        return secrets.read_json(sm, secret)
+    except Exception as exc:
+        if aws.error_code(exc) == "ResourceNotFoundException":
+            return {}  # the secret exists but has no value yet
+        raise

@@ -1,0 +1,76 @@
+"""Step: restore the snapshot as a new cluster, configured like the target and tagged as ours.
+
+Strategy `swap` restores under this operation's staging id (the target keeps serving);
+`replace` restores under the target id, after delete_old_cluster removed the old target.
+Retry-safe: a cluster already restored by this operation is reused; any other cluster with
+that id is refused (moto, unlike AWS, would silently overwrite it).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from handlers.lib import aws, naming, polling, rds, tags
+from handlers.lib import document as doc
+from handlers.lib.errors import RestoreFailed
+from handlers.lib.step import Document, StepResult, pipeline_step
+
+
+def restored_cluster_id(document: Document) -> str:
+    target_id = doc.target_cluster_id(document)
+    if doc.strategy(document) == "replace":
+        return target_id
+    return naming.staging_cluster_id(target_id, doc.operation_id(document))
+
+
+def snapshot_to_restore(document: Document) -> str:
+    """A plain id in the target region: the copy, else the chosen snapshot itself."""
+    copy = document.get("copy") or {}
+    if copy.get("required"):
+        return str(copy["snapshot_id"])
+    return str(document["snapshot"]["id"])
+
+
+def restore_parameters(document: Document, cluster_id: str, snapshot_id: str) -> dict[str, Any]:
+    target = doc.target(document)
+    params: dict[str, Any] = {
+        "DBClusterIdentifier": cluster_id,
+        "SnapshotIdentifier": snapshot_id,
+        "Engine": target.get("engine") or "aurora-postgresql",
+        "Port": int(target.get("port") or 5432),
+        "EnableIAMDatabaseAuthentication": bool(target.get("iam_auth")),
+        "DeletionProtection": bool(target.get("deletion_protection")),
+        "CopyTagsToSnapshot": True,
+        "Tags": tags.to_list(tags.managed(doc.env(document), doc.operation_id(document))),
+    }
+    optional = {
+        "EngineVersion": target.get("engine_version"),
+        "DBSubnetGroupName": target.get("subnet_group"),
+        "VpcSecurityGroupIds": target.get("security_group_ids"),
+        "KmsKeyId": target.get("kms_key_id"),
+        "DBClusterParameterGroupName": target.get("parameter_group"),
+        "EnableCloudwatchLogsExports": target.get("log_exports"),
+    }
+    params.update({key: value for key, value in optional.items() if value})
+    return params
+
+
+@pipeline_step("restore-cluster")
+def handler(document: Document, context: Any) -> StepResult:
+    cluster_id = restored_cluster_id(document)
+    snapshot_id = snapshot_to_restore(document)
+    client = aws.client("rds", doc.region(document))
+    existing = rds.describe_cluster(client, cluster_id)
+    if existing is None:
+        client.restore_db_cluster_from_snapshot(
+            **restore_parameters(document, cluster_id, snapshot_id)
+        )
+        action = "started"
+    elif rds.cluster_tags(client, existing).get(tags.OPERATION_KEY) == doc.operation_id(document):
+        action = "reused"
+    else:
+        raise RestoreFailed(f"cluster {cluster_id} already exists; refusing to restore over it")
+    document["staging_cluster_id"] = cluster_id
+    document["instance_ids"] = []
+    polling.start(document, "restore")
+    return document, {"cluster_id": cluster_id, "snapshot_id": snapshot_id, "action": action}
