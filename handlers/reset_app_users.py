@@ -191,10 +191,22 @@ WHERE n.nspname = ANY(:schemas) AND c.relkind IN ('r', 'p', 'v', 'm', 'f')
 """
 
 
+_ACCESS = """
+SELECT has_database_privilege(:role, current_database(), 'CONNECT'),
+       (SELECT count(*) FROM unnest(CAST(:schemas AS text[])) AS s (name)
+        WHERE NOT has_schema_privilege(:role, s.name, 'USAGE'))
+"""
+
+
 def _check_effective(conn: db.Connection, user: AppUser, schemas: Sequence[str]) -> int:
     """Check what the role can really do. A non-superuser admin (the RDS master) can only
     revoke what it granted itself and GRANT on tables it may not grant merely warns, so
     ownership, other grantors or role memberships can leave a user with other rights."""
+    can_connect, schemas_unusable = conn.run(_ACCESS, role=user.name, schemas=list(schemas))[0]
+    if not can_connect:
+        raise UserResetFailed(f"user {user.name} still has no CONNECT on the database")
+    if schemas_unusable:
+        raise UserResetFailed(f"user {user.name} still lacks USAGE on {schemas_unusable} schemas")
     cannot_read, can_write, cannot_write, total = conn.run(
         _EFFECTIVE, role=user.name, schemas=list(schemas)
     )[0]

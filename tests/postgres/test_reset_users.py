@@ -232,6 +232,20 @@ def test_table_the_admin_has_no_rights_on_fails_clearly(database: ScratchDatabas
         reset(database, {ro: READ_ONLY}, {ro: "new"})
 
 
+def test_connect_it_cannot_grant_fails(database: ScratchDatabase) -> None:
+    """A database owned by someone else, CONNECT revoked from PUBLIC: GRANT only warns."""
+    admin, ro = db.quote_ident(database.admin.username), database.role("ro")
+    su = database.server.superuser()
+    name = db.quote_ident(database.name)
+    su.run(f"ALTER DATABASE {name} OWNER TO CURRENT_USER")
+    su.run(f"REVOKE CONNECT ON DATABASE {name} FROM PUBLIC")
+    su.run(f"GRANT CONNECT ON DATABASE {name} TO {admin}")
+    su.close()
+
+    with pytest.raises(UserResetFailed, match=f"user {ro} still has no CONNECT"):
+        reset(database, {ro: READ_ONLY}, {ro: "pw"})
+
+
 @pytest.mark.parametrize("which", ["admin", "superuser"])
 def test_refuses_to_manage_admin_or_superuser(database: ScratchDatabase, which: str) -> None:
     if which == "admin":
