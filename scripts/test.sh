@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Install everything the tests need and run them: `bash scripts/test.sh` (README, CI).
+#   - a virtualenv .venv with the package and its dev extra (pytest, moto, ruff, mypy, awscli)
+#   - a local PostgreSQL server with TLS for the database tests (scripts/pg-test-server.sh, as root)
+# Extra arguments go to pytest, e.g. `bash scripts/test.sh tests/cli -x`.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PYTHON="${PYTHON:-python3}"
+[ -x .venv/bin/python ] || "$PYTHON" -m venv .venv
+.venv/bin/python -m pip install -q --disable-pip-version-check -e '.[dev]'
+
+if [ "$(id -u)" -eq 0 ]; then
+    bash scripts/pg-test-server.sh
+else
+    sudo bash scripts/pg-test-server.sh
+fi
+
+exec .venv/bin/python -m pytest "$@"
