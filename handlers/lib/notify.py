@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Mapping
+from datetime import datetime, timezone
 from typing import Any
 
 from handlers.lib import aws
@@ -79,8 +80,21 @@ def summary(document: Mapping[str, Any], status: str) -> dict[str, Any]:
     result = document.get("result") or {}
     if result:
         facts["endpoint"] = result.get("endpoint")
-    facts["total_seconds"] = round(
-        sum(float(v) for v in (document.get("timings") or {}).values()), 3
-    )
+    facts["duration_seconds"] = _elapsed(document.get("started_at"))
+    timings = document.get("timings") or {}
+    facts["step_seconds"] = round(sum(float(v) for v in timings.values()), 3)
     facts["timings"] = dict(document.get("timings") or {})
     return facts
+
+
+def _elapsed(started_at: Any) -> float | None:
+    """Wall-clock seconds since the execution started (`$$.Execution.StartTime`)."""
+    if not started_at:
+        return None
+    try:
+        started = datetime.fromisoformat(str(started_at).replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    if started.tzinfo is None:
+        started = started.replace(tzinfo=timezone.utc)
+    return round((datetime.now(timezone.utc) - started).total_seconds(), 3)

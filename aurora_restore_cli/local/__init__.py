@@ -1,0 +1,1 @@
+"""Local (no AWS account) support: running our handlers inside moto's Lambda backend."""
