@@ -64,13 +64,14 @@ start_cluster() {
 
 psql_admin() {
     # Peer authentication over the Unix socket: no password needed as the postgres OS user.
-    su postgres -c "psql -X -q -v ON_ERROR_STOP=1 -p $PG_PORT -d postgres $*"
+    # `cd /`: the caller's directory (a CI checkout) may be unreadable for that user.
+    su postgres -c "cd / && psql -X -q -v ON_ERROR_STOP=1 -p $PG_PORT -d postgres"
 }
 
 set_password() {
     # A psql variable keeps the password out of the command line and quotes it (:'pw').
     printf '%s\n' "ALTER ROLE postgres WITH PASSWORD :'pw';" \
-        | PW="$PG_PASSWORD" su postgres -c "psql -X -q -v ON_ERROR_STOP=1 -p $PG_PORT -d postgres -v pw=\"\$PW\"" \
+        | PW="$PG_PASSWORD" su postgres -c "cd / && psql -X -q -v ON_ERROR_STOP=1 -p $PG_PORT -d postgres -v pw=\"\$PW\"" \
         >/dev/null
 }
 
@@ -142,9 +143,9 @@ check_tls_login() {
 }
 
 install_postgres
+make_certificates  # first: a cluster already set to ssl=on does not start without them
 start_cluster
 set_password
-make_certificates
 enable_tls
 check_tls_login
 

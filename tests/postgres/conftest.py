@@ -112,11 +112,14 @@ def pg() -> PgServer:
     )
     if not server.ca_file.is_file():
         pytest.fail(f"no test CA at {server.ca_file}: {SETUP_HINT}", pytrace=False)
+    problem = ""
     try:
         server.superuser().close()
     except Exception as exc:
+        problem = str(exc)
+    if problem:
         pytest.fail(
-            f"PostgreSQL test server {server.host}:{server.port} unusable ({exc}): {SETUP_HINT}",
+            f"PostgreSQL test server {server.host}:{server.port} unusable ({problem}): {SETUP_HINT}",
             pytrace=False,
         )
     return server
