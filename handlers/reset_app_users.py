@@ -31,7 +31,7 @@ class AppUser:
     privilege: str
 
 
-@pipeline_step("reset_app_users")
+@pipeline_step("reset-app-users")
 def handler(document: Document, context: Any) -> StepResult:
     if db.db_mode() == "skip":
         return document, skipped(db.SKIP_REASON)

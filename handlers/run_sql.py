@@ -23,7 +23,7 @@ SQL_DIR_ENV = "AURORA_RESTORE_SQL_DIR"
 PACKAGED_SQL_DIR = Path(__file__).resolve().parent / "sql"
 
 
-@pipeline_step("run_sql")
+@pipeline_step("run-sql")
 def handler(document: Document, context: Any) -> StepResult:
     if db.db_mode() == "skip":
         return document, skipped(db.SKIP_REASON)

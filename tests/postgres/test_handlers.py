@@ -148,14 +148,14 @@ def test_database_steps_succeed_and_audit_without_secrets(
         caplog.set_level(logging.DEBUG, logger=logger)
     document = run_pipeline(copy.deepcopy(env))
 
-    assert set(document["timings"]) == {"reset_app_users", "run_sql", "verify"}
+    assert set(document["timings"]) == {"reset-app-users", "run-sql", "verify"}
     assert {k: v for k, v in document.items() if k != "timings"} == {
         k: v for k, v in env.items() if k != "timings"
     }
     items = audit_items(env["operation_id"])
     assert [(i["step"], i["status"]) for i in items] == [
-        ("reset_app_users", "SUCCEEDED"),
-        ("run_sql", "SUCCEEDED"),
+        ("reset-app-users", "SUCCEEDED"),
+        ("run-sql", "SUCCEEDED"),
         ("verify", "SUCCEEDED"),
     ]
     users, sql, checked = (i["details"] for i in items)
@@ -187,8 +187,8 @@ def test_skip_mode_records_skipped_and_touches_no_database(
 
     items = audit_items(env["operation_id"])
     assert [(i["step"], i["status"]) for i in items] == [
-        ("reset_app_users", "SKIPPED"),
-        ("run_sql", "SKIPPED"),
+        ("reset-app-users", "SKIPPED"),
+        ("run-sql", "SKIPPED"),
         ("verify", "SKIPPED"),
     ]
     assert all("no database in the sandbox" in i["details"]["reason"] for i in items)
@@ -205,7 +205,7 @@ def test_failing_sql_fails_the_step_with_an_audit_item(
         run_sql.handler(document, None)
 
     failed = audit_items(env["operation_id"])[-1]
-    assert (failed["step"], failed["status"]) == ("run_sql", "FAILED")
+    assert (failed["step"], failed["status"]) == ("run-sql", "FAILED")
     assert failed["details"]["error"] == "SqlScriptFailed"
     assert "committed before it: 01_mask_pii.sql" in failed["details"]["message"]
 
