@@ -99,9 +99,23 @@ class Names:
     def function_log_group(self, step: str) -> str:
         return f"/aws/lambda/{self.function(step)}"
 
+    def log_group_arn(self, name: str) -> str:
+        """Without the `:*` suffix (the form the tagging APIs take)."""
+        return self._arn("logs", f"log-group:{name}")
+
     def alarm(self, what: str) -> str:
         return f"aurora-restore-{what}-{self.env}"
 
     @property
     def schedule(self) -> str:
         return f"aurora-restore-schedule-{self.env}"
+
+    @property
+    def schedule_group(self) -> str:
+        """The EventBridge Scheduler group holding our schedule (schedules carry no tags; the
+        group does, so ownership is the group's)."""
+        return f"aurora-restore-{self.env}"
+
+    @property
+    def schedule_group_arn(self) -> str:
+        return self._arn("scheduler", f"schedule-group/{self.schedule_group}")

@@ -1,0 +1,129 @@
+"""The `settings` document the state machine carries (handlers/CONTRACT.md), and the rendered
+definition that embeds it.
+
+The document is built from the validated config only: it is small, holds no secret (passwords
+live in Secrets Manager) and is placed by the definition itself, so an execution input cannot
+override the guard values in it.
+
+Account ids: the functions, state machine and target live in the account the CLI talks to,
+which is `names.account_id` (the caller's account; in the sandbox, the sandbox's account, not
+the config's). So `account_id` is always `names.account_id`. `source.account_id` keeps the
+config's value (a production account elsewhere) unless the config says the source lives in the
+target account (`source.account_id == account_id`); then it follows `names.account_id` too, so
+a same-account setup stays same-account in the sandbox.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from . import definition
+from .config import Settings
+from .naming import Names
+
+
+def packaged_sql_name(index: int, path: Path) -> str:
+    """Name of the `index`-th (0-based) post-restore SQL file under `handlers/sql/` in the
+    run_sql zip: `01_mask_pii.sql`, `02_…` (the prefix keeps the configured order)."""
+    return f"{index + 1:02d}_{path.name}"
+
+
+def packaged_sql_names(settings: Settings) -> list[str]:
+    return [packaged_sql_name(i, p) for i, p in enumerate(settings.database.post_restore_sql)]
+
+
+def pipeline_settings(settings: Settings, names: Names) -> dict[str, Any]:
+    """The CONTRACT.md `settings` document for this env."""
+    source, target, db = settings.source, settings.target, settings.database
+    source_account = (
+        names.account_id if source.account_id == settings.account_id else source.account_id
+    )
+    return {
+        "env": settings.environment,
+        "region": settings.region,
+        "account_id": names.account_id,
+        "source": {
+            "cluster_id": source.cluster_id,
+            "region": source.region,
+            "account_id": source_account,
+            "snapshot_type": source.snapshot_type,
+            "max_age_hours": source.max_age_hours,
+        },
+        "target": {
+            "cluster_id": target.cluster_id,
+            "engine": target.engine,
+            "engine_version": target.engine_version,
+            "instance_class": target.instance_class,
+            "instance_count": target.instance_count,
+            "subnet_group": target.subnet_group,
+            "security_group_ids": list(target.security_group_ids),
+            "kms_key_id": target.kms_key_id,
+            "port": target.port,
+            "parameter_group": target.parameter_group,
+            "iam_auth": target.iam_auth,
+            "log_exports": list(target.log_exports),
+            "deletion_protection": target.deletion_protection,
+            "strategy": target.strategy,
+            "final_snapshot": target.final_snapshot,
+            "delete_copied_snapshot": target.delete_copied_snapshot,
+            "protected_cluster_ids": list(target.protected_cluster_ids),
+        },
+        "database": {
+            "name": db.name,
+            "connect_timeout_seconds": db.connect_timeout_seconds,
+            "schemas": list(db.schemas),
+            "users": [{"name": u.name, "privilege": u.privilege} for u in db.users],
+            "post_restore_sql": packaged_sql_names(settings),
+            "verify": {
+                "expected_tables": [
+                    {"name": t.name, "min_rows": t.min_rows} for t in db.expected_tables
+                ]
+            },
+        },
+        "audit_ttl_days": settings.audit.ttl_days,
+    }
+
+
+def function_arns(names: Names) -> dict[str, str]:
+    """Step module → this env's function ARN, for every step in `handlers.STEPS`."""
+    from handlers import STEPS
+
+    return {step: names.function_arn(step) for step in STEPS}
+
+
+def definition_values(
+    settings: Settings, names: Names, template: str | None = None
+) -> dict[str, definition.Value]:
+    """A value for every placeholder the template declares (and only those: `render` rejects
+    unused values). An unknown placeholder is an error, never left in the upload."""
+    text = definition.load_template() if template is None else template
+    known: dict[str, definition.Value] = {
+        definition.function_arn_placeholder(step): arn for step, arn in function_arns(names).items()
+    }
+    known.update(
+        {
+            "Settings": pipeline_settings(settings, names),
+            "PollIntervalSeconds": settings.pipeline.poll_interval_seconds,
+            "MaxPollAttempts": settings.pipeline.max_poll_attempts,
+            "TimeoutSeconds": settings.pipeline.timeout_seconds,
+        }
+    )
+    wanted = definition.placeholders(text)
+    unknown = [name for name in wanted if name not in known]
+    if unknown:
+        raise ValueError(
+            f"the definition template declares placeholder(s) we have no value for: {', '.join(unknown)}"
+        )
+    return {name: known[name] for name in wanted}
+
+
+def render_definition(settings: Settings, names: Names, template: str | None = None) -> str:
+    """The definition to upload: every placeholder filled, then validated (JSON, every `Next`
+    exists, every Task invokes one of this env's functions). Raises ValueError listing problems."""
+    text = definition.load_template() if template is None else template
+    rendered = definition.render(text, definition_values(settings, names, text))
+    problems = definition.validate(rendered, set(function_arns(names).values()))
+    if problems:
+        raise ValueError("the rendered state machine definition is invalid: " + "; ".join(problems))
+    return rendered
