@@ -98,3 +98,56 @@ def summary_line(changes: Sequence[Change]) -> str:
     for c in changes:
         counts[c.action.value] = counts.get(c.action.value, 0) + 1
     return ", ".join(f"{n} {action}" for action, n in sorted(counts.items())) or "nothing to do"
+
+
+STEP_STYLE = {"done": "green", "running": "cyan", "waiting": "yellow", "failed": "bold red"}
+
+
+def execution_table(view: Any, now: Any) -> Table:
+    """The live view of a run: one row per Task state, in the order they started."""
+    table = Table(title_justify="left", box=None, pad_edge=False)
+    for column in ("step", "status", "elapsed"):
+        table.add_column(column)
+    for step in view.steps.values():
+        status = step.status
+        if status == "waiting" or (step.polls > 1 and status != "failed"):
+            status = f"{status} (poll {step.polls})"
+        style = STEP_STYLE.get(step.status, "")
+        table.add_row(step.name, f"[{style}]{status}[/{style}]", f"{step.elapsed(now):.1f}s")
+    return table
+
+
+class LiveRun:
+    """Follows a run on stderr: a live table on a terminal, one line per change otherwise."""
+
+    def __init__(self, output: Output) -> None:
+        self.output = output
+        self._live: Any = None
+        self._printed: dict[str, str] = {}
+
+    def __enter__(self) -> LiveRun:
+        if self.output.err.is_terminal and not self.output.json:
+            from rich.live import Live
+
+            self._live = Live(console=self.output.err, refresh_per_second=4, transient=False)
+            self._live.__enter__()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        if self._live is not None:
+            self._live.__exit__(*exc)
+
+    def update(self, view: Any) -> None:
+        from datetime import datetime, timezone
+
+        if self.output.json:
+            return
+        now = datetime.now(timezone.utc)
+        if self._live is not None:
+            self._live.update(execution_table(view, now))
+            return
+        for step in view.steps.values():
+            line = f"{step.status}" + (f" (poll {step.polls})" if step.polls > 1 else "")
+            if self._printed.get(step.name) != line:
+                self._printed[step.name] = line
+                self.output.err.print(f"  {step.name:<24} {line:<18} {step.elapsed(now):6.1f}s")

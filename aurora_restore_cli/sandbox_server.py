@@ -23,11 +23,9 @@ def configure_moto() -> None:
 
     default_user_config["stepfunctions"] = {"execute_state_machine": True}
     default_user_config["lambda"] = {"use_docker": False}
-    try:
-        from .local import lambda_router
-    except ImportError:  # pipeline not packaged in this build: functions just echo
-        return
-    lambda_router.install()
+    from .local.lambda_router import install
+
+    install()
 
 
 def serve(state_file: Path) -> None:
@@ -37,8 +35,12 @@ def serve(state_file: Path) -> None:
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()
     _, port = server.get_host_and_port()
-    # Step Functions' interpreter calls Lambda at localhost:$MOTO_PORT.
+    # Step Functions' interpreter calls Lambda at localhost:$MOTO_PORT, and our handlers,
+    # running in this process, must talk to this server rather than to AWS.
     os.environ["MOTO_PORT"] = str(port)
+    os.environ["AWS_ENDPOINT_URL"] = f"http://127.0.0.1:{port}"
+    os.environ.setdefault("AWS_ACCESS_KEY_ID", "testing")
+    os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "testing")
     stop = threading.Event()
 
     def on_signal(*_: Any) -> None:

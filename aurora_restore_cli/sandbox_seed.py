@@ -1,0 +1,145 @@
+"""The sandbox as one AWS account, and what a real account would already hold.
+
+The sandbox (a moto server) is a single account (moto's 123456789012), so `for_sandbox()`
+rewrites the config's account ids to it and points KMS settings at a key that `seed()`
+creates. `seed()` makes what the pipeline expects to find: the production cluster with a
+snapshot in the source region, the target cluster (tagged as ours) in the target region, its
+subnet group, and the KMS key. Everything is created only when missing (re-runnable).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import secrets
+from typing import Any
+
+from .changes import Action, Change
+from .config import Settings
+from .naming import managed_tags
+from .resources.base import Context, tag_list
+
+SANDBOX_KEY_ALIAS = "alias/aurora-restore-sandbox"
+SEED_TAG = {"Key": "aurora-restore:sandbox-seed", "Value": "true"}
+
+
+def for_sandbox(settings: Settings, account_id: str) -> Settings:
+    """The settings as they apply inside the one-account sandbox."""
+    target_key = SANDBOX_KEY_ALIAS if settings.target.kms_key_id else None
+    return dataclasses.replace(
+        settings,
+        account_id=account_id,
+        source=dataclasses.replace(settings.source, account_id=account_id),
+        target=dataclasses.replace(settings.target, kms_key_id=target_key),
+        audit=dataclasses.replace(settings.audit, kms_key_id=None),
+        secrets=dataclasses.replace(settings.secrets, kms_key_id=None),
+        dba_principals=tuple(
+            f"arn:aws:iam::{account_id}:root" for _ in settings.dba_principals[:1]
+        ),
+    )
+
+
+def seed(ctx: Context) -> list[Change]:
+    """Create the pre-existing world of a real account in the sandbox; returns what it did."""
+    st = ctx.settings
+    changes = [_kms_key(ctx, st.region)]
+    changes.append(_subnet_group(ctx))
+    source = ctx.clients.get("rds", st.source.region)
+    changes.append(_cluster(ctx, source, st.source.cluster_id, tags=[SEED_TAG]))
+    changes.append(_snapshot(ctx, source, st.source.cluster_id))
+    target = ctx.clients.get("rds", st.region)
+    ours = [*tag_list(managed_tags(ctx.env)), SEED_TAG]
+    changes.append(
+        _cluster(ctx, target, st.target.cluster_id, tags=ours, subnet_group=st.target.subnet_group)
+    )
+    return changes
+
+
+def _kms_key(ctx: Context, region: str) -> Change:
+    kms = ctx.clients.get("kms", region)
+    try:
+        key = kms.describe_key(KeyId=SANDBOX_KEY_ALIAS)["KeyMetadata"]
+        return Change("seed", "KMS key", SANDBOX_KEY_ALIAS, Action.UNCHANGED, arn=key["Arn"])
+    except kms.exceptions.NotFoundException:
+        key = kms.create_key(
+            Description="aurora-restore sandbox: target encryption key",
+            Tags=[{"TagKey": SEED_TAG["Key"], "TagValue": "true"}],
+        )["KeyMetadata"]
+        kms.create_alias(AliasName=SANDBOX_KEY_ALIAS, TargetKeyId=key["KeyId"])
+        return Change("seed", "KMS key", SANDBOX_KEY_ALIAS, Action.CREATED, arn=key["Arn"])
+
+
+def _subnet_group(ctx: Context) -> Change:
+    name = ctx.settings.target.subnet_group
+    rds = ctx.clients.get("rds")
+    try:
+        rds.describe_db_subnet_groups(DBSubnetGroupName=name)
+        return Change("seed", "DB subnet group", name, Action.UNCHANGED)
+    except rds.exceptions.DBSubnetGroupNotFoundFault:
+        pass
+    ec2 = ctx.clients.get("ec2")
+    vpc = ec2.create_vpc(CidrBlock="10.42.0.0/16")["Vpc"]["VpcId"]
+    zones = [z["ZoneName"] for z in ec2.describe_availability_zones()["AvailabilityZones"]][:2]
+    subnets = [
+        ec2.create_subnet(VpcId=vpc, CidrBlock=f"10.42.{i}.0/24", AvailabilityZone=zone)["Subnet"][
+            "SubnetId"
+        ]
+        for i, zone in enumerate(zones)
+    ]
+    rds.create_db_subnet_group(
+        DBSubnetGroupName=name,
+        DBSubnetGroupDescription="sandbox",
+        SubnetIds=subnets,
+        Tags=[SEED_TAG],
+    )
+    return Change("seed", "DB subnet group", name, Action.CREATED)
+
+
+def _cluster(
+    ctx: Context,
+    rds: Any,
+    cluster_id: str,
+    tags: list[dict[str, str]],
+    subnet_group: str | None = None,
+) -> Change:
+    try:
+        found = rds.describe_db_clusters(DBClusterIdentifier=cluster_id)["DBClusters"][0]
+        return Change(
+            "seed", "Aurora cluster", cluster_id, Action.UNCHANGED, arn=found["DBClusterArn"]
+        )
+    except rds.exceptions.DBClusterNotFoundFault:
+        pass
+    target = ctx.settings.target
+    extra = {"DBSubnetGroupName": subnet_group} if subnet_group else {}
+    cluster = rds.create_db_cluster(
+        DBClusterIdentifier=cluster_id,
+        Engine=target.engine,
+        EngineVersion=target.engine_version,
+        MasterUsername="postgres",
+        MasterUserPassword=secrets.token_urlsafe(24),
+        DatabaseName=ctx.settings.database.name,
+        Port=target.port,
+        Tags=tags,
+        StorageEncrypted=True,
+        **extra,
+    )["DBCluster"]
+    rds.create_db_instance(
+        DBInstanceIdentifier=f"{cluster_id}-1",
+        DBClusterIdentifier=cluster_id,
+        Engine=target.engine,
+        DBInstanceClass=target.instance_class,
+        Tags=tags,
+    )
+    return Change("seed", "Aurora cluster", cluster_id, Action.CREATED, arn=cluster["DBClusterArn"])
+
+
+def _snapshot(ctx: Context, rds: Any, cluster_id: str) -> Change:
+    snapshot_id = f"{cluster_id}-sandbox-seed"
+    try:
+        rds.describe_db_cluster_snapshots(DBClusterSnapshotIdentifier=snapshot_id)
+        return Change("seed", "cluster snapshot", snapshot_id, Action.UNCHANGED)
+    except rds.exceptions.DBClusterSnapshotNotFoundFault:
+        pass
+    rds.create_db_cluster_snapshot(
+        DBClusterSnapshotIdentifier=snapshot_id, DBClusterIdentifier=cluster_id, Tags=[SEED_TAG]
+    )
+    return Change("seed", "cluster snapshot", snapshot_id, Action.CREATED)
