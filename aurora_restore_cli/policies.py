@@ -1,0 +1,597 @@
+"""IAM documents of the three roles, from settings and names only (pure: no AWS call).
+
+`trust_policy(kind, …)` and `inline_policies(kind, …)` give what `resources/roles.py` puts
+on `aurora-restore-<kind>-role-<env>` for kind ∈ ROLE_KINDS. Least privilege, scoped to this
+env's ARNs:
+
+- RDS: the target cluster id (lower-case, as RDS stores it) and the ids the pipeline derives
+  from it (handlers/lib/naming.py): staging `<target>-stg-<token>`, old `<target>-old-<token>`,
+  instances `<target>-<token>-<n>`, copies `<target>-src-<token>`, final snapshots
+  `<target>-final-<token>` / `<target>-old-<token>-final-<token>`. Wildcards appear only as
+  suffixes of those names. Instances are matched as `<target>-*`: it also covers the instances
+  of a pre-existing target named after it (the console default is `<target>-instance-1`),
+  which the first refresh deletes with the old cluster; instances named otherwise would be
+  refused by IAM.
+- The source snapshots: copy (and, in the same region and account, restore) in the source
+  account and region only; `rds:<source>-*` when only automated snapshots are used.
+- Secrets Manager: this env's two secrets (`…:secret:<name>-??????`); DynamoDB item actions on
+  the audit table; `sns:Publish` on the topic; `lambda:InvokeFunction` on this env's functions;
+  the functions' own log groups.
+- KMS: only the configured keys, each with `kms:ViaService` for the one service that uses it.
+  A key given by alias is matched with `kms:ResourceAliases` (IAM authorises key operations
+  on the key ARN, never the alias ARN). AWS managed keys (`alias/aws/…`) need no IAM grant:
+  their key policies already allow use through their service within the account. A customer
+  key encrypting the *source* snapshot is not in the config and so not granted here.
+- A Deny on the protected cluster ids (and the source id in the target region), as a second
+  line behind the pipeline's own guard.
+
+Statements every one carry a `Sid`. `Resource: "*"` (or a resource not named after this env)
+appears only in the statements listed in `RESOURCE_EXCEPTIONS`, each with the reason AWS gives
+no narrower scope; `problems()` checks all of it and `aurora-restore validate` runs it.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import handlers
+
+from .config import Settings
+from .naming import Names
+
+Document = dict[str, Any]
+Statement = dict[str, Any]
+
+VERSION = "2012-10-17"
+ROLE_KINDS: tuple[str, ...] = ("lambda", "stepfunctions", "dba")
+POLICY_PREFIX = "aurora-restore-"
+# IAM's limit for all inline policies of one role together (characters, whitespace excluded).
+INLINE_SIZE_LIMIT = 10_240
+
+# Sid → why this statement's resources are not (only) named after this env's resources.
+RESOURCE_EXCEPTIONS: Mapping[str, str] = {
+    "RdsDescribe": (
+        "rds:DescribeDBClusters/DescribeDBInstances/DescribeDBClusterSnapshots are authorised "
+        "against '*' for listing, filtering and paging calls (and read the source region)"
+    ),
+    "SourceSnapshots": (
+        "source snapshots are named by AWS (automated) or by people (manual/shared): scoped to "
+        "the source account and region, to rds:<source>-* when only automated ones are used"
+    ),
+    "SecretsRandomPassword": "secretsmanager:GetRandomPassword acts on no resource",
+    "Ec2Describe": "ec2:Describe* actions support no resource-level permissions",
+    "Ec2NetworkInterfaces": (
+        "Lambda's VPC network interfaces get ids chosen by AWS at creation "
+        "(network-interface/* in this account and region); subnets and security groups are the "
+        "configured ones"
+    ),
+    "LogDelivery": (
+        "CloudWatch Logs vended log delivery for Step Functions (CreateLogDelivery etc., "
+        "PutResourcePolicy, DescribeResourcePolicies, DescribeLogGroups) supports no "
+        "resource-level permissions"
+    ),
+}
+
+WILDCARD_ACTIONS = ("*",)
+
+
+# ---------------------------------------------------------------------------------------
+# building blocks
+
+
+def _statement(sid: str, actions: Iterable[str], resources: Iterable[str] | str) -> Statement:
+    res: list[str] | str = resources if isinstance(resources, str) else sorted(set(resources))
+    return {"Sid": sid, "Effect": "Allow", "Action": sorted(set(actions)), "Resource": res}
+
+
+def _document(statements: Iterable[Statement]) -> Document:
+    return {"Version": VERSION, "Statement": list(statements)}
+
+
+class _Arns:
+    """ARNs of this env's resources (RDS ids lower-case, as RDS reports them)."""
+
+    def __init__(self, settings: Settings, names: Names) -> None:
+        self.s = settings
+        self.n = names
+        self.p = names.partition
+        self.region = names.region
+        self.account = names.account_id
+        self.target = settings.target.cluster_id.lower()
+
+    def rds(self, resource: str, region: str | None = None, account: str | None = None) -> str:
+        return f"arn:{self.p}:rds:{region or self.region}:{account or self.account}:{resource}"
+
+    def clusters(self) -> list[str]:
+        t = self.target
+        return [
+            self.rds(f"cluster:{t}"),
+            self.rds(f"cluster:{t}-stg-*"),
+            self.rds(f"cluster:{t}-old-*"),
+        ]
+
+    def instances(self) -> list[str]:
+        return [self.rds(f"db:{self.target}-*")]
+
+    def copies(self) -> list[str]:
+        return [self.rds(f"cluster-snapshot:{self.target}-src-*")]
+
+    def final_snapshots(self) -> list[str]:
+        t = self.target
+        return [self.rds(f"cluster-snapshot:{t}-final-*"), self.rds(f"cluster-snapshot:{t}-old-*")]
+
+    def subnet_group(self) -> str:
+        return self.rds(f"subgrp:{self.s.target.subnet_group.lower()}")
+
+    def parameter_group(self) -> str | None:
+        group = self.s.target.parameter_group
+        return self.rds(f"cluster-pg:{group.lower()}") if group else None
+
+    def source_snapshots(self) -> str:
+        src = self.s.source
+        name = f"rds:{src.cluster_id.lower()}-*" if src.snapshot_type == "automated" else "*"
+        return self.rds(f"cluster-snapshot:{name}", src.region, src.account_id)
+
+    def secrets(self) -> list[str]:
+        return [
+            self.n.secret_arn_pattern(self.n.master_secret),
+            self.n.secret_arn_pattern(self.n.app_secret),
+        ]
+
+    def functions(self) -> list[str]:
+        return [self.n.function_arn(step) for step in handlers.STEPS]
+
+    def function_log_groups(self) -> list[str]:
+        return [
+            f"arn:{self.p}:logs:{self.region}:{self.account}:log-group:"
+            f"{self.n.function_log_group(step)}:*"
+            for step in handlers.STEPS
+        ]
+
+    def executions(self) -> str:
+        return (
+            f"arn:{self.p}:states:{self.region}:{self.account}:execution:{self.n.state_machine}:*"
+        )
+
+    def ec2(self, resource: str) -> str:
+        return f"arn:{self.p}:ec2:{self.region}:{self.account}:{resource}"
+
+
+# ---------------------------------------------------------------------------------------
+# KMS
+
+
+def kms_key_resource(key: str, names: Names) -> tuple[str, str | None] | None:
+    """(Resource, alias for a kms:ResourceAliases condition) for a configured key; None for
+    AWS managed keys (`alias/aws/…`), whose key policies already allow use via the service."""
+    if key.startswith("arn:"):
+        parts = key.split(":", 5)
+        partition, region, account, resource = parts[1], parts[3], parts[4], parts[5]
+    else:
+        partition, region, account, resource = names.partition, names.region, names.account_id, key
+    if resource.startswith("alias/aws/"):
+        return None
+    if resource.startswith("alias/"):
+        return f"arn:{partition}:kms:{region}:{account}:key/*", resource
+    key_id = resource.removeprefix("key/")
+    return f"arn:{partition}:kms:{region}:{account}:key/{key_id}", None
+
+
+def _kms(
+    sid: str,
+    key: str | None,
+    actions: Iterable[str],
+    service: str,
+    names: Names,
+    extra: Mapping[str, Mapping[str, str]] | None = None,
+) -> list[Statement]:
+    if not key:
+        return []
+    found = kms_key_resource(key, names)
+    if found is None:
+        return []
+    resource, alias = found
+    statement = _statement(sid, actions, [resource])
+    condition: dict[str, dict[str, str]] = {
+        "StringEquals": {"kms:ViaService": f"{service}.{names.region}.amazonaws.com"}
+    }
+    if alias:
+        condition["ForAnyValue:StringEquals"] = {"kms:ResourceAliases": alias}
+    for operator, values in (extra or {}).items():
+        condition[operator] = dict(values)
+    statement["Condition"] = condition
+    return [statement]
+
+
+RDS_KEY_ACTIONS = (
+    "kms:Decrypt",
+    "kms:DescribeKey",
+    "kms:Encrypt",
+    "kms:GenerateDataKey",
+    "kms:GenerateDataKeyWithoutPlaintext",
+    "kms:ReEncryptFrom",
+    "kms:ReEncryptTo",
+)
+DATA_KEY_ACTIONS = ("kms:Decrypt", "kms:DescribeKey", "kms:Encrypt", "kms:GenerateDataKey")
+
+
+# ---------------------------------------------------------------------------------------
+# the Lambda execution role
+
+
+def _lambda_rds(settings: Settings, arns: _Arns) -> Document:
+    target = settings.target
+    clusters, instances, copies = arns.clusters(), arns.instances(), arns.copies()
+    # Restored under the staging id (swap) or the target id (replace), never the old id.
+    restored = [arns.rds(f"cluster:{arns.target}"), arns.rds(f"cluster:{arns.target}-stg-*")]
+    restore_resources = [*restored, *copies, arns.subnet_group()]
+    if arns.parameter_group():
+        restore_resources.append(str(arns.parameter_group()))
+    final = arns.final_snapshots() if target.final_snapshot else []
+    delete_cluster_resources = [*clusters, *final]
+    same_place = (settings.source.region, settings.source.account_id) == (
+        arns.region,
+        arns.account,
+    )
+    source_actions = ["rds:CopyDBClusterSnapshot"]
+    if same_place:  # restored in place when no copy is needed
+        source_actions.append("rds:RestoreDBClusterFromSnapshot")
+    statements = [
+        _statement(
+            "RdsDescribe",
+            [
+                "rds:DescribeDBClusterSnapshots",
+                "rds:DescribeDBClusters",
+                "rds:DescribeDBInstances",
+            ],
+            "*",
+        ),
+        _statement("SourceSnapshots", source_actions, [arns.source_snapshots()]),
+        _statement(
+            "RdsTags",
+            ["rds:AddTagsToResource", "rds:ListTagsForResource"],
+            [*clusters, *instances, *copies, *final],
+        ),
+        _statement("RdsCopySnapshot", ["rds:CopyDBClusterSnapshot"], copies),
+        _statement("RdsRestore", ["rds:RestoreDBClusterFromSnapshot"], restore_resources),
+        _statement(
+            "RdsInstances",
+            ["rds:CreateDBInstance", "rds:DeleteDBInstance"],
+            [*instances, *clusters],
+        ),
+        _statement("RdsModifyClusters", ["rds:ModifyDBCluster"], clusters),
+        _statement("RdsDeleteClusters", ["rds:DeleteDBCluster"], delete_cluster_resources),
+    ]
+    if target.final_snapshot:
+        statements.append(
+            _statement(
+                "RdsFinalSnapshot",
+                ["rds:CreateDBClusterSnapshot"],
+                [*clusters, *final],
+            )
+        )
+    if target.delete_copied_snapshot:
+        statements.append(_statement("RdsDeleteCopies", ["rds:DeleteDBClusterSnapshot"], copies))
+    statements += _kms("KmsCluster", target.kms_key_id, RDS_KEY_ACTIONS, "rds", arns.n)
+    # RDS keeps grants on the key for the clusters and snapshots it encrypts.
+    statements += _kms(
+        "KmsClusterGrants",
+        target.kms_key_id,
+        ["kms:CreateGrant"],
+        "rds",
+        arns.n,
+        {"Bool": {"kms:GrantIsForAWSResource": "true"}},
+    )
+    statements += _deny_protected(settings, arns)
+    return _document(statements)
+
+
+def _deny_protected(settings: Settings, arns: _Arns) -> list[Statement]:
+    protected = {cid.lower() for cid in settings.target.protected_cluster_ids}
+    protected.add(settings.source.cluster_id.lower())
+    protected.discard(arns.target)
+    if not protected:
+        return []
+    statement = _statement(
+        "DenyProtectedClusters",
+        ["rds:DeleteDBCluster", "rds:ModifyDBCluster", "rds:RestoreDBClusterFromSnapshot"],
+        [arns.rds(f"cluster:{cid}") for cid in protected],
+    )
+    statement["Effect"] = "Deny"
+    return [statement]
+
+
+def _lambda_data(settings: Settings, arns: _Arns) -> Document:
+    n = arns.n
+    statements = [
+        _statement(
+            "Secrets",
+            [
+                "secretsmanager:DescribeSecret",
+                "secretsmanager:GetSecretValue",
+                "secretsmanager:PutSecretValue",
+                "secretsmanager:UpdateSecretVersionStage",
+            ],
+            arns.secrets(),
+        ),
+        _statement("SecretsRandomPassword", ["secretsmanager:GetRandomPassword"], "*"),
+        _statement(
+            "AuditItems",
+            [
+                "dynamodb:DeleteItem",
+                "dynamodb:GetItem",
+                "dynamodb:PutItem",
+                "dynamodb:Query",
+                "dynamodb:UpdateItem",
+            ],
+            [n.table_arn],
+        ),
+        _statement("Notify", ["sns:Publish"], [n.topic_arn]),
+    ]
+    statements += _kms(
+        "KmsSecrets", settings.secrets.kms_key_id, DATA_KEY_ACTIONS, "secretsmanager", n
+    )
+    statements += _kms("KmsAudit", settings.audit.kms_key_id, DATA_KEY_ACTIONS, "dynamodb", n)
+    statements += _kms(
+        "KmsTopic",
+        settings.notifications.kms_key_id,
+        ["kms:Decrypt", "kms:GenerateDataKey"],
+        "sns",
+        n,
+    )
+    return _document(statements)
+
+
+def _lambda_logs(arns: _Arns) -> Document:
+    return _document(
+        [
+            _statement(
+                "FunctionLogs",
+                ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"],
+                arns.function_log_groups(),
+            )
+        ]
+    )
+
+
+def _lambda_network(settings: Settings, arns: _Arns) -> Document | None:
+    vpc = settings.lambda_.vpc
+    if vpc is None:
+        return None
+    return _document(
+        [
+            _statement(
+                "Ec2Describe",
+                [
+                    "ec2:DescribeNetworkInterfaces",
+                    "ec2:DescribeSecurityGroups",
+                    "ec2:DescribeSubnets",
+                ],
+                "*",
+            ),
+            _statement(
+                "Ec2Subnets",
+                ["ec2:CreateNetworkInterface"],
+                [arns.ec2(f"subnet/{s}") for s in vpc.subnet_ids]
+                + [arns.ec2(f"security-group/{g}") for g in vpc.security_group_ids],
+            ),
+            _statement(
+                "Ec2NetworkInterfaces",
+                [
+                    "ec2:AssignPrivateIpAddresses",
+                    "ec2:CreateNetworkInterface",
+                    "ec2:DeleteNetworkInterface",
+                    "ec2:UnassignPrivateIpAddresses",
+                ],
+                [arns.ec2("network-interface/*")],
+            ),
+        ]
+    )
+
+
+# ---------------------------------------------------------------------------------------
+# the Step Functions role and the DBA role
+
+
+def _stepfunctions_invoke(arns: _Arns) -> Document:
+    return _document([_statement("InvokeFunctions", ["lambda:InvokeFunction"], arns.functions())])
+
+
+def _stepfunctions_logs() -> Document:
+    return _document(
+        [
+            _statement(
+                "LogDelivery",
+                [
+                    "logs:CreateLogDelivery",
+                    "logs:DeleteLogDelivery",
+                    "logs:DescribeLogGroups",
+                    "logs:DescribeResourcePolicies",
+                    "logs:GetLogDelivery",
+                    "logs:ListLogDeliveries",
+                    "logs:PutResourcePolicy",
+                    "logs:UpdateLogDelivery",
+                ],
+                "*",
+            )
+        ]
+    )
+
+
+def _dba(settings: Settings, arns: _Arns) -> Document:
+    n = arns.n
+    statements = [
+        _statement(
+            "ReadAudit",
+            ["dynamodb:DescribeTable", "dynamodb:GetItem", "dynamodb:Query", "dynamodb:Scan"],
+            [n.table_arn],
+        ),
+        _statement(
+            "OperatePipeline",
+            ["states:DescribeStateMachine", "states:ListExecutions", "states:StartExecution"],
+            [n.state_machine_arn],
+        ),
+        _statement(
+            "OperateExecutions",
+            ["states:DescribeExecution", "states:GetExecutionHistory", "states:StopExecution"],
+            [arns.executions()],
+        ),
+        _statement(
+            "ReadSecrets",
+            ["secretsmanager:DescribeSecret", "secretsmanager:GetSecretValue"],
+            arns.secrets(),
+        ),
+    ]
+    statements += _kms(
+        "KmsSecrets",
+        settings.secrets.kms_key_id,
+        ["kms:Decrypt", "kms:DescribeKey"],
+        "secretsmanager",
+        n,
+    )
+    statements += _kms(
+        "KmsAudit", settings.audit.kms_key_id, ["kms:Decrypt", "kms:DescribeKey"], "dynamodb", n
+    )
+    return _document(statements)
+
+
+# ---------------------------------------------------------------------------------------
+# public
+
+
+def trust_policy(kind: str, settings: Settings, names: Names) -> Document:
+    """Who may assume the role. The DBA role trusts `roles.dba_principals`, or, when none are
+    configured, the account root (i.e. IAM principals of this account that are allowed
+    sts:AssumeRole on it by their own policies)."""
+    statement: Statement = {"Sid": "Assume", "Effect": "Allow", "Action": "sts:AssumeRole"}
+    if kind == "lambda":
+        statement["Principal"] = {"Service": "lambda.amazonaws.com"}
+    elif kind == "stepfunctions":
+        statement["Principal"] = {"Service": "states.amazonaws.com"}
+        statement["Condition"] = {"StringEquals": {"aws:SourceAccount": names.account_id}}
+    elif kind == "dba":
+        principals = sorted(settings.dba_principals) or [
+            f"arn:{names.partition}:iam::{names.account_id}:root"
+        ]
+        statement["Principal"] = {"AWS": principals}
+    else:
+        raise ValueError(f"unknown role kind {kind!r}")
+    return {"Version": VERSION, "Statement": [statement]}
+
+
+def inline_policies(kind: str, settings: Settings, names: Names) -> dict[str, Document]:
+    """Policy name → document, for every inline policy the role should have (and no other)."""
+    arns = _Arns(settings, names)
+    found: dict[str, Document | None]
+    if kind == "lambda":
+        found = {
+            "rds": _lambda_rds(settings, arns),
+            "data": _lambda_data(settings, arns),
+            "logs": _lambda_logs(arns),
+            "network": _lambda_network(settings, arns),
+        }
+    elif kind == "stepfunctions":
+        found = {"invoke": _stepfunctions_invoke(arns), "logs": _stepfunctions_logs()}
+    elif kind == "dba":
+        found = {"operate": _dba(settings, arns)}
+    else:
+        raise ValueError(f"unknown role kind {kind!r}")
+    return {POLICY_PREFIX + name: doc for name, doc in found.items() if doc is not None}
+
+
+def env_resources(settings: Settings, names: Names) -> set[str]:
+    """Every ARN or ARN pattern of this env that an Allow statement may name (outside the
+    RESOURCE_EXCEPTIONS statements)."""
+    arns = _Arns(settings, names)
+    found = {
+        *arns.clusters(),
+        *arns.instances(),
+        *arns.copies(),
+        *arns.final_snapshots(),
+        arns.subnet_group(),
+        *arns.secrets(),
+        *arns.functions(),
+        *arns.function_log_groups(),
+        arns.executions(),
+        names.table_arn,
+        names.topic_arn,
+        names.state_machine_arn,
+    }
+    if arns.parameter_group():
+        found.add(str(arns.parameter_group()))
+    vpc = settings.lambda_.vpc
+    if vpc is not None:
+        found.update(arns.ec2(f"subnet/{s}") for s in vpc.subnet_ids)
+        found.update(arns.ec2(f"security-group/{g}") for g in vpc.security_group_ids)
+    for key in (
+        settings.target.kms_key_id,
+        settings.secrets.kms_key_id,
+        settings.audit.kms_key_id,
+        settings.notifications.kms_key_id,
+    ):
+        resolved = kms_key_resource(key, names) if key else None
+        if resolved is not None and resolved[1] is None:
+            found.add(resolved[0])
+    return found
+
+
+def overlapping_clusters(settings: Settings) -> list[str]:
+    """Protected (or source) cluster ids whose instances the `<target>-*` patterns would match."""
+    prefix = settings.target.cluster_id.lower() + "-"
+    ids = {cid.lower() for cid in settings.target.protected_cluster_ids}
+    if (settings.source.region, settings.source.account_id) == (
+        settings.region,
+        settings.account_id,
+    ):
+        ids.add(settings.source.cluster_id.lower())
+    return sorted(cid for cid in ids if cid.startswith(prefix))
+
+
+def as_list(value: Any) -> list[Any]:
+    if value is None:
+        return []
+    return list(value) if isinstance(value, (list, tuple)) else [value]
+
+
+def problems(document: Document, allowed: set[str], where: str = "") -> list[str]:
+    """What is wrong with a policy: wildcard actions, unnamed statements, resources that are
+    not this env's (outside RESOURCE_EXCEPTIONS). [] when it is fine."""
+    found: list[str] = []
+    prefix = f"{where}: " if where else ""
+    statements = as_list(document.get("Statement"))
+    if document.get("Version") != VERSION:
+        found.append(f"{prefix}Version is not {VERSION}")
+    for statement in statements:
+        sid = statement.get("Sid") or ""
+        here = f"{prefix}{sid or 'statement without Sid'}"
+        if not sid:
+            found.append(f"{here}: every statement needs a Sid")
+        if "NotAction" in statement or "NotResource" in statement:
+            found.append(f"{here}: NotAction/NotResource are not used here")
+        for action in as_list(statement.get("Action")):
+            if action == "*" or str(action).endswith(":*"):
+                found.append(f"{here}: wildcard action {action!r}")
+        if statement.get("Effect") == "Deny":
+            continue  # a Deny only takes away
+        for resource in as_list(statement.get("Resource")):
+            if resource in allowed or sid in RESOURCE_EXCEPTIONS:
+                continue
+            if _alias_key(statement, str(resource)):
+                continue
+            found.append(f"{here}: resource {resource!r} is not one of this env's")
+    return found
+
+
+def _alias_key(statement: Statement, resource: str) -> bool:
+    """A key configured by alias: `key/*` of one account, narrowed by kms:ResourceAliases."""
+    condition = statement.get("Condition") or {}
+    aliases = (condition.get("ForAnyValue:StringEquals") or {}).get("kms:ResourceAliases")
+    parts = resource.split(":")
+    return bool(aliases) and len(parts) == 6 and parts[2] == "kms" and parts[5] == "key/*"
+
+
+def inline_size(documents: Iterable[Document]) -> int:
+    """Characters IAM counts against INLINE_SIZE_LIMIT (JSON without whitespace)."""
+    return sum(len(json.dumps(doc, separators=(",", ":"))) for doc in documents)

@@ -1,0 +1,267 @@
+"""The three IAM roles of the guide: `aurora-restore-<kind>-role-<env>` for the Lambda
+functions, the state machine and the DBAs. Documents come from `policies.py` (pure).
+
+Trust and inline policies are compared as parsed, normalised documents (IAM returns them
+URL-encoded; single strings and one-element lists are the same thing; order of statements and
+of list values does not matter) and updated in place. Inline policies we no longer want are
+deleted, and managed policies attached behind our back are detached: the roles hold exactly
+what the config says. No waiting here: a just-created role may not be assumable for a few
+seconds; the `lambdas` kind retries its create_function for that (bounded).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import unquote
+
+from .. import policies
+from ..config import Settings
+from ..naming import Names
+from .base import Context, Resource, tag_dict, tag_differences, tag_list
+
+STEP = "roles"
+DESCRIPTIONS = {
+    "lambda": "aurora-restore {env}: execution role of the pipeline's Lambda functions",
+    "stepfunctions": "aurora-restore {env}: role of the pipeline state machine",
+    "dba": "aurora-restore {env}: DBAs read the audit trail and secrets, start/stop refreshes",
+}
+
+
+@dataclass(frozen=True)
+class RoleState:
+    arn: str
+    description: str
+    trust: dict[str, Any] = field(repr=False)
+    inline: dict[str, dict[str, Any]] = field(repr=False)  # policy name → parsed document
+    managed: tuple[str, ...]  # attached managed policy ARNs
+    tags: dict[str, str]
+
+
+def resources(ctx: Context) -> list[Resource[Any]]:
+    return [Role(ctx, kind) for kind in policies.ROLE_KINDS]
+
+
+def parse_document(value: Any) -> dict[str, Any]:
+    """A policy document as IAM returns it (URL-encoded JSON, or already decoded by botocore)."""
+    if isinstance(value, dict):
+        return value
+    text = str(value)
+    try:
+        parsed = json.loads(text)
+    except ValueError:
+        parsed = json.loads(unquote(text))
+    if not isinstance(parsed, dict):
+        raise ValueError("a policy document is a JSON object")
+    return parsed
+
+
+def _values(value: Any) -> Any:
+    """One string or a list of them → a sorted list of strings; booleans as IAM writes them."""
+    items = value if isinstance(value, (list, tuple)) else [value]
+    return sorted({str(v).lower() if isinstance(v, bool) else str(v) for v in items})
+
+
+def _statement(statement: dict[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in statement.items():
+        if key in ("Action", "NotAction", "Resource", "NotResource"):
+            out[key] = _values(value)
+        elif key in ("Principal", "NotPrincipal"):
+            out[key] = value if value == "*" else {k: _values(v) for k, v in value.items()}
+        elif key == "Condition":
+            out[key] = {
+                op: {k: _values(v) for k, v in checks.items()} for op, checks in value.items()
+            }
+        else:
+            out[key] = value
+    return out
+
+
+def normalise(document: dict[str, Any]) -> dict[str, Any]:
+    """A canonical form for comparing policy documents."""
+    statements = document.get("Statement") or []
+    if isinstance(statements, dict):
+        statements = [statements]
+    return {
+        "Version": document.get("Version"),
+        "Statement": sorted(
+            (_statement(s) for s in statements), key=lambda s: json.dumps(s, sort_keys=True)
+        ),
+    }
+
+
+def same_document(a: dict[str, Any], b: dict[str, Any]) -> bool:
+    return normalise(a) == normalise(b)
+
+
+class Role(Resource[RoleState]):
+    kind = "IAM role"
+
+    def __init__(self, ctx: Context, role_kind: str) -> None:
+        super().__init__(ctx, ctx.names.role(role_kind))
+        self.role_kind = role_kind
+
+    def arn(self) -> str:
+        return self.ctx.names.role_arn(self.role_kind)
+
+    @property
+    def iam(self) -> Any:
+        return self.client("iam")
+
+    def _description(self) -> str:
+        return DESCRIPTIONS[self.role_kind].format(env=self.ctx.env)
+
+    def _trust(self) -> dict[str, Any]:
+        return policies.trust_policy(self.role_kind, self.ctx.settings, self.ctx.names)
+
+    def _inline(self) -> dict[str, dict[str, Any]]:
+        return policies.inline_policies(self.role_kind, self.ctx.settings, self.ctx.names)
+
+    def read(self) -> RoleState | None:
+        try:
+            role = self.iam.get_role(RoleName=self.name)["Role"]
+        except self.iam.exceptions.NoSuchEntityException:
+            return None
+        if "Tags" in role:
+            tags = tag_dict(role["Tags"])
+        else:
+            tags = {}
+            for page in self.iam.get_paginator("list_role_tags").paginate(RoleName=self.name):
+                tags.update(tag_dict(page["Tags"]))
+        inline = {}
+        for page in self.iam.get_paginator("list_role_policies").paginate(RoleName=self.name):
+            for policy_name in page["PolicyNames"]:
+                document = self.iam.get_role_policy(RoleName=self.name, PolicyName=policy_name)
+                inline[policy_name] = parse_document(document["PolicyDocument"])
+        managed = []
+        for page in self.iam.get_paginator("list_attached_role_policies").paginate(
+            RoleName=self.name
+        ):
+            managed += [p["PolicyArn"] for p in page["AttachedPolicies"]]
+        return RoleState(
+            arn=role["Arn"],
+            description=role.get("Description") or "",
+            trust=parse_document(role["AssumeRolePolicyDocument"]),
+            inline=inline,
+            managed=tuple(sorted(managed)),
+            tags=tags,
+        )
+
+    def tags(self, current: RoleState) -> dict[str, str]:
+        return current.tags
+
+    def _policy_changes(self, current: RoleState) -> tuple[list[str], list[str]]:
+        """(inline policies to put, inline policies to delete)."""
+        desired = self._inline()
+        to_put = [
+            name
+            for name, document in sorted(desired.items())
+            if name not in current.inline or not same_document(current.inline[name], document)
+        ]
+        to_delete = sorted(name for name in current.inline if name not in desired)
+        return to_put, to_delete
+
+    def differences(self, current: RoleState) -> list[str]:
+        diffs = []
+        if current.description != self._description():
+            diffs.append("description")
+        if not same_document(current.trust, self._trust()):
+            diffs.append("trust policy")
+        to_put, to_delete = self._policy_changes(current)
+        diffs += [f"inline policy {name}" for name in to_put]
+        diffs += [f"unwanted inline policy {name}" for name in to_delete]
+        if current.managed:
+            diffs.append(f"managed policies attached ({len(current.managed)})")
+        if any(tag_differences(current.tags, self.ctx.tags())):
+            diffs.append("tags")
+        return diffs
+
+    def create(self) -> None:
+        self.iam.create_role(
+            RoleName=self.name,
+            AssumeRolePolicyDocument=json.dumps(self._trust()),
+            Description=self._description(),
+            Tags=tag_list(self.ctx.tags()),
+        )
+        # Policies are put as an update, so an interrupted create is finished by a re-run.
+        for name, document in sorted(self._inline().items()):
+            self.iam.put_role_policy(
+                RoleName=self.name, PolicyName=name, PolicyDocument=json.dumps(document)
+            )
+
+    def update(self, current: RoleState, differences: list[str]) -> None:
+        if current.description != self._description():
+            self.iam.update_role_description(RoleName=self.name, Description=self._description())
+        if not same_document(current.trust, self._trust()):
+            self.iam.update_assume_role_policy(
+                RoleName=self.name, PolicyDocument=json.dumps(self._trust())
+            )
+        to_put, to_delete = self._policy_changes(current)
+        desired = self._inline()
+        for name in to_put:
+            self.iam.put_role_policy(
+                RoleName=self.name, PolicyName=name, PolicyDocument=json.dumps(desired[name])
+            )
+        for name in to_delete:
+            self.iam.delete_role_policy(RoleName=self.name, PolicyName=name)
+        for arn in current.managed:
+            self.iam.detach_role_policy(RoleName=self.name, PolicyArn=arn)
+        to_set, to_remove = tag_differences(current.tags, self.ctx.tags())
+        if to_set:
+            self.iam.tag_role(RoleName=self.name, Tags=tag_list(to_set))
+        if to_remove:
+            self.iam.untag_role(RoleName=self.name, TagKeys=to_remove)
+
+    def delete(self, current: RoleState) -> None:
+        # IAM refuses to delete a role that still has policies or instance profiles.
+        for name in sorted(current.inline):
+            self.iam.delete_role_policy(RoleName=self.name, PolicyName=name)
+        for arn in current.managed:
+            self.iam.detach_role_policy(RoleName=self.name, PolicyArn=arn)
+        profiles = self.iam.list_instance_profiles_for_role(RoleName=self.name)
+        for profile in profiles.get("InstanceProfiles", []):
+            self.iam.remove_role_from_instance_profile(
+                InstanceProfileName=profile["InstanceProfileName"], RoleName=self.name
+            )
+        self.iam.delete_role(RoleName=self.name)
+
+
+def validate_offline(settings: Settings, names: Names) -> str:
+    """Build every trust and inline policy and check it (`aurora-restore validate`)."""
+    allowed = policies.env_resources(settings, names)
+    found: list[str] = []
+    statements = exceptions = 0
+    for kind in policies.ROLE_KINDS:
+        role = names.role(kind)
+        trust = policies.trust_policy(kind, settings, names)
+        if not all(s.get("Principal") for s in trust["Statement"]):
+            found.append(f"{role}: trust policy without a principal")
+        documents = policies.inline_policies(kind, settings, names)
+        for name, document in documents.items():
+            found += policies.problems(document, allowed, f"{role}/{name}")
+            for statement in document["Statement"]:
+                statements += 1
+                exceptions += statement["Sid"] in policies.RESOURCE_EXCEPTIONS
+        size = policies.inline_size(documents.values())
+        if size > policies.INLINE_SIZE_LIMIT:
+            found.append(
+                f"{role}: inline policies total {size} characters; IAM allows "
+                f"{policies.INLINE_SIZE_LIMIT}"
+            )
+    if found:
+        raise ValueError("IAM policies: " + "; ".join(found))
+    summary = (
+        f"IAM policies of {len(policies.ROLE_KINDS)} roles: {statements} statements, no wildcard "
+        f"action, resources scoped to env {settings.environment} "
+        f"({exceptions} documented exceptions)"
+    )
+    overlapping = policies.overlapping_clusters(settings)
+    if overlapping:
+        summary += (
+            f"; warning: {', '.join(overlapping)} fall under the role's `"
+            f"{settings.target.cluster_id.lower()}-*` instance pattern (the pipeline's guard "
+            "still refuses them; IAM alone would not)"
+        )
+    return summary
