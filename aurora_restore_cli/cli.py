@@ -18,7 +18,7 @@ import click
 
 from . import __version__
 from .config import ConfigError, Settings, load_settings
-from .output import LiveRun, Output
+from .output import LiveRun, Output, audit_table
 from .resources import STEPS
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -552,8 +552,6 @@ def executions(ctx: click.Context, limit: int) -> None:
 @click.pass_context
 def history(ctx: click.Context, operation_id: str) -> None:
     """One run's audit trail from the audit table, step by step, in time order."""
-    from rich.table import Table
-
     from . import runs
 
     app = _app(ctx)
@@ -561,13 +559,7 @@ def history(ctx: click.Context, operation_id: str) -> None:
     if not items:
         raise CommandFailure(f"no audit items for operation {operation_id!r} in env {app.env}")
     app.out.document({"command": "history", "operation_id": operation_id, "events": items})
-    table = Table(title=f"Audit trail — {operation_id}", title_justify="left")
-    for column in ("time (UTC)", "step", "status", "details"):
-        table.add_column(column, overflow="fold")
-    for item in items:
-        details = ", ".join(f"{k}={v}" for k, v in sorted((item.get("details") or {}).items()))
-        table.add_row(item["timestamp"], item.get("step", ""), item.get("status", ""), details)
-    app.out.print(table)
+    app.out.print(audit_table(f"Audit trail — {operation_id}", items))
 
 
 @cli.group()
@@ -638,6 +630,30 @@ def sandbox_seed(ctx: click.Context) -> None:
         changes,
         {"command": "sandbox seed", "env": app.settings.environment, "ok": True},
     )
+
+
+@cli.command()
+@click.option("--keep", is_flag=True, help="Leave the sandbox running at the end (to look around).")
+@global_options
+@click.pass_context
+def demo(ctx: click.Context, keep: bool) -> None:
+    """The whole life cycle on a fresh sandbox, no AWS account needed (about a minute).
+
+    Starts a private sandbox, seeds it (a production cluster with a snapshot in another
+    region, the target cluster, a KMS key), runs setup, runs a refresh with live progress,
+    shows the audit trail and the notification that was sent, runs cleanup, and stops the
+    sandbox.
+    """
+    from .demo import run_demo
+
+    options = ctx.find_object(Options) or Options()
+    options.env = options.env or os.environ.get("AURORA_RESTORE_ENV") or "dev"
+    if options.endpoint_url:
+        raise UsageFailure("demo always runs on its own sandbox; drop --endpoint-url")
+    options.local = True
+    app = App(options)
+    app.settings  # noqa: B018 - validate the config before starting anything
+    run_demo(app, keep)
 
 
 def main() -> None:

@@ -151,3 +151,14 @@ class LiveRun:
             if self._printed.get(step.name) != line:
                 self._printed[step.name] = line
                 self.output.err.print(f"  {step.name:<24} {line:<18} {step.elapsed(now):6.1f}s")
+
+
+def audit_table(title: str, items: Sequence[dict[str, Any]]) -> Table:
+    """An operation's audit items, in the order given (time order)."""
+    table = Table(title=title, title_justify="left")
+    for column in ("time (UTC)", "step", "status", "details"):
+        table.add_column(column, overflow="fold")
+    for item in items:
+        details = ", ".join(f"{k}={v}" for k, v in sorted((item.get("details") or {}).items()))
+        table.add_row(item["timestamp"], item.get("step", ""), item.get("status", ""), details)
+    return table
