@@ -1,0 +1,394 @@
+"""Test support for the pipeline tests: a moto "world" (source cluster + snapshot in one region,
+target cluster, audit table, topic, secrets in another), deployment of our real definition and
+functions, and helpers to run executions and read the audit trail and notifications.
+
+Everything here runs inside `mock_aws(config=MOTO_CONFIG)`.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import time
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+import boto3
+
+from aurora_restore_cli import definition
+from handlers import STEPS
+
+REGION = "us-east-1"
+SOURCE_REGION = "us-west-2"
+ACCOUNT = "123456789012"
+ENV = "dev"
+TARGET = "dev-orders"
+SOURCE = "prod-orders"
+TABLE = f"aurora-restore-audit-{ENV}"
+TOPIC = f"aurora-restore-notifications-{ENV}"
+MASTER_SECRET = f"aurora-restore/{ENV}/master"
+APP_SECRET = f"aurora-restore/{ENV}/app"
+STATE_MACHINE = f"aurora-restore-pipeline-{ENV}"
+OLD_MASTER_PASSWORD = "prod-master-Pa55word!"
+APP_PASSWORD = "app-user-Pa55word#1"
+MOTO_CONFIG: Any = {
+    "stepfunctions": {"execute_state_machine": True},
+    "lambda": {"use_docker": False},
+}
+MANAGED_TAGS = [
+    {"Key": "aurora-restore:managed-by", "Value": "aurora-restore"},
+    {"Key": "aurora-restore:env", "Value": ENV},
+]
+
+
+_SESSION = boto3.session.Session()  # one session: service models load once per test run
+_CLIENTS: dict[tuple[str, str], Any] = {}
+
+
+def client(service: str, region: str = REGION) -> Any:
+    """A cached client (moto intercepts at send time, so clients outlive each mock_aws)."""
+    key = (service, region)
+    if key not in _CLIENTS:
+        _CLIENTS[key] = _SESSION.client(service, region_name=region)  # type: ignore[call-overload]
+    return _CLIENTS[key]
+
+
+def rds(region: str = REGION) -> Any:
+    return client("rds", region)
+
+
+def function_name(step: str) -> str:
+    return f"aurora-restore-{step.replace('_', '-')}-{ENV}"
+
+
+def make_settings(target_kms: str | None, **target_overrides: Any) -> dict[str, Any]:
+    settings: dict[str, Any] = {
+        "env": ENV,
+        "region": REGION,
+        "account_id": ACCOUNT,
+        "source": {
+            "cluster_id": SOURCE,
+            "region": SOURCE_REGION,
+            "account_id": ACCOUNT,
+            "snapshot_type": "any",
+            "max_age_hours": 48,
+        },
+        "target": {
+            "cluster_id": TARGET,
+            "engine": "aurora-postgresql",
+            "engine_version": "15.4",
+            "instance_class": "db.r6g.large",
+            "instance_count": 1,
+            "subnet_group": None,
+            "security_group_ids": ["sg-0a1b2c3d4e5f60718"],
+            "kms_key_id": target_kms,
+            "port": 5432,
+            "parameter_group": None,
+            "iam_auth": False,
+            "log_exports": ["postgresql"],
+            "deletion_protection": False,
+            "strategy": "swap",
+            "final_snapshot": False,
+            "delete_copied_snapshot": True,
+            "protected_cluster_ids": [SOURCE, "dev-shared-reporting"],
+        },
+        "database": {
+            "name": "orders",
+            "connect_timeout_seconds": 10,
+            "schemas": ["public"],
+            "users": [{"name": "orders_app", "privilege": "read-write"}],
+            "post_restore_sql": ["01_mask_pii.sql"],
+            "verify": {"expected_tables": [{"name": "public.customers", "min_rows": 1}]},
+        },
+        "audit_ttl_days": 30,
+    }
+    settings["target"].update(target_overrides)
+    return settings
+
+
+@dataclass
+class World:
+    """What a test starts from; ids and ARNs of what was created."""
+
+    target_kms: str
+    source_kms: str
+    topic_arn: str
+    role_arn: str
+    snapshot_id: str
+    snapshot_arn: str
+    settings: dict[str, Any]
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def create_cluster(
+    cluster_id: str,
+    region: str,
+    *,
+    tags: list[dict[str, str]] | None,
+    instances: int = 1,
+    kms: str | None = None,
+) -> dict[str, Any]:
+    client = rds(region)
+    kwargs: dict[str, Any] = {}
+    if kms:
+        kwargs.update(StorageEncrypted=True, KmsKeyId=kms)
+    cluster = client.create_db_cluster(
+        DBClusterIdentifier=cluster_id,
+        Engine="aurora-postgresql",
+        EngineVersion="15.4",
+        MasterUsername="postgres",
+        MasterUserPassword=OLD_MASTER_PASSWORD,
+        Tags=tags or [],
+        **kwargs,
+    )["DBCluster"]
+    for n in range(1, instances + 1):
+        client.create_db_instance(
+            DBInstanceIdentifier=f"{cluster_id}-{n}",
+            DBClusterIdentifier=cluster_id,
+            Engine="aurora-postgresql",
+            DBInstanceClass="db.r6g.large",
+        )
+    return dict(cluster)
+
+
+def build_world(**target_overrides: Any) -> World:
+    """Source cluster + snapshot in us-west-2; tagged target, table, topic, secrets in us-east-1."""
+    target_kms = client("kms", REGION).create_key()["KeyMetadata"]["Arn"]
+    source_kms = client("kms", SOURCE_REGION).create_key()["KeyMetadata"]["Arn"]
+    create_cluster(SOURCE, SOURCE_REGION, tags=[{"Key": "team", "Value": "orders"}], kms=source_kms)
+    snapshot = rds(SOURCE_REGION).create_db_cluster_snapshot(
+        DBClusterIdentifier=SOURCE,
+        DBClusterSnapshotIdentifier="prod-orders-manual-1",
+        Tags=[{"Key": "team", "Value": "orders"}],
+    )["DBClusterSnapshot"]
+    create_cluster(TARGET, REGION, tags=[*MANAGED_TAGS, {"Key": "team", "Value": "dev"}])
+    client("dynamodb", REGION).create_table(
+        TableName=TABLE,
+        KeySchema=[
+            {"AttributeName": "operation_id", "KeyType": "HASH"},
+            {"AttributeName": "timestamp", "KeyType": "RANGE"},
+        ],
+        AttributeDefinitions=[
+            {"AttributeName": "operation_id", "AttributeType": "S"},
+            {"AttributeName": "timestamp", "AttributeType": "S"},
+        ],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    topic_arn = client("sns", REGION).create_topic(Name=TOPIC)["TopicArn"]
+    secrets = client("secretsmanager", REGION)
+    secrets.create_secret(
+        Name=MASTER_SECRET,
+        SecretString=json.dumps({"username": "postgres", "password": OLD_MASTER_PASSWORD}),
+    )
+    secrets.create_secret(
+        Name=APP_SECRET,
+        SecretString=json.dumps(
+            {
+                "host": "old.example",
+                "port": 5432,
+                "dbname": "orders",
+                "users": {"orders_app": APP_PASSWORD},
+            }
+        ),
+    )
+    role_arn = client("iam", REGION).create_role(
+        RoleName=f"aurora-restore-lambda-role-{ENV}",
+        AssumeRolePolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": []}),
+    )["Role"]["Arn"]
+    return World(
+        target_kms=target_kms,
+        source_kms=source_kms,
+        topic_arn=topic_arn,
+        role_arn=role_arn,
+        snapshot_id=snapshot["DBClusterSnapshotIdentifier"],
+        snapshot_arn=snapshot["DBClusterSnapshotArn"],
+        settings=make_settings(target_kms, **target_overrides),
+    )
+
+
+def lambda_environment(world: World, db_mode: str = "skip") -> dict[str, str]:
+    """The variables CONTRACT.md says the CLI sets on every function."""
+    return {
+        "ENVIRONMENT": ENV,
+        "DYNAMODB_TABLE": TABLE,
+        "SNS_TOPIC": world.topic_arn,
+        "MASTER_SECRET_ID": MASTER_SECRET,
+        "APP_SECRET_ID": APP_SECRET,
+        "AURORA_RESTORE_DB_MODE": db_mode,
+    }
+
+
+def deploy(
+    world: World,
+    *,
+    poll_interval: int = 0,
+    max_attempts: int = 6,
+    timeout: int = 300,
+    settings: dict[str, Any] | None = None,
+) -> str:
+    """Create one function per step and the state machine from our rendered definition."""
+    lam = client("lambda", REGION)
+    arns: dict[str, str] = {}
+    for step in STEPS:
+        arns[step] = lam.create_function(
+            FunctionName=function_name(step),
+            Runtime="python3.12",
+            Role=world.role_arn,
+            Handler=f"handlers.{step}.handler",
+            Code={"ZipFile": b"irrelevant: the router runs the code in-process"},
+            Timeout=300,
+            Environment={"Variables": lambda_environment(world)},
+        )["FunctionArn"]
+    values: dict[str, Any] = {definition.function_arn_placeholder(s): a for s, a in arns.items()}
+    values.update(
+        Settings=settings or world.settings,
+        PollIntervalSeconds=poll_interval,
+        MaxPollAttempts=max_attempts,
+        TimeoutSeconds=timeout,
+    )
+    rendered = definition.render(definition.load_template(), values)
+    problems = definition.validate(rendered, set(arns.values()))
+    assert problems == [], problems
+    sfn = client("stepfunctions", REGION)
+    return str(
+        sfn.create_state_machine(
+            name=STATE_MACHINE,
+            definition=rendered,
+            roleArn=f"arn:aws:iam::{ACCOUNT}:role/aurora-restore-stepfunctions-role-{ENV}",
+        )["stateMachineArn"]
+    )
+
+
+def set_function_env(world: World, step: str, **overrides: str) -> None:
+    env = {**lambda_environment(world), **overrides}
+    client("lambda", REGION).update_function_configuration(
+        FunctionName=function_name(step), Environment={"Variables": env}
+    )
+
+
+TERMINAL = {"SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"}
+
+
+def run(
+    state_machine_arn: str,
+    name: str,
+    request: dict[str, Any] | None = None,
+    timeout: float = 30.0,
+) -> dict[str, Any]:
+    """Start an execution named `name` and wait (bounded) for a terminal status."""
+    sfn = client("stepfunctions", REGION)
+    execution_arn = sfn.start_execution(
+        stateMachineArn=state_machine_arn,
+        name=name,
+        input=json.dumps(request or {"snapshot_id": None, "requested_by": "tests"}),
+    )["executionArn"]
+    deadline = time.monotonic() + timeout
+    while True:
+        described = sfn.describe_execution(executionArn=execution_arn)
+        if described["status"] in TERMINAL:
+            return dict(described)
+        if time.monotonic() > deadline:
+            raise AssertionError(f"execution {name} still {described['status']} after {timeout}s")
+        time.sleep(0.02)
+
+
+def history(execution_arn: str) -> list[dict[str, Any]]:
+    sfn = client("stepfunctions", REGION)
+    return list(sfn.get_execution_history(executionArn=execution_arn, maxResults=1000)["events"])
+
+
+def entered_states(execution_arn: str) -> list[str]:
+    return [
+        e["stateEnteredEventDetails"]["name"]
+        for e in history(execution_arn)
+        if "stateEnteredEventDetails" in e
+    ]
+
+
+def audit_items(operation_id: str) -> list[dict[str, Any]]:
+    from boto3.dynamodb.types import TypeDeserializer
+
+    response = client("dynamodb").query(
+        TableName=TABLE,
+        KeyConditionExpression="operation_id = :op",
+        ExpressionAttributeValues={":op": {"S": operation_id}},
+    )
+    plain = TypeDeserializer()
+    return [{k: plain.deserialize(v) for k, v in item.items()} for item in response["Items"]]
+
+
+def lock_item() -> dict[str, Any] | None:
+    from boto3.dynamodb.types import TypeDeserializer
+
+    key = {"operation_id": {"S": f"lock#{TARGET}"}, "timestamp": {"S": "LOCK"}}
+    item = client("dynamodb").get_item(TableName=TABLE, Key=key).get("Item")
+    plain = TypeDeserializer()
+    return {k: plain.deserialize(v) for k, v in item.items()} if item else None
+
+
+def notifications(topic_arn: str) -> list[dict[str, Any]]:
+    """What was published to the topic (moto's in-process record)."""
+    from moto.sns.models import sns_backends
+
+    topic = sns_backends[ACCOUNT][REGION].topics[topic_arn]
+    return [
+        {"message_id": n[0], "message": n[1], "subject": n[2]} for n in topic.sent_notifications
+    ]
+
+
+def cluster(cluster_id: str, region: str = REGION) -> dict[str, Any] | None:
+    try:
+        return dict(
+            rds(region).describe_db_clusters(DBClusterIdentifier=cluster_id)["DBClusters"][0]
+        )
+    except rds(region).exceptions.DBClusterNotFoundFault:
+        return None
+
+
+def cluster_ids(region: str = REGION) -> set[str]:
+    return {c["DBClusterIdentifier"] for c in rds(region).describe_db_clusters()["DBClusters"]}
+
+
+def age_snapshot(snapshot_id: str, hours: float, region: str = SOURCE_REGION) -> None:
+    """moto stamps snapshots with 'now'; move one into the past."""
+    from moto.rds.models import rds_backends
+
+    snapshot = rds_backends[ACCOUNT][region].cluster_snapshots[snapshot_id]
+    snapshot.created = snapshot.created - timedelta(hours=hours)
+
+
+def secret_values(region: str = REGION) -> dict[str, str]:
+    secrets = client("secretsmanager", region)
+    return {
+        name: secrets.get_secret_value(SecretId=name)["SecretString"]
+        for name in (MASTER_SECRET, APP_SECRET)
+    }
+
+
+def deep(value: Any) -> Any:
+    return copy.deepcopy(value)
+
+
+class DocumentFactory:
+    """State documents as the definition's first two states build them (for unit tests)."""
+
+    def __init__(self, world: World) -> None:
+        self.world = world
+
+    def __call__(self, operation_id: str = "op-unit", **extra: Any) -> dict[str, Any]:
+        document: dict[str, Any] = {
+            "operation_id": operation_id,
+            "started_at": "2026-01-01T00:00:00Z",
+            "request": {"snapshot_id": None, "requested_by": "tests"},
+            "pipeline": {
+                "poll_interval_seconds": 1,
+                "max_poll_attempts": 5,
+                "timeout_seconds": 600,
+            },
+            "poll": {"what": "none", "attempt": 0, "ready": False, "status": "none"},
+            "timings": {},
+            "settings": copy.deepcopy(self.world.settings),
+        }
+        document.update(extra)
+        return document
