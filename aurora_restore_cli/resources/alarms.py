@@ -1,0 +1,225 @@
+"""CloudWatch alarms (guide step 7): pipeline failures exactly as the guide, plus timed-out and
+aborted executions and the errors of each of our Lambda functions. Every alarm notifies the
+topic, treats missing data as not breaching (no executions is not a problem) and is tagged.
+
+Lambda errors get one alarm per function (`aurora-restore-<step>-errors-<env>`), not one
+metric-math SUM: a metric-math alarm can reference at most 10 metrics (a hard CloudWatch
+limit) and the pipeline has more functions than that; a per-function alarm also names the
+failing step in the notification. The API cost stays small: all alarms of the step are read
+with one batched describe_alarms call (plus one tags call each), and nothing is written when
+nothing differs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from handlers import STEPS as HANDLER_STEPS
+
+from ..naming import step_function_name
+from .base import Context, Resource, tag_differences, tag_list
+
+STEP = "alarms"
+DESCRIBE_BATCH = 100  # describe_alarms accepts at most 100 names
+# Compared field by field; a field we do not set must be absent (None) on the alarm.
+COMPARED = (
+    "AlarmDescription",
+    "ActionsEnabled",
+    "AlarmActions",
+    "OKActions",
+    "InsufficientDataActions",
+    "MetricName",
+    "Namespace",
+    "Statistic",
+    "ExtendedStatistic",
+    "Dimensions",
+    "Period",
+    "Unit",
+    "EvaluationPeriods",
+    "DatapointsToAlarm",
+    "Threshold",
+    "ComparisonOperator",
+    "TreatMissingData",
+    "EvaluateLowSampleCountPercentile",
+    "Metrics",
+    "ThresholdMetricId",
+)
+LISTS = ("AlarmActions", "OKActions", "InsufficientDataActions", "Dimensions", "Metrics")
+
+
+@dataclass(frozen=True)
+class AlarmState:
+    arn: str
+    fields: dict[str, Any]  # normalised COMPARED fields
+    tags: dict[str, str]
+
+
+def _normalise(alarm: dict[str, Any]) -> dict[str, Any]:
+    fields: dict[str, Any] = {key: alarm.get(key) for key in COMPARED}
+    for key in LISTS:
+        fields[key] = list(fields[key] or [])
+    fields["Dimensions"] = sorted(fields["Dimensions"], key=lambda d: (d["Name"], d["Value"]))
+    if fields["Threshold"] is not None:
+        fields["Threshold"] = float(fields["Threshold"])
+    return fields
+
+
+def resources(ctx: Context) -> list[Resource[Any]]:
+    names, settings = ctx.names, ctx.settings.alarms
+    state_machine = [{"Name": "StateMachineArn", "Value": names.state_machine_arn}]
+    requests = [
+        # Guide step 7, field for field.
+        alarm_request(
+            ctx,
+            names.alarm("pipeline-failures"),
+            "Alarm for Aurora restore pipeline failures",
+            "AWS/States",
+            "ExecutionsFailed",
+            state_machine,
+            settings.failed_executions,
+        ),
+        alarm_request(
+            ctx,
+            names.alarm("pipeline-timeouts"),
+            "Alarm for Aurora restore pipeline timeouts",
+            "AWS/States",
+            "ExecutionsTimedOut",
+            state_machine,
+            settings.timed_out_executions,
+        ),
+        alarm_request(
+            ctx,
+            names.alarm("pipeline-aborts"),
+            "Alarm for Aurora restore pipeline aborted executions",
+            "AWS/States",
+            "ExecutionsAborted",
+            state_machine,
+            settings.aborted_executions,
+        ),
+    ]
+    for step in HANDLER_STEPS:
+        function = names.function(step)
+        requests.append(
+            alarm_request(
+                ctx,
+                names.alarm(f"{step_function_name(step)}-errors"),
+                f"Alarm for errors of Aurora restore Lambda function {function}",
+                "AWS/Lambda",
+                "Errors",
+                [{"Name": "FunctionName", "Value": function}],
+                settings.lambda_errors,
+            )
+        )
+    reader = AlarmReader(ctx, [r["AlarmName"] for r in requests])
+    return [Alarm(ctx, r, reader) for r in requests]
+
+
+def alarm_request(
+    ctx: Context,
+    name: str,
+    description: str,
+    namespace: str,
+    metric: str,
+    dimensions: list[dict[str, str]],
+    threshold: int,
+) -> dict[str, Any]:
+    """The put_metric_alarm request (without tags) for one alarm."""
+    return {
+        "AlarmName": name,
+        "AlarmDescription": description,
+        "ActionsEnabled": True,
+        "AlarmActions": [ctx.names.topic_arn],
+        "OKActions": [],
+        "InsufficientDataActions": [],
+        "MetricName": metric,
+        "Namespace": namespace,
+        "Statistic": "Sum",
+        "Dimensions": dimensions,
+        "Period": ctx.settings.alarms.period_seconds,
+        "EvaluationPeriods": 1,
+        "Threshold": float(threshold),
+        "ComparisonOperator": "GreaterThanOrEqualToThreshold",
+        "TreatMissingData": "notBreaching",
+    }
+
+
+class AlarmReader:
+    """Reads every alarm of the step with one describe_alarms call (per 100), on first use.
+
+    One reader lives for one walk of the engine over this step (`resources()` builds a new one
+    each time), so a later command never sees a stale answer.
+    """
+
+    def __init__(self, ctx: Context, names: list[str]) -> None:
+        self.ctx = ctx
+        self.names = names
+        self._alarms: dict[str, dict[str, Any]] | None = None
+
+    def get(self, name: str) -> dict[str, Any] | None:
+        if self._alarms is None:
+            cloudwatch = self.ctx.clients.get("cloudwatch")
+            found: dict[str, dict[str, Any]] = {}
+            for start in range(0, len(self.names), DESCRIBE_BATCH):
+                batch = self.names[start : start + DESCRIBE_BATCH]
+                pages = cloudwatch.get_paginator("describe_alarms").paginate(
+                    AlarmNames=batch, AlarmTypes=["MetricAlarm"]
+                )
+                for page in pages:
+                    found.update({a["AlarmName"]: a for a in page["MetricAlarms"]})
+            self._alarms = found
+        return self._alarms.get(name)
+
+
+class Alarm(Resource[AlarmState]):
+    kind = "CloudWatch alarm"
+
+    def __init__(self, ctx: Context, request: dict[str, Any], reader: AlarmReader) -> None:
+        super().__init__(ctx, request["AlarmName"])
+        self.request = request
+        self.reader = reader
+
+    def arn(self) -> str:
+        n = self.ctx.names
+        return f"arn:{n.partition}:cloudwatch:{n.region}:{n.account_id}:alarm:{self.name}"
+
+    @property
+    def cloudwatch(self) -> Any:
+        return self.client("cloudwatch")
+
+    def read(self) -> AlarmState | None:
+        alarm = self.reader.get(self.name)
+        if alarm is None:
+            return None
+        tags = self.cloudwatch.list_tags_for_resource(ResourceARN=alarm["AlarmArn"]).get("Tags")
+        return AlarmState(
+            alarm["AlarmArn"], _normalise(alarm), {t["Key"]: t["Value"] for t in tags or []}
+        )
+
+    def tags(self, current: AlarmState) -> dict[str, str]:
+        return current.tags
+
+    def differences(self, current: AlarmState) -> list[str]:
+        desired = _normalise(self.request)
+        diffs = [key for key in COMPARED if current.fields[key] != desired[key]]
+        if any(tag_differences(current.tags, self.ctx.tags())):
+            diffs.append("tags")
+        return diffs
+
+    def create(self) -> None:
+        self.cloudwatch.put_metric_alarm(**self.request, Tags=tag_list(self.ctx.tags()))
+
+    def update(self, current: AlarmState, differences: list[str]) -> None:
+        if any(d != "tags" for d in differences):
+            # An upsert that replaces the whole configuration (AWS ignores Tags on update).
+            self.cloudwatch.put_metric_alarm(**self.request)
+        if "tags" in differences:
+            to_set, to_remove = tag_differences(current.tags, self.ctx.tags())
+            if to_set:
+                self.cloudwatch.tag_resource(ResourceARN=current.arn, Tags=tag_list(to_set))
+            if to_remove:
+                self.cloudwatch.untag_resource(ResourceARN=current.arn, TagKeys=to_remove)
+
+    def delete(self, current: AlarmState) -> None:
+        # One name per call: only this alarm, which we have just read and own.
+        self.cloudwatch.delete_alarms(AlarmNames=[self.name])
