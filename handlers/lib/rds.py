@@ -37,10 +37,21 @@ def describe_instance(rds: Any, instance_id: str) -> dict[str, Any] | None:
 
 
 def describe_cluster_snapshot(rds: Any, snapshot: str) -> dict[str, Any] | None:
-    """By id or ARN (an ARN is needed for snapshots shared from another account)."""
-    kwargs: dict[str, Any] = {"DBClusterSnapshotIdentifier": snapshot}
-    if snapshot.startswith("arn:"):
-        kwargs["IncludeShared"] = True
+    """By id or ARN. An ARN is tried as the plain id first (own snapshots), then as an ARN
+    with IncludeShared (snapshots shared from another account)."""
+    if not snapshot.startswith("arn:"):
+        return _describe_snapshot(rds, snapshot)
+    plain = snapshot.split(":", 6)[-1]
+    found = _describe_snapshot(rds, plain)
+    if found is not None and found.get("DBClusterSnapshotArn") == snapshot:
+        return found
+    return _describe_snapshot(rds, snapshot, IncludeShared=True)
+
+
+def _describe_snapshot(rds: Any, snapshot: str, **extra: Any) -> dict[str, Any] | None:
+    kwargs: dict[str, Any] = {"DBClusterSnapshotIdentifier": snapshot, **extra}
+    if snapshot.startswith("rds:"):
+        kwargs["SnapshotType"] = "automated"  # AWS requires it for automated snapshot ids
     try:
         snapshots = rds.describe_db_cluster_snapshots(**kwargs)["DBClusterSnapshots"]
     except Exception as exc:

@@ -11,7 +11,7 @@ from moto import mock_aws
 from aurora_restore_cli.local import lambda_router
 
 from . import support
-from .rds_script import RdsScript, scripted_rds
+from .moto_patches import RdsScript, patched_moto
 
 
 @pytest.fixture(autouse=True)
@@ -29,9 +29,10 @@ def aws() -> Iterator[None]:
         yield
 
 
-@pytest.fixture
+@pytest.fixture(autouse=True)
 def rds_script() -> Iterator[RdsScript]:
-    with scripted_rds() as script:
+    """moto patched to behave like AWS where the pipeline relies on it (see moto_patches)."""
+    with patched_moto() as script:
         yield script
 
 

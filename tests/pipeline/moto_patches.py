@@ -1,6 +1,6 @@
-"""Test support: make moto RDS behave enough like AWS for the pipeline's wait loops and swaps.
+"""Test support: make moto behave enough like AWS for the pipeline's wait loops and swaps.
 
-What moto does not model, and what this module adds (patching moto's RDS backend class, so it
+What moto does not model, and what this module adds (patching moto's backend classes, so it
 applies to every region and thread, including Step Functions' interpreter threads):
 
 - Statuses: on AWS a snapshot copy is `creating`/`copying` for minutes, a restored cluster is
@@ -12,6 +12,12 @@ applies to every region and thread, including Step Functions' interpreter thread
 - Renames: AWS moves a cluster's instances with it. moto renames the cluster but its instances
   keep the old cluster id, so member lists go wrong after a swap; `modify_db_cluster` is wrapped
   to re-point the instances.
+- Automated snapshots: AWS deletes a cluster's automated snapshots with the cluster (unless
+  asked to retain them); moto keeps them, so deleting `x` and restoring `x` in the same minute
+  (strategy `replace`) clashes on `rds:x-<minute>`. `delete_db_cluster` is wrapped to drop them.
+- Secrets Manager: moving AWSCURRENT with `update_secret_version_stage` leaves moto's
+  `get_secret_value` returning the old version (moto 5.2.5 does not update its default
+  version); the wrapper updates it, as AWS does.
 """
 
 from __future__ import annotations
@@ -22,6 +28,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from moto.rds.models import RDSBackend
+from moto.secretsmanager.models import SecretsManagerBackend
 
 TERMINAL_FAILURES = frozenset(
     {"failed", "incompatible-restore", "inaccessible-encryption-credentials"}
@@ -47,12 +54,18 @@ class RdsScript:
 
 
 @contextmanager
-def scripted_rds() -> Iterator[RdsScript]:
+def patched_moto() -> Iterator[RdsScript]:
     script = RdsScript()
     originals = {
         name: getattr(RDSBackend, name)
-        for name in ("describe_db_cluster_snapshots", "describe_db_clusters", "modify_db_cluster")
+        for name in (
+            "describe_db_cluster_snapshots",
+            "describe_db_clusters",
+            "modify_db_cluster",
+            "delete_db_cluster",
+        )
     }
+    original_stage = SecretsManagerBackend.update_secret_version_stage
 
     def describe_db_cluster_snapshots(self: Any, *args: Any, **kwargs: Any) -> Any:
         found = originals["describe_db_cluster_snapshots"](self, *args, **kwargs)
@@ -82,11 +95,35 @@ def scripted_rds() -> Iterator[RdsScript]:
                     instance.db_cluster_identifier = new_id
         return result
 
+    def delete_db_cluster(self: Any, cluster_identifier: str, *args: Any, **kwargs: Any) -> Any:
+        result = originals["delete_db_cluster"](self, cluster_identifier, *args, **kwargs)
+        prefix = f"rds:{cluster_identifier}-"
+        for sid in [s for s in self.cluster_snapshots if s.startswith(prefix)]:
+            del self.cluster_snapshots[sid]
+        return result
+
+    def update_secret_version_stage(
+        self: Any,
+        secret_id: str,
+        version_stage: str,
+        remove_from_version_id: str,
+        move_to_version_id: str,
+    ) -> Any:
+        result = original_stage(
+            self, secret_id, version_stage, remove_from_version_id, move_to_version_id
+        )
+        if version_stage == "AWSCURRENT" and move_to_version_id:
+            self.secrets[secret_id].set_default_version_id(move_to_version_id)
+        return result
+
     RDSBackend.describe_db_cluster_snapshots = describe_db_cluster_snapshots  # type: ignore[method-assign]
     RDSBackend.describe_db_clusters = describe_db_clusters  # type: ignore[method-assign]
     RDSBackend.modify_db_cluster = modify_db_cluster  # type: ignore[method-assign]
+    RDSBackend.delete_db_cluster = delete_db_cluster  # type: ignore[method-assign]
+    SecretsManagerBackend.update_secret_version_stage = update_secret_version_stage  # type: ignore[method-assign]
     try:
         yield script
     finally:
         for name, original in originals.items():
             setattr(RDSBackend, name, original)
+        SecretsManagerBackend.update_secret_version_stage = original_stage  # type: ignore[method-assign]
