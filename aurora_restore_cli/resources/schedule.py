@@ -1,0 +1,298 @@
+"""Optional EventBridge Scheduler schedule that starts the pipeline (config `schedule:`).
+
+Three resources, in order: the role Scheduler assumes (`aurora-restore-scheduler-role-<env>`:
+trusts scheduler.amazonaws.com from this account and this env's schedule group only, and may
+do nothing but `states:StartExecution` on this env's state machine), the schedule group
+`aurora-restore-<env>`, and the schedule `aurora-restore-schedule-<env>` in that group.
+
+Schedules cannot carry tags; schedule groups can. So the group is created tagged and holds only
+our schedule: the schedule is ours exactly when its group is (a schedule in a same-named group
+without our tags is reported foreign and never touched, not even created).
+
+When the config has no schedule, the desired state is "absent": `resources()` returns only
+those of the three that exist and carry our tags (so an empty config costs three reads and
+changes nothing), `setup` deletes them (reported as updated: "not in config: removed") so a
+dropped schedule stops starting refreshes, and `cleanup` deletes them as usual.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from ..naming import is_managed
+from ..policies import POLICY_PREFIX, VERSION
+from .base import Context, Resource, tag_differences, tag_list
+from .propagation import role_not_ready, while_role_propagates
+from .roles import Role, RoleState
+
+STEP = "schedule"
+ROLE_KIND = "scheduler"
+INPUT = {"snapshot_id": None, "requested_by": "schedule"}
+# A refresh that could not start within an hour is better skipped than started late.
+RETRY_POLICY = {"MaximumEventAgeInSeconds": 3600, "MaximumRetryAttempts": 3}
+NOT_CONFIGURED = "not in config: removed"
+GROUP_WAIT_SECONDS, GROUP_POLL_SECONDS = 120.0, 2.0
+# What Scheduler answers while a new role has not propagated yet.
+ROLE_NOT_READY = ("to assume the role",)
+
+
+def resources(ctx: Context) -> list[Resource[Any]]:
+    if ctx.settings.schedule is not None:
+        return [SchedulerRole(ctx), ScheduleGroup(ctx), Schedule(ctx)]
+    # Absent: schedule first, so `setup` removes it before its group and role.
+    leftovers: list[Resource[Any]] = [
+        Schedule(ctx, absent=True),
+        ScheduleGroup(ctx, absent=True),
+        SchedulerRole(ctx, absent=True),
+    ]
+    return [res for res in leftovers if _ours(ctx, res)]
+
+
+def _ours(ctx: Context, res: Resource[Any]) -> bool:
+    current = res.read()
+    return current is not None and is_managed(res.tags(current), ctx.env)
+
+
+class SchedulerRole(Role):
+    """The role Scheduler assumes to start an execution; nothing else."""
+
+    def __init__(self, ctx: Context, absent: bool = False) -> None:
+        super().__init__(ctx, ROLE_KIND)
+        self.absent = absent
+
+    def _description(self) -> str:
+        return f"aurora-restore {self.ctx.env}: EventBridge Scheduler starts the pipeline"
+
+    def _trust(self) -> dict[str, Any]:
+        names = self.ctx.names
+        return {
+            "Version": VERSION,
+            "Statement": [
+                {
+                    "Sid": "Assume",
+                    "Effect": "Allow",
+                    "Principal": {"Service": "scheduler.amazonaws.com"},
+                    "Action": "sts:AssumeRole",
+                    # Confused-deputy guard: only schedules of this account's group for this env.
+                    "Condition": {
+                        "StringEquals": {
+                            "aws:SourceAccount": names.account_id,
+                            "aws:SourceArn": names.schedule_group_arn,
+                        }
+                    },
+                }
+            ],
+        }
+
+    def _inline(self) -> dict[str, dict[str, Any]]:
+        statement = {
+            "Sid": "StartPipeline",
+            "Effect": "Allow",
+            "Action": "states:StartExecution",
+            "Resource": self.ctx.names.state_machine_arn,
+        }
+        return {f"{POLICY_PREFIX}start-pipeline": {"Version": VERSION, "Statement": [statement]}}
+
+    def differences(self, current: RoleState) -> list[str]:
+        return [NOT_CONFIGURED] if self.absent else super().differences(current)
+
+    def create(self) -> None:
+        if not self.absent:  # absent: only reached if it vanished after we listed it
+            super().create()
+
+    def update(self, current: RoleState, differences: list[str]) -> None:
+        if self.absent:
+            self.delete(current)
+        else:
+            super().update(current, differences)
+
+
+@dataclass(frozen=True)
+class GroupState:
+    arn: str
+    tags: dict[str, str]
+
+
+class ScheduleGroup(Resource[GroupState]):
+    kind = "schedule group"
+
+    def __init__(self, ctx: Context, absent: bool = False) -> None:
+        super().__init__(ctx, ctx.names.schedule_group)
+        self.absent = absent
+
+    def arn(self) -> str:
+        return self.ctx.names.schedule_group_arn
+
+    @property
+    def scheduler(self) -> Any:
+        return self.client("scheduler")
+
+    def _get(self) -> dict[str, Any] | None:
+        try:
+            return dict(self.scheduler.get_schedule_group(Name=self.name))
+        except self.scheduler.exceptions.ResourceNotFoundException:
+            return None
+
+    def read(self) -> GroupState | None:
+        found = self._get()
+        deadline = self.ctx.monotonic() + GROUP_WAIT_SECONDS
+        # A group being deleted cannot be re-created until it is gone: wait (bounded).
+        while found is not None and found.get("State") == "DELETING":
+            if self.ctx.monotonic() >= deadline:
+                break  # create will fail with AWS's own message
+            self.ctx.sleep(GROUP_POLL_SECONDS)
+            found = self._get()
+        if found is None:
+            return None
+        tags = self.scheduler.list_tags_for_resource(ResourceArn=found["Arn"]).get("Tags", [])
+        return GroupState(found["Arn"], {t["Key"]: t["Value"] for t in tags})
+
+    def tags(self, current: GroupState) -> dict[str, str]:
+        return current.tags
+
+    def differences(self, current: GroupState) -> list[str]:
+        if self.absent:
+            return [NOT_CONFIGURED]
+        return ["tags"] if any(tag_differences(current.tags, self.ctx.tags())) else []
+
+    def create(self) -> None:
+        if not self.absent:
+            self.scheduler.create_schedule_group(Name=self.name, Tags=tag_list(self.ctx.tags()))
+
+    def update(self, current: GroupState, differences: list[str]) -> None:
+        if self.absent:
+            self.delete(current)
+            return
+        to_set, to_remove = tag_differences(current.tags, self.ctx.tags())
+        if to_set:
+            self.scheduler.tag_resource(ResourceArn=current.arn, Tags=tag_list(to_set))
+        if to_remove:
+            self.scheduler.untag_resource(ResourceArn=current.arn, TagKeys=to_remove)
+
+    def delete(self, current: GroupState) -> None:
+        # Scheduler deletes the group's schedules with it (asynchronously on AWS).
+        with contextlib.suppress(self.scheduler.exceptions.ResourceNotFoundException):
+            self.scheduler.delete_schedule_group(Name=self.name)
+
+
+@dataclass(frozen=True)
+class ScheduleState:
+    exists: bool  # False: the schedule is missing but its group is someone else's
+    group_tags: dict[str, str]  # ownership is the group's
+    fields: dict[str, Any]  # normalised, see Schedule._fields
+
+
+class Schedule(Resource[ScheduleState]):
+    kind = "schedule"
+
+    def __init__(self, ctx: Context, absent: bool = False) -> None:
+        super().__init__(ctx, ctx.names.schedule)
+        self.absent = absent
+        self.group = ScheduleGroup(ctx)
+
+    def arn(self) -> str:
+        names = self.ctx.names
+        return (
+            f"arn:{names.partition}:scheduler:{names.region}:{names.account_id}:"
+            f"schedule/{names.schedule_group}/{self.name}"
+        )
+
+    @property
+    def scheduler(self) -> Any:
+        return self.client("scheduler")
+
+    def _request(self) -> dict[str, Any]:
+        """The create/update_schedule request (update replaces every field)."""
+        schedule = self.ctx.settings.schedule
+        assert schedule is not None
+        target = self.ctx.settings.target
+        return {
+            "Name": self.name,
+            "GroupName": self.ctx.names.schedule_group,
+            "Description": (
+                f"aurora-restore {self.ctx.env}: refresh {target.cluster_id} from "
+                f"{self.ctx.settings.source.cluster_id}"
+            ),
+            "ScheduleExpression": schedule.expression,
+            "ScheduleExpressionTimezone": schedule.timezone,
+            "State": "ENABLED" if schedule.enabled else "DISABLED",
+            "FlexibleTimeWindow": {"Mode": "OFF"},
+            "Target": {
+                "Arn": self.ctx.names.state_machine_arn,
+                "RoleArn": self.ctx.names.role_arn(ROLE_KIND),
+                "Input": json.dumps(INPUT),
+                "RetryPolicy": RETRY_POLICY,
+            },
+        }
+
+    @staticmethod
+    def _fields(schedule: dict[str, Any]) -> dict[str, Any]:
+        target = schedule.get("Target") or {}
+        try:
+            parsed_input = json.loads(target.get("Input") or "null")
+        except ValueError:
+            parsed_input = target.get("Input")
+        return {
+            "description": schedule.get("Description") or "",
+            "expression": schedule.get("ScheduleExpression"),
+            "timezone": schedule.get("ScheduleExpressionTimezone") or "UTC",
+            "state": schedule.get("State", "ENABLED"),
+            "flexible time window": schedule.get("FlexibleTimeWindow"),
+            "target": target.get("Arn"),
+            "role": target.get("RoleArn"),
+            "input": parsed_input,
+            "retry policy": target.get("RetryPolicy"),
+            "dead-letter queue": target.get("DeadLetterConfig"),
+        }
+
+    def read(self) -> ScheduleState | None:
+        group = self.group.read()
+        if group is None:
+            return None
+        try:
+            found = self.scheduler.get_schedule(
+                Name=self.name, GroupName=self.ctx.names.schedule_group
+            )
+        except self.scheduler.exceptions.ResourceNotFoundException:
+            if is_managed(group.tags, self.ctx.env):
+                return None
+            return ScheduleState(False, group.tags, {})  # never create in a foreign group
+        return ScheduleState(True, group.tags, self._fields(found))
+
+    def tags(self, current: ScheduleState) -> dict[str, str]:
+        return current.group_tags
+
+    def differences(self, current: ScheduleState) -> list[str]:
+        if self.absent:
+            return [NOT_CONFIGURED]
+        desired = self._fields(self._request())
+        return [key for key, value in desired.items() if current.fields.get(key) != value]
+
+    def _not_ready(self, exc: BaseException) -> bool:
+        return role_not_ready(exc, ("ValidationException",), ROLE_NOT_READY)
+
+    def create(self) -> None:
+        if self.absent:
+            return
+        request = self._request()
+        while_role_propagates(
+            self.ctx, lambda: self.scheduler.create_schedule(**request), self._not_ready
+        )
+
+    def update(self, current: ScheduleState, differences: list[str]) -> None:
+        if self.absent:
+            self.delete(current)
+            return
+        request = self._request()
+        while_role_propagates(
+            self.ctx, lambda: self.scheduler.update_schedule(**request), self._not_ready
+        )
+
+    def delete(self, current: ScheduleState) -> None:
+        if not current.exists:
+            return
+        with contextlib.suppress(self.scheduler.exceptions.ResourceNotFoundException):
+            self.scheduler.delete_schedule(Name=self.name, GroupName=self.ctx.names.schedule_group)
