@@ -1,0 +1,195 @@
+"""The settings document the state machine carries and the rendered definition: contract shape,
+account ids (sandbox vs config), SQL file names, no secrets, no placeholder left, every Task on
+one of this env's functions, and clear errors for a template that does not fit."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from aurora_restore_cli import definition
+from aurora_restore_cli.config import load_settings
+from aurora_restore_cli.naming import Names
+from aurora_restore_cli.pipeline_settings import (
+    definition_values,
+    function_arns,
+    packaged_sql_names,
+    pipeline_settings,
+    render_definition,
+)
+from handlers import STEPS
+
+from .conftest import CONFIG_DIR, MOTO_ACCOUNT, edit_config
+
+SANDBOX = Names("dev", "us-east-1", MOTO_ACCOUNT)
+
+
+def dev() -> Any:
+    return load_settings(CONFIG_DIR, "dev")
+
+
+def test_document_has_the_contract_shape() -> None:
+    document = pipeline_settings(dev(), SANDBOX)
+    assert set(document) == {
+        "env",
+        "region",
+        "account_id",
+        "source",
+        "target",
+        "database",
+        "audit_ttl_days",
+    }
+    assert (document["env"], document["region"]) == ("dev", "us-east-1")
+    assert document["source"] == {
+        "cluster_id": "prod-orders",
+        "region": "us-west-2",
+        "account_id": "222222222222",
+        "snapshot_type": "any",
+        "max_age_hours": 48,
+    }
+    assert set(document["target"]) == {
+        "cluster_id", "engine", "engine_version", "instance_class", "instance_count",
+        "subnet_group", "security_group_ids", "kms_key_id", "port", "parameter_group",
+        "iam_auth", "log_exports", "deletion_protection", "strategy", "final_snapshot",
+        "delete_copied_snapshot", "protected_cluster_ids",
+    }  # fmt: skip
+    assert document["target"]["protected_cluster_ids"] == ["prod-orders", "dev-shared-reporting"]
+    assert document["database"] == {
+        "name": "orders",
+        "connect_timeout_seconds": 10,
+        "schemas": ["public"],
+        "users": [
+            {"name": "orders_app", "privilege": "read-write"},
+            {"name": "orders_readonly", "privilege": "read-only"},
+        ],
+        "post_restore_sql": ["01_mask_pii.sql"],
+        "verify": {
+            "expected_tables": [
+                {"name": "public.customers", "min_rows": 1},
+                {"name": "public.orders", "min_rows": 0},
+            ]
+        },
+    }
+    assert document["audit_ttl_days"] == 365
+    json.dumps(document)  # plain JSON, nothing else
+
+
+def test_document_is_secret_free_and_small() -> None:
+    text = json.dumps(pipeline_settings(dev(), SANDBOX)).lower()
+    for word in ("password", "secret", "token", "credential"):
+        assert word not in text
+    assert len(text) < 4096
+
+
+def test_account_ids_follow_the_account_we_talk_to() -> None:
+    settings = dev()
+    # Real AWS: the CLI checked that the caller's account is the config's.
+    real = pipeline_settings(settings, Names("dev", "us-east-1", settings.account_id))
+    assert real["account_id"] == "111111111111"
+    assert real["source"]["account_id"] == "222222222222"
+    # Sandbox: the target lives in the sandbox account; a foreign source account stays.
+    sandbox = pipeline_settings(settings, SANDBOX)
+    assert sandbox["account_id"] == MOTO_ACCOUNT
+    assert sandbox["source"]["account_id"] == "222222222222"
+
+
+def test_same_account_source_follows_the_target_account(config_dir: Path) -> None:
+    edit_config(config_dir, "dev", lambda d: d["source"].update(account_id="111111111111"))
+    document = pipeline_settings(load_settings(config_dir, "dev"), SANDBOX)
+    assert document["account_id"] == document["source"]["account_id"] == MOTO_ACCOUNT
+
+
+def test_sql_files_are_numbered_in_configured_order(config_dir: Path) -> None:
+    (config_dir / "sql" / "zz_first.sql").write_text("SELECT 1;\n")
+    (config_dir / "sql" / "aa_last.sql").write_text("SELECT 2;\n")
+    edit_config(
+        config_dir,
+        "dev",
+        lambda d: d["database"].update(
+            post_restore_sql=["sql/zz_first.sql", "sql/mask_pii.sql", "sql/aa_last.sql"]
+        ),
+    )
+    settings = load_settings(config_dir, "dev")
+    expected = ["01_zz_first.sql", "02_mask_pii.sql", "03_aa_last.sql"]
+    assert packaged_sql_names(settings) == expected
+    assert pipeline_settings(settings, SANDBOX)["database"]["post_restore_sql"] == expected
+
+
+def test_rendered_definition_is_complete_and_only_calls_our_functions() -> None:
+    text = render_definition(dev(), SANDBOX)
+    assert "${" not in text
+    document = json.loads(text)
+    ours = set(function_arns(SANDBOX).values())
+    assert len(ours) == len(STEPS)
+    assert all(arn.startswith(f"arn:aws:lambda:us-east-1:{MOTO_ACCOUNT}:function:") for arn in ours)
+    called = set()
+    for state in document["States"].values():
+        if state["Type"] != "Task":
+            continue
+        target = state["Resource"]
+        if target == definition.LAMBDA_INVOKE:
+            target = state["Parameters"]["FunctionName"]
+        assert target in ours
+        called.add(target)
+    assert called == ours  # every step's function is used by the pipeline
+    assert document["TimeoutSeconds"] == 21600
+    assert definition.validate(text, ours) == []
+
+
+def test_pipeline_numbers_come_from_config(config_dir: Path) -> None:
+    def edit(data: dict[str, Any]) -> None:
+        data["pipeline"] = {
+            "poll_interval_seconds": 5,
+            "max_poll_attempts": 9,
+            "timeout_seconds": 3600,
+        }
+
+    edit_config(config_dir, "dev", edit)
+    document = json.loads(render_definition(load_settings(config_dir, "dev"), SANDBOX))
+    assert document["TimeoutSeconds"] == 3600
+    assert document["States"]["Initialize"]["Parameters"]["pipeline"] == {
+        "poll_interval_seconds": 5,
+        "max_poll_attempts": 9,
+        "timeout_seconds": 3600,
+    }
+    texts = json.dumps(document)
+    assert '"${' not in texts
+
+
+def test_settings_are_placed_by_the_definition() -> None:
+    document = json.loads(render_definition(dev(), SANDBOX))
+    placed = [s for s in document["States"].values() if s.get("ResultPath") == "$.settings"]
+    assert [s["Result"] for s in placed] == [pipeline_settings(dev(), SANDBOX)]
+
+
+def test_values_cover_exactly_the_template_placeholders() -> None:
+    values = definition_values(dev(), SANDBOX)
+    assert sorted(values) == definition.placeholders()
+
+
+def test_unknown_placeholder_is_an_error() -> None:
+    template = definition.load_template().replace(
+        '"StartAt"', '"Unknown": "${SomethingNew}", "StartAt"', 1
+    )
+    with pytest.raises(ValueError, match="SomethingNew"):
+        render_definition(dev(), SANDBOX, template)
+
+
+def test_task_outside_our_functions_is_rejected() -> None:
+    template = definition.load_template().replace(
+        "${FindSnapshotFunctionArn}",
+        "arn:aws:lambda:us-east-1:999999999999:function:not-ours",
+    )
+    with pytest.raises(ValueError, match="not one of our functions"):
+        render_definition(dev(), SANDBOX, template)
+
+
+def test_dangling_next_is_rejected() -> None:
+    document = json.loads(definition.load_template())
+    first = document["StartAt"]
+    document["States"][first]["Next"] = "NoSuchState"
+    with pytest.raises(ValueError, match="NoSuchState"):
+        render_definition(dev(), SANDBOX, json.dumps(document))
