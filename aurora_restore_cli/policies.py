@@ -11,7 +11,9 @@ env's ARNs:
   suffixes of those names. Instances are matched as `<target>-*`: it also covers the instances
   of a pre-existing target named after it (the console default is `<target>-instance-1`),
   which the first refresh deletes with the old cluster; instances named otherwise would be
-  refused by IAM.
+  refused by IAM. Modifying or deleting a cluster, and deleting a copied snapshot, also
+  require the resource tag `aurora-restore:env=<env>` (as the pipeline's guard does), so a
+  name that happens to fall under another env's pattern is still out of reach.
 - The source snapshots: copy (and, in the same region and account, restore) in the source
   account and region only; `rds:<source>-*` when only automated snapshots are used.
 - Secrets Manager: this env's two secrets (`…:secret:<name>-??????`); DynamoDB item actions on
@@ -25,7 +27,7 @@ env's ARNs:
 - A Deny on the protected cluster ids (and the source id in the target region), as a second
   line behind the pipeline's own guard.
 
-Statements every one carry a `Sid`. `Resource: "*"` (or a resource not named after this env)
+Every statement carries a `Sid`. `Resource: "*"` (or a resource not named after this env)
 appears only in the statements listed in `RESOURCE_EXCEPTIONS`, each with the reason AWS gives
 no narrower scope; `problems()` checks all of it and `aurora-restore validate` runs it.
 """
@@ -39,7 +41,7 @@ from typing import Any
 import handlers
 
 from .config import Settings
-from .naming import Names
+from .naming import ENV_KEY, Names
 
 Document = dict[str, Any]
 Statement = dict[str, Any]
@@ -230,7 +232,6 @@ def _lambda_rds(settings: Settings, arns: _Arns) -> Document:
     if arns.parameter_group():
         restore_resources.append(str(arns.parameter_group()))
     final = arns.final_snapshots() if target.final_snapshot else []
-    delete_cluster_resources = [*clusters, *final]
     same_place = (settings.source.region, settings.source.account_id) == (
         arns.region,
         arns.account,
@@ -256,24 +257,26 @@ def _lambda_rds(settings: Settings, arns: _Arns) -> Document:
         ),
         _statement("RdsCopySnapshot", ["rds:CopyDBClusterSnapshot"], copies),
         _statement("RdsRestore", ["rds:RestoreDBClusterFromSnapshot"], restore_resources),
-        _statement(
-            "RdsInstances",
-            ["rds:CreateDBInstance", "rds:DeleteDBInstance"],
-            [*instances, *clusters],
-        ),
-        _statement("RdsModifyClusters", ["rds:ModifyDBCluster"], clusters),
-        _statement("RdsDeleteClusters", ["rds:DeleteDBCluster"], delete_cluster_resources),
+        _statement("RdsCreateInstances", ["rds:CreateDBInstance"], [*instances, *clusters]),
+        # No tag condition: the first refresh deletes the instances of a target created
+        # before aurora-restore, which carry no tags of ours.
+        _statement("RdsDeleteInstances", ["rds:DeleteDBInstance"], instances),
+        _tagged(_statement("RdsModifyClusters", ["rds:ModifyDBCluster"], clusters), settings),
+        _tagged(_statement("RdsDeleteClusters", ["rds:DeleteDBCluster"], clusters), settings),
     ]
     if target.final_snapshot:
+        # DeleteDBCluster also authorises against the final snapshot it creates, which does
+        # not exist (nor carry tags) yet.
+        statements += [
+            _statement("RdsFinalSnapshot", ["rds:CreateDBClusterSnapshot"], [*clusters, *final]),
+            _statement("RdsDeleteWithFinalSnapshot", ["rds:DeleteDBCluster"], final),
+        ]
+    if target.delete_copied_snapshot:
         statements.append(
-            _statement(
-                "RdsFinalSnapshot",
-                ["rds:CreateDBClusterSnapshot"],
-                [*clusters, *final],
+            _tagged(
+                _statement("RdsDeleteCopies", ["rds:DeleteDBClusterSnapshot"], copies), settings
             )
         )
-    if target.delete_copied_snapshot:
-        statements.append(_statement("RdsDeleteCopies", ["rds:DeleteDBClusterSnapshot"], copies))
     statements += _kms("KmsCluster", target.kms_key_id, RDS_KEY_ACTIONS, "rds", arns.n)
     # RDS keeps grants on the key for the clusters and snapshots it encrypts.
     statements += _kms(
@@ -286,6 +289,12 @@ def _lambda_rds(settings: Settings, arns: _Arns) -> Document:
     )
     statements += _deny_protected(settings, arns)
     return _document(statements)
+
+
+def _tagged(statement: Statement, settings: Settings) -> Statement:
+    """Only on resources tagged for this env — what the pipeline's guard also insists on."""
+    statement["Condition"] = {"StringEquals": {f"aws:ResourceTag/{ENV_KEY}": settings.environment}}
+    return statement
 
 
 def _deny_protected(settings: Settings, arns: _Arns) -> list[Statement]:

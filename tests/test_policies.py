@@ -1,0 +1,490 @@
+"""The IAM documents (pure, no AWS): every inline policy parses, names each statement, has no
+wildcard action, and names only this env's resources except the documented exceptions; the
+patterns cover every id the pipeline derives; another env's policies reach none of ours."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from fnmatch import fnmatchcase
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import handlers
+from aurora_restore_cli import policies
+from aurora_restore_cli.config import Settings, load_settings
+from aurora_restore_cli.naming import Names
+from aurora_restore_cli.resources.roles import validate_offline
+from handlers.lib import naming as pipeline_naming
+
+from .conftest import CONFIG_DIR, MOTO_ACCOUNT, edit_config
+
+REGION = "us-east-1"
+
+
+def load(config_dir: Path = CONFIG_DIR, env: str = "dev") -> tuple[Settings, Names]:
+    settings = load_settings(config_dir, env)
+    return settings, Names(env, settings.region, MOTO_ACCOUNT)
+
+
+def new_env(config_dir: Path, env: str, edit: Any = None) -> tuple[Settings, Names]:
+    """A copy of dev.yaml as `<env>.yaml` (target `<env>-orders`), optionally edited."""
+    shutil.copy(config_dir / "dev.yaml", config_dir / f"{env}.yaml")
+
+    def rename(data: dict[str, Any]) -> None:
+        data["environment"] = env
+        data["target"]["cluster_id"] = f"{env}-orders"
+        data["target"]["subnet_group"] = f"{env}-db-subnets"
+        if edit is not None:
+            edit(data)
+
+    edit_config(config_dir, env, rename)
+    return load(config_dir, env)
+
+
+def all_documents(settings: Settings, names: Names) -> list[tuple[str, dict[str, Any]]]:
+    found = []
+    for kind in policies.ROLE_KINDS:
+        found.append((f"{kind}/trust", policies.trust_policy(kind, settings, names)))
+        for name, document in policies.inline_policies(kind, settings, names).items():
+            found.append((f"{kind}/{name}", document))
+    return found
+
+
+def statements(settings: Settings, names: Names) -> list[dict[str, Any]]:
+    return [
+        s
+        for where, document in all_documents(settings, names)
+        if not where.endswith("/trust")
+        for s in document["Statement"]
+    ]
+
+
+def as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
+def configured_keys(settings: Settings) -> list[str]:
+    return [
+        k
+        for k in (
+            settings.target.kms_key_id,
+            settings.secrets.kms_key_id,
+            settings.audit.kms_key_id,
+            settings.notifications.kms_key_id,
+        )
+        if k
+    ]
+
+
+def owned(resource: str, settings: Settings, names: Names) -> bool:
+    """Independent of policies.env_resources: the resource is named after this env's things,
+    in this account and region, with a wildcard only as a suffix."""
+    if any(resource == key or resource.endswith("/" + key) for key in configured_keys(settings)):
+        return True
+    parts = resource.split(":", 5)
+    if len(parts) != 6 or parts[3] != names.region or parts[4] != names.account_id:
+        return False
+    head = parts[5].rstrip("*?").removesuffix(":").rstrip("-")
+    if "*" in head or "?" in head:
+        return False
+    env, target = settings.environment, settings.target.cluster_id.lower()
+    suffix = f"-{env}"
+    service = parts[2]
+    vpc = settings.lambda_.vpc
+    if service == "rds":
+        return head in (
+            f"cluster:{target}",
+            f"cluster:{target}-stg",
+            f"cluster:{target}-old",
+            f"db:{target}",
+            f"cluster-snapshot:{target}-src",
+            f"cluster-snapshot:{target}-final",
+            f"cluster-snapshot:{target}-old",
+            f"subgrp:{settings.target.subnet_group.lower()}",
+            f"cluster-pg:{(settings.target.parameter_group or '').lower()}",
+        )
+    if service == "secretsmanager":
+        return head in (f"secret:aurora-restore/{env}/master", f"secret:aurora-restore/{env}/app")
+    if service == "dynamodb":
+        return head == f"table/aurora-restore-audit{suffix}"
+    if service == "sns":
+        return head == f"aurora-restore-notifications{suffix}"
+    if service == "lambda":
+        return head.startswith("function:aurora-restore-") and head.endswith(suffix)
+    if service == "logs":
+        return head.startswith("log-group:/aws/lambda/aurora-restore-") and head.endswith(suffix)
+    if service == "states":
+        return head in (
+            f"stateMachine:aurora-restore-pipeline{suffix}",
+            f"execution:aurora-restore-pipeline{suffix}",
+        )
+    if service == "ec2" and vpc is not None:
+        ids = {*vpc.subnet_ids, *vpc.security_group_ids}
+        return head.split("/", 1)[-1] in ids
+    return False
+
+
+# ---------------------------------------------------------------------------------------
+
+
+def variants(tmp_path: Path) -> list[tuple[Settings, Names]]:
+    """dev as shipped, plus variants that switch on every optional statement."""
+    config_dir = tmp_path / "config"
+    shutil.copytree(CONFIG_DIR, config_dir)
+
+    def everything(data: dict[str, Any]) -> None:
+        data["target"]["final_snapshot"] = True
+        data["target"]["parameter_group"] = "orders-params"
+        data["audit"]["kms_key_id"] = "alias/audit-key"
+        data["secrets"]["kms_key_id"] = "1b2c3d4e-aaaa-bbbb-cccc-444455556666"
+        data["notifications"]["kms_key_id"] = "arn:aws:kms:us-east-1:111111111111:alias/topic"
+        data["source"].update(
+            region="us-east-1", account_id=MOTO_ACCOUNT, snapshot_type="automated"
+        )
+        data["roles"]["dba_principals"] = []
+
+    def minimal(data: dict[str, Any]) -> None:
+        data["lambda"]["vpc"] = None
+        data["target"]["kms_key_id"] = None
+        data["target"]["delete_copied_snapshot"] = False
+        data["target"]["protected_cluster_ids"] = []
+        data["notifications"]["kms_key_id"] = None
+
+    return [
+        load(),
+        new_env(config_dir, "full", everything),
+        new_env(config_dir, "bare", minimal),
+    ]
+
+
+def test_every_policy_parses_and_is_scoped(tmp_path: Path) -> None:
+    for settings, names in variants(tmp_path):
+        allowed = policies.env_resources(settings, names)
+        for where, document in all_documents(settings, names):
+            parsed = json.loads(json.dumps(document))
+            assert parsed == document, where
+            assert document["Version"] == "2012-10-17"
+            assert policies.problems(document, allowed, where) == [], where
+            for statement in as_list(document["Statement"]):
+                assert statement.get("Sid"), where
+                assert statement["Effect"] in ("Allow", "Deny")
+                for action in as_list(statement["Action"]):
+                    service, _, name = action.partition(":")
+                    assert service and name and name != "*", (where, action)
+                    assert action != "*"
+                if where.endswith("/trust") or statement["Effect"] == "Deny":
+                    continue
+                for resource in as_list(statement["Resource"]):
+                    if statement["Sid"] in policies.RESOURCE_EXCEPTIONS:
+                        continue
+                    if resource.endswith(":key/*"):  # a key named by alias
+                        condition = statement["Condition"]["ForAnyValue:StringEquals"]
+                        assert condition["kms:ResourceAliases"].startswith("alias/")
+                        continue
+                    assert owned(resource, settings, names), (where, statement["Sid"], resource)
+        assert "IAM policies of 3 roles" in validate_offline(settings, names)
+
+
+def test_star_resources_only_in_documented_statements(tmp_path: Path) -> None:
+    used: set[str] = set()
+    for settings, names in variants(tmp_path):
+        for statement in statements(settings, names):
+            resources = as_list(statement["Resource"])
+            if "*" in resources:
+                assert statement["Sid"] in policies.RESOURCE_EXCEPTIONS, statement
+                used.add(statement["Sid"])
+    for sid, reason in policies.RESOURCE_EXCEPTIONS.items():
+        assert len(reason) > 30, sid  # a real explanation
+    assert {"RdsDescribe", "SecretsRandomPassword", "LogDelivery", "Ec2Describe"} <= used
+
+
+def test_problems_catches_wildcards_and_foreign_resources() -> None:
+    settings, names = load()
+    allowed = policies.env_resources(settings, names)
+    bad = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {"Sid": "A", "Effect": "Allow", "Action": "*", "Resource": names.table_arn},
+            {"Sid": "B", "Effect": "Allow", "Action": ["s3:*"], "Resource": names.table_arn},
+            {"Sid": "C", "Effect": "Allow", "Action": "dynamodb:GetItem", "Resource": "*"},
+            {
+                "Effect": "Allow",
+                "Action": "dynamodb:GetItem",
+                "Resource": names.table_arn.replace("-dev", "-prod"),
+            },
+        ],
+    }
+    found = policies.problems(bad, allowed, "x")
+    assert any("wildcard action '*'" in p for p in found)
+    assert any("wildcard action 's3:*'" in p for p in found)
+    assert any("C: resource '*'" in p for p in found)
+    assert any("needs a Sid" in p for p in found)
+    assert any("aurora-restore-audit-prod" in p for p in found)
+
+
+def test_trust_policies(tmp_path: Path) -> None:
+    settings, names = load()
+    lambda_trust = policies.trust_policy("lambda", settings, names)["Statement"]
+    assert lambda_trust == [
+        {
+            "Sid": "Assume",
+            "Effect": "Allow",
+            "Action": "sts:AssumeRole",
+            "Principal": {"Service": "lambda.amazonaws.com"},
+        }
+    ]
+    states = policies.trust_policy("stepfunctions", settings, names)["Statement"][0]
+    assert states["Principal"] == {"Service": "states.amazonaws.com"}
+    assert states["Condition"] == {"StringEquals": {"aws:SourceAccount": MOTO_ACCOUNT}}
+    dba = policies.trust_policy("dba", settings, names)["Statement"][0]
+    assert dba["Principal"] == {"AWS": list(settings.dba_principals)}
+    full = variants(tmp_path)[1]
+    root = policies.trust_policy("dba", *full)["Statement"][0]["Principal"]
+    assert root == {"AWS": [f"arn:aws:iam::{MOTO_ACCOUNT}:root"]}
+    with pytest.raises(ValueError):
+        policies.trust_policy("admin", settings, names)
+
+
+def actions_by_sid(settings: Settings, names: Names, kind: str) -> dict[str, set[str]]:
+    found: dict[str, set[str]] = {}
+    for document in policies.inline_policies(kind, settings, names).values():
+        for s in document["Statement"]:
+            found.setdefault(s["Sid"], set()).update(as_list(s["Action"]))
+    return found
+
+
+def test_what_each_role_may_do(tmp_path: Path) -> None:
+    settings, names = load()
+    lam = actions_by_sid(settings, names, "lambda")
+    assert lam["Secrets"] >= {"secretsmanager:GetSecretValue", "secretsmanager:PutSecretValue"}
+    assert lam["Notify"] == {"sns:Publish"}
+    assert all(
+        (a.startswith("dynamodb:") and "Item" in a) or a == "dynamodb:Query"
+        for a in lam["AuditItems"]
+    )
+    assert "Ec2NetworkInterfaces" in lam  # dev has a VPC
+    assert "KmsCluster" in lam and "KmsClusterGrants" in lam
+    assert "KmsTopic" not in lam  # alias/aws/sns is AWS managed: no grant needed
+    assert "DenyProtectedClusters" in lam
+
+    sfn = actions_by_sid(settings, names, "stepfunctions")
+    assert sfn["InvokeFunctions"] == {"lambda:InvokeFunction"}
+    invoke = policies.inline_policies("stepfunctions", settings, names)["aurora-restore-invoke"]
+    assert sorted(invoke["Statement"][0]["Resource"]) == sorted(
+        names.function_arn(step) for step in handlers.STEPS
+    )
+    assert "LogDelivery" in sfn
+
+    dba = actions_by_sid(settings, names, "dba")
+    every = set().union(*dba.values())
+    assert "secretsmanager:GetSecretValue" in every
+    assert not {a for a in every if a.startswith("secretsmanager:") and "Put" in a}
+    assert not {
+        a
+        for a in every
+        if a.startswith("dynamodb:") and ("Put" in a or "Delete" in a or "Update" in a)
+    }
+    assert {"states:StartExecution", "states:StopExecution", "states:DescribeStateMachine"} <= every
+
+    bare = variants(tmp_path)[2]
+    lam_bare = actions_by_sid(*bare, "lambda")
+    assert not any(sid.startswith("Ec2") for sid in lam_bare)  # no VPC: no ENI permissions
+    assert "aurora-restore-network" not in policies.inline_policies("lambda", *bare)
+    assert "RdsDeleteCopies" not in lam_bare and "KmsCluster" not in lam_bare
+    assert "DenyProtectedClusters" in lam_bare  # the source id is always denied
+
+
+def test_optional_statements(tmp_path: Path) -> None:
+    settings, names = variants(tmp_path)[1]
+    docs = policies.inline_policies("lambda", settings, names)
+    by_sid = {s["Sid"]: s for d in docs.values() for s in d["Statement"]}
+    assert "RdsFinalSnapshot" in by_sid and "RdsDeleteWithFinalSnapshot" in by_sid
+    assert (
+        by_sid["RdsRestore"]["Resource"].count(
+            f"arn:aws:rds:us-east-1:{MOTO_ACCOUNT}:cluster-pg:orders-params"
+        )
+        == 1
+    )
+    # Source in the same account and region, automated only: restore in place, rds:<id>-*.
+    source = by_sid["SourceSnapshots"]
+    assert set(source["Action"]) == {
+        "rds:CopyDBClusterSnapshot",
+        "rds:RestoreDBClusterFromSnapshot",
+    }
+    assert source["Resource"] == [
+        f"arn:aws:rds:us-east-1:{MOTO_ACCOUNT}:cluster-snapshot:rds:prod-orders-*"
+    ]
+    audit = by_sid["KmsAudit"]
+    assert audit["Resource"] == [f"arn:aws:kms:us-east-1:{MOTO_ACCOUNT}:key/*"]
+    assert audit["Condition"]["ForAnyValue:StringEquals"] == {
+        "kms:ResourceAliases": "alias/audit-key"
+    }
+    assert audit["Condition"]["StringEquals"] == {
+        "kms:ViaService": "dynamodb.us-east-1.amazonaws.com"
+    }
+    assert by_sid["KmsSecrets"]["Resource"] == [
+        f"arn:aws:kms:us-east-1:{MOTO_ACCOUNT}:key/1b2c3d4e-aaaa-bbbb-cccc-444455556666"
+    ]
+    topic = by_sid["KmsTopic"]
+    assert topic["Resource"] == ["arn:aws:kms:us-east-1:111111111111:key/*"]
+    assert topic["Condition"]["ForAnyValue:StringEquals"] == {"kms:ResourceAliases": "alias/topic"}
+    grants = by_sid["KmsClusterGrants"]
+    assert grants["Action"] == ["kms:CreateGrant"]
+    assert grants["Condition"]["Bool"] == {"kms:GrantIsForAWSResource": "true"}
+    for sid in ("RdsModifyClusters", "RdsDeleteClusters", "RdsDeleteCopies"):
+        assert by_sid[sid]["Condition"] == {
+            "StringEquals": {"aws:ResourceTag/aurora-restore:env": "full"}
+        }
+
+
+def test_pipeline_ids_fall_under_the_patterns() -> None:
+    """Every id handlers/lib/naming.py derives is covered (long and upper-case targets too)."""
+    settings, names = load()
+    for target in ("dev-orders", "Dev-Orders", "a" * 39 + "b", "x"):
+        allowed_settings = _with_target(settings, target)
+        docs = policies.inline_policies("lambda", allowed_settings, names)
+        by_sid = {s["Sid"]: as_list(s["Resource"]) for d in docs.values() for s in d["Statement"]}
+        rds = f"arn:aws:rds:{REGION}:{MOTO_ACCOUNT}"
+        for operation in ("op-1", "2024-01-01T00-00-00-manual", "z" * 80):
+            staging = pipeline_naming.staging_cluster_id(target, operation)
+            old = pipeline_naming.old_cluster_id(target, operation)
+            instance = pipeline_naming.instance_id(target, operation, 3)
+            copy = pipeline_naming.copy_snapshot_id(target, operation)
+            finals = [
+                pipeline_naming.final_snapshot_id(target, operation),
+                pipeline_naming.final_snapshot_id(old, operation),
+            ]
+            assert _covered(f"{rds}:cluster:{staging}", by_sid["RdsRestore"])
+            assert _covered(f"{rds}:cluster:{target.lower()}", by_sid["RdsRestore"])
+            for cluster in (staging, old, target.lower()):
+                assert _covered(f"{rds}:cluster:{cluster}", by_sid["RdsModifyClusters"])
+                assert _covered(f"{rds}:cluster:{cluster}", by_sid["RdsDeleteClusters"])
+            assert _covered(f"{rds}:db:{instance}", by_sid["RdsCreateInstances"])
+            assert _covered(f"{rds}:db:{instance}", by_sid["RdsDeleteInstances"])
+            assert _covered(f"{rds}:cluster-snapshot:{copy}", by_sid["RdsCopySnapshot"])
+            assert _covered(f"{rds}:cluster-snapshot:{copy}", by_sid["RdsDeleteCopies"])
+            for final in finals:
+                assert _covered(
+                    f"{rds}:cluster-snapshot:{final}",
+                    policies.env_resources(allowed_settings, names),
+                )
+        assert _covered(f"{rds}:db:{target.lower()}-instance-1", by_sid["RdsDeleteInstances"])
+
+
+def _with_target(settings: Settings, target: str) -> Settings:
+    from dataclasses import replace
+
+    return replace(
+        settings,
+        target=replace(settings.target, cluster_id=target, final_snapshot=True),
+    )
+
+
+def _covered(arn: str, patterns: Any) -> bool:
+    return any(fnmatchcase(arn, p) for p in patterns)
+
+
+def _examples(settings: Settings, names: Names) -> list[str]:
+    """Concrete ARNs of this env's resources (what another env must not reach)."""
+    target = settings.target.cluster_id.lower()
+    rds = f"arn:aws:rds:{names.region}:{names.account_id}"
+    op = "op-1"
+    return [
+        f"{rds}:cluster:{target}",
+        f"{rds}:cluster:{pipeline_naming.staging_cluster_id(target, op)}",
+        f"{rds}:cluster:{pipeline_naming.old_cluster_id(target, op)}",
+        f"{rds}:db:{pipeline_naming.instance_id(target, op, 1)}",
+        f"{rds}:cluster-snapshot:{pipeline_naming.copy_snapshot_id(target, op)}",
+        names.secret_arn_pattern(names.master_secret).replace("??????", "AbC123"),
+        names.secret_arn_pattern(names.app_secret).replace("??????", "AbC123"),
+        names.table_arn,
+        names.topic_arn,
+        names.state_machine_arn,
+        names.execution_arn("op-1"),
+        *(names.function_arn(step) for step in handlers.STEPS),
+        *(
+            f"arn:aws:logs:{names.region}:{names.account_id}:log-group:"
+            f"{names.function_log_group(step)}:log-stream:x"
+            for step in handlers.STEPS
+        ),
+    ]
+
+
+def test_another_env_reaches_none_of_ours(config_dir: Path) -> None:
+    dev = load(config_dir)
+    ours = _examples(*dev)
+    for env in ("qa", "devx", "de"):
+        settings, names = new_env(config_dir, env)
+        for statement in statements(settings, names):
+            if statement["Effect"] == "Deny":
+                continue
+            for resource in as_list(statement["Resource"]):
+                if resource == "*":
+                    assert statement["Sid"] in policies.RESOURCE_EXCEPTIONS
+                    continue
+                reached = [arn for arn in ours if fnmatchcase(arn, resource)]
+                assert not reached, (env, statement["Sid"], resource, reached)
+        text = json.dumps([d for _, d in all_documents(settings, names)])
+        for name in (
+            "aurora-restore/dev/",
+            'audit-dev"',
+            '-dev:*"',
+            'pipeline-dev"',
+            ":dev-orders",
+        ):
+            assert name not in text, (env, name)
+
+
+def test_prefix_targets_are_held_off_by_tags(config_dir: Path) -> None:
+    """Env `dv` with target `dev` has patterns `dev-*` that match dev-orders' instance names;
+    destructive cluster actions still need this env's tag, which dev's clusters lack."""
+    settings, names = new_env(
+        config_dir, "dv", lambda d: d["target"].__setitem__("cluster_id", "dev")
+    )
+    for statement in statements(settings, names):
+        if statement["Sid"] in ("RdsModifyClusters", "RdsDeleteClusters", "RdsDeleteCopies"):
+            assert statement["Condition"]["StringEquals"] == {
+                "aws:ResourceTag/aurora-restore:env": "dv"
+            }
+            assert not any(
+                fnmatchcase(f"arn:aws:rds:us-east-1:{MOTO_ACCOUNT}:cluster:dev-orders", r)
+                for r in statement["Resource"]
+            )
+
+
+def test_overlapping_protected_ids_are_warned_about(config_dir: Path) -> None:
+    edit_config(
+        config_dir,
+        "dev",
+        lambda d: d["target"]["protected_cluster_ids"].append("dev-orders-keep"),
+    )
+    settings, names = load(config_dir)
+    summary = validate_offline(settings, names)
+    assert "warning: dev-orders-keep" in summary
+    deny = next(s for s in statements(settings, names) if s["Sid"] == "DenyProtectedClusters")
+    assert f"arn:aws:rds:us-east-1:{MOTO_ACCOUNT}:cluster:dev-orders-keep" in deny["Resource"]
+
+
+def test_inline_policies_fit_iam_limits(tmp_path: Path) -> None:
+    for settings, names in variants(tmp_path):
+        for kind in policies.ROLE_KINDS:
+            documents = policies.inline_policies(kind, settings, names).values()
+            assert policies.inline_size(documents) < policies.INLINE_SIZE_LIMIT
+
+
+def test_validate_offline_rejects_a_bad_document(monkeypatch: pytest.MonkeyPatch) -> None:
+    settings, names = load()
+    original = policies.inline_policies
+
+    def widened(kind: str, s: Settings, n: Names) -> dict[str, Any]:
+        docs = original(kind, s, n)
+        if kind == "dba":
+            docs["aurora-restore-operate"]["Statement"][0]["Action"] = ["dynamodb:*"]
+        return docs
+
+    monkeypatch.setattr(policies, "inline_policies", widened)
+    with pytest.raises(ValueError, match="wildcard action 'dynamodb:\\*'"):
+        validate_offline(settings, names)
