@@ -18,6 +18,8 @@ applies to every region and thread, including Step Functions' interpreter thread
 - Secrets Manager: moving AWSCURRENT with `update_secret_version_stage` leaves moto's
   `get_secret_value` returning the old version (moto 5.2.5 does not update its default
   version); the wrapper updates it, as AWS does.
+- Speed only: moto generates an RSA private key for every KMS key, even symmetric ones
+  (~0.1–0.5 s each); the tests reuse one per key spec.
 """
 
 from __future__ import annotations
@@ -27,12 +29,15 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+import moto.kms.models as kms_models
 from moto.rds.models import RDSBackend
 from moto.secretsmanager.models import SecretsManagerBackend
 
 TERMINAL_FAILURES = frozenset(
     {"failed", "incompatible-restore", "inaccessible-encryption-credentials"}
 )
+
+_KEYS: dict[str, Any] = {}  # one generated private key per KMS key spec, for the whole run
 
 
 class RdsScript:
@@ -66,6 +71,12 @@ def patched_moto() -> Iterator[RdsScript]:
         )
     }
     original_stage = SecretsManagerBackend.update_secret_version_stage
+    original_key = kms_models.generate_private_key
+
+    def generate_private_key(key_spec: str) -> Any:
+        if key_spec not in _KEYS:
+            _KEYS[key_spec] = original_key(key_spec)
+        return _KEYS[key_spec]
 
     def describe_db_cluster_snapshots(self: Any, *args: Any, **kwargs: Any) -> Any:
         found = originals["describe_db_cluster_snapshots"](self, *args, **kwargs)
@@ -121,9 +132,11 @@ def patched_moto() -> Iterator[RdsScript]:
     RDSBackend.modify_db_cluster = modify_db_cluster  # type: ignore[method-assign]
     RDSBackend.delete_db_cluster = delete_db_cluster  # type: ignore[method-assign]
     SecretsManagerBackend.update_secret_version_stage = update_secret_version_stage  # type: ignore[method-assign]
+    kms_models.generate_private_key = generate_private_key
     try:
         yield script
     finally:
         for name, original in originals.items():
             setattr(RDSBackend, name, original)
         SecretsManagerBackend.update_secret_version_stage = original_stage  # type: ignore[method-assign]
+        kms_models.generate_private_key = original_key
