@@ -14,6 +14,7 @@ import subprocess
 import sys
 import zipfile
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -61,7 +62,7 @@ def handlers_copy(tmp_path: Path) -> Path:
     return target
 
 
-def with_lambda(settings: Settings, **changes: str) -> Settings:
+def with_lambda(settings: Settings, **changes: Any) -> Settings:
     return dataclasses.replace(settings, lambda_=dataclasses.replace(settings.lambda_, **changes))
 
 

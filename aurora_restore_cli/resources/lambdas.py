@@ -1,0 +1,327 @@
+"""The pipeline's Lambda functions `aurora-restore-<step>-<env>`, one per `handlers.STEPS`,
+each preceded by its log group `/aws/lambda/<function>` (retention from config, tagged).
+
+Code is compared by CodeSha256 against the deterministic package (built lazily, once per
+command), configuration field by field; only what differs is written. Creation retries, with
+a bound, while the execution role is not yet assumable (IAM propagation).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+import handlers
+
+from ..packaging import Package, Packager
+from .base import Context, Resource, tag_differences
+
+STEP = "lambdas"
+WAIT = {"Delay": 2, "MaxAttempts": 150}  # functions settle in seconds (VPC: ~1 min); 5 min bound
+ROLE_WAIT_SECONDS = 60.0  # IAM propagation usually takes ~10 s
+ROLE_FIRST_DELAY, ROLE_MAX_DELAY = 2.0, 10.0
+# What Lambda answers while a new role (or its inline policy) has not propagated yet.
+ROLE_NOT_READY = (
+    "cannot be assumed by lambda",
+    "does not have permissions to call createnetworkinterface",
+)
+PACKAGER_KEY = "lambdas.packager"
+PACKAGES_KEY = "lambdas.packages"
+DB_MODE_ENV = "AURORA_RESTORE_DB_MODE"
+
+T = TypeVar("T")
+
+
+def resources(ctx: Context) -> list[Resource[Any]]:
+    out: list[Resource[Any]] = []
+    for step in handlers.STEPS:
+        out.append(FunctionLogGroup(ctx, ctx.names.function_log_group(step)))
+        out.append(Function(ctx, ctx.names.function(step), step))
+    return out
+
+
+def use_packager(ctx: Context, packager: Packager) -> None:
+    """Package with `packager` in this context (tests: another handlers tree or cache)."""
+    ctx.cache[PACKAGER_KEY] = packager
+    ctx.cache.pop(PACKAGES_KEY, None)
+
+
+def package_for(ctx: Context, step: str) -> Package:
+    """The step's package, built at most once per context (= per command)."""
+    packager = ctx.cache.get(PACKAGER_KEY)
+    if packager is None:
+        packager = ctx.cache[PACKAGER_KEY] = Packager()
+    packages: dict[str, Package] = ctx.cache.setdefault(PACKAGES_KEY, {})
+    if step not in packages:
+        packages[step] = packager.build(step, ctx.settings)
+    return packages[step]
+
+
+def environment(ctx: Context) -> dict[str, str]:
+    """The variables of every function (handlers/CONTRACT.md)."""
+    names = ctx.names
+    variables = {
+        "ENVIRONMENT": ctx.env,
+        "DYNAMODB_TABLE": names.table,
+        "SNS_TOPIC": names.topic_arn,
+        "MASTER_SECRET_ID": names.master_secret,
+        "APP_SECRET_ID": names.app_secret,
+    }
+    if ctx.sandbox:
+        variables[DB_MODE_ENV] = "skip"  # no database in the sandbox: DB steps say SKIPPED
+    return variables
+
+
+@dataclass(frozen=True)
+class FunctionState:
+    arn: str
+    runtime: str
+    handler: str
+    role: str
+    memory: int
+    timeout: int
+    architecture: str
+    environment: dict[str, str]
+    subnet_ids: frozenset[str]
+    security_group_ids: frozenset[str]
+    code_sha256: str
+    tags: dict[str, str]
+
+
+class Function(Resource[FunctionState]):
+    kind = "Lambda function"
+
+    def __init__(self, ctx: Context, name: str, step: str) -> None:
+        super().__init__(ctx, name)
+        self.step = step
+
+    def arn(self) -> str:
+        return self.ctx.names.function_arn(self.step)
+
+    @property
+    def lam(self) -> Any:
+        return self.client("lambda")
+
+    def read(self) -> FunctionState | None:
+        try:
+            found = self.lam.get_function(FunctionName=self.name)
+        except self.lam.exceptions.ResourceNotFoundException:
+            return None
+        config = found["Configuration"]
+        if config.get("State") == "Pending" or config.get("LastUpdateStatus") == "InProgress":
+            self._settle()  # an interrupted create/update: compare what it became
+            config = self.lam.get_function(FunctionName=self.name)["Configuration"]
+        vpc = config.get("VpcConfig") or {}
+        return FunctionState(
+            arn=config["FunctionArn"],
+            runtime=config.get("Runtime", ""),
+            handler=config.get("Handler", ""),
+            role=config["Role"],
+            memory=config["MemorySize"],
+            timeout=config["Timeout"],
+            architecture=(config.get("Architectures") or ["x86_64"])[0],
+            environment=dict((config.get("Environment") or {}).get("Variables") or {}),
+            subnet_ids=frozenset(vpc.get("SubnetIds") or ()),
+            security_group_ids=frozenset(vpc.get("SecurityGroupIds") or ()),
+            code_sha256=config["CodeSha256"],
+            tags=dict(found.get("Tags") or {}),
+        )
+
+    def tags(self, current: FunctionState) -> dict[str, str]:
+        return current.tags
+
+    # --- desired state -------------------------------------------------------------------
+
+    def package(self) -> Package:
+        return package_for(self.ctx, self.step)
+
+    def _configuration(self) -> dict[str, Any]:
+        """Every configuration field we own, as update_function_configuration takes them."""
+        lam = self.ctx.settings.lambda_
+        vpc = lam.vpc
+        return {
+            "Runtime": lam.runtime,
+            "Handler": f"handlers.{self.step}.handler",
+            "Role": self.ctx.names.role_arn("lambda"),
+            "MemorySize": lam.memory_mb,
+            "Timeout": lam.timeout_seconds,
+            "Environment": {"Variables": environment(self.ctx)},
+            "VpcConfig": {
+                "SubnetIds": list(vpc.subnet_ids) if vpc else [],
+                "SecurityGroupIds": list(vpc.security_group_ids) if vpc else [],
+            },
+        }
+
+    def _configuration_differences(self, current: FunctionState) -> dict[str, Any]:
+        desired = self._configuration()
+        vpc = desired["VpcConfig"]
+        actual = {
+            "Runtime": current.runtime,
+            "Handler": current.handler,
+            "Role": current.role,
+            "MemorySize": current.memory,
+            "Timeout": current.timeout,
+            "Environment": {"Variables": current.environment},
+        }
+        changed = {k: v for k, v in desired.items() if k in actual and actual[k] != v}
+        if (current.subnet_ids, current.security_group_ids) != (
+            frozenset(vpc["SubnetIds"]),
+            frozenset(vpc["SecurityGroupIds"]),
+        ):
+            changed["VpcConfig"] = vpc
+        return changed
+
+    def differences(self, current: FunctionState) -> list[str]:
+        diffs = []
+        if current.code_sha256 != self.package().sha256:
+            diffs.append("code")
+        if current.architecture != self.ctx.settings.lambda_.architecture:
+            diffs.append("architecture")
+        diffs.extend(FIELD_NAMES[k] for k in self._configuration_differences(current))
+        if any(tag_differences(current.tags, self.ctx.tags())):
+            diffs.append("tags")
+        return diffs
+
+    # --- changes -------------------------------------------------------------------------
+
+    def create(self) -> None:
+        config = self._configuration()
+        if not self.ctx.settings.lambda_.vpc:
+            del config["VpcConfig"]
+        self._while_role_propagates(
+            lambda: self.lam.create_function(
+                FunctionName=self.name,
+                Code={"ZipFile": self.package().data},
+                Architectures=[self.ctx.settings.lambda_.architecture],
+                PackageType="Zip",
+                Publish=False,
+                Tags=self.ctx.tags(),
+                **config,
+            )
+        )
+        self.lam.get_waiter("function_active_v2").wait(FunctionName=self.name, WaiterConfig=WAIT)
+
+    def update(self, current: FunctionState, differences: list[str]) -> None:
+        if "code" in differences or "architecture" in differences:
+            # The architecture can only change together with the code.
+            self.lam.update_function_code(
+                FunctionName=self.name,
+                ZipFile=self.package().data,
+                Architectures=[self.ctx.settings.lambda_.architecture],
+                Publish=False,
+            )
+            self._settle()
+        changed = self._configuration_differences(current)
+        if changed:
+            self._while_role_propagates(
+                lambda: self.lam.update_function_configuration(FunctionName=self.name, **changed)
+            )
+            self._settle()
+        if "tags" in differences:
+            to_set, to_remove = tag_differences(current.tags, self.ctx.tags())
+            if to_set:
+                self.lam.tag_resource(Resource=current.arn, Tags=to_set)
+            if to_remove:
+                self.lam.untag_resource(Resource=current.arn, TagKeys=to_remove)
+
+    def delete(self, current: FunctionState) -> None:
+        self.lam.delete_function(FunctionName=self.name)
+
+    # --- waiting -------------------------------------------------------------------------
+
+    def _settle(self) -> None:
+        """Until the function is Active and its last update finished (bounded)."""
+        self.lam.get_waiter("function_active_v2").wait(FunctionName=self.name, WaiterConfig=WAIT)
+        self.lam.get_waiter("function_updated_v2").wait(FunctionName=self.name, WaiterConfig=WAIT)
+
+    def _while_role_propagates(self, call: Callable[[], T]) -> T:
+        """`call()`, retried with backoff (at most ROLE_WAIT_SECONDS of waiting) while Lambda
+        says the role cannot be assumed yet. The sandbox has no propagation delay: no retry."""
+        bound = 0.0 if self.ctx.sandbox else ROLE_WAIT_SECONDS
+        waited, delay = 0.0, ROLE_FIRST_DELAY
+        while True:
+            try:
+                return call()
+            except self.lam.exceptions.InvalidParameterValueException as exc:
+                message = str(exc.response.get("Error", {}).get("Message", "")).lower()
+                if not any(m in message for m in ROLE_NOT_READY) or waited >= bound:
+                    raise
+            pause = min(delay, bound - waited)
+            self.ctx.sleep(pause)
+            waited += pause
+            delay = min(delay * 2, ROLE_MAX_DELAY)
+
+
+FIELD_NAMES = {
+    "Runtime": "runtime",
+    "Handler": "handler",
+    "Role": "role",
+    "MemorySize": "memory",
+    "Timeout": "timeout",
+    "Environment": "environment",
+    "VpcConfig": "VPC",
+}
+
+
+@dataclass(frozen=True)
+class LogGroupState:
+    arn: str  # without the trailing ":*"
+    retention_days: int | None
+    tags: dict[str, str]
+
+
+class FunctionLogGroup(Resource[LogGroupState]):
+    kind = "log group"
+
+    def arn(self) -> str:
+        return self.ctx.names.log_group_arn(self.name)
+
+    @property
+    def logs(self) -> Any:
+        return self.client("logs")
+
+    def read(self) -> LogGroupState | None:
+        pages = self.logs.get_paginator("describe_log_groups").paginate(
+            logGroupNamePrefix=self.name
+        )
+        for page in pages:
+            for group in page["logGroups"]:
+                if group["logGroupName"] == self.name:
+                    arn = group.get("logGroupArn") or group["arn"].removesuffix(":*")
+                    tags = self.logs.list_tags_for_resource(resourceArn=arn).get("tags", {})
+                    return LogGroupState(arn, group.get("retentionInDays"), dict(tags))
+        return None
+
+    def tags(self, current: LogGroupState) -> dict[str, str]:
+        return current.tags
+
+    def differences(self, current: LogGroupState) -> list[str]:
+        diffs = []
+        if current.retention_days != self.ctx.settings.lambda_.log_retention_days:
+            diffs.append("retention")
+        if any(tag_differences(current.tags, self.ctx.tags())):
+            diffs.append("tags")
+        return diffs
+
+    def create(self) -> None:
+        self.logs.create_log_group(logGroupName=self.name, tags=self.ctx.tags())
+        self._put_retention()
+
+    def _put_retention(self) -> None:
+        self.logs.put_retention_policy(
+            logGroupName=self.name, retentionInDays=self.ctx.settings.lambda_.log_retention_days
+        )
+
+    def update(self, current: LogGroupState, differences: list[str]) -> None:
+        if "retention" in differences:
+            self._put_retention()
+        if "tags" in differences:
+            to_set, to_remove = tag_differences(current.tags, self.ctx.tags())
+            if to_set:
+                self.logs.tag_resource(resourceArn=current.arn, tags=to_set)
+            if to_remove:
+                self.logs.untag_resource(resourceArn=current.arn, tagKeys=to_remove)
+
+    def delete(self, current: LogGroupState) -> None:
+        self.logs.delete_log_group(logGroupName=self.name)
