@@ -19,25 +19,52 @@ applies to every region and thread, including Step Functions' interpreter thread
   `get_secret_value` returning the old version (moto 5.2.5 does not update its default
   version); the wrapper updates it, as AWS does.
 - Speed only: moto generates an RSA private key for every KMS key, even symmetric ones
-  (~0.1–0.5 s each); the tests reuse one per key spec.
+  (~0.1–0.5 s each); the tests reuse one per key spec. And moto's Step Functions interpreter
+  calls `jsonpath_ng.parse` for every path it evaluates, which rebuilds a ply parser each time
+  (~70 ms); the tests memoise the parsed expressions (they are immutable once built). It also
+  builds a new boto3 client for every Lambda Task (~40 ms); the tests reuse one per region;
+  and it parses the definition with ANTLR at every execution start (~0.5 s); the tests reuse
+  the parsed program per definition text (its components keep their run state in the
+  execution's environment, not in themselves, and the tests run executions one at a time).
 """
 
 from __future__ import annotations
 
+import functools
 from collections import defaultdict
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
 import moto.kms.models as kms_models
+import moto.stepfunctions.parser.asl.component.common.path.result_path as sfn_result_path
+import moto.stepfunctions.parser.asl.component.state.exec.state_task.lambda_eval_utils as sfn_lambda
+import moto.stepfunctions.parser.asl.utils.json_path as sfn_json_path
+from moto.core.models import botocore_stubber
 from moto.rds.models import RDSBackend
 from moto.secretsmanager.models import SecretsManagerBackend
+from moto.stepfunctions.parser.asl.parse.asl_parser import AmazonStateLanguageParser
 
 TERMINAL_FAILURES = frozenset(
     {"failed", "incompatible-restore", "inaccessible-encryption-credentials"}
 )
 
 _KEYS: dict[str, Any] = {}  # one generated private key per KMS key spec, for the whole run
+
+
+_PARSED: dict[Any, Any] = {}
+_PROGRAMS: dict[str, Any] = {}
+
+
+def _memoised(parse: Any) -> Any:
+    @functools.wraps(parse)
+    def cached(path: str) -> Any:
+        key = (parse, path)
+        if key not in _PARSED:
+            _PARSED[key] = parse(path)
+        return _PARSED[key]
+
+    return cached
 
 
 class RdsScript:
@@ -133,6 +160,27 @@ def patched_moto() -> Iterator[RdsScript]:
     RDSBackend.delete_db_cluster = delete_db_cluster  # type: ignore[method-assign]
     SecretsManagerBackend.update_secret_version_stage = update_secret_version_stage  # type: ignore[method-assign]
     kms_models.generate_private_key = generate_private_key
+    parsers = {module: module.parse for module in (sfn_json_path, sfn_result_path)}
+    for module, parse in parsers.items():
+        module.parse = _memoised(parse)  # type: ignore[attr-defined]
+    client_for = sfn_lambda.boto_client_for
+    clients: dict[Any, Any] = {}
+
+    def boto_client_for(region: str, service: str, state_credentials: Any = None) -> Any:
+        key = (region, service, botocore_stubber.enabled)
+        if key not in clients:
+            clients[key] = client_for(region=region, service=service)
+        return clients[key]
+
+    sfn_lambda.boto_client_for = boto_client_for
+    parse_asl = AmazonStateLanguageParser.__dict__["parse"]
+
+    def parse_definition(definition: str) -> Any:
+        if definition not in _PROGRAMS:
+            _PROGRAMS[definition] = parse_asl.__func__(definition)
+        return _PROGRAMS[definition]
+
+    AmazonStateLanguageParser.parse = staticmethod(parse_definition)  # type: ignore[method-assign,assignment]
     try:
         yield script
     finally:
@@ -140,3 +188,7 @@ def patched_moto() -> Iterator[RdsScript]:
             setattr(RDSBackend, name, original)
         SecretsManagerBackend.update_secret_version_stage = original_stage  # type: ignore[method-assign]
         kms_models.generate_private_key = original_key
+        for module, parse in parsers.items():
+            module.parse = parse  # type: ignore[attr-defined]
+        sfn_lambda.boto_client_for = client_for
+        AmazonStateLanguageParser.parse = parse_asl  # type: ignore[method-assign]
