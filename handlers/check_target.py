@@ -1,7 +1,7 @@
 """Step: preflight safety check of the target, before any copy or restore is spent on it.
 
-Refuses (UnsafeTarget) a target that is the source, is protected, or exists without our
-managed-by/env tags; and refuses when this operation's staging or old id is already taken by
+Refuses (UnsafeTarget) a target that is the source, is protected, exists without our
+managed-by/env tags, or has deletion protection aurora-restore did not set; and refuses when this operation's staging or old id is already taken by
 a cluster we did not restore in this operation. The same guard runs again right before every
 rename and delete.
 """
@@ -24,7 +24,15 @@ def handler(document: Document, context: Any) -> StepResult:
     operation_id = doc.operation_id(document)
     target = rds.describe_cluster(client, target_id)
     if target is not None:
-        guards.check_cluster(document, target, rds.cluster_tags(client, target), "replace")
+        target_tags = rds.cluster_tags(client, target)
+        guards.check_cluster(document, target, target_tags, "replace")
+        # Refuse now, not after hours of copy/restore: delete_old_cluster would refuse later.
+        if target.get("DeletionProtection") and not (
+            tags.OPERATION_KEY in target_tags and doc.target(document).get("deletion_protection")
+        ):
+            raise UnsafeTarget(
+                f"{target_id} has deletion protection that aurora-restore did not set; refusing"
+            )
     for other in (
         naming.staging_cluster_id(target_id, operation_id),
         naming.old_cluster_id(target_id, operation_id),

@@ -76,6 +76,16 @@ def test_check_target_refuses_the_source(world: World, make_document: DocumentFa
         check_target.handler(document, None)
 
 
+def test_check_target_refuses_deletion_protection_we_did_not_set(
+    world: World, make_document: DocumentFactory
+) -> None:
+    support.rds().modify_db_cluster(
+        DBClusterIdentifier=TARGET, DeletionProtection=True, ApplyImmediately=True
+    )
+    with pytest.raises(UnsafeTarget, match="deletion protection"):
+        check_target.handler(make_document(), None)
+
+
 def test_check_target_refuses_a_taken_staging_id(
     world: World, make_document: DocumentFactory
 ) -> None:

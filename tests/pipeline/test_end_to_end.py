@@ -13,6 +13,7 @@ wrapper — what the real handler does when a script or a check fails.
 from __future__ import annotations
 
 import json
+import logging
 from typing import Any
 
 import pytest
@@ -109,8 +110,9 @@ def everything_said(operation_id: str, execution: dict[str, Any], world: World) 
 
 
 def test_refresh_across_regions_swaps_in_the_restored_cluster(
-    world: World, rds_script: RdsScript
+    world: World, rds_script: RdsScript, caplog: pytest.LogCaptureFixture
 ) -> None:
+    caplog.set_level(logging.INFO)
     machine = support.deploy(world)
     op = "refresh-1"
     copy_id = naming.copy_snapshot_id(TARGET, op)
@@ -176,7 +178,8 @@ def test_refresh_across_regions_swaps_in_the_restored_cluster(
 
     output = json.loads(execution["output"])
     assert output["result"]["cluster_id"] == TARGET and output["timings"]
-    assert_no_secrets(*everything_said(op, execution, world))
+    assert "refresh-1 finalize SUCCEEDED" in caplog.text
+    assert_no_secrets(caplog.text, *everything_said(op, execution, world))
 
 
 def test_replace_strategy_with_a_given_snapshot_and_input_that_tries_to_override_settings(
@@ -274,8 +277,14 @@ def replace_handler(
     ids=["sql", "verify"],
 )
 def test_failure_at_a_database_step_leaves_staging_for_inspection(
-    world: World, monkeypatch: pytest.MonkeyPatch, module: Any, step: str, error: Exception
+    world: World,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+    module: Any,
+    step: str,
+    error: Exception,
 ) -> None:
+    caplog.set_level(logging.INFO)
     replace_handler(monkeypatch, module, step, error)
     machine = support.deploy(world)
     op = f"fail-{step}"  # execution names: letters, digits, - and _
@@ -290,6 +299,8 @@ def test_failure_at_a_database_step_leaves_staging_for_inspection(
     assert len(support.cluster(staging)["DBClusterMembers"]) == 1  # type: ignore[index]
     states = support.entered_states(execution["executionArn"])
     assert "SwapOutTarget" not in states and "DeleteOldCluster" not in states
+    assert f"{op} {step} FAILED {type(error).__name__}" in caplog.text
+    assert_no_secrets(caplog.text)
 
 
 @pytest.mark.parametrize("problem", ["untagged", "protected"])
