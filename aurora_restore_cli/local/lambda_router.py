@@ -43,11 +43,13 @@ _extra_env: dict[str, str] = {}
 class LambdaContext:
     """The parts of the Lambda context object handlers may use."""
 
-    def __init__(self, function_name: str, function_arn: str, timeout_seconds: int) -> None:
+    def __init__(
+        self, function_name: str, function_arn: str, timeout_seconds: int, memory_mb: int = 128
+    ) -> None:
         self.function_name = function_name
         self.invoked_function_arn = function_arn
         self.aws_request_id = str(uuid.uuid4())
-        self.memory_limit_in_mb = "128"
+        self.memory_limit_in_mb = str(memory_mb)
         self._deadline = time.monotonic() + timeout_seconds
 
     def get_remaining_time_in_millis(self) -> int:
@@ -131,7 +133,10 @@ def call(function: Any, module_name: str, attribute: str, event: Any) -> tuple[s
         **_extra_env,
     }
     context = LambdaContext(
-        function.function_name, function.function_arn, int(getattr(function, "timeout", 3) or 3)
+        function.function_name,
+        function.function_arn,
+        int(getattr(function, "timeout", 3) or 3),
+        int(getattr(function, "memory_size", 128) or 128),
     )
     with _call_lock, _applied(environment):
         try:

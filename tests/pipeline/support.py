@@ -260,13 +260,6 @@ def deploy(
     )
 
 
-def set_function_env(world: World, step: str, **overrides: str) -> None:
-    env = {**lambda_environment(world), **overrides}
-    client("lambda", REGION).update_function_configuration(
-        FunctionName=function_name(step), Environment={"Variables": env}
-    )
-
-
 TERMINAL = {"SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"}
 
 
@@ -364,10 +357,6 @@ def secret_values(region: str = REGION) -> dict[str, str]:
         name: secrets.get_secret_value(SecretId=name)["SecretString"]
         for name in (MASTER_SECRET, APP_SECRET)
     }
-
-
-def deep(value: Any) -> Any:
-    return copy.deepcopy(value)
 
 
 class DocumentFactory:
