@@ -497,3 +497,7 @@ def test_sandbox_functions_skip_the_database_and_do_not_wait_for_iam(aws: None, 
         FunctionName="aurora-restore-verify-dev"
     )["Configuration"]["Environment"]["Variables"]
     assert variables["AURORA_RESTORE_DB_MODE"] == "skip"
+    from handlers.lib import db
+
+    assert db.MODE_ENV == lambdas.DB_MODE_ENV
+    assert db.db_mode(variables) == "skip"
