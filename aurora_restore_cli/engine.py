@@ -40,7 +40,9 @@ class Report:
 def _aws_errors() -> tuple[type[BaseException], ...]:
     from botocore.exceptions import BotoCoreError, ClientError
 
-    return (ClientError, BotoCoreError)
+    # ValueError: a resource that cannot reach the desired state (e.g. a key schema that
+    # cannot change in place, an app secret of the wrong shape); reported, not a traceback.
+    return (ClientError, BotoCoreError, ValueError)
 
 
 def _change(step: str, res: Resource[object], action: Action, detail: str = "") -> Change:

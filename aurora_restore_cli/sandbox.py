@@ -45,6 +45,13 @@ def _state_file() -> Path:
 
 
 def _alive(pid: int) -> bool:
+    """Running (a zombie counts as gone: in containers nobody may reap it)."""
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii") as stat:
+            if stat.read().rsplit(")", 1)[1].split()[0] == "Z":
+                return False
+    except (OSError, IndexError):
+        pass  # no /proc (macOS): fall back to signal 0
     try:
         os.kill(pid, 0)
     except ProcessLookupError:

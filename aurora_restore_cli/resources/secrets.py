@@ -200,7 +200,7 @@ class _Secret(Resource[SecretState]):
         if current.value_problem:  # the metadata above is fixed; the value is the user's
             raise SecretValueError(
                 f"secret {self.name}: {current.value_problem}; store a valid value with the "
-                f"set-secret command ({self.which})"
+                f"`aurora-restore secrets set {self.which}`"
             )
 
     def _add_users(self, current: SecretState) -> None:
@@ -298,7 +298,7 @@ class AppSecret(_Secret):
 
 
 # ---------------------------------------------------------------------------------------
-# `aurora-restore set-secret`: real values, from stdin or a file (the CLI reads them)
+# `aurora-restore secrets set`: real values, from stdin or a file (the CLI reads them)
 
 
 def _check_master(document: dict[str, Any], settings: Settings) -> list[str]:
