@@ -19,10 +19,13 @@ from __future__ import annotations
 
 import contextlib
 import json
+import re
 from dataclasses import dataclass
 from typing import Any
 
-from ..naming import is_managed
+from .. import policies
+from ..config import Settings
+from ..naming import Names, is_managed
 from ..policies import POLICY_PREFIX, VERSION
 from .base import Context, Resource, tag_differences, tag_list
 from .propagation import role_not_ready, while_role_propagates
@@ -51,6 +54,90 @@ def resources(ctx: Context) -> list[Resource[Any]]:
     return [res for res in leftovers if _ours(ctx, res)]
 
 
+def trust_policy(names: Names) -> dict[str, Any]:
+    """Scheduler may assume the role, only for schedules of this account's group for this env
+    (confused-deputy guard: AWS documents aws:SourceArn as the schedule group's ARN)."""
+    statement = {
+        "Sid": "Assume",
+        "Effect": "Allow",
+        "Principal": {"Service": "scheduler.amazonaws.com"},
+        "Action": "sts:AssumeRole",
+        "Condition": {
+            "StringEquals": {
+                "aws:SourceAccount": names.account_id,
+                "aws:SourceArn": names.schedule_group_arn,
+            }
+        },
+    }
+    return {"Version": VERSION, "Statement": [statement]}
+
+
+def inline_policies(names: Names) -> dict[str, dict[str, Any]]:
+    """The role's only permission: start this env's state machine."""
+    statement = {
+        "Sid": "StartPipeline",
+        "Effect": "Allow",
+        "Action": "states:StartExecution",
+        "Resource": names.state_machine_arn,
+    }
+    return {f"{POLICY_PREFIX}start-pipeline": {"Version": VERSION, "Statement": [statement]}}
+
+
+CRON_FIELDS = 6  # minutes hours day-of-month month day-of-week year
+RATE = re.compile(r"rate\(([1-9]\d*) (minute|minutes|hour|hours|day|days)\)")
+AT = re.compile(r"at\(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\)")
+
+
+def expression_problems(expression: str) -> list[str]:
+    """What EventBridge Scheduler would reject in a schedule expression (offline check)."""
+    if expression.startswith("cron(") and expression.endswith(")"):
+        fields = expression[5:-1].split()
+        if len(fields) != CRON_FIELDS:
+            return [
+                f"{expression}: a Scheduler cron has {CRON_FIELDS} fields "
+                "(minutes hours day-of-month month day-of-week year)"
+            ]
+        if "?" not in (fields[2], fields[4]):
+            return [f"{expression}: day-of-month or day-of-week must be '?'"]
+        return []
+    if RATE.fullmatch(expression) or AT.fullmatch(expression):
+        return []
+    return [
+        f"{expression}: expected cron(…), rate(<n> minutes|hours|days) or at(yyyy-mm-ddThh:mm:ss)"
+    ]
+
+
+def timezone_problems(timezone: str) -> list[str]:
+    import zoneinfo
+
+    if not zoneinfo.available_timezones():
+        return []  # no time zone database on this machine: cannot tell
+    try:
+        zoneinfo.ZoneInfo(timezone)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        return [f"{timezone}: not an IANA time zone"]
+    return []
+
+
+def validate_offline(settings: Settings, names: Names) -> str:
+    """For `aurora-restore validate`: the schedule expression, its time zone and the scheduler
+    role's policies, no AWS call."""
+    schedule = settings.schedule
+    if schedule is None:
+        return "schedule: none configured (refreshes start only with `aurora-restore run`)"
+    found = expression_problems(schedule.expression) + timezone_problems(schedule.timezone)
+    role = names.role(ROLE_KIND)
+    for name, document in inline_policies(names).items():
+        found += policies.problems(document, {names.state_machine_arn}, f"{role}/{name}")
+    if found:
+        raise ValueError("schedule: " + "; ".join(found))
+    state = "enabled" if schedule.enabled else "disabled"
+    return (
+        f"schedule {schedule.expression} ({schedule.timezone}, {state}); role {role} may only "
+        f"start {names.state_machine}"
+    )
+
+
 def _ours(ctx: Context, res: Resource[Any]) -> bool:
     current = res.read()
     return current is not None and is_managed(res.tags(current), ctx.env)
@@ -67,34 +154,10 @@ class SchedulerRole(Role):
         return f"aurora-restore {self.ctx.env}: EventBridge Scheduler starts the pipeline"
 
     def _trust(self) -> dict[str, Any]:
-        names = self.ctx.names
-        return {
-            "Version": VERSION,
-            "Statement": [
-                {
-                    "Sid": "Assume",
-                    "Effect": "Allow",
-                    "Principal": {"Service": "scheduler.amazonaws.com"},
-                    "Action": "sts:AssumeRole",
-                    # Confused-deputy guard: only schedules of this account's group for this env.
-                    "Condition": {
-                        "StringEquals": {
-                            "aws:SourceAccount": names.account_id,
-                            "aws:SourceArn": names.schedule_group_arn,
-                        }
-                    },
-                }
-            ],
-        }
+        return trust_policy(self.ctx.names)
 
     def _inline(self) -> dict[str, dict[str, Any]]:
-        statement = {
-            "Sid": "StartPipeline",
-            "Effect": "Allow",
-            "Action": "states:StartExecution",
-            "Resource": self.ctx.names.state_machine_arn,
-        }
-        return {f"{POLICY_PREFIX}start-pipeline": {"Version": VERSION, "Statement": [statement]}}
+        return inline_policies(self.ctx.names)
 
     def differences(self, current: RoleState) -> list[str]:
         return [NOT_CONFIGURED] if self.absent else super().differences(current)

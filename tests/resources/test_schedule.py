@@ -324,3 +324,28 @@ def test_create_schedule_retries_while_the_role_propagates(aws: None, scheduled:
     schedule.create()
     assert len(attempts) == 2 and slept == [2.0]
     assert get_schedule()["Name"] == SCHEDULE
+
+
+def test_validate_offline(config_dir: Path, api_calls: Any) -> None:
+    from aurora_restore_cli.config import load_settings
+    from aurora_restore_cli.naming import Names
+    from aurora_restore_cli.resources.schedule import validate_offline
+
+    names = Names("dev", "us-east-1", "111111111111")
+    assert "none configured" in validate_offline(load_settings(config_dir, "dev"), names)
+    set_schedule(config_dir, dict(WEEKLY))
+    line = validate_offline(load_settings(config_dir, "dev"), names)
+    assert line.startswith("schedule cron(0 3 ? * SUN *) (Europe/Berlin, enabled)")
+    for bad, message in [
+        ({"expression": "cron(0 3 * * SUN)"}, "6 fields"),
+        ({"expression": "cron(0 3 * * SUN *)"}, "must be '?'"),
+        ({"expression": "rate(1 week)"}, "expected cron"),
+        ({"expression": "rate(1 day)", "timezone": "Mars/Olympus_Mons"}, "IANA"),
+    ]:
+        set_schedule(config_dir, bad)
+        with pytest.raises(ValueError, match=message):
+            validate_offline(load_settings(config_dir, "dev"), names)
+    for good in ("rate(5 minutes)", "at(2030-01-01T03:00:00)", "cron(15 2 1 * ? *)"):
+        set_schedule(config_dir, {"expression": good})
+        validate_offline(load_settings(config_dir, "dev"), names)
+    assert api_calls.calls == []
