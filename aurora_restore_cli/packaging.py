@@ -70,8 +70,10 @@ VENDORED: tuple[Pin, ...] = (
 )
 
 
-class PackagingError(Exception):
-    """A package cannot be built (missing handler module, no wheels, bad cache, …)."""
+class PackagingError(ValueError):
+    """A package cannot be built (missing handler module, no wheels, bad cache, …).
+
+    A ValueError, so the engine reports it as that function's failure (exit 1, no traceback)."""
 
 
 @dataclass(frozen=True)

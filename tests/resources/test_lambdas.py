@@ -501,3 +501,12 @@ def test_sandbox_functions_skip_the_database_and_do_not_wait_for_iam(aws: None, 
 
     assert db.MODE_ENV == lambdas.DB_MODE_ENV
     assert db.db_mode(variables) == "skip"
+
+
+def test_a_package_that_cannot_be_built_is_reported_not_raised(aws: None, tree: Path) -> None:
+    (tree / "check_copy.py").unlink()
+    create_role()
+    report = setup(context(tree))
+    assert not report.ok
+    assert actions(report)["aurora-restore-check-copy-dev"] is Action.FAILED
+    assert "no handler module for step 'check_copy'" in report.failures[0]
