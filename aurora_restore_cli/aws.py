@@ -87,7 +87,7 @@ class Clients:
         from botocore.config import Config
 
         config = Config(
-            retries={"mode": "adaptive", "max_attempts": self.max_attempts},
+            retries={"mode": "standard", "max_attempts": self.max_attempts},
             connect_timeout=10,
             read_timeout=70,
             user_agent_extra="aurora-restore",

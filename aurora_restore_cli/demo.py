@@ -11,7 +11,7 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 from . import engine, runs, sandbox
-from .output import LiveRun, audit_table
+from .output import LiveRun, audit_table, step_summary
 from .resources import available_steps
 
 if TYPE_CHECKING:
@@ -52,7 +52,7 @@ def run_demo(app: App, keep: bool) -> None:
         out.info("[bold]3/6 setup[/bold]: every step of the guide, idempotent")
         steps = list(available_steps())
         report = engine.setup(ctx, steps, False, out.debug)
-        out.changes("Setup", report.changes, {"command": "demo", "phase": "setup"})
+        out.print(step_summary("Setup", report.changes))
         if not report.ok:
             raise CommandFailure("; ".join(report.failures) or "setup did not complete")
 
@@ -73,7 +73,7 @@ def run_demo(app: App, keep: bool) -> None:
         out.info("[bold]6/6 cleanup[/bold]: only what setup created")
         ctx.force_delete_secrets = True  # the sandbox is thrown away: no recovery window
         removed = engine.cleanup(ctx, list(reversed(steps)), False, out.debug)
-        out.changes("Cleanup", removed.changes, {"command": "demo", "phase": "cleanup"})
+        out.print(step_summary("Cleanup", removed.changes))
         out.info(f"demo finished in {time.monotonic() - began:.1f}s"
                  + ("; sandbox left running (aurora-restore sandbox stop)" if keep else ""))
         if view.status != "SUCCEEDED":

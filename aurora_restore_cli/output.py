@@ -93,6 +93,19 @@ class Output:
         self.out.print(summary_line(changes))
 
 
+def step_summary(title: str, changes: Sequence[Change]) -> Table:
+    """One row per step: how many resources, and what happened to them (for the demo)."""
+    table = Table(title=title, title_justify="left")
+    for column in ("step", "resources", "actions"):
+        table.add_column(column)
+    steps: dict[str, list[Change]] = {}
+    for change in changes:
+        steps.setdefault(change.step, []).append(change)
+    for step, items in steps.items():
+        table.add_row(step, str(len(items)), summary_line(items))
+    return table
+
+
 def summary_line(changes: Sequence[Change]) -> str:
     counts: dict[str, int] = {}
     for c in changes:

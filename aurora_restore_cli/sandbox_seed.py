@@ -1,8 +1,8 @@
 """The sandbox as one AWS account, and what a real account would already hold.
 
 The sandbox (a moto server) is a single account (moto's 123456789012), so `for_sandbox()`
-rewrites the config's account ids to it and points KMS settings at a key that `seed()`
-creates. `seed()` makes what the pipeline expects to find: the production cluster with a
+rewrites the config's account ids to it, points KMS settings at a key that `seed()`
+creates, and polls every second (moto's resources are ready at once). `seed()` makes what the pipeline expects to find: the production cluster with a
 snapshot in the source region, the target cluster (tagged as ours) in the target region, its
 subnet group, and the KMS key. Everything is created only when missing (re-runnable).
 """
@@ -35,6 +35,8 @@ def for_sandbox(settings: Settings, account_id: str) -> Settings:
         dba_principals=tuple(
             f"arn:aws:iam::{account_id}:root" for _ in settings.dba_principals[:1]
         ),
+        # moto's clusters and copies are ready at once: poll every second, not every minute
+        pipeline=dataclasses.replace(settings.pipeline, poll_interval_seconds=1),
     )
 
 

@@ -34,6 +34,12 @@ def checks() -> list[Check]:
         pass
     else:
         found.append(policy_check)
+    try:
+        from .resources.schedule import validate_offline as schedule_check
+    except ImportError:
+        pass
+    else:
+        found.append(schedule_check)
     return found
 
 
