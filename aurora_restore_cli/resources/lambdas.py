@@ -16,6 +16,7 @@ import handlers
 
 from ..packaging import Package, Packager
 from .base import Context, Resource, tag_differences
+from .log_group import LogGroup
 
 STEP = "lambdas"
 WAIT = {"Delay": 2, "MaxAttempts": 150}  # functions settle in seconds (VPC: ~1 min); 5 min bound
@@ -36,7 +37,11 @@ T = TypeVar("T")
 def resources(ctx: Context) -> list[Resource[Any]]:
     out: list[Resource[Any]] = []
     for step in handlers.STEPS:
-        out.append(FunctionLogGroup(ctx, ctx.names.function_log_group(step)))
+        out.append(
+            LogGroup(
+                ctx, ctx.names.function_log_group(step), ctx.settings.lambda_.log_retention_days
+            )
+        )
         out.append(Function(ctx, ctx.names.function(step), step))
     return out
 
@@ -262,66 +267,3 @@ FIELD_NAMES = {
     "Environment": "environment",
     "VpcConfig": "VPC",
 }
-
-
-@dataclass(frozen=True)
-class LogGroupState:
-    arn: str  # without the trailing ":*"
-    retention_days: int | None
-    tags: dict[str, str]
-
-
-class FunctionLogGroup(Resource[LogGroupState]):
-    kind = "log group"
-
-    def arn(self) -> str:
-        return self.ctx.names.log_group_arn(self.name)
-
-    @property
-    def logs(self) -> Any:
-        return self.client("logs")
-
-    def read(self) -> LogGroupState | None:
-        pages = self.logs.get_paginator("describe_log_groups").paginate(
-            logGroupNamePrefix=self.name
-        )
-        for page in pages:
-            for group in page["logGroups"]:
-                if group["logGroupName"] == self.name:
-                    arn = group.get("logGroupArn") or group["arn"].removesuffix(":*")
-                    tags = self.logs.list_tags_for_resource(resourceArn=arn).get("tags", {})
-                    return LogGroupState(arn, group.get("retentionInDays"), dict(tags))
-        return None
-
-    def tags(self, current: LogGroupState) -> dict[str, str]:
-        return current.tags
-
-    def differences(self, current: LogGroupState) -> list[str]:
-        diffs = []
-        if current.retention_days != self.ctx.settings.lambda_.log_retention_days:
-            diffs.append("retention")
-        if any(tag_differences(current.tags, self.ctx.tags())):
-            diffs.append("tags")
-        return diffs
-
-    def create(self) -> None:
-        self.logs.create_log_group(logGroupName=self.name, tags=self.ctx.tags())
-        self._put_retention()
-
-    def _put_retention(self) -> None:
-        self.logs.put_retention_policy(
-            logGroupName=self.name, retentionInDays=self.ctx.settings.lambda_.log_retention_days
-        )
-
-    def update(self, current: LogGroupState, differences: list[str]) -> None:
-        if "retention" in differences:
-            self._put_retention()
-        if "tags" in differences:
-            to_set, to_remove = tag_differences(current.tags, self.ctx.tags())
-            if to_set:
-                self.logs.tag_resource(resourceArn=current.arn, tags=to_set)
-            if to_remove:
-                self.logs.untag_resource(resourceArn=current.arn, tagKeys=to_remove)
-
-    def delete(self, current: LogGroupState) -> None:
-        self.logs.delete_log_group(logGroupName=self.name)
