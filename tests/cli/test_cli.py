@@ -9,6 +9,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner
@@ -254,3 +255,33 @@ def test_sandbox_lifecycle_with_local_flag(tmp_path: Path) -> None:
     assert stopped.returncode == 0
     assert "sandbox stopped" in stopped.stdout
     assert not sandbox._alive(state["pid"])
+
+
+def test_aws_cli_sees_what_setup_created(reset_moto: str, moto_config_dir: Path) -> None:
+    """An independent client (the AWS CLI) against the same moto server sees our resources."""
+    code, _, err = invoke("setup", "--env", "dev", "--config-dir", str(moto_config_dir),
+                          "--endpoint-url", reset_moto, "-o", "json")
+    assert code == 0, err
+
+    def aws(*args: str) -> Any:
+        done = subprocess.run(["aws", "--endpoint-url", reset_moto, "--region", "us-east-1",
+                               "--output", "json", *args], capture_output=True, text=True,
+                              timeout=60, env={**os.environ, "AWS_ACCESS_KEY_ID": "testing",
+                                               "AWS_SECRET_ACCESS_KEY": "testing"})
+        assert done.returncode == 0, done.stderr
+        return json.loads(done.stdout)
+
+    table = aws("dynamodb", "describe-table", "--table-name", "aurora-restore-audit-dev")
+    assert table["Table"]["KeySchema"][0]["AttributeName"] == "operation_id"
+    topics = [t["TopicArn"] for t in aws("sns", "list-topics")["Topics"]]
+    assert any(t.endswith(":aurora-restore-notifications-dev") for t in topics)
+    assert aws("iam", "get-role", "--role-name", "aurora-restore-lambda-role-dev")["Role"]
+    function = aws("lambda", "get-function", "--function-name", "aurora-restore-find-snapshot-dev")
+    assert function["Configuration"]["Handler"] == "handlers.find_snapshot.handler"
+    machines = aws("stepfunctions", "list-state-machines")["stateMachines"]
+    assert [m["name"] for m in machines] == ["aurora-restore-pipeline-dev"]
+    alarms = aws("cloudwatch", "describe-alarms", "--alarm-names",
+                 "aurora-restore-pipeline-failures-dev")["MetricAlarms"]
+    assert alarms[0]["MetricName"] == "ExecutionsFailed"
+    secret = aws("secretsmanager", "describe-secret", "--secret-id", "aurora-restore/dev/master")
+    assert secret["Name"] == "aurora-restore/dev/master"
