@@ -43,6 +43,15 @@ def _fake_aws_environment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[
 
 
 @pytest.fixture
+def aws() -> Iterator[None]:
+    """moto in-process for the test (every service, one fresh account)."""
+    from moto import mock_aws
+
+    with mock_aws():
+        yield
+
+
+@pytest.fixture
 def config_dir(tmp_path: Path) -> Path:
     """A private copy of config/ that a test may edit."""
     target = tmp_path / "config"

@@ -4,13 +4,10 @@ changed threshold and on drift, cleanup, and a foreign same-named alarm left alo
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import boto3
-import pytest
-from moto import mock_aws
 
 from aurora_restore_cli import engine
 from aurora_restore_cli.changes import Action
@@ -32,12 +29,6 @@ ALL_ALARMS = {
 
 def _quiet(_: str) -> None:
     pass
-
-
-@pytest.fixture
-def aws() -> Iterator[None]:
-    with mock_aws():
-        yield
 
 
 def cw() -> Any:

@@ -5,14 +5,12 @@ tags) repaired in place; cleanup; a foreign same-named role left alone; document
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
 import boto3
 import pytest
-from moto import mock_aws
 
 from aurora_restore_cli import engine, policies
 from aurora_restore_cli.changes import Action
@@ -30,12 +28,6 @@ ALL = (LAMBDA, STATES, DBA)
 
 def _quiet(_: str) -> None:
     pass
-
-
-@pytest.fixture
-def aws() -> Iterator[None]:
-    with mock_aws():
-        yield
 
 
 def iam() -> Any:

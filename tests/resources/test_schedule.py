@@ -5,13 +5,11 @@ the config drops the schedule, and foreign same-named resources left alone."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import boto3
 import pytest
-from moto import mock_aws
 
 from aurora_restore_cli import engine
 from aurora_restore_cli.changes import Action
@@ -29,12 +27,6 @@ WEEKLY = {"expression": "cron(0 3 ? * SUN *)", "timezone": "Europe/Berlin"}
 
 def _quiet(_: str) -> None:
     pass
-
-
-@pytest.fixture
-def aws() -> Iterator[None]:
-    with mock_aws():
-        yield
 
 
 @pytest.fixture

@@ -6,13 +6,11 @@ and no secret value in anything the engine or the output layer could print."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import boto3
 import pytest
-from moto import mock_aws
 
 from aurora_restore_cli import engine
 from aurora_restore_cli.changes import Action
@@ -33,12 +31,6 @@ STEPS = ["secrets"]
 
 def _quiet(_: str) -> None:
     pass
-
-
-@pytest.fixture
-def aws() -> Iterator[None]:
-    with mock_aws():
-        yield
 
 
 def sm() -> Any:

@@ -5,13 +5,11 @@ role, tags), cleanup, a foreign same-named state machine left alone, and offline
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import boto3
 import pytest
-from moto import mock_aws
 
 from aurora_restore_cli import engine
 from aurora_restore_cli.changes import Action
@@ -30,12 +28,6 @@ LOG_GROUP_ARN = f"arn:aws:logs:us-east-1:{MOTO_ACCOUNT}:log-group:{LOG_GROUP}"
 
 def _quiet(_: str) -> None:
     pass
-
-
-@pytest.fixture
-def aws() -> Iterator[None]:
-    with mock_aws():
-        yield
 
 
 def actions(report: engine.Report) -> list[tuple[str, Action]]:

@@ -3,13 +3,11 @@ cleanup (twice), and a foreign same-named resource left alone."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import boto3
 import pytest
-from moto import mock_aws
 
 from aurora_restore_cli import engine
 from aurora_restore_cli.changes import Action
@@ -21,12 +19,6 @@ STEPS = ["table", "topic"]
 
 def _quiet(_: str) -> None:
     pass
-
-
-@pytest.fixture
-def aws() -> Iterator[None]:
-    with mock_aws():
-        yield
 
 
 def actions(report: engine.Report) -> dict[str, Action]:
