@@ -9,7 +9,8 @@ with `${Name}` placeholders in the style of Step Functions definition substituti
 
 Function ARNs: one placeholder per step module, `function_arn_placeholder("find_snapshot")`
 → `FindSnapshotFunctionArn`. Other placeholders: Settings (dict), PollIntervalSeconds,
-MaxPollAttempts, TimeoutSeconds (ints).
+MaxPollAttempts, TimeoutSeconds (ints). The restore drill's template
+`definitions/drill.asl.json` also uses DrillSettings (dict) and DrillTimeoutSeconds (int).
 """
 
 from __future__ import annotations
@@ -24,6 +25,14 @@ TEMPLATE_PATH = Path(__file__).resolve().parent.parent / "definitions" / "pipeli
 PLACEHOLDER = re.compile(r"\$\{([A-Za-z][A-Za-z0-9]*)\}")
 LAMBDA_INVOKE = "arn:aws:states:::lambda:invoke"
 VALUE_PLACEHOLDERS = ("Settings", "PollIntervalSeconds", "MaxPollAttempts", "TimeoutSeconds")
+DRILL_TEMPLATE_PATH = TEMPLATE_PATH.with_name("drill.asl.json")
+DRILL_VALUE_PLACEHOLDERS = (
+    "Settings",
+    "DrillSettings",
+    "PollIntervalSeconds",
+    "MaxPollAttempts",
+    "DrillTimeoutSeconds",
+)
 
 Value = str | int | dict[str, Any]
 

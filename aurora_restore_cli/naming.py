@@ -11,6 +11,8 @@ from dataclasses import dataclass
 MANAGED_BY_KEY = "aurora-restore:managed-by"
 MANAGED_BY_VALUE = "aurora-restore"
 ENV_KEY = "aurora-restore:env"
+# CloudWatch namespace of the restore drills' metrics (DrillRtoSeconds, DrillPhaseSeconds).
+DRILL_METRIC_NAMESPACE = "AuroraRestore"
 
 
 def managed_tags(env: str) -> dict[str, str]:
@@ -119,3 +121,36 @@ class Names:
     @property
     def schedule_group_arn(self) -> str:
         return self._arn("scheduler", f"schedule-group/{self.schedule_group}")
+
+    # Restore drills: a second state machine, its log group, secret and schedule
+    @property
+    def drill_state_machine(self) -> str:
+        return f"aurora-restore-drill-{self.env}"
+
+    @property
+    def drill_state_machine_arn(self) -> str:
+        return self._arn("states", f"stateMachine:{self.drill_state_machine}")
+
+    def drill_execution_arn(self, operation_id: str) -> str:
+        return self._arn("states", f"execution:{self.drill_state_machine}:{operation_id}")
+
+    @property
+    def drill_state_machine_log_group(self) -> str:
+        return f"/aws/vendedlogs/states/{self.drill_state_machine}"
+
+    @property
+    def drill_secret(self) -> str:
+        """The drill clusters' master passwords (never the env's master secret)."""
+        return f"aurora-restore/{self.env}/drill"
+
+    @property
+    def drill_schedule(self) -> str:
+        return f"aurora-restore-drill-schedule-{self.env}"
+
+    @property
+    def drill_schedule_group(self) -> str:
+        return f"aurora-restore-drill-{self.env}"
+
+    @property
+    def drill_schedule_group_arn(self) -> str:
+        return self._arn("scheduler", f"schedule-group/{self.drill_schedule_group}")

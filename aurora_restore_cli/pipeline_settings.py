@@ -19,8 +19,8 @@ from pathlib import Path
 from typing import Any
 
 from . import definition
-from .config import Settings
-from .naming import Names
+from .config import MAX_DRILL_KEEP_MINUTES, Settings
+from .naming import DRILL_METRIC_NAMESPACE, Names
 
 
 def packaged_sql_name(index: int, path: Path) -> str:
@@ -107,6 +107,8 @@ def definition_values(
             "PollIntervalSeconds": settings.pipeline.poll_interval_seconds,
             "MaxPollAttempts": settings.pipeline.max_poll_attempts,
             "TimeoutSeconds": settings.pipeline.timeout_seconds,
+            "DrillSettings": drill_settings(settings),
+            "DrillTimeoutSeconds": drill_timeout_seconds(settings),
         }
     )
     wanted = definition.placeholders(text)
@@ -116,6 +118,36 @@ def definition_values(
             f"the definition template declares placeholder(s) we have no value for: {', '.join(unknown)}"
         )
     return {name: known[name] for name in wanted}
+
+
+# --- restore drills (definitions/drill.asl.json) ---------------------------------------------
+
+DRILL_CHECKS_NAME = "drill_checks.sql"  # the drill checks file inside the verify zip
+
+
+def drill_settings(settings: Settings) -> dict[str, Any]:
+    """`settings.drill` of a drill's state document (handlers/lib/drill.py reads it)."""
+    drill = settings.drill
+    return {
+        "keep_minutes": drill.keep_minutes,
+        "max_keep_minutes": MAX_DRILL_KEEP_MINUTES,
+        # After the keep time, a drill takes at most as long as a refresh may.
+        "expiry_margin_seconds": settings.pipeline.timeout_seconds,
+        "checks_sql": DRILL_CHECKS_NAME if drill.checks_sql else None,
+        "instance_class": drill.instance_class,
+        "metric_namespace": DRILL_METRIC_NAMESPACE,
+    }
+
+
+def drill_timeout_seconds(settings: Settings) -> int:
+    """A drill may take as long as a refresh, plus the longest keep-for-inspection wait."""
+    return settings.pipeline.timeout_seconds + MAX_DRILL_KEEP_MINUTES * 60
+
+
+def render_drill_definition(settings: Settings, names: Names) -> str:
+    return render_definition(
+        settings, names, definition.load_template(definition.DRILL_TEMPLATE_PATH)
+    )
 
 
 def render_definition(settings: Settings, names: Names, template: str | None = None) -> str:

@@ -26,6 +26,11 @@ env's ARNs:
   key encrypting the *source* snapshot is not in the config and so not granted here.
 - A Deny on the protected cluster ids (and the source id in the target region), as a second
   line behind the pipeline's own guard.
+- Restore drills: their temporary clusters `<target>-drill-<token>` are restored, modified
+  (password) and deleted like the staging cluster (tag condition included), every copy a
+  drill makes is deleted again (so deleting our tagged copies is always allowed), the drill
+  secret is read and written, and drill metrics may be put only in the `AuroraRestore`
+  namespace (`cloudwatch:namespace` condition). The DBA role may start and stop drills.
 
 Every statement carries a `Sid`. `Resource: "*"` (or a resource not named after this env)
 appears only in the statements listed in `RESOURCE_EXCEPTIONS`, each with the reason AWS gives
@@ -41,7 +46,7 @@ from typing import Any
 import handlers
 
 from .config import Settings
-from .naming import ENV_KEY, Names
+from .naming import DRILL_METRIC_NAMESPACE, ENV_KEY, Names
 
 Document = dict[str, Any]
 Statement = dict[str, Any]
@@ -68,6 +73,10 @@ RESOURCE_EXCEPTIONS: Mapping[str, str] = {
         "Lambda's VPC network interfaces get ids chosen by AWS at creation "
         "(network-interface/* in this account and region); subnets and security groups are the "
         "configured ones"
+    ),
+    "DrillMetrics": (
+        "cloudwatch:PutMetricData supports no resource-level permissions; the statement is "
+        "limited to the drills' namespace by the cloudwatch:namespace condition"
     ),
     "LogDelivery": (
         "CloudWatch Logs vended log delivery for Step Functions (CreateLogDelivery etc., "
@@ -114,6 +123,10 @@ class _Arns:
             self.rds(f"cluster:{t}-old-*"),
         ]
 
+    def drill_clusters(self) -> list[str]:
+        """Restore drills' temporary clusters (handlers/lib/naming.drill_cluster_id)."""
+        return [self.rds(f"cluster:{self.target}-drill-*")]
+
     def instances(self) -> list[str]:
         return [self.rds(f"db:{self.target}-*")]
 
@@ -140,6 +153,7 @@ class _Arns:
         return [
             self.n.secret_arn_pattern(self.n.master_secret),
             self.n.secret_arn_pattern(self.n.app_secret),
+            self.n.secret_arn_pattern(self.n.drill_secret),
         ]
 
     def functions(self) -> list[str]:
@@ -155,6 +169,12 @@ class _Arns:
     def executions(self) -> str:
         return (
             f"arn:{self.p}:states:{self.region}:{self.account}:execution:{self.n.state_machine}:*"
+        )
+
+    def drill_executions(self) -> str:
+        return (
+            f"arn:{self.p}:states:{self.region}:{self.account}:execution:"
+            f"{self.n.drill_state_machine}:*"
         )
 
     def ec2(self, resource: str) -> str:
@@ -226,8 +246,16 @@ DATA_KEY_ACTIONS = ("kms:Decrypt", "kms:DescribeKey", "kms:Encrypt", "kms:Genera
 def _lambda_rds(settings: Settings, arns: _Arns) -> Document:
     target = settings.target
     clusters, instances, copies = arns.clusters(), arns.instances(), arns.copies()
-    # Restored under the staging id (swap) or the target id (replace), never the old id.
-    restored = [arns.rds(f"cluster:{arns.target}"), arns.rds(f"cluster:{arns.target}-stg-*")]
+    # Drill clusters are tagged, get instances, a new password and are deleted; never a
+    # final snapshot.
+    worked_on = [*clusters, *arns.drill_clusters()]
+    # Restored under the staging id (swap), the target id (replace) or a drill's id, never
+    # the old id.
+    restored = [
+        arns.rds(f"cluster:{arns.target}"),
+        arns.rds(f"cluster:{arns.target}-stg-*"),
+        *arns.drill_clusters(),
+    ]
     restore_resources = [*restored, *copies, arns.subnet_group()]
     if arns.parameter_group():
         restore_resources.append(str(arns.parameter_group()))
@@ -253,16 +281,16 @@ def _lambda_rds(settings: Settings, arns: _Arns) -> Document:
         _statement(
             "RdsTags",
             ["rds:AddTagsToResource", "rds:ListTagsForResource"],
-            [*clusters, *instances, *copies, *final],
+            [*worked_on, *instances, *copies, *final],
         ),
         _statement("RdsCopySnapshot", ["rds:CopyDBClusterSnapshot"], copies),
         _statement("RdsRestore", ["rds:RestoreDBClusterFromSnapshot"], restore_resources),
-        _statement("RdsCreateInstances", ["rds:CreateDBInstance"], [*instances, *clusters]),
+        _statement("RdsCreateInstances", ["rds:CreateDBInstance"], [*instances, *worked_on]),
         # No tag condition: the first refresh deletes the instances of a target created
         # before aurora-restore, which carry no tags of ours.
         _statement("RdsDeleteInstances", ["rds:DeleteDBInstance"], instances),
-        _tagged(_statement("RdsModifyClusters", ["rds:ModifyDBCluster"], clusters), settings),
-        _tagged(_statement("RdsDeleteClusters", ["rds:DeleteDBCluster"], clusters), settings),
+        _tagged(_statement("RdsModifyClusters", ["rds:ModifyDBCluster"], worked_on), settings),
+        _tagged(_statement("RdsDeleteClusters", ["rds:DeleteDBCluster"], worked_on), settings),
     ]
     if target.final_snapshot:
         # DeleteDBCluster also authorises against the final snapshot it creates, which does
@@ -271,12 +299,10 @@ def _lambda_rds(settings: Settings, arns: _Arns) -> Document:
             _statement("RdsFinalSnapshot", ["rds:CreateDBClusterSnapshot"], [*clusters, *final]),
             _statement("RdsDeleteWithFinalSnapshot", ["rds:DeleteDBCluster"], final),
         ]
-    if target.delete_copied_snapshot:
-        statements.append(
-            _tagged(
-                _statement("RdsDeleteCopies", ["rds:DeleteDBClusterSnapshot"], copies), settings
-            )
-        )
+    # Refreshes delete their copy when target.delete_copied_snapshot; drills always do.
+    statements.append(
+        _tagged(_statement("RdsDeleteCopies", ["rds:DeleteDBClusterSnapshot"], copies), settings)
+    )
     statements += _kms("KmsCluster", target.kms_key_id, RDS_KEY_ACTIONS, "rds", arns.n)
     # RDS keeps grants on the key for the clusters and snapshots it encrypts.
     statements += _kms(
@@ -338,6 +364,7 @@ def _lambda_data(settings: Settings, arns: _Arns) -> Document:
             [n.table_arn],
         ),
         _statement("Notify", ["sns:Publish"], [n.topic_arn]),
+        _drill_metrics(),
     ]
     statements += _kms(
         "KmsSecrets", settings.secrets.kms_key_id, DATA_KEY_ACTIONS, "secretsmanager", n
@@ -351,6 +378,12 @@ def _lambda_data(settings: Settings, arns: _Arns) -> Document:
         n,
     )
     return _document(statements)
+
+
+def _drill_metrics() -> Statement:
+    statement = _statement("DrillMetrics", ["cloudwatch:PutMetricData"], "*")
+    statement["Condition"] = {"StringEquals": {"cloudwatch:namespace": DRILL_METRIC_NAMESPACE}}
+    return statement
 
 
 def _lambda_logs(arns: _Arns) -> Document:
@@ -440,12 +473,12 @@ def _dba(settings: Settings, arns: _Arns) -> Document:
         _statement(
             "OperatePipeline",
             ["states:DescribeStateMachine", "states:ListExecutions", "states:StartExecution"],
-            [n.state_machine_arn],
+            [n.state_machine_arn, n.drill_state_machine_arn],
         ),
         _statement(
             "OperateExecutions",
             ["states:DescribeExecution", "states:GetExecutionHistory", "states:StopExecution"],
-            [arns.executions()],
+            [arns.executions(), arns.drill_executions()],
         ),
         _statement(
             "ReadSecrets",
@@ -516,6 +549,7 @@ def env_resources(settings: Settings, names: Names) -> set[str]:
     arns = _Arns(settings, names)
     found = {
         *arns.clusters(),
+        *arns.drill_clusters(),
         *arns.instances(),
         *arns.copies(),
         *arns.final_snapshots(),
@@ -524,9 +558,11 @@ def env_resources(settings: Settings, names: Names) -> set[str]:
         *arns.functions(),
         *arns.function_log_groups(),
         arns.executions(),
+        arns.drill_executions(),
         names.table_arn,
         names.topic_arn,
         names.state_machine_arn,
+        names.drill_state_machine_arn,
     }
     if arns.parameter_group():
         found.add(str(arns.parameter_group()))

@@ -3,7 +3,9 @@
 `STEPS` lists every step module in pipeline order (the CLI deploys one function per entry,
 named `aurora-restore-<step with _ → ->-<env>`). The replace strategy runs `delete_old_cluster`
 and `check_delete` before `restore_cluster`; `record_failure` and `notify_failure` form the
-failure path. This package never imports `aurora_restore_cli`.
+failure path. `DRILL_STEPS` are used only by the restore drill's state machine
+(definitions/drill.asl.json), which reuses most of the others. This package never imports
+`aurora_restore_cli`.
 """
 
 STEPS: tuple[str, ...] = (
@@ -29,6 +31,11 @@ STEPS: tuple[str, ...] = (
     "notify_success",
     "record_failure",
     "notify_failure",
+    "drill_prepare",
+    "drill_cleanup",
+    "drill_report",
 )
+
+DRILL_STEPS: tuple[str, ...] = ("drill_prepare", "drill_cleanup", "drill_report")
 
 DATABASE_STEPS: tuple[str, ...] = ("reset_app_users", "run_sql", "verify")

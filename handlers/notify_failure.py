@@ -4,13 +4,18 @@ from __future__ import annotations
 
 from typing import Any
 
-from handlers.lib import notify
+from handlers.lib import document as doc
+from handlers.lib import drill, notify
 from handlers.lib.step import Document, StepResult, env_name, pipeline_step
 
 
 @pipeline_step("notify-failure")
 def handler(document: Document, context: Any) -> StepResult:
     failure = notify.failure(document)
+    if doc.is_drill(document):
+        subject, facts = drill.notification(document, "FAILED", failure)
+        message_id = notify.publish(subject, facts, "FAILED")
+        return document, {"message_id": message_id, "error": failure["error"]}
     facts = notify.summary(document, "FAILED")
     facts.update(failure)
     if document.get("staging_cluster_id"):

@@ -1,13 +1,15 @@
 """Step (failure path): the closing FAILED item in the audit trail.
 
 Touches no cluster: a staging cluster stays for inspection, the old target is left as it is.
+(A restore drill's failure path has already run drill_cleanup when this step runs.)
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from handlers.lib import audit, notify
+from handlers.lib import audit, drill, notify
+from handlers.lib import document as doc
 from handlers.lib.step import Document, StepResult, env_name, pipeline_step, ttl_days
 
 
@@ -20,6 +22,9 @@ def handler(document: Document, context: Any) -> StepResult:
         "staging_cluster_id": document.get("staging_cluster_id"),
         "old_cluster_id": document.get("old_cluster_id"),
     }
+    if doc.is_drill(document):
+        details = {**failure, "drill_cluster_id": drill.cluster_id(document)}
+        details["cleanup"] = document.get("cleanup")
     audit.put_event(
         str(document["operation_id"]),
         "pipeline",

@@ -4,6 +4,9 @@ The password goes into the env's master secret as a new version: first staged AW
 (its version id derives from the operation, so a retried invocation reuses the same password),
 then applied with modify_db_cluster(ApplyImmediately), then promoted to AWSCURRENT. If the run
 fails later, the previous password stays reachable as AWSPREVIOUS.
+
+In a restore drill the env's master secret is never touched: the drill cluster's password goes
+into the drill secret (`DRILL_SECRET_ID`, `aurora-restore/<env>/drill`) as its current value.
 """
 
 from __future__ import annotations
@@ -12,7 +15,7 @@ import json
 import uuid
 from typing import Any
 
-from handlers.lib import aws, guards, polling, rds, secrets, tags
+from handlers.lib import aws, drill, guards, polling, rds, secrets, tags
 from handlers.lib import document as doc
 from handlers.lib.errors import UnsafeTarget
 from handlers.lib.step import Document, StepResult, pipeline_step
@@ -41,6 +44,14 @@ def handler(document: Document, context: Any) -> StepResult:
     if cluster_id.lower() not in guards.allowed_ids(document):
         raise UnsafeTarget(f"{cluster_id} is not this operation's cluster; password untouched")
     sm = aws.client("secretsmanager", region)
+    if doc.is_drill(document):
+        drill_secret = secrets.secret_id(drill.DRILL_SECRET_ENV)
+        password = drill.store_password(sm, drill_secret, operation_id, cluster, EXCLUDED)
+        client.modify_db_cluster(
+            DBClusterIdentifier=cluster_id, MasterUserPassword=password, ApplyImmediately=True
+        )
+        polling.start(document, "password")
+        return document, {"cluster_id": cluster_id, "secret": drill_secret}
     secret = secrets.secret_id(MASTER_SECRET)
     version = version_id(operation_id)
     password = _staged_password(sm, secret, version, str(cluster.get("MasterUsername") or ""))

@@ -99,6 +99,7 @@ def owned(resource: str, settings: Settings, names: Names) -> bool:
             f"cluster:{target}",
             f"cluster:{target}-stg",
             f"cluster:{target}-old",
+            f"cluster:{target}-drill",
             f"db:{target}",
             f"cluster-snapshot:{target}-src",
             f"cluster-snapshot:{target}-final",
@@ -107,7 +108,11 @@ def owned(resource: str, settings: Settings, names: Names) -> bool:
             f"cluster-pg:{(settings.target.parameter_group or '').lower()}",
         )
     if service == "secretsmanager":
-        return head in (f"secret:aurora-restore/{env}/master", f"secret:aurora-restore/{env}/app")
+        return head in (
+            f"secret:aurora-restore/{env}/master",
+            f"secret:aurora-restore/{env}/app",
+            f"secret:aurora-restore/{env}/drill",
+        )
     if service == "dynamodb":
         return head == f"table/aurora-restore-audit{suffix}"
     if service == "sns":
@@ -120,6 +125,8 @@ def owned(resource: str, settings: Settings, names: Names) -> bool:
         return head in (
             f"stateMachine:aurora-restore-pipeline{suffix}",
             f"execution:aurora-restore-pipeline{suffix}",
+            f"stateMachine:aurora-restore-drill{suffix}",
+            f"execution:aurora-restore-drill{suffix}",
         )
     if service == "ec2" and vpc is not None:
         ids = {*vpc.subnet_ids, *vpc.security_group_ids}
@@ -293,7 +300,8 @@ def test_what_each_role_may_do(tmp_path: Path) -> None:
     lam_bare = actions_by_sid(*bare, "lambda")
     assert not any(sid.startswith("Ec2") for sid in lam_bare)  # no VPC: no ENI permissions
     assert "aurora-restore-network" not in policies.inline_policies("lambda", *bare)
-    assert "RdsDeleteCopies" not in lam_bare and "KmsCluster" not in lam_bare
+    assert "KmsCluster" not in lam_bare
+    assert "RdsDeleteCopies" in lam_bare  # a drill deletes its copy whatever the config says
     assert "DenyProtectedClusters" in lam_bare  # the source id is always denied
 
 

@@ -72,3 +72,19 @@ def strategy(document: Document) -> str:
 def timeout_seconds(document: Document, default: int = 6 * 3600) -> int:
     pipeline = document.get("pipeline") or {}
     return int(pipeline.get("timeout_seconds") or default)
+
+
+# --- drill mode ------------------------------------------------------------------------------
+# definitions/drill.asl.json's Initialize state sets "mode": "drill" (never the execution
+# input), and LoadDrillSettings puts the drill's own settings at settings.drill.
+
+DRILL_MODE = "drill"
+
+
+def is_drill(document: Document) -> bool:
+    """True in a restore drill: the target is never touched, only this drill's own cluster."""
+    return document.get("mode") == DRILL_MODE
+
+
+def drill_settings(document: Document) -> dict[str, Any]:
+    return _section(settings(document), "drill", "settings.drill")

@@ -29,6 +29,7 @@ TABLE = f"aurora-restore-audit-{ENV}"
 TOPIC = f"aurora-restore-notifications-{ENV}"
 MASTER_SECRET = f"aurora-restore/{ENV}/master"
 APP_SECRET = f"aurora-restore/{ENV}/app"
+DRILL_SECRET = f"aurora-restore/{ENV}/drill"
 STATE_MACHINE = f"aurora-restore-pipeline-{ENV}"
 OLD_MASTER_PASSWORD = "prod-master-Pa55word!"
 APP_PASSWORD = "app-user-Pa55word#1"
@@ -215,6 +216,7 @@ def lambda_environment(world: World, db_mode: str = "skip") -> dict[str, str]:
         "SNS_TOPIC": world.topic_arn,
         "MASTER_SECRET_ID": MASTER_SECRET,
         "APP_SECRET_ID": APP_SECRET,
+        "DRILL_SECRET_ID": DRILL_SECRET,
         "AURORA_RESTORE_DB_MODE": db_mode,
     }
 
@@ -247,7 +249,9 @@ def deploy(
         MaxPollAttempts=max_attempts,
         TimeoutSeconds=timeout,
     )
-    rendered = definition.render(definition.load_template(), values)
+    template = definition.load_template()
+    used = set(definition.placeholders(template))
+    rendered = definition.render(template, {k: v for k, v in values.items() if k in used})
     problems = definition.validate(rendered, set(arns.values()))
     assert problems == [], problems
     sfn = client("stepfunctions", REGION)
