@@ -18,6 +18,7 @@ STEPS: tuple[str, ...] = (
     "state-machine",
     "alarms",
     "schedule",
+    "drill",
 )
 
 _MODULES = {
@@ -29,6 +30,7 @@ _MODULES = {
     "state-machine": "state_machine",
     "alarms": "alarms",
     "schedule": "schedule",
+    "drill": "drill",
 }
 
 
