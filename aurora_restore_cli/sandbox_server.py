@@ -23,9 +23,10 @@ def configure_moto() -> None:
 
     default_user_config["stepfunctions"] = {"execute_state_machine": True}
     default_user_config["lambda"] = {"use_docker": False}
-    from .local.lambda_router import install
+    from .local import lambda_router, rds_fidelity
 
-    install()
+    lambda_router.install()
+    rds_fidelity.install()  # AWS deletes a cluster's automated backups with it; moto does not
 
 
 def serve(state_file: Path) -> None:
