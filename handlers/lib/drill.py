@@ -22,7 +22,7 @@ import uuid
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from handlers.lib import aws, guards, naming, rds, secrets, tags
+from handlers.lib import aws, guards, naming, notify, rds, secrets, tags
 from handlers.lib import document as doc
 from handlers.lib.errors import SettingsInvalid, UnsafeTarget
 
@@ -310,6 +310,9 @@ def summary(document: Document, status: str) -> dict[str, Any]:
         "cleanup": document.get("cleanup") or {},
         "keep_seconds": (document.get("drill") or {}).get("keep_seconds", 0),
     }
+    if document.get("cleanup_error"):
+        # The failure path's cleanup itself failed (e.g. the guard refused): say why.
+        facts["cleanup_error"] = notify.failure({"error": document["cleanup_error"]})
     return facts
 
 

@@ -60,6 +60,15 @@ def ensure_functions(world: World, environment: dict[str, str] | None = None) ->
     return arns
 
 
+def ensure_drill_secret() -> None:
+    """The drill secret as `setup drill` creates it (empty: each drill adds a version)."""
+    secrets = support.client("secretsmanager", REGION)
+    try:
+        secrets.describe_secret(SecretId=support.DRILL_SECRET)
+    except secrets.exceptions.ResourceNotFoundException:
+        secrets.create_secret(Name=support.DRILL_SECRET, SecretString="{}")
+
+
 def deploy_drill(
     world: World,
     *,
@@ -71,11 +80,7 @@ def deploy_drill(
 ) -> str:
     """The drill state machine from our rendered definition (and the drill secret)."""
     arns = ensure_functions(world, environment)
-    secrets = support.client("secretsmanager", REGION)
-    try:
-        secrets.describe_secret(SecretId=support.DRILL_SECRET)
-    except secrets.exceptions.ResourceNotFoundException:
-        secrets.create_secret(Name=support.DRILL_SECRET, SecretString="{}")
+    ensure_drill_secret()
     template = definition.load_template(definition.DRILL_TEMPLATE_PATH)
     values: dict[str, Any] = {definition.function_arn_placeholder(s): a for s, a in arns.items()}
     values.update(

@@ -266,3 +266,30 @@ def test_a_drill_that_fails_before_restoring_leaves_nothing(
     assert support.cluster_ids() == {TARGET}
     assert target_guard.calls == []  # nothing was written at all
     assert handlers.find_snapshot  # (the real step refused it)
+
+
+def test_a_foreign_cluster_at_the_drill_id_is_neither_used_nor_deleted(
+    world: World, target_guard: RdsWrites
+) -> None:
+    """Someone's cluster (with our env tags, but not this drill's) sits at the drill's id: the
+    restore refuses, and the failure path's cleanup refuses to delete it too — and says so."""
+    op = "drill-occupied"
+    drill_id = naming.drill_cluster_id(TARGET, op)
+    support.create_cluster(drill_id, support.REGION, tags=support.MANAGED_TAGS)
+    occupant = support.cluster(drill_id)
+    machine = drill_support.deploy_drill(world)
+    del target_guard.calls[:]  # the occupant's creation above is the test's, not the drill's
+
+    execution = support.run(machine, op, drill_support.drill_request())
+
+    assert execution["status"] == "FAILED" and execution["error"] == "RestoreFailed"
+    after = support.cluster(drill_id)
+    assert after is not None and after["DBClusterArn"] == occupant["DBClusterArn"]  # type: ignore[index]
+    assert target_guard.operations(drill_id) == []  # not restored over, not deleted
+    (sent,) = support.notifications(world.topic_arn)
+    facts = body(sent)
+    assert facts["error"] == "RestoreFailed" and "already exists" in facts["message"]
+    assert facts["cleanup_error"]["error"] == "UnsafeTarget"
+    assert "not this drill's cluster" in facts["cleanup_error"]["message"]
+    assert drill_id in facts["left_behind"]
+    assert drill_lock(op) is None
