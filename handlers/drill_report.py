@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from handlers.lib import audit, aws, drill, notify
+from handlers.lib import aws, drill, notify
 from handlers.lib import document as doc
 from handlers.lib.step import Document, StepResult, pipeline_step, ttl_days
 
@@ -32,17 +32,7 @@ def handler(document: Document, context: Any) -> StepResult:
     if not failed and facts["rto_seconds"] is not None:
         publish_metrics(document, facts)
         published = True
-    operation_id, env, ttl = doc.operation_id(document), doc.env(document), ttl_days(document)
-    for phase in drill.PHASES:
-        started, ended = drill.phase_bounds(document, phase)
-        if started is None:
-            continue
-        details = {"phase": phase, "started": started, "ended": ended}
-        if phase in facts["phases"]:
-            details["seconds"] = facts["phases"][phase]
-        phase_status = "SUCCEEDED" if ended else "FAILED"
-        audit.put_event(operation_id, "drill-phase", phase_status, details, env, ttl_days=ttl)
-    audit.put_event(operation_id, "drill", status, facts, env, ttl_days=ttl)
+    drill.write_report(document, facts, ttl_days(document))
     document["drill_result"] = {
         key: facts[key] for key in ("status", "rto_seconds", "phases", "snapshot_age_hours")
     }

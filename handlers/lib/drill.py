@@ -22,7 +22,7 @@ import uuid
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from handlers.lib import aws, guards, naming, notify, rds, secrets, tags
+from handlers.lib import audit, aws, guards, naming, notify, rds, secrets, tags
 from handlers.lib import document as doc
 from handlers.lib.errors import SettingsInvalid, UnsafeTarget
 
@@ -314,6 +314,23 @@ def summary(document: Document, status: str) -> dict[str, Any]:
         # The failure path's cleanup itself failed (e.g. the guard refused): say why.
         facts["cleanup_error"] = notify.failure({"error": document["cleanup_error"]})
     return facts
+
+
+def write_report(document: Document, facts: dict[str, Any], ttl: int) -> None:
+    """One `drill-phase` audit item per phase the drill entered (FAILED for the one it stopped
+    in), then the `drill` summary item with `facts` (see `summary`)."""
+    operation_id, env = doc.operation_id(document), doc.env(document)
+    phases = facts.get("phases") or {}
+    for phase in PHASES:
+        started, ended = phase_bounds(document, phase)
+        if started is None:
+            continue
+        details: dict[str, Any] = {"phase": phase, "started": started, "ended": ended}
+        if phase in phases:
+            details["seconds"] = phases[phase]
+        status = "SUCCEEDED" if ended else "FAILED"
+        audit.put_event(operation_id, "drill-phase", status, details, env, ttl_days=ttl)
+    audit.put_event(operation_id, "drill", str(facts["status"]), facts, env, ttl_days=ttl)
 
 
 def notification(
