@@ -226,8 +226,12 @@ def deploy(
     max_attempts: int = 6,
     timeout: int = 300,
     settings: dict[str, Any] | None = None,
+    overrides: dict[str, Any] | None = None,
 ) -> str:
-    """Create one function per step and the state machine from our rendered definition."""
+    """Create one function per step and the state machine from our rendered definition.
+
+    `overrides` replaces placeholder values (e.g. the pipeline numbers of a real config, for the
+    timeline bench); by default the waits are compressed to `poll_interval` seconds."""
     lam = client("lambda", REGION)
     arns: dict[str, str] = {}
     for step in STEPS:
@@ -247,6 +251,7 @@ def deploy(
         MaxPollAttempts=max_attempts,
         TimeoutSeconds=timeout,
     )
+    values.update(overrides or {})
     rendered = definition.render(definition.load_template(), values)
     problems = definition.validate(rendered, set(arns.values()))
     assert problems == [], problems
