@@ -41,6 +41,7 @@ PER_STRATEGY = {
     "overhead_pct",
     "downtime_s",
     "downtime_max_s",
+    "downtime_over_renames_max_s",
     "renames_s",
     "waited_s",
     "transitions",
@@ -115,6 +116,9 @@ def test_downtime_is_measured_against_the_right_operations(report: dict[str, Any
     # Swap: two renames (±10% each), and the target is down at least while both run.
     assert swap["renames_s"] == pytest.approx(2 * rename, rel=0.1)
     assert swap["downtime_s"] >= swap["renames_s"]
+    assert swap["downtime_over_renames_max_s"] >= 0
+    for run in swap["each_run"]:
+        assert run["downtime_s"] - run["renames_s"] <= swap["downtime_over_renames_max_s"] + 0.1
     assert [loop["what"] for loop in swap["loops"]] == [
         "copy",
         "restore",
