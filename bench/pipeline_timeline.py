@@ -449,10 +449,12 @@ def run_strategy(
         mock_aws(config=support.MOTO_CONFIG),
         patched_moto(),
         lambda_router.routing(),
-        _lambda_environment(),
+        _environment(FAKE_AWS),
     ):
         world = support.build_world(strategy=strategy)
-        with _function_environment(world):
+        # Handlers read their function's environment (the router applies it per call); the
+        # test support reads some of it from the process environment too.
+        with _environment(dict(support.lambda_environment(world))):
             machine = support.deploy(world, overrides=values)
             with simulated(timeline):
                 execution = support.run(machine, f"timeline-{strategy}", timeout=600)
@@ -465,36 +467,29 @@ def run_strategy(
     return _figures(strategy, timeline, execution, events, time.monotonic() - wall)
 
 
+# Fake credentials and no profile/endpoint: whatever the shell has, nothing reaches AWS.
+FAKE_AWS = {
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_DEFAULT_REGION": "us-east-1",
+    "AWS_CONFIG_FILE": os.devnull,
+    "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
+    "AWS_PROFILE": None,
+    "AWS_ENDPOINT_URL": None,
+    "AWS_SESSION_TOKEN": None,
+}
+
+
 @contextlib.contextmanager
-def _lambda_environment() -> Iterator[None]:
-    keys = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_DEFAULT_REGION")
-    saved = {k: os.environ.get(k) for k in (*keys, "AWS_PROFILE", "AWS_ENDPOINT_URL")}
-    os.environ.update(
-        {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
-        | {"AWS_DEFAULT_REGION": "us-east-1"}
-    )
-    os.environ.pop("AWS_PROFILE", None)
-    os.environ.pop("AWS_ENDPOINT_URL", None)
+def _environment(values: dict[str, str | None]) -> Iterator[None]:
+    """Set (or, for None, remove) environment variables for the block."""
+    saved = {key: os.environ.get(key) for key in values}
     try:
-        yield
-    finally:
-        for key, value in saved.items():
+        for key, value in values.items():
             if value is None:
                 os.environ.pop(key, None)
             else:
                 os.environ[key] = value
-
-
-@contextlib.contextmanager
-def _function_environment(world: Any) -> Iterator[None]:
-    """Handlers read the function environment; the router applies it per call, and the test
-    support reads a few values from the process environment too."""
-    from tests.pipeline import support
-
-    variables = support.lambda_environment(world)
-    saved = {k: os.environ.get(k) for k in variables}
-    os.environ.update(variables)
-    try:
         yield
     finally:
         for key, value in saved.items():
