@@ -85,6 +85,32 @@ def pipeline_settings(settings: Settings, names: Names) -> dict[str, Any]:
     }
 
 
+def pipeline_block(settings: Settings) -> dict[str, Any]:
+    """The CONTRACT.md `pipeline` document (`${Pipeline}`, placed by the Initialize state):
+    each wait loop's schedule and its bound in checks (`max_polls`, what the loop's Choice
+    compares `poll.attempt` with), derived from `max_seconds` by the handlers' own schedule."""
+    from handlers.lib import polling
+
+    pipeline = settings.pipeline
+    growth = pipeline.poll_growth_percent
+    waits: dict[str, Any] = {}
+    for key, loop in pipeline.waits.items():
+        checks, _ = polling.checks_within(
+            loop.first_seconds, loop.poll_seconds, growth, loop.max_seconds
+        )
+        waits[key] = {
+            "first_seconds": loop.first_seconds,
+            "poll_seconds": loop.poll_seconds,
+            "max_seconds": loop.max_seconds,
+            "max_polls": checks,
+        }
+    return {
+        "timeout_seconds": pipeline.timeout_seconds,
+        "poll_growth_percent": growth,
+        "waits": waits,
+    }
+
+
 def function_arns(names: Names) -> dict[str, str]:
     """Step module → this env's function ARN, for every step in `handlers.STEPS`."""
     from handlers import STEPS
@@ -104,10 +130,10 @@ def definition_values(
     known.update(
         {
             "Settings": pipeline_settings(settings, names),
-            "PollIntervalSeconds": settings.pipeline.poll_interval_seconds,
-            "MaxPollAttempts": settings.pipeline.max_poll_attempts,
+            "Pipeline": pipeline_block(settings),
             "TimeoutSeconds": settings.pipeline.timeout_seconds,
             "DrillSettings": drill_settings(settings),
+            "DrillPipeline": drill_pipeline_block(settings),
             "DrillTimeoutSeconds": drill_timeout_seconds(settings),
         }
     )
@@ -131,8 +157,9 @@ def drill_settings(settings: Settings) -> dict[str, Any]:
     return {
         "keep_minutes": drill.keep_minutes,
         "max_keep_minutes": MAX_DRILL_KEEP_MINUTES,
-        # After the keep time, a drill takes at most as long as a refresh may.
-        "expiry_margin_seconds": settings.pipeline.timeout_seconds,
+        # What a drill may still take after its keep time: anything of it left after that
+        # (its `expires-at`) is an orphan.
+        "expiry_margin_seconds": drill_timeout_seconds(settings) - MAX_DRILL_KEEP_MINUTES * 60,
         "checks_sql": DRILL_CHECKS_NAME if drill.checks_sql else None,
         "instance_class": drill.instance_class,
         "metric_namespace": DRILL_METRIC_NAMESPACE,
@@ -140,8 +167,24 @@ def drill_settings(settings: Settings) -> dict[str, Any]:
 
 
 def drill_timeout_seconds(settings: Settings) -> int:
-    """A drill may take as long as a refresh, plus the longest keep-for-inspection wait."""
-    return settings.pipeline.timeout_seconds + MAX_DRILL_KEEP_MINUTES * 60
+    """The drill's execution timeout. Its path to success has the refresh's loops but the
+    renames (copy, restore, instances, password — all inside the refresh's validated
+    `timeout_seconds`), plus the longest keep time and, at worst, two cleanups (the `delete`
+    loop's bound each: after the drill and on the failure path)."""
+    from handlers.lib import polling
+
+    pipeline = settings.pipeline
+    delete = pipeline.waits["delete"]
+    _, cleanup = polling.checks_within(
+        delete.first_seconds, delete.poll_seconds, pipeline.poll_growth_percent, delete.max_seconds
+    )
+    return pipeline.timeout_seconds + MAX_DRILL_KEEP_MINUTES * 60 + 2 * cleanup
+
+
+def drill_pipeline_block(settings: Settings) -> dict[str, Any]:
+    """The drill's `pipeline` document: the refresh's wait loops (its cleanup waits like the
+    `delete` loop) under the drill's own timeout (the lock is held that long)."""
+    return {**pipeline_block(settings), "timeout_seconds": drill_timeout_seconds(settings)}
 
 
 def render_drill_definition(settings: Settings, names: Names) -> str:

@@ -16,6 +16,7 @@ from aurora_restore_cli.pipeline_settings import (
     drill_timeout_seconds,
     render_drill_definition,
 )
+from handlers.lib import polling
 
 from .conftest import CONFIG_DIR, edit_config
 
@@ -45,22 +46,36 @@ def test_rendered_drill_settings_and_definition(config_dir: Path) -> None:
         lambda d: d["drill"].update(keep_minutes=15, instance_class="db.t4g.medium"),
     )
     settings = load_settings(config_dir, "dev")
+    # The drill's timeout: the refresh's (validated against the same loops), the longest keep
+    # time, and two cleanups at the delete loop's bound (after the drill, on the failure path).
+    delete = settings.pipeline.waits["delete"]
+    _, cleanup = polling.checks_within(
+        delete.first_seconds,
+        delete.poll_seconds,
+        settings.pipeline.poll_growth_percent,
+        delete.max_seconds,
+    )
+    assert cleanup >= delete.max_seconds
+    timeout = settings.pipeline.timeout_seconds + 720 * 60 + 2 * cleanup
+    assert drill_timeout_seconds(settings) == timeout
     assert drill_settings(settings) == {
         "keep_minutes": 15,
         "max_keep_minutes": 720,
-        "expiry_margin_seconds": 21600,
+        "expiry_margin_seconds": timeout - 720 * 60,
         "checks_sql": "drill_checks.sql",
         "instance_class": "db.t4g.medium",
         "metric_namespace": "AuroraRestore",
     }
-    assert drill_timeout_seconds(settings) == 21600 + 720 * 60
     names = Names("dev", settings.region, settings.account_id)
     document = json.loads(render_drill_definition(settings, names))
     states = document["States"]
     assert states["Initialize"]["Parameters"]["mode"] == "drill"
     assert states["LoadDrillSettings"]["Result"]["keep_minutes"] == 15
     assert states["LoadSettings"]["Result"]["target"]["cluster_id"] == "dev-orders"
-    assert document["TimeoutSeconds"] == drill_timeout_seconds(settings)
+    assert document["TimeoutSeconds"] == timeout
+    pipeline = states["Initialize"]["Parameters"]["pipeline"]
+    assert pipeline["timeout_seconds"] == timeout  # the lock is held as long
+    assert pipeline["waits"]["delete"]["max_seconds"] == delete.max_seconds
 
 
 def test_validate_reports_the_drill(config_dir: Path) -> None:

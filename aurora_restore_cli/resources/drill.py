@@ -11,6 +11,8 @@ permissions drills need are part of the `roles` step (policies.py).
 
 from __future__ import annotations
 
+import json
+from collections.abc import Sequence
 from typing import Any
 
 from ..config import Settings
@@ -49,11 +51,59 @@ class DrillSecret(_Secret):
         return {}  # each drill adds its own version (handlers/lib/drill.py)
 
 
+FAILURE_PATH = (
+    "PollTimedOut",
+    "CleanUpAfterFailure",
+    "WaitForCleanUpAfterFailure",
+    "CleanedUpAfterFailure",
+    "ReportFailedDrill",
+    "RecordFailure",
+    "ReleaseLockOnFailure",
+    "NotifyFailure",
+    "Failed",
+)
+
+
+def history_bound(settings: Settings, names: Names) -> int:
+    """History events of the drill's busiest run: its longest path to success with every wait
+    loop at its bound, then a failure path whose cleanup also runs to its bound (Step
+    Functions stops an execution at 25,000 events, and a stopped drill runs no cleanup)."""
+    from .. import definition
+    from ..pipeline_settings import drill_pipeline_block, render_drill_definition
+
+    document = json.loads(render_drill_definition(settings, names))
+    states = document["States"]
+    loops = {loop.choice: loop for loop in definition.wait_loops(document)}
+    waits = drill_pipeline_block(settings)["waits"]
+
+    def events(path: Sequence[str]) -> int:
+        total = sum(definition.history_events(states[name]) for name in path)
+        for name in path:
+            if name in loops:
+                rounds = waits[loops[name].key]["max_polls"] - 1
+                per_round = sum(definition.history_events(states[s]) for s in loops[name].states)
+                total += rounds * per_round
+        return total
+
+    longest = max(events(path) for path in definition.success_paths(document, {}))
+    return definition.EXECUTION_EVENTS + longest + events(FAILURE_PATH)
+
+
 def validate_offline(settings: Settings, names: Names) -> str:
-    """For `aurora-restore validate`: the drill definition, schedule and scheduler policy."""
+    """For `aurora-restore validate`: the drill definition, its history bound, the schedule
+    and its scheduler policy."""
     from .. import policies
+    from ..validation import HISTORY_BUDGET
 
     summary = drill_state_machine.validate_offline(settings, names)
+    events = history_bound(settings, names)
+    if events > HISTORY_BUDGET:
+        raise ValueError(
+            f"drill: its longest run can write {events} history events (wait loops at their "
+            f"bounds); Step Functions stops at 25000: raise the waits' poll_seconds or "
+            "poll_growth_percent, or lower max_seconds (pipeline.waits)"
+        )
+    summary += f"; at most {events} history events"
     schedule = settings.drill.schedule
     if schedule is None:
         return summary + "; no drill schedule"

@@ -86,8 +86,7 @@ def deploy_drill(
     values.update(
         Settings=world.settings,
         DrillSettings=drill or drill_settings(),
-        PollIntervalSeconds=poll_interval,
-        MaxPollAttempts=max_attempts,
+        DrillPipeline=support.compressed_pipeline(poll_interval, max_attempts, timeout),
         DrillTimeoutSeconds=timeout,
     )
     used = set(definition.placeholders(template))

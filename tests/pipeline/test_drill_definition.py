@@ -50,8 +50,7 @@ def states() -> dict[str, Any]:
     values.update(
         Settings={"env": "dev"},
         DrillSettings={"keep_minutes": 0},
-        PollIntervalSeconds=60,
-        MaxPollAttempts=120,
+        DrillPipeline={"timeout_seconds": 64800, "poll_growth_percent": 2, "waits": {}},
         DrillTimeoutSeconds=64800,
     )
     rendered = definition.render(template, values)
@@ -129,14 +128,26 @@ def test_every_error_on_the_way_cleans_up_first(states: dict[str, Any]) -> None:
 
 
 def test_every_wait_loop_is_bounded(states: dict[str, Any]) -> None:
-    polls = [n for n, s in states.items() if s["Type"] == "Wait" and "Seconds" in s]
-    assert len(polls) == 6
+    polls = [n for n, s in states.items() if s.get("SecondsPath") == "$.poll.wait_seconds"]
+    loops = {}
     for wait in polls:
         check = states[states[wait]["Next"]]
         choice = states[check["Next"]]
         assert choice["Type"] == "Choice" and choice["Default"] == wait, wait
         rules = {rule["Variable"]: rule for rule in choice["Choices"]}
-        assert rules["$.poll.attempt"]["NumericGreaterThanEquals"] == 120, wait
+        bound = rules["$.poll.attempt"]["NumericGreaterThanEqualsPath"]
+        loops[wait] = bound.removeprefix("$.pipeline.waits.").removesuffix(".max_polls")
+    assert loops == {
+        "WaitForCopy": "copy",
+        "WaitForCluster": "restore",
+        "WaitForInstances": "instances",
+        "WaitForPassword": "password",
+        "WaitForCleanUp": "delete",  # a drill's cleanup waits for deletions
+        "WaitForCleanUpAfterFailure": "delete",
+    }
+    # The CLI's own view of the loops (used for the time limits) finds the same ones.
+    found = definition.wait_loops({"States": states})
+    assert {loop.wait: loop.key for loop in found} == loops
 
 
 def test_phases_are_stamped_in_order_and_the_keep_wait_is_validated(

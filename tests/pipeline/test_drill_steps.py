@@ -225,15 +225,13 @@ def test_cleanup_waits_while_aws_says_not_yet(
 
     monkeypatch.setattr(RDSBackend, "delete_db_cluster", not_yet)
     first = drill_cleanup.handler(document, None)
-    assert first["poll"] == {
-        "what": "cleanup",
-        "attempt": 1,
-        "ready": False,
-        "status": "cluster waiting (available), copy deleting",
-    }
+    poll = first["poll"]
+    assert (poll["what"], poll["attempt"], poll["ready"]) == ("cleanup", 0, False)  # started
+    assert poll["status"] == "cluster waiting (available), copy deleting"
+    assert poll["wait_seconds"] == document["pipeline"]["waits"]["delete"]["first_seconds"]
     assert DRILL_ID in support.cluster_ids()
     done = cleaned(first)
-    assert done["poll"]["ready"] is True and done["poll"]["attempt"] >= 2
+    assert done["poll"]["ready"] is True and done["poll"]["attempt"] == 2  # deleting, gone
     assert support.cluster_ids() == {TARGET} and refusals == [DRILL_ID]
 
 

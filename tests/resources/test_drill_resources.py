@@ -203,3 +203,21 @@ def test_validate_offline(config_dir: Path) -> None:
     settings = load_settings(config_dir, "dev")
     with pytest.raises(ValueError, match=r"drill schedule: .*day-of-month or day-of-week"):
         validate_offline(settings, names)
+
+
+def test_validate_offline_bounds_the_drills_history(
+    config_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from aurora_restore_cli import validation
+    from aurora_restore_cli.resources.drill import history_bound
+
+    settings = load_settings(config_dir, "dev")
+    names = Names("dev", settings.region, settings.account_id)
+    events = history_bound(settings, names)
+    # Every loop at its bound: at least the cleanup loop twice (after the drill, on failure).
+    delete_polls = settings.pipeline.waits["delete"]
+    assert events > 2 * 9 and delete_polls.max_seconds > 0
+    assert f"at most {events} history events" in validate_offline(settings, names)
+    monkeypatch.setattr(validation, "HISTORY_BUDGET", events - 1)
+    with pytest.raises(ValueError, match=f"can write {events} history events"):
+        validate_offline(settings, names)
