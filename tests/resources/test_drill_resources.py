@@ -16,6 +16,7 @@ from aurora_restore_cli import engine
 from aurora_restore_cli.changes import Action
 from aurora_restore_cli.config import load_settings
 from aurora_restore_cli.naming import Names
+from aurora_restore_cli.pipeline_settings import drill_timeout_seconds
 from aurora_restore_cli.resources import available_steps
 from aurora_restore_cli.resources.drill import validate_offline
 
@@ -77,7 +78,7 @@ def test_create_then_rerun_writes_nothing_then_cleanup(aws: None) -> None:
     assert definition["States"]["Initialize"]["Parameters"]["mode"] == "drill"
     drill = definition["States"]["LoadDrillSettings"]["Result"]
     assert drill["checks_sql"] == "drill_checks.sql" and drill["max_keep_minutes"] == 720
-    assert definition["TimeoutSeconds"] == 21600 + 720 * 60
+    assert definition["TimeoutSeconds"] == drill_timeout_seconds(ctx.settings)
     assert described["roleArn"].endswith(":role/aurora-restore-stepfunctions-role-dev")
     assert described["loggingConfiguration"]["level"] == "ERROR"
     tags = client("stepfunctions").list_tags_for_resource(resourceArn=DRILL_SM_ARN)["tags"]
