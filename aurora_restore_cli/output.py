@@ -35,9 +35,14 @@ ACTION_STYLE = {
 
 
 class Output:
-    def __init__(self, mode: str = "text", verbose: int = 0) -> None:
+    """`defer=True` (the CLI's): the JSON document is held until `flush()` or `fail()`, so a
+    failure after the result is known still yields exactly one document on stdout."""
+
+    def __init__(self, mode: str = "text", verbose: int = 0, defer: bool = False) -> None:
         self.mode = mode
         self.verbose = verbose
+        self.defer = defer
+        self._pending: dict[str, Any] | None = None
         self.out = Console(file=sys.stdout, highlight=False, soft_wrap=True)
         self.err = Console(file=sys.stderr, highlight=False, soft_wrap=True)
 
@@ -58,7 +63,14 @@ class Output:
         self.err.print(f"[yellow]warning:[/yellow] {message}")
 
     def error(self, message: str) -> None:
-        self.err.print(f"[bold red]error:[/bold red] {message}", markup=True)
+        self.err.print(f"[bold red]error:[/bold red] {message}", markup=True, soft_wrap=True)
+
+    def fail(self, message: str, exit_code: int) -> None:
+        """The one line on stderr; in JSON mode also the document with `error`/`exit_code`."""
+        self.error(message)
+        if self.json:
+            pending, self._pending = self._pending or {}, None
+            self._write({**pending, "error": message, "exit_code": exit_code})
 
     @contextmanager
     def spinner(self, message: str) -> Iterator[None]:
@@ -70,9 +82,22 @@ class Output:
 
     # results (stdout) ------------------------------------------------------------------
     def document(self, doc: dict[str, Any]) -> None:
-        """Print the machine-readable result (json mode only)."""
-        if self.json:
-            sys.stdout.write(json.dumps(doc, indent=2, sort_keys=True, default=str) + "\n")
+        """The machine-readable result (json mode only); deferred: kept until `flush()`."""
+        if not self.json:
+            return
+        if self.defer:
+            self._pending = {**(self._pending or {}), **doc}
+        else:
+            self._write(doc)
+
+    def flush(self) -> None:
+        if self._pending is not None:
+            pending, self._pending = self._pending, None
+            self._write(pending)
+
+    @staticmethod
+    def _write(doc: dict[str, Any]) -> None:
+        sys.stdout.write(json.dumps(doc, indent=2, sort_keys=True, default=str) + "\n")
 
     def print(self, renderable: Any) -> None:
         if not self.json:

@@ -21,6 +21,13 @@ from typing import Any
 def configure_moto() -> None:
     from moto.core.config import default_user_config
 
+    from .bundled import root
+
+    # Our functions' handler is `handlers.<step>.handler`, as in their zip: this process (and
+    # only this one) puts the shipped handlers on its path, the way Lambda does with the zip.
+    if str(root()) not in sys.path:
+        sys.path.insert(0, str(root()))
+
     default_user_config["stepfunctions"] = {"execute_state_machine": True}
     default_user_config["lambda"] = {"use_docker": False}
     from .local.lambda_router import install

@@ -6,7 +6,8 @@ import os
 
 import click
 
-from ..app import App, Options, UsageFailure, global_options
+from ..app import Options, UsageFailure, global_options, make_app
+from ..bundled import example_config_dir
 
 
 @click.command()
@@ -28,7 +29,9 @@ def demo(ctx: click.Context, keep: bool) -> None:
     if options.endpoint_url:
         raise UsageFailure("demo always runs on its own sandbox; drop --endpoint-url")
     options.local = True
-    app = App(options)
+    # the shipped example env unless the user points at their own config
+    options.config_dir = options.config_dir or example_config_dir()
+    app = make_app(ctx)
     app.settings  # noqa: B018 - validate the config before starting anything
     run_demo(app, keep)
 
