@@ -10,6 +10,7 @@ import json
 import sys
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from typing import Any
 
 from rich.console import Console
@@ -103,19 +104,95 @@ class Output:
         if not self.json:
             self.out.print(renderable)
 
+    def rows(self, listing: Rows) -> None:
+        """A listing whose cells are never cut or wrapped: a table that fits the terminal
+        (hiding optional columns if it must), else — and whenever stdout is not a terminal —
+        plain aligned lines, one per row, so `grep` sees whole rows."""
+        if self.json:
+            return
+        if self.out.is_terminal:
+            hidden: list[str] = []
+            for drop in ["", *reversed(listing.optional)]:
+                if drop:
+                    hidden.append(drop)
+                table = listing.table(hidden)
+                if self.out.measure(table).maximum <= self.out.width:
+                    self.out.print(table)
+                    if hidden:
+                        self.out.print(f"[dim](hidden to fit: {', '.join(hidden)}; widen the "
+                                       "terminal or use -o json)[/dim]")
+                    return
+        for line in listing.lines():
+            self.out.print(line, markup=False, highlight=False, soft_wrap=True)
+
     def changes(self, title: str, changes: Sequence[Change], doc: dict[str, Any]) -> None:
+        """Every resource in JSON, with -v, and when piped; on a terminal one row per step
+        (counts per action) plus every resource that needs attention."""
         if self.json:
             self.document({**doc, "changes": [c.to_json() for c in changes]})
             return
-        table = Table(title=title, title_justify="left", show_lines=False)
-        for column in ("step", "resource", "name", "action", "detail"):
-            table.add_column(column, overflow="fold")
-        for c in changes:
-            style = ACTION_STYLE.get(c.action, "")
-            detail = c.detail if not (self.verbose and c.arn) else f"{c.detail} {c.arn}".strip()
-            table.add_row(c.step, c.kind, c.name, f"[{style}]{c.action}[/{style}]", detail)
-        self.out.print(table)
+        if self.out.is_terminal and not self.verbose and len(changes) > GROUP_ABOVE:
+            self.out.print(step_summary(title, changes))
+            attention = [c for c in changes if c.action in ATTENTION]
+            if attention:
+                self.rows(change_rows("Needs attention", attention, with_arn=False))
+            self.out.print(summary_line(changes) + " [dim](every resource: -v)[/dim]")
+            return
+        self.rows(change_rows(title, changes, with_arn=bool(self.verbose)))
         self.out.print(summary_line(changes))
+
+
+GROUP_ABOVE = 12  # fewer changes than this read fine one per line, even on a terminal
+ATTENTION = {Action.FOREIGN, Action.FAILED, Action.DRIFTED, Action.MISSING}
+
+
+@dataclass
+class Rows:
+    """A titled listing; `optional` headers may be hidden (last first) to fit a terminal."""
+
+    title: str
+    headers: list[str]
+    rows: list[list[str]] = field(default_factory=list)  # cells may hold rich markup
+    optional: tuple[str, ...] = ()
+
+    def table(self, hidden: Sequence[str] = ()) -> Table:
+        shown = [i for i, h in enumerate(self.headers) if h not in hidden]
+        table = Table(title=self.title, title_justify="left")
+        for i in shown:
+            table.add_column(self.headers[i], no_wrap=True)
+        for row in self.rows:
+            table.add_row(*(row[i] for i in shown))
+        return table
+
+    def lines(self) -> list[str]:
+        from rich.text import Text
+
+        plain = [self.headers] + [[Text.from_markup(c).plain for c in r] for r in self.rows]
+        widths = [max(len(r[i]) for r in plain) for i in range(len(self.headers))]
+        text = ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in plain]
+        return [self.title, *text]
+
+
+def change_rows(title: str, changes: Sequence[Change], with_arn: bool) -> Rows:
+    listing = Rows(title, ["step", "resource", "name", "action", "detail"],
+                   optional=("resource", "detail"))
+    for c in changes:
+        style = ACTION_STYLE.get(c.action, "")
+        detail = f"{c.detail} {c.arn}".strip() if with_arn and c.arn else c.detail
+        listing.rows.append([c.step, c.kind, c.name, f"[{style}]{c.action}[/{style}]", detail])
+    return listing
+
+
+def executions_table(title: str, executions: Sequence[dict[str, Any]]) -> Rows:
+    listing = Rows(title, ["operation", "status", "started", "duration", "snapshot"],
+                   optional=("started", "duration"))
+    for row in executions:
+        duration = "-" if row["duration_seconds"] is None else f"{row['duration_seconds']:.0f}s"
+        listing.rows.append(
+            [row["operation_id"], row["status"], row["started"] or "-", duration,
+             row["snapshot"] or "-"]
+        )
+    return listing
 
 
 def step_summary(title: str, changes: Sequence[Change]) -> Table:
@@ -138,7 +215,13 @@ def summary_line(changes: Sequence[Change]) -> str:
     return ", ".join(f"{n} {action}" for action, n in sorted(counts.items())) or "nothing to do"
 
 
-STEP_STYLE = {"done": "green", "running": "cyan", "waiting": "yellow", "failed": "bold red"}
+STEP_STYLE = {
+    "done": "green",
+    "skipped": "dim",
+    "running": "cyan",
+    "waiting": "yellow",
+    "failed": "bold red",
+}
 
 
 def execution_table(view: Any, now: Any) -> Table:
