@@ -222,7 +222,7 @@ class App:
             with self.out.spinner("starting the sandbox"):
                 box, started = sandbox.start()
             if started:
-                self.out.info(f"sandbox started on {box.url}")
+                self.out.info(f"sandbox started on {box.url}; {box.database_line}")
             return box.url, True
         if self.options.endpoint_url:
             return checked_endpoint(self.options.endpoint_url, "--endpoint-url"), False

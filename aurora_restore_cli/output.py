@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from .changes import Action, Change
@@ -115,9 +116,8 @@ class Output:
             for drop in ["", *reversed(listing.optional)]:
                 if drop:
                     hidden.append(drop)
-                table = listing.table(hidden)
-                if self.out.measure(table).maximum <= self.out.width:
-                    self.out.print(table)
+                if listing.width(hidden) <= self.out.width:
+                    self.out.print(listing.table(hidden))
                     if hidden:
                         self.out.print(f"[dim](hidden to fit: {', '.join(hidden)}; widen the "
                                        "terminal or use -o json)[/dim]")
@@ -142,27 +142,45 @@ class Output:
         self.out.print(summary_line(changes))
 
 
+FOLD_WIDTH = 24  # a folded column gets at least this many cells before the table gives up
 GROUP_ABOVE = 12  # fewer changes than this read fine one per line, even on a terminal
 ATTENTION = {Action.FOREIGN, Action.FAILED, Action.DRIFTED, Action.MISSING}
 
 
 @dataclass
 class Rows:
-    """A titled listing; `optional` headers may be hidden (last first) to fit a terminal."""
+    """A titled listing; `optional` headers may be hidden (last first) to fit a terminal,
+    `fold` ones may wrap there (free text); every other cell stays whole on one line."""
 
     title: str
     headers: list[str]
     rows: list[list[str]] = field(default_factory=list)  # cells may hold rich markup
     optional: tuple[str, ...] = ()
+    fold: tuple[str, ...] = ()
 
     def table(self, hidden: Sequence[str] = ()) -> Table:
         shown = [i for i, h in enumerate(self.headers) if h not in hidden]
         table = Table(title=self.title, title_justify="left")
         for i in shown:
-            table.add_column(self.headers[i], no_wrap=True)
+            folds = self.headers[i] in self.fold
+            table.add_column(self.headers[i], no_wrap=not folds, overflow="fold" if folds else "ellipsis")
         for row in self.rows:
             table.add_row(*(row[i] for i in shown))
         return table
+
+    def width(self, hidden: Sequence[str] = ()) -> int:
+        """The narrowest table that keeps every unfoldable cell whole (rich's box: a padded
+        cell and one rule per column, plus the last rule)."""
+        from rich.text import Text
+
+        total = 1
+        for i, header in enumerate(self.headers):
+            if header in hidden:
+                continue
+            cells = [header, *(Text.from_markup(r[i]).plain for r in self.rows)]
+            need = max(Text(c).cell_len for c in cells)
+            total += (min(need, FOLD_WIDTH) if header in self.fold else need) + 3
+        return total
 
     def lines(self) -> list[str]:
         from rich.text import Text
@@ -274,12 +292,12 @@ class LiveRun:
                 self.output.err.print(f"  {step.name:<24} {line:<18} {step.elapsed(now):6.1f}s")
 
 
-def audit_table(title: str, items: Sequence[dict[str, Any]]) -> Table:
-    """An operation's audit items, in the order given (time order)."""
-    table = Table(title=title, title_justify="left")
-    for column in ("time (UTC)", "step", "status", "details"):
-        table.add_column(column, overflow="fold")
+def audit_table(title: str, items: Sequence[dict[str, Any]]) -> Rows:
+    """An operation's audit items, in the order given (time order); details fold on a TTY."""
+    listing = Rows(title, ["time (UTC)", "step", "status", "details"], fold=("details",))
     for item in items:
         details = ", ".join(f"{k}={v}" for k, v in sorted((item.get("details") or {}).items()))
-        table.add_row(item["timestamp"], item.get("step", ""), item.get("status", ""), details)
-    return table
+        listing.rows.append(
+            [item["timestamp"], item.get("step", ""), item.get("status", ""), escape(details)]
+        )
+    return listing

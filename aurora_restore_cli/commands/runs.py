@@ -159,5 +159,5 @@ def history(ctx: click.Context, operation_id: str) -> None:
     if not items:
         raise CommandFailure(f"no audit items for operation {operation_id!r} in env {app.env}")
     app.out.document({"command": "history", "operation_id": operation_id, "events": items})
-    app.out.print(audit_table(f"Audit trail — {operation_id}", items))
+    app.out.rows(audit_table(f"Audit trail — {operation_id}", items))
 
