@@ -120,7 +120,7 @@ class Output:
                     self.out.print(listing.table(hidden))
                     if hidden:
                         self.out.print(f"[dim](hidden to fit: {', '.join(hidden)}; widen the "
-                                       "terminal or use -o json)[/dim]")
+                                       "terminal or use -o json)[/dim]", soft_wrap=False)
                     return
         for line in listing.lines():
             self.out.print(line, markup=False, highlight=False, soft_wrap=True)
@@ -203,7 +203,7 @@ def change_rows(title: str, changes: Sequence[Change], with_arn: bool) -> Rows:
 
 def executions_table(title: str, executions: Sequence[dict[str, Any]]) -> Rows:
     listing = Rows(title, ["operation", "status", "started", "duration", "snapshot"],
-                   optional=("started", "duration"))
+                   optional=("snapshot", "started", "duration"))
     for row in executions:
         duration = "-" if row["duration_seconds"] is None else f"{row['duration_seconds']:.0f}s"
         listing.rows.append(

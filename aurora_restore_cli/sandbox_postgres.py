@@ -207,13 +207,22 @@ def start_private(work_dir: Path) -> PostgresServer:
             f" or set {ENV} to a DSN"
         )
     user = _run_as()
-    # Not under the sandbox dir: as root that is in /root, which the postgres user cannot enter.
-    data_root = Path(tempfile.mkdtemp(prefix="aurora-restore-pg-"))
+    data_root = Path(tempfile.mkdtemp(prefix="aurora-restore-pg-", dir=_data_parent(user)))
     try:
         return _start(bin_dir, data_root, user, work_dir)
     except BaseException:
         shutil.rmtree(data_root, ignore_errors=True)
         raise
+
+
+def _data_parent(user: str | None) -> str:
+    """Where the data directory goes: the temp dir, unless PostgreSQL runs as another user
+    who cannot enter it (root's TMPDIR, a 0700 test dir: then /tmp)."""
+    base = Path(tempfile.gettempdir()).resolve()
+    if user is None:
+        return str(base)
+    reachable = all(os.stat(p).st_mode & 0o001 for p in (base, *base.parents))
+    return str(base) if reachable else "/tmp"
 
 
 def _start(bin_dir: Path, data_root: Path, user: str | None, work_dir: Path) -> PostgresServer:

@@ -34,6 +34,12 @@ def run(ctx: click.Context, snapshot: str | None, wait: bool, follow_timeout: in
     with pipeline_required(app, context):
         started = runs.start(context, snapshot)
     if context.sandbox:
+        from ..sandbox import find
+
+        box = find()
+        if box is not None:
+            app.out.info(box.database_line)
+    if context.sandbox:
         started.pop("console_url")
     app.out.info(f"operation [bold]{started['operation_id']}[/bold] started")
     app.out.info(f"execution {started['execution_arn']}")
