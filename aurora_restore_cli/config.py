@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from .config_reader import ConfigError, Section, load_yaml_mapping, string_item
-from .regions import region_problem
+from .regions import partition, region_problem
 
 __all__ = ["ConfigError", "Settings", "load_settings"]
 
@@ -565,6 +565,11 @@ def _schedule(s: Section | None) -> Schedule | None:
 
 def _check_cross_references(st: Settings) -> None:
     f, src, tgt = st.file, st.source, st.target
+    if partition(src.region) != partition(st.region):
+        raise ConfigError(
+            f, "source.region", f"{src.region} is in partition {partition(src.region)}, region "
+            f"{st.region} in {partition(st.region)}: snapshots cannot be copied across partitions"
+        )
     if (src.cluster_id, src.region, src.account_id) == (tgt.cluster_id, st.region, st.account_id):
         raise ConfigError(
             f, "target.cluster_id", "is the source cluster itself; refusing to overwrite production"
