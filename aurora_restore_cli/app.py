@@ -1,5 +1,7 @@
 """The shared application context of every command: options, settings, clients, output,
-and the two failure types the root group turns into exit codes (2 usage/config, 1 AWS/pipeline).
+and the two failure types the root group turns into exit codes (2 usage/config, 1 AWS/pipeline)
+— one line on stderr, never a traceback, and with `--output json` exactly one JSON document on
+stdout whatever happens (`{"error": …, "exit_code": …}` merged into the result, if any).
 
 Global options work before or after the subcommand (`aurora-restore --env dev setup` and
 `aurora-restore setup --env dev`): each position stores into one `Options` object, and
@@ -244,7 +246,6 @@ def checked_endpoint(url: str, source: str) -> str:
             "e.g. http://127.0.0.1:5000"
         )
     return url
-
 
 
 def make_app(ctx: click.Context) -> App:
