@@ -118,4 +118,7 @@ def test_installed_wheel_runs_the_demo_from_an_empty_directory(
     output = done.stdout + done.stderr
     assert done.returncode == 0, output[-4000:]
     assert "refresh SUCCEEDED" in output and "demo finished" in output
+    # the bundled handlers ran the database steps on the sandbox's PostgreSQL (CI has one)
+    assert "database steps run on a private PostgreSQL" in output
+    assert "customer1@example.invalid" in output and "masking SQL: 01_mask_pii.sql" in output
     assert list(empty_dir.iterdir()) == []  # the demo wrote nothing where it was started
