@@ -140,11 +140,11 @@ def _routed_invoke(
 def call(function: Any, module_name: str, attribute: str, event: Any) -> tuple[str, bool]:
     """Invoke the handler; returns (JSON payload, failed)."""
     environment = {
+        **_packaged_sql(function),  # the function's own variables may point elsewhere
         **dict(getattr(function, "environment_vars", None) or {}),
         "AWS_REGION": function.region,
         "AWS_DEFAULT_REGION": function.region,
         "AWS_LAMBDA_FUNCTION_NAME": function.function_name,
-        **_packaged_sql(function),
         **_extra_env,
     }
     context = LambdaContext(
