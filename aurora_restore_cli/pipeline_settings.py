@@ -113,9 +113,9 @@ def pipeline_block(settings: Settings) -> dict[str, Any]:
 
 def function_arns(names: Names) -> dict[str, str]:
     """Step module → this env's function ARN, for every step in `handlers.STEPS`."""
-    from handlers import STEPS
+    from .bundled import handler_steps
 
-    return {step: names.function_arn(step) for step in STEPS}
+    return {step: names.function_arn(step) for step in handler_steps()}
 
 
 def definition_values(
