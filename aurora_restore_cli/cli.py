@@ -11,7 +11,7 @@ import click
 
 from . import __version__
 from .app import Group, Options, global_options
-from .commands import demo, diagram, drill, provisioning, runs, sandbox, secrets
+from .commands import demo, diagram, drill, init, provisioning, runs, sandbox, secrets
 
 
 @click.group(cls=Group, context_settings={"help_option_names": ["-h", "--help"]})
@@ -49,6 +49,7 @@ for command in (
     drill.drill,
     drill.drills,
     diagram.diagram,
+    init.init,
     secrets.secrets_group,
     sandbox.sandbox,
     demo.demo,

@@ -13,11 +13,12 @@ from pathlib import Path
 from typing import Any
 
 from .config_reader import ConfigError, Section, load_yaml_mapping, string_item
+from .regions import partition, region_problem
 
 __all__ = ["ConfigError", "Settings", "load_settings"]
 
 ENV_NAME = r"[a-z][a-z0-9-]{0,19}"
-REGION = r"(us|eu|ap|sa|ca|me|af|il|mx)(-gov)?-[a-z]+-\d"
+REGION = r"[a-z]{2}(-[a-z]+)+-\d{1,2}"  # the shape; regions.py checks it exists
 ACCOUNT_ID = r"\d{12}"
 # RDS: 1-63 letters, digits, hyphens; starts with a letter; no trailing or double hyphen.
 # Ours are capped at 40 so that the staging/old ids derived from them still fit in 63.
@@ -265,7 +266,7 @@ def _settings(file: Path, top: Section, env: str) -> Settings:
     environment = top.string("environment", pattern=ENV_NAME, expected="an environment name")
     if environment != env:
         raise top.error("environment", f"is {environment!r} but the file is for {env!r}")
-    region = top.string("region", pattern=REGION, expected="an AWS region such as us-east-1")
+    region = _region(top, "region")
     return Settings(
         file=file,
         environment=environment,
@@ -285,6 +286,15 @@ def _settings(file: Path, top: Section, env: str) -> Settings:
         schedule=_schedule(top.optional_section("schedule")),
         drill=_drill(top.optional_section("drill")),
     )
+
+
+def _region(section: Section, key: str) -> str:
+    """A region botocore's partition data knows (offline), not just one shaped like it."""
+    value = str(section.string(key, pattern=REGION, expected="an AWS region such as us-east-1"))
+    problem = region_problem(value)
+    if problem:
+        raise section.error(key, problem)
+    return value
 
 
 def _account(section: Section, key: str) -> str:
@@ -327,7 +337,7 @@ def _source(s: Section) -> Source:
             cluster_id=s.string(
                 "cluster_id", pattern=ANY_CLUSTER_ID, expected="an RDS cluster identifier"
             ),
-            region=s.string("region", pattern=REGION, expected="an AWS region such as us-east-1"),
+            region=_region(s, "region"),
             account_id=_account(s, "account_id"),
             snapshot_type=s.string("snapshot_type", "any", choices=("automated", "manual", "any")),
             max_age_hours=s.integer("max_age_hours", 1, 24 * 366),
@@ -643,6 +653,11 @@ def _schedule(s: Section | None) -> Schedule | None:
 
 def _check_cross_references(st: Settings) -> None:
     f, src, tgt = st.file, st.source, st.target
+    if partition(src.region) != partition(st.region):
+        raise ConfigError(
+            f, "source.region", f"{src.region} is in partition {partition(src.region)}, region "
+            f"{st.region} in {partition(st.region)}: snapshots cannot be copied across partitions"
+        )
     if (src.cluster_id, src.region, src.account_id) == (tgt.cluster_id, st.region, st.account_id):
         raise ConfigError(
             f, "target.cluster_id", "is the source cluster itself; refusing to overwrite production"
@@ -653,16 +668,21 @@ def _check_cross_references(st: Settings) -> None:
             "target.protected_cluster_ids",
             f"lists the target {tgt.cluster_id!r}: it could never be refreshed",
         )
-    if (
-        tgt.kms_key_id
-        and tgt.kms_key_id.startswith("arn:")
-        and tgt.kms_key_id.split(":")[3] != st.region
+    # Every configured key encrypts something in `region`; a key ARN names its own region.
+    for key_path, key, what in (
+        ("target.kms_key_id", tgt.kms_key_id, "a snapshot copy is encrypted there"),
+        ("audit.kms_key_id", st.audit.kms_key_id, "the audit table lives there"),
+        ("notifications.kms_key_id", st.notifications.kms_key_id, "the topic lives there"),
+        ("secrets.kms_key_id", st.secrets.kms_key_id, "the secrets live there"),
     ):
-        raise ConfigError(
-            f,
-            "target.kms_key_id",
-            f"must be a key in the target region {st.region} (a snapshot copy is encrypted there)",
-        )
+        key_region = key.split(":")[3] if key and key.startswith("arn:") else None
+        if key_region is not None and key_region != st.region:
+            raise ConfigError(
+                f,
+                key_path,
+                f"is a key in {key_region}, but region is {st.region}: it must be a key in "
+                f"{st.region} ({what})",
+            )
 
 
 # --- restore drills --------------------------------------------------------------------------
@@ -694,11 +714,10 @@ def _drill_checks(s: Section, value: Any) -> Path:
     """The checks file exists and splits into at least one check (parsed as the verify step
     will parse it, so a broken file fails here, not in the middle of a drill)."""
     path = _existing_file(s, s.key_path("checks_sql"), value)
-    from handlers.lib.errors import SettingsInvalid
-    from handlers.lib.sql_checks import parse_checks
+    from .drill_checks import check_names
 
     try:
-        parse_checks(path.read_text(encoding="utf-8"), path.name)
-    except (SettingsInvalid, UnicodeDecodeError) as exc:
+        check_names(path)
+    except ValueError as exc:
         raise s.error("checks_sql", str(exc)) from None
     return path

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from . import definition
+from .bundled import handler_lib
 from .config import MAX_DRILL_KEEP_MINUTES, Settings
 from .naming import DRILL_METRIC_NAMESPACE, Names
 
@@ -89,7 +90,7 @@ def pipeline_block(settings: Settings) -> dict[str, Any]:
     """The CONTRACT.md `pipeline` document (`${Pipeline}`, placed by the Initialize state):
     each wait loop's schedule and its bound in checks (`max_polls`, what the loop's Choice
     compares `poll.attempt` with), derived from `max_seconds` by the handlers' own schedule."""
-    from handlers.lib import polling
+    polling = handler_lib("polling")  # the handlers' own schedule, without importing them
 
     pipeline = settings.pipeline
     growth = pipeline.poll_growth_percent
@@ -113,9 +114,9 @@ def pipeline_block(settings: Settings) -> dict[str, Any]:
 
 def function_arns(names: Names) -> dict[str, str]:
     """Step module → this env's function ARN, for every step in `handlers.STEPS`."""
-    from handlers import STEPS
+    from .bundled import handler_steps
 
-    return {step: names.function_arn(step) for step in STEPS}
+    return {step: names.function_arn(step) for step in handler_steps()}
 
 
 def definition_values(
@@ -171,7 +172,7 @@ def drill_timeout_seconds(settings: Settings) -> int:
     renames (copy, restore, instances, password — all inside the refresh's validated
     `timeout_seconds`), plus the longest keep time and, at worst, two cleanups (the `delete`
     loop's bound each: after the drill and on the failure path)."""
-    from handlers.lib import polling
+    polling = handler_lib("polling")  # the handlers' own schedule, without importing them
 
     pipeline = settings.pipeline
     delete = pipeline.waits["delete"]

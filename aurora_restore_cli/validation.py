@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from . import definition
+from .bundled import handler_lib
 from .config import Settings
 from .naming import Names
 
@@ -82,7 +83,7 @@ def path_bounds(settings: Settings, names: Names) -> list[PathBound]:
 
 
 def _bound_seconds(loop: Mapping[str, int], growth: int) -> int:
-    from handlers.lib import polling
+    polling = handler_lib("polling")  # the handlers' own schedule, without importing them
 
     _, waited = polling.checks_within(
         loop["first_seconds"], loop["poll_seconds"], growth, loop["max_seconds"]

@@ -12,8 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-import handlers
-
+from ..bundled import handler_steps
 from ..packaging import Package, Packager
 from .base import Context, Resource, tag_differences
 from .log_group import LogGroup
@@ -36,7 +35,7 @@ T = TypeVar("T")
 
 def resources(ctx: Context) -> list[Resource[Any]]:
     out: list[Resource[Any]] = []
-    for step in handlers.STEPS:
+    for step in handler_steps():
         out.append(
             LogGroup(
                 ctx, ctx.names.function_log_group(step), ctx.settings.lambda_.log_retention_days
