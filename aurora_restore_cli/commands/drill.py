@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import click
 
 from ..app import App, CommandFailure, global_options, make_app
 from ..config import MAX_DRILL_KEEP_MINUTES
-from ..output import LiveRun
+from ..output import LiveRun, drills_table, rto_table
 
 
 @click.command()
@@ -45,7 +47,8 @@ def drill(
 
     app = make_app(ctx)
     context = app.context()
-    started = drills.start(context, snapshot, keep_minutes)
+    with drill_required(app, context):
+        started = drills.start(context, snapshot, keep_minutes)
     if context.sandbox:
         started.pop("console_url")
     app.out.info(f"drill [bold]{started['operation_id']}[/bold] started")
@@ -83,7 +86,7 @@ def _finish(app: App, context: Any, started: dict[str, Any], view: Any) -> None:
     doc["drill"] = summary
     if view.status == "SUCCEEDED":
         app.out.document(doc)
-        app.out.print(_rto_table(summary))
+        app.out.rows(rto_table("Restore time (RTO) by phase", summary))
         rto = summary.get("rto_seconds")
         app.out.print(
             f"[green]drill succeeded[/green]: snapshot {summary.get('snapshot_id')} restored into "
@@ -105,53 +108,35 @@ def _finish(app: App, context: Any, started: dict[str, Any], view: Any) -> None:
     )
 
 
-def _seconds(value: Any) -> str:
-    return "-" if value is None else f"{float(value):.1f}s"
-
-
-def _rto_table(summary: dict[str, Any]) -> Any:
-    from rich.table import Table
-
-    from ..drills import PHASES
-
-    table = Table(title="Restore time (RTO) by phase", title_justify="left")
-    table.add_column("phase")
-    table.add_column("seconds", justify="right")
-    phases = summary.get("phases") or {}
-    for phase in PHASES:
-        table.add_row(phase, _seconds(phases.get(phase)))
-    table.add_row("[bold]total[/bold]", f"[bold]{_seconds(summary.get('rto_seconds'))}[/bold]")
-    return table
-
-
 @click.command()
 @click.option("--limit", type=click.IntRange(1, 100), default=10, show_default=True)
 @global_options
 @click.pass_context
 def drills(ctx: click.Context, limit: int) -> None:
     """Recent restore drills of this env with their RTO per phase and in total."""
-    from rich.table import Table
-
     from .. import drills as drill_runs
 
     app = make_app(ctx)
-    rows = drill_runs.recent(app.context(), limit)
+    context = app.context()
+    with drill_required(app, context):
+        rows = drill_runs.recent(context, limit)
     app.out.document({"command": "drills", "env": app.settings.environment, "drills": rows})
-    table = Table(title=f"Restore drills — {app.settings.environment}", title_justify="left")
-    table.add_column("drill", no_wrap=True)
-    table.add_column("status")
-    table.add_column("snapshot (age)")
-    for column in (*drill_runs.PHASES, "RTO"):
-        table.add_column(column, justify="right")
-    for row in rows:
-        age = row["snapshot_age_hours"]
-        table.add_row(
-            row["operation_id"],
-            row["status"] if not row["error"] else f"{row['status']} ({row['error']})",
-            "-"
-            if not row["snapshot"]
-            else (f"{row['snapshot']} ({'?' if age is None else f'{float(age):.1f}h'})"),
-            *(_seconds(row["phases"][phase]) for phase in drill_runs.PHASES),
-            f"[bold]{_seconds(row['rto_seconds'])}[/bold]",
-        )
-    app.out.print(table)
+    app.out.rows(drills_table(f"Restore drills — {app.settings.environment}", rows))
+
+
+@contextmanager
+def drill_required(app: App, context: Any) -> Iterator[None]:
+    """Turn "the drill state machine does not exist" into what to do about it."""
+    from botocore.exceptions import ClientError
+
+    try:
+        yield
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code", "") != "StateMachineDoesNotExist":
+            raise
+        local = "--local " if context.sandbox else ""
+        raise CommandFailure(
+            f"env {app.env} has no restore drill state machine "
+            f"({context.names.drill_state_machine}); run `aurora-restore {local}setup "
+            f"--env {app.env}` (or `setup drill`) first"
+        ) from None

@@ -147,3 +147,14 @@ def test_keep_minutes_out_of_range_is_bad_usage(provisioned: dict[str, str]) -> 
     )
     assert result.exit_code == 2
     assert "--keep-minutes" in result.output
+
+
+def test_drills_before_setup_says_what_to_do(reset_moto: str, moto_config_dir: Any) -> None:
+    result = CliRunner().invoke(
+        cli,
+        ["drills", "--env", "dev", "--config-dir", str(moto_config_dir),
+         "--endpoint-url", reset_moto],
+    )
+    assert result.exit_code == 1, result.output
+    assert "no restore drill state machine (aurora-restore-drill-dev)" in result.stderr
+    assert "setup --env dev" in result.stderr
