@@ -8,15 +8,17 @@ putting a top-level `handlers` package on anyone's sys.path. An editable install
 checkout has no `_bundle/` and uses the repository's own directories.
 
 The CLI never imports the handlers: it reads their step lists from `handlers/__init__.py`
-(`handler_steps()`), packages their files, and the sandbox's server process puts `root()` on
+(`handler_steps()`), loads the pure polling rule from its file (`polling()`), packages their files, and the sandbox's server process puts `root()` on
 its own sys.path to run them, as Lambda does with the zip.
 """
 
 from __future__ import annotations
 
 import ast
+import importlib.util
 from functools import lru_cache
 from pathlib import Path
+from types import ModuleType
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 BUNDLE_DIR = PACKAGE_DIR / "_bundle"  # in an installed wheel
@@ -67,3 +69,17 @@ def handler_steps() -> tuple[str, ...]:
 def database_steps() -> tuple[str, ...]:
     """`handlers.DATABASE_STEPS`: the steps that talk to PostgreSQL."""
     return _step_lists()["DATABASE_STEPS"]
+
+
+@lru_cache(maxsize=1)
+def polling() -> ModuleType:
+    """`handlers/lib/polling.py` (pure, standard library only), loaded from its file under a
+    private name: the CLI derives loop bounds with the very rule the Lambda functions run,
+    without importing a top-level `handlers` package."""
+    path = handlers_dir() / "lib" / "polling.py"
+    spec = importlib.util.spec_from_file_location("aurora_restore_cli._handlers_polling", path)
+    if spec is None or spec.loader is None:
+        raise ImportError(f"cannot load {path}")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
