@@ -8,8 +8,9 @@ putting a top-level `handlers` package on anyone's sys.path. An editable install
 checkout has no `_bundle/` and uses the repository's own directories.
 
 The CLI never imports the handlers: it reads their step lists from `handlers/__init__.py`
-(`handler_steps()`), packages their files, and the sandbox's server process puts `root()` on
-its own sys.path to run them, as Lambda does with the zip.
+(`handler_steps()`), loads the pure polling rule (`polling()`) and SQL check splitter
+(`handler_lib("sql_text")`) from their files, packages their files, and the sandbox's server
+process puts `root()` on its own sys.path to run them, as Lambda does with the zip.
 """
 
 from __future__ import annotations
@@ -74,9 +75,9 @@ def database_steps() -> tuple[str, ...]:
 
 @cache
 def handler_lib(name: str) -> ModuleType:
-    """`handlers/lib/<name>.py` loaded by path, for the few library modules that use the
-    standard library only (`polling`, `sql_text`): the CLI shares their logic without importing
-    the handlers package (which is not on the path of an installed CLI)."""
+    """`handlers/lib/<name>.py` loaded by path, for the library modules that use the standard
+    library only (`polling`, `sql_text`): the CLI runs the very rules the Lambda functions run,
+    without importing a top-level `handlers` package."""
     path = handlers_dir() / "lib" / f"{name}.py"
     module_name = f"aurora_restore_cli._handlers_lib_{name}"
     spec = importlib.util.spec_from_file_location(module_name, path)
@@ -86,3 +87,8 @@ def handler_lib(name: str) -> ModuleType:
     sys.modules[module_name] = module  # dataclasses look their module up while being built
     spec.loader.exec_module(module)
     return module
+
+
+def polling() -> ModuleType:
+    """`handlers/lib/polling.py`: the wait-loop schedule (loop bounds, time limits)."""
+    return handler_lib("polling")

@@ -18,8 +18,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from . import definition
-from .bundled import handler_lib
+from . import bundled, definition
 from .config import MAX_DRILL_KEEP_MINUTES, Settings
 from .naming import DRILL_METRIC_NAMESPACE, Names
 
@@ -90,8 +89,7 @@ def pipeline_block(settings: Settings) -> dict[str, Any]:
     """The CONTRACT.md `pipeline` document (`${Pipeline}`, placed by the Initialize state):
     each wait loop's schedule and its bound in checks (`max_polls`, what the loop's Choice
     compares `poll.attempt` with), derived from `max_seconds` by the handlers' own schedule."""
-    polling = handler_lib("polling")  # the handlers' own schedule, without importing them
-
+    polling = bundled.polling()
     pipeline = settings.pipeline
     growth = pipeline.poll_growth_percent
     waits: dict[str, Any] = {}
@@ -172,7 +170,7 @@ def drill_timeout_seconds(settings: Settings) -> int:
     renames (copy, restore, instances, password — all inside the refresh's validated
     `timeout_seconds`), plus the longest keep time and, at worst, two cleanups (the `delete`
     loop's bound each: after the drill and on the failure path)."""
-    polling = handler_lib("polling")  # the handlers' own schedule, without importing them
+    polling = bundled.polling()
 
     pipeline = settings.pipeline
     delete = pipeline.waits["delete"]

@@ -20,8 +20,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from . import definition
-from .bundled import handler_lib
+from . import bundled, definition
 from .config import Settings
 from .naming import Names
 
@@ -83,8 +82,7 @@ def path_bounds(settings: Settings, names: Names) -> list[PathBound]:
 
 
 def _bound_seconds(loop: Mapping[str, int], growth: int) -> int:
-    polling = handler_lib("polling")  # the handlers' own schedule, without importing them
-
+    polling = bundled.polling()
     _, waited = polling.checks_within(
         loop["first_seconds"], loop["poll_seconds"], growth, loop["max_seconds"]
     )
@@ -187,12 +185,6 @@ def checks() -> list[Check]:
         pass
     else:
         found.append(schedule_check)
-    try:
-        from .resources.drill import validate_offline as drill_check
-    except ImportError:
-        pass
-    else:
-        found.append(drill_check)
     return found
 
 
