@@ -31,7 +31,7 @@ def handler(document: Document, context: Any) -> StepResult:
     scripts = locate_scripts(configured_scripts(step.settings), sql_directory())
     if not scripts:
         return document, skipped("no post-restore SQL files configured")
-    with db.session(step.target, db.admin_credentials(step.secrets)) as conn:
+    with db.session(step.target, step.admin()) as conn:
         ran = run_scripts(conn, scripts)
     return document, {**step.describe(), "files": ran}
 

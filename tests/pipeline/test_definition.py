@@ -17,6 +17,7 @@ ARNS = {
     for step in STEPS
 }
 FAILURE_PATH = ["RecordFailure", "ReleaseLockOnFailure", "NotifyFailure", "Failed"]
+UNDO = "UndoChanges"
 
 
 def values(**overrides: object) -> dict[str, object]:
@@ -116,23 +117,40 @@ def test_every_task_retries_transient_errors_boundedly_and_catches_everything(
         assert catch[0]["ErrorEquals"] == ["States.ALL"], name
         if name in FAILURE_PATH:
             assert catch[0]["ResultPath"] is None and catch[0]["Next"] == state["Next"], name
+        elif name == UNDO:  # a failed undo is recorded and notified, never loops back
+            assert catch[0] == {
+                "ErrorEquals": ["States.ALL"],
+                "ResultPath": "$.undo_error",
+                "Next": "RecordFailure",
+            }
         else:
             assert catch[0] == {
                 "ErrorEquals": ["States.ALL"],
                 "ResultPath": "$.error",
-                "Next": "RecordFailure",
+                "Next": UNDO,
             }, name
 
 
-def test_failure_path_records_releases_notifies_then_fails(rendered: dict) -> None:
+def test_failure_path_undoes_then_records_releases_notifies_and_fails(rendered: dict) -> None:
     states = rendered["States"]
+    undo = states[UNDO]
+    assert undo["Parameters"]["FunctionName"] == ARNS["undo_changes"]
+    done = states[undo["Next"]]
+    assert done["Type"] == "Choice" and states[done["Default"]]["Next"] == UNDO
+    rules = {rule["Variable"]: rule for rule in done["Choices"]}
+    assert rules["$.undo.done"]["Next"] == "RecordFailure"
+    assert rules["$.undo.attempt"] == {
+        "Variable": "$.undo.attempt",
+        "NumericGreaterThanEquals": 120,
+        "Next": "RecordFailure",
+    }
     walk, name = [], "RecordFailure"
     while name:
         walk.append(name)
         name = states[name].get("Next")
     assert walk == FAILURE_PATH
     functions = [states[n]["Parameters"]["FunctionName"] for n in FAILURE_PATH[:-1]]
-    # Nothing on the failure path can touch a cluster.
+    # Only UndoChanges touches clusters; after it, the path records, releases and notifies.
     assert functions == [ARNS["record_failure"], ARNS["release_lock"], ARNS["notify_failure"]]
     assert states["Failed"] == {
         "Type": "Fail",
@@ -144,16 +162,22 @@ def test_failure_path_records_releases_notifies_then_fails(rendered: dict) -> No
 def test_every_wait_loop_is_bounded(rendered: dict) -> None:
     states = rendered["States"]
     waits = [n for n, s in states.items() if s["Type"] == "Wait"]
-    assert len(waits) == 7
+    assert len(waits) == 9
     for wait in waits:
         check = states[states[wait]["Next"]]
         choice = states[check["Next"]]
         assert choice["Type"] == "Choice" and choice["Default"] == wait
-        rules = {rule["Variable"]: rule for rule in choice["Choices"]}
-        assert rules["$.poll.attempt"]["Next"] == "PollTimedOut"
+        bounds = [rule for rule in choice["Choices"] if "NumericGreaterThanEquals" in rule]
+        assert [rule["NumericGreaterThanEquals"] for rule in bounds] == [120], wait
+        if check is not states[UNDO]:
+            assert bounds[0] == {
+                "Variable": "$.poll.attempt",
+                "NumericGreaterThanEquals": 120,
+                "Next": "PollTimedOut",
+            }
     timed_out = states["PollTimedOut"]
     assert timed_out["Parameters"]["Error"] == "PollTimeout"
-    assert timed_out["Next"] == "RecordFailure"
+    assert timed_out["Next"] == UNDO
 
 
 def test_settings_come_from_the_definition_not_the_input(rendered: dict) -> None:
