@@ -1,4 +1,5 @@
-"""The pipeline's Lambda functions `aurora-restore-<step>-<env>`, one per `handlers.STEPS`,
+"""The pipeline's Lambda functions `aurora-restore-<step>-<env>`, one per `handlers.FUNCTIONS`
+(the state machine's steps and the recovery function),
 each preceded by its log group `/aws/lambda/<function>` (retention from config, tagged).
 
 Code is compared by CodeSha256 against the deterministic package (built lazily, once per
@@ -36,7 +37,7 @@ T = TypeVar("T")
 
 def resources(ctx: Context) -> list[Resource[Any]]:
     out: list[Resource[Any]] = []
-    for step in handlers.STEPS:
+    for step in handlers.FUNCTIONS:
         out.append(
             LogGroup(
                 ctx, ctx.names.function_log_group(step), ctx.settings.lambda_.log_retention_days

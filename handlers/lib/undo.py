@@ -27,10 +27,11 @@ id):
   brings back the data as it was before the run (the master secret's AWSCURRENT opens it);
 - the target was never deleted: nothing to undo.
 
-Always: the cross-region copy is deleted (kept with an expiry when `delete_copied_snapshot` is
-false or AWS refuses); AWSCURRENT of the master secret changes only when this run's cluster
-serves. Nothing happens unless this operation holds the target's lock (taken if free): with
-another run in flight the pass touches nothing.
+Always: the cross-region copy is deleted (kept with an expiry when AWS refuses; kept without
+one when `delete_copied_snapshot` is false, as after a successful run); AWSCURRENT of the
+master secret changes only when this run's cluster serves. Nothing happens unless this
+operation holds the target's lock (taken if free): with another run in flight the pass
+touches nothing.
 """
 
 from __future__ import annotations
@@ -302,13 +303,15 @@ class _Pass:
             snapshot_tags, self.env
         ):
             return  # not ours: never touched
-        if doc.target(self.document).get("delete_copied_snapshot", True):
-            try:
-                self.rds.delete_db_cluster_snapshot(DBClusterSnapshotIdentifier=copy_id)
-                self.actions.append(f"deleted the snapshot copy {copy_id}")
-                return
-            except Exception as exc:  # e.g. still in use by a restore: keep it, with an expiry
-                LOG.warning("%s: cannot delete %s yet: %s", self.op, copy_id, exc)
+        if not doc.target(self.document).get("delete_copied_snapshot", True):
+            self.left.append(f"snapshot copy {copy_id} kept (delete_copied_snapshot: false)")
+            return
+        try:
+            self.rds.delete_db_cluster_snapshot(DBClusterSnapshotIdentifier=copy_id)
+            self.actions.append(f"deleted the snapshot copy {copy_id}")
+            return
+        except Exception as exc:  # e.g. still in use by a restore: keep it, with an expiry
+            LOG.warning("%s: cannot delete %s yet: %s", self.op, copy_id, exc)
         arn = snapshot["DBClusterSnapshotArn"]
         if clusters.mark_expiring(self.rds, arn, snapshot_tags, self.expires_at):
             self.actions.append(f"tagged {copy_id} to expire at {self.expires_at}")
