@@ -212,7 +212,8 @@ def _history(sfn: Any, arn: str) -> Iterator[dict[str, Any]]:
         if token:
             kwargs["nextToken"] = token
         page = sfn.get_execution_history(**kwargs)
-        yield from page.get("events") or []
+        # Newest first (moto ignores reverseOrder; on AWS this sort changes nothing).
+        yield from sorted(page.get("events") or [], key=lambda e: -int(e.get("id", 0)))
         token = page.get("nextToken")
         if not token:
             return
