@@ -74,7 +74,7 @@ def recover(
     if status == "SUCCEEDED":
         return {**result, "status": "nothing to recover"}
     document = latest_document(sfn, arn) or document_from_definition(sfn, arn, described)
-    document.setdefault("error", ended_error(described))
+    document.setdefault("error", ended_error(sfn, arn, described))
     operation_id = doc.operation_id(document)
     target_id = doc.target_cluster_id(document)
     held_before = audit.lock_holder(target_id) == operation_id
@@ -159,14 +159,24 @@ def _record(
     )
 
 
-def ended_error(described: dict[str, Any]) -> dict[str, str]:
-    """The error a TIMED_OUT / ABORTED / FAILED execution ended with, as a Catch would give it."""
+ENDINGS = ("ExecutionAborted", "ExecutionTimedOut", "ExecutionFailed")
+
+
+def ended_error(sfn: Any, arn: str, described: dict[str, Any]) -> dict[str, str]:
+    """The error a TIMED_OUT / ABORTED / FAILED execution ended with, as a Catch would give it
+    (from the execution, else from its closing history event, else its status)."""
     status = str(described["status"])
-    error = str(described.get("error") or {"TIMED_OUT": "States.Timeout"}.get(status, status))
-    cause = str(described.get("cause") or "")
-    if not cause:
-        cause = f"the execution ended {status}; no Catch ran, recovered by the recovery function"
-    return {"Error": error, "Cause": cause}
+    closing: dict[str, Any] = {}
+    for event in _history(sfn, arn):
+        if event.get("type") in ENDINGS:
+            closing = next((v for k, v in event.items() if k.endswith("EventDetails")), {})
+            break
+    error = described.get("error") or closing.get("error")
+    cause = described.get("cause") or closing.get("cause")
+    return {
+        "Error": str(error or {"TIMED_OUT": "States.Timeout"}.get(status, status)),
+        "Cause": str(cause or f"the execution ended {status}: no Catch ran"),
+    }
 
 
 def latest_document(sfn: Any, arn: str) -> dict[str, Any] | None:

@@ -17,7 +17,8 @@ from __future__ import annotations
 
 import importlib
 import json
-from dataclasses import dataclass
+import threading
+from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
@@ -45,6 +46,10 @@ BEFORE, AFTER, NEVER_READY = "before", "after", "never-ready"
 
 class InjectedFailure(PipelineError):
     """The failure a test injects (a name no Retry matches: it goes straight to the Catch)."""
+
+
+def start() -> str:
+    return str(json.loads(definition.load_template())["StartAt"])
 
 
 def states() -> dict[str, Any]:
@@ -146,3 +151,36 @@ def inject(monkeypatch: pytest.MonkeyPatch, fault: Fault) -> Fault:
 
     monkeypatch.setattr(module, "handler", handler)
     return fault
+
+
+@dataclass
+class Blocker:
+    """Holds a state's handler until released, then returns without doing the step's work:
+    an execution that is in flight at a known point, for timing out or stopping it there."""
+
+    state: str
+    entered: threading.Event = field(default_factory=threading.Event)
+    release: threading.Event = field(default_factory=threading.Event)
+    used: bool = False
+
+    def wait_until_entered(self, timeout: float = 60.0) -> None:
+        assert self.entered.wait(timeout), f"the execution never reached {self.state}"
+
+
+def block(monkeypatch: pytest.MonkeyPatch, state: str) -> Blocker:
+    blocker = Blocker(state)
+    module = importlib.import_module(f"handlers.{module_of(state)}")
+    real = module.handler
+
+    def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+        if blocker.used or current_state(event) != state:
+            return dict(real(event, context))
+        blocker.used = True
+        blocker.entered.set()
+        blocker.release.wait(60)
+        # Return the input untouched (the step never did its work): moto ends a stopped
+        # execution at its next transition; a failure would run the Catch instead.
+        return event
+
+    monkeypatch.setattr(module, "handler", handler)
+    return blocker

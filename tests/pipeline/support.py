@@ -11,7 +11,7 @@ import copy
 import json
 import time
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import boto3
@@ -446,7 +446,10 @@ def status_change_event(execution: dict[str, Any]) -> dict[str, Any]:
             "name": execution["name"],
             "status": execution["status"],
             "startDate": int(execution["startDate"].timestamp() * 1000),
-            "stopDate": int(execution["stopDate"].timestamp() * 1000),
+            # moto leaves stopDate out of a TIMED_OUT execution; AWS always sets it.
+            "stopDate": int(
+                execution.get("stopDate", datetime.now(timezone.utc)).timestamp() * 1000
+            ),
             "input": execution.get("input"),
             "output": None,
         },
