@@ -127,6 +127,16 @@ class _Pass:
             and tags.RESTORED_FROM_KEY not in cluster_tags
         )
 
+    def serves(self, cluster: dict[str, Any], cluster_tags: dict[str, str]) -> None:
+        """The cluster under the target id stays: it must never carry an expiry (a sweep
+        would take it once it is swapped out by a later run)."""
+        if tags.EXPIRES_KEY in cluster_tags:
+            self.rds.remove_tags_from_resource(
+                ResourceName=cluster["DBClusterArn"], TagKeys=[tags.EXPIRES_KEY]
+            )
+            self.actions.append(f"removed the expiry tag from {self.target_id}")
+        self.settling(self.target_id, cluster)
+
     def settling(self, cluster_id: str, cluster: dict[str, Any]) -> None:
         state = clusters.status(cluster)
         if state in clusters.BROKEN:
@@ -137,6 +147,13 @@ class _Pass:
     def keep(
         self, cluster_id: str, cluster: dict[str, Any], cluster_tags: dict[str, str], why: str
     ) -> None:
+        state = clusters.status(cluster)
+        if state == "deleting":
+            self.left.append(f"{cluster_id} ({why}) is being deleted")
+            return
+        if state == "renaming":  # it may be becoming the target: never mark that one
+            self.pending.append(f"{cluster_id} is renaming")
+            return
         if clusters.mark_expiring(self.rds, cluster["DBClusterArn"], cluster_tags, self.expires_at):
             self.actions.append(f"tagged {cluster_id} to expire at {self.expires_at}")
         until = cluster_tags.get(tags.EXPIRES_KEY) or self.expires_at
@@ -148,12 +165,12 @@ class _Pass:
         target, target_tags = self.describe(self.target_id)
         old, old_tags = self.describe(self.old_id)
         staging, staging_tags = self.describe(self.staging_id)
-        # A staging cluster that is renaming may be becoming the target: never mark that one.
-        if staging is not None and clusters.status(staging) != "renaming":
+        if staging is not None:
             self.keep(self.staging_id, staging, staging_tags, "staging cluster, for inspection")
+        staging_renaming = clusters.status(staging) == "renaming"  # maybe becoming the target
         if target is not None:
             self.serving = SERVING_NEW if self.is_new(target_tags) else SERVING_OLD
-            self.settling(self.target_id, target)
+            self.serves(target, target_tags)
             if old is not None:
                 why = (
                     "the target before this run"
@@ -161,12 +178,9 @@ class _Pass:
                     else (f"not renamed back: {self.target_id} is taken")
                 )
                 self.keep(self.old_id, old, old_tags, why)
-            return
-        if staging is not None and clusters.status(staging) == "renaming":
-            self.pending.append(f"{self.staging_id} is renaming (to {self.target_id})")
-        elif old is not None:
+        elif old is not None and not staging_renaming:
             self.rename_back(old, old_tags)
-        else:
+        elif not staging_renaming:
             self.left.append(
                 f"no cluster serves under {self.target_id}: it did not exist "
                 "before this run, or was removed outside aurora-restore"
@@ -192,7 +206,7 @@ class _Pass:
     def replace(self) -> None:
         target, target_tags = self.describe(self.target_id)
         staging, staging_tags = self.describe(self.staging_id)
-        if staging is not None and clusters.status(staging) != "renaming":
+        if staging is not None:
             self.keep(
                 self.staging_id,
                 staging,
@@ -200,9 +214,7 @@ class _Pass:
                 "this run's unverified cluster, for inspection",
             )
         if target is None:
-            if staging is not None and clusters.status(staging) == "renaming":
-                self.pending.append(f"{self.staging_id} is renaming (moved out of the target id)")
-            else:
+            if clusters.status(staging) != "renaming":  # else: moving off the target id
                 self.restore_from_final()
         elif self.is_new(target_tags):
             self.unverified_or_new(target, target_tags, staging)
@@ -215,14 +227,14 @@ class _Pass:
             )
         else:
             self.serving = SERVING_OLD
-            self.settling(self.target_id, target)
+            self.serves(target, target_tags)
 
     def unverified_or_new(
         self, target: dict[str, Any], target_tags: dict[str, str], staging: dict[str, Any] | None
     ) -> None:
         if doc.verified(self.document):
             self.serving = SERVING_NEW
-            self.settling(self.target_id, target)
+            self.serves(target, target_tags)
             return
         state = clusters.status(target)
         guards.check_cluster(self.document, target, target_tags, "delete")
