@@ -24,6 +24,7 @@ import handlers.run_sql
 import handlers.verify
 from handlers.lib import naming
 from handlers.lib.errors import SqlScriptFailed, VerificationFailed
+from handlers.lib.secrets import master_version_id as master_version
 from handlers.lib.step import pipeline_step
 
 from . import support
@@ -158,6 +159,12 @@ def test_refresh_across_regions_swaps_in_the_restored_cluster(
     # Secrets: new master password; app secret points at the cluster's endpoint.
     secrets = support.secret_values()
     assert json.loads(secrets[support.MASTER_SECRET])["password"] != old_master
+    assert json.loads(secrets[support.MASTER_SECRET])["password"] == (
+        support.master_password_of(TARGET)
+    )
+    stages = support.secret_stages()  # promoted once the new cluster served; nothing pending
+    assert stages[master_version(op)] == ["AWSCURRENT"]
+    assert sorted(stages.values()) == [["AWSCURRENT"], ["AWSPREVIOUS"]]
     assert json.loads(secrets[support.APP_SECRET])["host"] == target["Endpoint"]
 
     # Audit trail: one item per step outcome, in order, all for this env with a TTL.

@@ -12,11 +12,12 @@ test_every_step_of_the_definition_is_injected_at fails if a Task or a bounded lo
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
 
-from handlers.lib import naming
+from handlers.lib import naming, secrets
 
 from . import faults, support
 from .faults import AFTER, BEFORE, NEVER_READY, Fault
@@ -120,3 +121,30 @@ def test_replace_failure_anywhere_leaves_the_target_serving_and_nothing_unverifi
         assert any(staging in line for line in facts["left"])
     if succeeded(operation_id, "delete-old-cluster") and not new_expected:
         assert any("from its final snapshot" in line for line in facts["undone"])
+
+
+def test_master_secret_after_a_failure_between_password_reset_and_swap_in(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The new password is staged AWSPENDING and used by the database steps; the swap-in
+    fails, so AWSCURRENT must still be the password of the old target, which serves again."""
+    faults.inject(monkeypatch, Fault("SwapInStaging", BEFORE))
+    machine = support.deploy(world)
+    sm = support.client("secretsmanager")
+    current_before = sm.get_secret_value(SecretId=support.MASTER_SECRET)
+    execution = support.run(machine, "secret-kept")
+    assert execution["status"] == "FAILED"
+    ours = secrets.master_version_id("secret-kept")
+    assert support.secret_stages() == {
+        current_before["VersionId"]: ["AWSCURRENT"],
+        ours: ["AWSPENDING"],
+    }
+    current = sm.get_secret_value(SecretId=support.MASTER_SECRET, VersionStage="AWSCURRENT")
+    assert current["SecretString"] == current_before["SecretString"]
+    password = json.loads(current["SecretString"])["password"]
+    assert password == support.OLD_MASTER_PASSWORD == support.master_password_of(TARGET)
+    # The staging cluster kept for inspection opens with the pending version.
+    pending = sm.get_secret_value(SecretId=support.MASTER_SECRET, VersionStage="AWSPENDING")
+    staging = naming.staging_cluster_id(TARGET, "secret-kept")
+    assert json.loads(pending["SecretString"])["password"] == support.master_password_of(staging)
+    assert pending["VersionId"] == ours
