@@ -41,8 +41,7 @@ import json
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-import handlers
-
+from .bundled import deployed_functions, handler_steps, recovery_functions
 from .config import Settings
 from .naming import ENV_KEY, Names
 
@@ -145,16 +144,16 @@ class _Arns:
         ]
 
     def functions(self) -> list[str]:
-        return [self.n.function_arn(step) for step in handlers.STEPS]
+        return [self.n.function_arn(step) for step in handler_steps()]
 
     def recovery_function(self) -> str:
-        return self.n.function_arn(handlers.RECOVERY_FUNCTIONS[0])
+        return self.n.function_arn(recovery_functions()[0])
 
     def function_log_groups(self) -> list[str]:
         return [
             f"arn:{self.p}:logs:{self.region}:{self.account}:log-group:"
             f"{self.n.function_log_group(step)}:*"
-            for step in handlers.FUNCTIONS
+            for step in deployed_functions()
         ]
 
     def executions(self) -> str:

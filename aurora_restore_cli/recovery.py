@@ -5,8 +5,8 @@ deployed handlers with the Lambda role's permissions and environment (table, top
 the operator needs only `lambda:InvokeFunction` on it (the DBA role has it), and `handlers/`
 stays free of the CLI (the function is `handlers/recover_execution.py`, logic in
 `handlers/lib/recovery.py` and `handlers/lib/undo.py`). Each invocation is one undo pass; while
-the answer is "pending" (a cluster is still renaming or being restored) this loop waits and
-invokes again, up to `max_seconds`.
+the answer is "pending" (a cluster is still renaming or being restored) this loop waits the
+undo's `wait_seconds` and invokes again, up to `max_seconds`.
 
 No printing here: the command renders what `recover` returns.
 """
@@ -18,11 +18,10 @@ import json
 from collections.abc import Callable
 from typing import Any
 
-import handlers
-
+from .bundled import recovery_functions
 from .resources.base import Context
 
-FUNCTION = handlers.RECOVERY_FUNCTIONS[0]
+FUNCTION = recovery_functions()[0]
 FINAL = ("recovered", "already recovered", "nothing to recover", "refused")
 
 
@@ -39,7 +38,6 @@ def recover(
     lam = ctx.clients.get("lambda")
     function = ctx.names.function(FUNCTION)
     payload = {"operation_id": operation_id, "wait": False, "requested_by": _requester()}
-    interval = 1.0 if ctx.sandbox else float(ctx.settings.pipeline.poll_interval_seconds)
     deadline = ctx.monotonic() + max_seconds
     while True:
         response = lam.invoke(FunctionName=function, Payload=json.dumps(payload).encode())
@@ -49,6 +47,7 @@ def recover(
                 f"{function} failed: {answer.get('errorType')}: {answer.get('errorMessage')}"
             )
         on_pass(answer)
+        interval = float(answer.get("wait_seconds") or 0)  # the undo's own pace (lib/undo)
         if answer.get("status") in FINAL or ctx.monotonic() + interval > deadline:
             return dict(answer)
         ctx.sleep(interval)

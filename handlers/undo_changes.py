@@ -1,7 +1,7 @@
 """Step (failure path, first): undo what the run did — one pass of lib/undo.
 
 The state machine repeats it (WaitForUndo) while `undo.pending` lists clusters still in
-transition, up to MaxPollAttempts; then RecordFailure, ReleaseLockOnFailure, NotifyFailure.
+transition, up to `undo.max_passes`; then RecordFailure, ReleaseLockOnFailure, NotifyFailure.
 """
 
 from __future__ import annotations

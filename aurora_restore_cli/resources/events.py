@@ -19,8 +19,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-import handlers
-
+from ..bundled import recovery_functions
 from ..naming import Names
 from .base import Context, Resource, tag_dict, tag_differences, tag_list
 
@@ -40,7 +39,7 @@ def rule_arn(names: Names) -> str:
 
 
 def recovery_function(names: Names) -> str:
-    return names.function(handlers.RECOVERY_FUNCTIONS[0])
+    return names.function(recovery_functions()[0])
 
 
 def event_pattern(names: Names) -> dict[str, Any]:
@@ -129,7 +128,7 @@ class RecoveryRule(Resource[RuleState]):
         return current.tags
 
     def _target_arn(self) -> str:
-        return self.ctx.names.function_arn(handlers.RECOVERY_FUNCTIONS[0])
+        return self.ctx.names.function_arn(recovery_functions()[0])
 
     def differences(self, current: RuleState) -> list[str]:
         diffs = []

@@ -13,8 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-import handlers
-
+from ..bundled import deployed_functions
 from ..packaging import Package, Packager
 from .base import Context, Resource, tag_differences
 from .log_group import LogGroup
@@ -37,7 +36,7 @@ T = TypeVar("T")
 
 def resources(ctx: Context) -> list[Resource[Any]]:
     out: list[Resource[Any]] = []
-    for step in handlers.FUNCTIONS:
+    for step in deployed_functions():
         out.append(
             LogGroup(
                 ctx, ctx.names.function_log_group(step), ctx.settings.lambda_.log_retention_days

@@ -91,14 +91,3 @@ def failed_run_expiry_hours(document: Document, default: int = 24) -> int:
 
 def final_snapshot_retention_days(document: Document, default: int = 7) -> int:
     return int(target(document).get("final_snapshot_retention_days") or default)
-
-
-def poll_interval_seconds(document: Document, default: int = 60) -> int:
-    pipeline = document.get("pipeline") or {}
-    value = pipeline.get("poll_interval_seconds")
-    return default if value is None else int(value)
-
-
-def max_poll_attempts(document: Document, default: int = 120) -> int:
-    pipeline = document.get("pipeline") or {}
-    return int(pipeline.get("max_poll_attempts") or default)

@@ -83,7 +83,9 @@ def recover(
     new_actions = [a for a in outcome.get("actions", []) if a not in actions_before]
     released = audit.release_lock(target_id, operation_id) if outcome["done"] else False
     facts = notify.undo_facts(document)
-    result.update(undo=facts, lock_released=released and held_before)
+    result.update(
+        undo=facts, lock_released=released and held_before, wait_seconds=outcome["wait_seconds"]
+    )
     if outcome["done"] and not new_actions and not held_before and _failure_recorded(operation_id):
         return {**result, "status": "already recovered", "notified": False}
     _record(document, status, requested_by, outcome, new_actions)
@@ -102,15 +104,14 @@ def _passes(
     remaining_ms: Callable[[], int],
     sleep: Callable[[float], None],
 ) -> dict[str, Any]:
-    interval = doc.poll_interval_seconds(document)
-    for _ in range(doc.max_poll_attempts(document)):
+    while True:
         outcome = undo.run_pass(document)
-        if outcome["done"] or not wait:
+        if outcome["done"] or not wait or outcome["attempt"] >= outcome["max_passes"]:
             return outcome
+        interval = int(outcome["wait_seconds"])
         if remaining_ms() < (interval + MARGIN_SECONDS) * 1000:
             return outcome
         sleep(interval)
-    return dict(document["undo"])
 
 
 def _failure_recorded(operation_id: str) -> bool:

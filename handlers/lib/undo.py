@@ -40,13 +40,14 @@ import logging
 from datetime import datetime, timezone
 from typing import Any
 
-from handlers.lib import audit, aws, clusters, expiry, guards, naming, rds, secrets, tags
+from handlers.lib import audit, aws, clusters, expiry, guards, naming, polling, rds, secrets, tags
 from handlers.lib import document as doc
 from handlers.lib.errors import Locked
 
 LOG = logging.getLogger("aurora_restore")
 MASTER_SECRET = "MASTER_SECRET_ID"
 LOCK_GRACE_SECONDS = 600  # as acquire_lock: the lock outlives the execution a little
+MAX_PASSES = 200  # ~1,800 history events: the pipeline's budget leaves room for that
 
 SERVING_NEW = "this run's refreshed cluster"
 SERVING_OLD = "the target as it was before this run"
@@ -75,6 +76,7 @@ def run_pass(document: dict[str, Any], now: datetime | None = None) -> dict[str,
         work.promote_master_password()
     undo["actions"] = list(dict.fromkeys([*undo.get("actions", []), *work.actions]))
     undo.update(serving=work.serving, left=work.left, pending=work.pending, done=not work.pending)
+    _pace(document, undo)
     if undo["done"]:
         swept = expiry.sweep(document, work.rds, work.now)
         if swept:
@@ -86,6 +88,27 @@ def run_pass(document: dict[str, Any], now: datetime | None = None) -> dict[str,
         "done" if undo["done"] else f"waiting for {'; '.join(work.pending)}",
     )
     return dict(undo)
+
+
+def _pace(document: dict[str, Any], undo: dict[str, Any]) -> None:
+    """When to pass again (`wait_seconds`, the WaitForUndo state's SecondsPath) and how many
+    passes at most (`max_passes`, UndoDone's bound): the undo waits on renames (swap), or on a
+    rename, a restore and its instances (replace), so it paces itself like those wait loops
+    (lib/polling) and is bounded by their `max_seconds` together — at most MAX_PASSES."""
+    pipeline = document.get("pipeline") or {}
+    waits = pipeline.get("waits") or {}
+    loops = ("rename",) if doc.strategy(document) == "swap" else ("rename", "restore", "instances")
+    settings = [waits.get(loop) or {} for loop in loops]
+    poll = int(settings[0].get("poll_seconds", polling.FALLBACK_WAIT_SECONDS))
+    growth = int(pipeline.get("poll_growth_percent", 0))
+    limit = sum(int(s.get("max_seconds", 0)) for s in settings) * (2 if len(loops) == 1 else 1)
+    checks = 2 * sum(int(s.get("max_polls", 0)) for s in settings)
+    if poll >= 1 or growth >= 1:
+        checks = max(checks, polling.checks_within(poll, poll, growth, limit)[0])
+    waited = int(undo.get("waited_seconds", 0)) + int(undo.get("wait_seconds", 0))
+    undo["waited_seconds"] = waited
+    undo["wait_seconds"] = polling.next_wait(poll, growth, waited)
+    undo["max_passes"] = min(MAX_PASSES, checks + 3)
 
 
 def _take_lock(document: dict[str, Any]) -> None:

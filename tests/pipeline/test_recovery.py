@@ -37,8 +37,7 @@ def audit_and_notifications(world: World, operation_id: str) -> tuple[int, int]:
 
 @pytest.fixture
 def config_dir(tmp_path: Path) -> Path:
-    """config/ for the CLI, in moto's account (the world uses env dev, target dev-orders);
-    `recover` waits one poll interval between passes: 1 s here."""
+    """config/ for the CLI, in moto's account (the world uses env dev, target dev-orders)."""
     import shutil
 
     from ..conftest import CONFIG_DIR
@@ -46,7 +45,6 @@ def config_dir(tmp_path: Path) -> Path:
     target = tmp_path / "config"
     shutil.copytree(CONFIG_DIR, target)
     edit_config(target, "dev", lambda data: data.update(account_id=MOTO_ACCOUNT))
-    edit_config(target, "dev", lambda data: data["pipeline"].update(poll_interval_seconds=1))
     return target
 
 

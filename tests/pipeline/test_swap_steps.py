@@ -73,6 +73,8 @@ def test_swap_renames_both_and_keeps_the_endpoint_name(
         "attempt": 1,
         "ready": True,
         "status": "available",
+        "wait_seconds": 1,
+        "waited_seconds": 1,
     }
     assert operation_tag(TARGET) == "op-unit"
     assert support.cluster(TARGET)["Endpoint"].startswith(f"{TARGET}.")  # type: ignore[index]
