@@ -11,7 +11,7 @@ import click
 
 from . import __version__
 from .app import Group, Options, global_options
-from .commands import demo, diagram, drill, init, provisioning, runs, sandbox, secrets
+from .commands import demo, diagram, drill, init, provisioning, recover, runs, sandbox, secrets
 
 
 @click.group(cls=Group, context_settings={"help_option_names": ["-h", "--help"]})
@@ -48,6 +48,7 @@ for command in (
     runs.history,
     drill.drill,
     drill.drills,
+    recover.recover,
     diagram.diagram,
     init.init,
     secrets.secrets_group,

@@ -76,6 +76,13 @@ class Names:
     def role_arn(self, kind: str) -> str:
         return f"arn:{self.partition}:iam::{self.account_id}:role/{self.role(kind)}"
 
+    def managed_policy(self, what: str) -> str:
+        """A customer managed policy of ours (attached to one of our roles)."""
+        return f"aurora-restore-{what}-{self.env}"
+
+    def managed_policy_arn(self, what: str) -> str:
+        return f"arn:{self.partition}:iam::{self.account_id}:policy/{self.managed_policy(what)}"
+
     # Lambda / Step Functions / logs / alarms / scheduler
     def function(self, step: str) -> str:
         return f"aurora-restore-{step_function_name(step)}-{self.env}"

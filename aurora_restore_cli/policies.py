@@ -6,9 +6,8 @@ env's ARNs:
 
 - RDS: the target cluster id (lower-case, as RDS stores it) and the ids the pipeline derives
   from it (handlers/lib/naming.py): staging `<target>-stg-<token>`, old `<target>-old-<token>`,
-  instances `<target>-<token>-<n>`, copies `<target>-src-<token>`, final snapshots
-  `<target>-final-<token>` / `<target>-old-<token>-final-<token>`. Wildcards appear only as
-  suffixes of those names. Instances are matched as `<target>-*`: it also covers the instances
+  instances `<target>-<token>-<n>` (and `-r<n>`), copies `<target>-src-<token>`, final
+  snapshots `<target>-final-<token>`. Wildcards appear only as suffixes of those names. Instances are matched as `<target>-*`: it also covers the instances
   of a pre-existing target named after it (the console default is `<target>-instance-1`),
   which the first refresh deletes with the old cluster; instances named otherwise would be
   refused by IAM. Modifying or deleting a cluster, and deleting a copied snapshot, also
@@ -19,6 +18,10 @@ env's ARNs:
 - Secrets Manager: this env's two secrets (`…:secret:<name>-??????`); DynamoDB item actions on
   the audit table; `sns:Publish` on the topic; `lambda:InvokeFunction` on this env's functions;
   the functions' own log groups.
+- Recovery (the recovery function shares the Lambda role): read-only `states:` actions on this
+  state machine's executions; the DBA role may invoke the recovery function (`recover`).
+  Final snapshots: restore (the failure path of `replace`) and, tagged for this env, delete
+  (retention).
 - KMS: only the configured keys, each with `kms:ViaService` for the one service that uses it.
   A key given by alias is matched with `kms:ResourceAliases` (IAM authorises key operations
   on the key ARN, never the alias ARN). AWS managed keys (`alias/aws/…`) need no IAM grant:
@@ -43,7 +46,7 @@ import json
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from .bundled import handler_steps
+from .bundled import deployed_functions, handler_steps, recovery_functions
 from .config import Settings
 from .naming import DRILL_METRIC_NAMESPACE, ENV_KEY, Names
 
@@ -55,6 +58,12 @@ ROLE_KINDS: tuple[str, ...] = ("lambda", "stepfunctions", "dba")
 POLICY_PREFIX = "aurora-restore-"
 # IAM's limit for all inline policies of one role together (characters, whitespace excluded).
 INLINE_SIZE_LIMIT = 10_240
+# IAM's limit for one customer managed policy (characters, whitespace excluded).
+MANAGED_SIZE_LIMIT = 6_144
+# Role kind → the customer managed policies it gets (what → document builder). The Lambda
+# functions' log permissions name every function's log group, which would not fit beside
+# everything else in the Lambda role's inline policies (IAM: 10,240 characters in total).
+MANAGED_POLICIES: Mapping[str, tuple[str, ...]] = {"lambda": ("lambda-logs",)}
 
 # Sid → why this statement's resources are not (only) named after this env's resources.
 RESOURCE_EXCEPTIONS: Mapping[str, str] = {
@@ -133,8 +142,7 @@ class _Arns:
         return [self.rds(f"cluster-snapshot:{self.target}-src-*")]
 
     def final_snapshots(self) -> list[str]:
-        t = self.target
-        return [self.rds(f"cluster-snapshot:{t}-final-*"), self.rds(f"cluster-snapshot:{t}-old-*")]
+        return [self.rds(f"cluster-snapshot:{self.target}-final-*")]
 
     def subnet_group(self) -> str:
         return self.rds(f"subgrp:{self.s.target.subnet_group.lower()}")
@@ -158,11 +166,14 @@ class _Arns:
     def functions(self) -> list[str]:
         return [self.n.function_arn(step) for step in handler_steps()]
 
+    def recovery_function(self) -> str:
+        return self.n.function_arn(recovery_functions()[0])
+
     def function_log_groups(self) -> list[str]:
         return [
             f"arn:{self.p}:logs:{self.region}:{self.account}:log-group:"
             f"{self.n.function_log_group(step)}:*"
-            for step in handler_steps()
+            for step in deployed_functions()
         ]
 
     def executions(self) -> str:
@@ -259,6 +270,8 @@ def _lambda_rds(settings: Settings, arns: _Arns) -> Document:
     if arns.parameter_group():
         restore_resources.append(str(arns.parameter_group()))
     final = arns.final_snapshots() if target.final_snapshot else []
+    # The failure path of `replace` restores the target from its final snapshot.
+    restore_resources += final
     same_place = (settings.source.region, settings.source.account_id) == (
         arns.region,
         arns.account,
@@ -288,7 +301,15 @@ def _lambda_rds(settings: Settings, arns: _Arns) -> Document:
         # No tag condition: the first refresh deletes the instances of a target created
         # before aurora-restore, which carry no tags of ours.
         _statement("RdsDeleteInstances", ["rds:DeleteDBInstance"], instances),
-        _tagged(_statement("RdsModifyClusters", ["rds:ModifyDBCluster"], worked_on), settings),
+        # RemoveTags: the failure path drops the expiry tag of an old target it renames back.
+        _tagged(
+            _statement(
+                "RdsModifyClusters",
+                ["rds:ModifyDBCluster", "rds:RemoveTagsFromResource"],
+                worked_on,
+            ),
+            settings,
+        ),
         _tagged(_statement("RdsDeleteClusters", ["rds:DeleteDBCluster"], worked_on), settings),
     ]
     if target.final_snapshot:
@@ -297,6 +318,11 @@ def _lambda_rds(settings: Settings, arns: _Arns) -> Document:
         statements += [
             _statement("RdsFinalSnapshot", ["rds:CreateDBClusterSnapshot"], [*clusters, *final]),
             _statement("RdsDeleteWithFinalSnapshot", ["rds:DeleteDBCluster"], final),
+            # Retention: later runs delete our final snapshots past final_snapshot_retention_days.
+            _tagged(
+                _statement("RdsDeleteFinalSnapshots", ["rds:DeleteDBClusterSnapshot"], final),
+                settings,
+            ),
         ]
     # Refreshes delete their copy when target.delete_copied_snapshot; drills always do.
     statements.append(
@@ -364,6 +390,17 @@ def _lambda_data(settings: Settings, arns: _Arns) -> Document:
         ),
         _statement("Notify", ["sns:Publish"], [n.topic_arn]),
         _drill_metrics(),
+        # The recovery function (same role) reads the execution it recovers: its status, its
+        # history (the last state document) and the definition it ran (the settings).
+        _statement(
+            "RecoveryReadsExecutions",
+            [
+                "states:DescribeExecution",
+                "states:DescribeStateMachineForExecution",
+                "states:GetExecutionHistory",
+            ],
+            [arns.executions(), arns.drill_executions()],
+        ),
     ]
     statements += _kms(
         "KmsSecrets", settings.secrets.kms_key_id, DATA_KEY_ACTIONS, "secretsmanager", n
@@ -484,6 +521,8 @@ def _dba(settings: Settings, arns: _Arns) -> Document:
             ["secretsmanager:DescribeSecret", "secretsmanager:GetSecretValue"],
             arns.secrets(),
         ),
+        # `aurora-restore recover OPERATION_ID` runs the recovery function.
+        _statement("Recover", ["lambda:InvokeFunction"], [arns.recovery_function()]),
     ]
     statements += _kms(
         "KmsSecrets",
@@ -530,7 +569,6 @@ def inline_policies(kind: str, settings: Settings, names: Names) -> dict[str, Do
         found = {
             "rds": _lambda_rds(settings, arns),
             "data": _lambda_data(settings, arns),
-            "logs": _lambda_logs(arns),
             "network": _lambda_network(settings, arns),
         }
     elif kind == "stepfunctions":
@@ -540,6 +578,19 @@ def inline_policies(kind: str, settings: Settings, names: Names) -> dict[str, Do
     else:
         raise ValueError(f"unknown role kind {kind!r}")
     return {POLICY_PREFIX + name: doc for name, doc in found.items() if doc is not None}
+
+
+def managed_policies(kind: str, settings: Settings, names: Names) -> dict[str, Document]:
+    """Managed policy name → document, for every customer managed policy the role gets
+    (MANAGED_POLICIES); resources/roles.py creates them and attaches them to the role."""
+    arns = _Arns(settings, names)
+    builders = {"lambda-logs": lambda: _lambda_logs(arns)}
+    return {names.managed_policy(what): builders[what]() for what in MANAGED_POLICIES.get(kind, ())}
+
+
+def all_policies(kind: str, settings: Settings, names: Names) -> dict[str, Document]:
+    """Inline and managed policies of the role, by name (what the role may do in total)."""
+    return {**inline_policies(kind, settings, names), **managed_policies(kind, settings, names)}
 
 
 def env_resources(settings: Settings, names: Names) -> set[str]:
@@ -555,6 +606,7 @@ def env_resources(settings: Settings, names: Names) -> set[str]:
         arns.subnet_group(),
         *arns.secrets(),
         *arns.functions(),
+        arns.recovery_function(),
         *arns.function_log_groups(),
         arns.executions(),
         arns.drill_executions(),

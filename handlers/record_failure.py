@@ -1,7 +1,6 @@
-"""Step (failure path): the closing FAILED item in the audit trail.
-
-Touches no cluster: a staging cluster stays for inspection, the old target is left as it is.
-(A restore drill's failure path has already run drill_cleanup when this step runs.)
+"""Step (failure path): the closing FAILED item in the audit trail — the error, and what the
+undo did (`undone`), what it left and where (`left`), what it still waits for (`pending`). In a
+restore drill: the error and what the drill's cleanup (run before this step) left.
 """
 
 from __future__ import annotations
@@ -21,6 +20,7 @@ def handler(document: Document, context: Any) -> StepResult:
         **failure,
         "staging_cluster_id": document.get("staging_cluster_id"),
         "old_cluster_id": document.get("old_cluster_id"),
+        **notify.undo_facts(document),
     }
     if doc.is_drill(document):
         details = {**failure, "drill_cluster_id": drill.cluster_id(document)}

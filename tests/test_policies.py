@@ -48,7 +48,7 @@ def all_documents(settings: Settings, names: Names) -> list[tuple[str, dict[str,
     found = []
     for kind in policies.ROLE_KINDS:
         found.append((f"{kind}/trust", policies.trust_policy(kind, settings, names)))
-        for name, document in policies.inline_policies(kind, settings, names).items():
+        for name, document in policies.all_policies(kind, settings, names).items():
             found.append((f"{kind}/{name}", document))
     return found
 
@@ -257,7 +257,7 @@ def test_trust_policies(tmp_path: Path) -> None:
 
 def actions_by_sid(settings: Settings, names: Names, kind: str) -> dict[str, set[str]]:
     found: dict[str, set[str]] = {}
-    for document in policies.inline_policies(kind, settings, names).values():
+    for document in policies.all_policies(kind, settings, names).values():
         for s in document["Statement"]:
             found.setdefault(s["Sid"], set()).update(as_list(s["Action"]))
     return found
@@ -363,8 +363,10 @@ def test_pipeline_ids_fall_under_the_patterns() -> None:
             copy = pipeline_naming.copy_snapshot_id(target, operation)
             finals = [
                 pipeline_naming.final_snapshot_id(target, operation),
-                pipeline_naming.final_snapshot_id(old, operation),
+                pipeline_naming.final_snapshot_for(target, old),  # an expired old cluster's
             ]
+            recovered = pipeline_naming.recovery_instance_id(target, operation, 2)
+            assert _covered(f"{rds}:db:{recovered}", by_sid["RdsCreateInstances"])
             assert _covered(f"{rds}:cluster:{staging}", by_sid["RdsRestore"])
             assert _covered(f"{rds}:cluster:{target.lower()}", by_sid["RdsRestore"])
             for cluster in (staging, old, target.lower()):
@@ -379,6 +381,8 @@ def test_pipeline_ids_fall_under_the_patterns() -> None:
                     f"{rds}:cluster-snapshot:{final}",
                     policies.env_resources(allowed_settings, names),
                 )
+                for sid in ("RdsRestore", "RdsDeleteWithFinalSnapshot", "RdsDeleteFinalSnapshots"):
+                    assert _covered(f"{rds}:cluster-snapshot:{final}", by_sid[sid]), sid
         assert _covered(f"{rds}:db:{target.lower()}-instance-1", by_sid["RdsDeleteInstances"])
 
 
@@ -481,6 +485,8 @@ def test_inline_policies_fit_iam_limits(tmp_path: Path) -> None:
         for kind in policies.ROLE_KINDS:
             documents = policies.inline_policies(kind, settings, names).values()
             assert policies.inline_size(documents) < policies.INLINE_SIZE_LIMIT
+            for document in policies.managed_policies(kind, settings, names).values():
+                assert policies.inline_size([document]) < policies.MANAGED_SIZE_LIMIT
 
 
 def test_validate_offline_rejects_a_bad_document(monkeypatch: pytest.MonkeyPatch) -> None:

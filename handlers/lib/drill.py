@@ -29,7 +29,7 @@ from handlers.lib.errors import SettingsInvalid, UnsafeTarget
 Document = dict[str, Any]
 
 DRILL_KEY = "aurora-restore:drill"
-EXPIRES_KEY = "aurora-restore:expires-at"
+EXPIRES_KEY = tags.EXPIRES_KEY  # the expiry sweep (lib/expiry.py) reads it too
 DRILL_SECRET_ENV = "DRILL_SECRET_ID"
 PHASES = ("copy", "restore", "instances", "verification")
 END_MARK = "verified"
@@ -51,7 +51,7 @@ def cluster_id(document: Document) -> str:
 
 
 def iso(moment: datetime) -> str:
-    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return moment.astimezone(timezone.utc).strftime(tags.EXPIRY_FORMAT)
 
 
 def parse_time(value: Any) -> datetime | None:
@@ -368,3 +368,58 @@ def notification(
         f"verified {took}"
     )
     return subject, facts
+
+
+# --- recovery: a drill that timed out, was aborted, or failed with its cleanup unfinished ---
+
+
+def recovery_pass(document: Document) -> dict[str, Any]:
+    """One pass of recovery for a drill (lib/recovery.py calls it instead of the refresh's
+    undo): the drill's cleanup (`clean_up`), reported in the shape of the undo
+    (`document["undo"]`: actions, left, pending, done, wait_seconds, max_passes). A drill never
+    changed the target, so there is nothing to roll back — only the drill's own cluster and
+    copy to delete. A cluster at the drill's id that is not this drill's is left alone (done,
+    with a note)."""
+    undo = document.setdefault("undo", {"attempt": 0, "actions": []})
+    undo["attempt"] = int(undo.get("attempt") or 0) + 1
+    drill_id = cluster_id(document)
+    try:
+        status = clean_up(document)
+    except UnsafeTarget as exc:
+        undo.update(done=True, left=[drill_id], pending=[], note=f"{exc}; nothing deleted")
+        _pace(document, undo)
+        return dict(undo)
+    document["cleanup"] = status
+    actions = list(undo.get("actions") or [])
+    for what, state in ((drill_id, status["cluster"]), ("its snapshot copy", status["copy"])):
+        entry = f"deleting {what}"
+        if state == "deleting" and entry not in actions:
+            actions.append(entry)
+    pending = [] if status["done"] else [
+        f"{drill_id}: {status['cluster']}",
+        f"snapshot copy: {status['copy']}",
+    ]
+    expires = (document.get("drill") or {}).get("expires_at") or "its expires-at tag"
+    undo.update(
+        serving="the target, untouched (a drill never changes it)",
+        actions=actions,
+        left=[] if status["done"] else [f"{drill_id} and/or its copy, until {expires}"],
+        pending=pending,
+        done=bool(status["done"]),
+    )
+    _pace(document, undo)
+    return dict(undo)
+
+
+def _pace(document: Document, undo: dict[str, Any]) -> None:
+    """When to pass again and how often at most: like the `delete` wait loop (lib/polling)."""
+    from handlers.lib import polling
+
+    pipeline = document.get("pipeline") or {}
+    loop = (pipeline.get("waits") or {}).get("delete") or {}
+    poll = int(loop.get("poll_seconds", polling.FALLBACK_WAIT_SECONDS))
+    growth = int(pipeline.get("poll_growth_percent", 0))
+    waited = int(undo.get("waited_seconds", 0)) + int(undo.get("wait_seconds", 0))
+    undo["waited_seconds"] = waited
+    undo["wait_seconds"] = polling.next_wait(poll, growth, waited)
+    undo["max_passes"] = int(loop.get("max_polls", 0)) + 3

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from aurora_restore_cli import definition
-from handlers import STEPS
+from handlers import FUNCTIONS
 
 from . import support
 from .support import ACCOUNT, ENV, REGION, TARGET, World
@@ -35,11 +35,12 @@ def drill_settings(**overrides: Any) -> dict[str, Any]:
 
 
 def ensure_functions(world: World, environment: dict[str, str] | None = None) -> dict[str, str]:
-    """One function per step (created once per world), with the Lambda environment."""
+    """One function per step and the recovery function (created once per world), with the
+    Lambda environment."""
     lam = support.client("lambda", REGION)
     variables = {**support.lambda_environment(world), **(environment or {})}
     arns: dict[str, str] = {}
-    for step in STEPS:
+    for step in FUNCTIONS:
         name = support.function_name(step)
         try:
             config = lam.get_function(FunctionName=name)["Configuration"]
