@@ -198,8 +198,10 @@ def aws_rules(rename_polls: int = DEFAULT_RENAME_POLLS) -> Iterator[AwsRules]:
             )
         new_id = str(kwargs.get("new_db_cluster_identifier") or "").lower()
         ghost = rules.ghosts.get(rules.key(self, new_id)) if new_id else None
-        if new_id and new_id != cluster_id and (
-            new_id in self.clusters or (ghost is not None and ghost[1] > 0)
+        if (
+            new_id
+            and new_id != cluster_id
+            and (new_id in self.clusters or (ghost is not None and ghost[1] > 0))
         ):
             raise rules.refuse(
                 "rename_onto_existing",

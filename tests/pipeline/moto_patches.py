@@ -19,6 +19,9 @@ applies to every region and thread, including Step Functions' interpreter thread
   attribute lists the account) is described and copied by its ARN. moto looks every ARN up in
   the caller's own account, so `get_snapshot` and `describe_db_cluster_snapshots` are wrapped
   to resolve an ARN of another account in that account, if (and only if) it is shared.
+- Encryption at restore: on AWS, RestoreDBClusterFromSnapshot with KmsKeyId encrypts the new
+  cluster with that key even when the snapshot is unencrypted; moto keeps the snapshot's
+  `StorageEncrypted`. `restore_db_cluster_from_snapshot` is wrapped to set it.
 - Secrets Manager: moving AWSCURRENT with `update_secret_version_stage` leaves moto's
   `get_secret_value` returning the old version (moto 5.2.5 does not update its default
   version); the wrapper updates it, as AWS does.
@@ -76,7 +79,7 @@ def _shared_snapshot(backend: Any, identifier: str, resource_type: Any) -> Any:
     parts = identifier.split(":")
     if len(parts) < 7 or parts[0] != "arn" or parts[4] == backend.account_id:
         return None
-    region, account, name = parts[3], parts[4], parts[6]
+    region, account, name = parts[3], parts[4], ":".join(parts[6:])
     if account not in rds_backends or region not in rds_backends[account]:
         return None
     owner = rds_backends[account][region]
@@ -116,6 +119,7 @@ def patched_moto() -> Iterator[RdsScript]:
             "modify_db_cluster",
             "delete_db_cluster",
             "get_snapshot",
+            "restore_db_cluster_from_snapshot",
         )
     }
     original_stage = SecretsManagerBackend.update_secret_version_stage
@@ -148,6 +152,14 @@ def patched_moto() -> Iterator[RdsScript]:
                 script.reads[sid] += 1
                 snapshot.status = script.next_status(script.snapshots[sid])
         return found
+
+    def restore_db_cluster_from_snapshot(
+        self: Any, from_snapshot_id: str, overrides: dict[str, Any]
+    ) -> Any:
+        cluster = originals["restore_db_cluster_from_snapshot"](self, from_snapshot_id, overrides)
+        if overrides.get("kms_key_id"):
+            cluster.storage_encrypted = True
+        return cluster
 
     def describe_db_clusters(self: Any, *args: Any, **kwargs: Any) -> Any:
         found = originals["describe_db_clusters"](self, *args, **kwargs)
@@ -194,6 +206,7 @@ def patched_moto() -> Iterator[RdsScript]:
     RDSBackend.modify_db_cluster = modify_db_cluster  # type: ignore[method-assign]
     RDSBackend.delete_db_cluster = delete_db_cluster  # type: ignore[method-assign]
     RDSBackend.get_snapshot = get_snapshot  # type: ignore[method-assign,assignment]
+    RDSBackend.restore_db_cluster_from_snapshot = restore_db_cluster_from_snapshot  # type: ignore[method-assign]
     SecretsManagerBackend.update_secret_version_stage = update_secret_version_stage  # type: ignore[method-assign]
     kms_models.generate_private_key = generate_private_key
     parsers = {module: module.parse for module in (sfn_json_path, sfn_result_path)}
