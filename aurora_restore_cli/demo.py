@@ -8,14 +8,12 @@ import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from . import engine, runs, sandbox
+from .app import App, CommandFailure
 from .output import LiveRun, audit_table, step_summary
 from .resources import available_steps
-
-if TYPE_CHECKING:
-    from .cli import App
 
 
 @contextmanager
@@ -37,8 +35,6 @@ def private_sandbox(keep: bool) -> Iterator[sandbox.Sandbox]:
 
 
 def run_demo(app: App, keep: bool) -> None:
-    from .cli import CommandFailure
-
     out = app.out
     began = time.monotonic()
     with private_sandbox(keep) as box:
