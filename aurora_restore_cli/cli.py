@@ -11,7 +11,7 @@ import click
 
 from . import __version__
 from .app import Group, Options, global_options
-from .commands import demo, diagram, provisioning, runs, sandbox, secrets
+from .commands import demo, diagram, preflight, provisioning, runs, sandbox, secrets
 
 
 @click.group(cls=Group, context_settings={"help_option_names": ["-h", "--help"]})
@@ -43,6 +43,7 @@ for command in (
     provisioning.status,
     provisioning.cleanup,
     provisioning.validate,
+    preflight.preflight,
     runs.run,
     runs.executions,
     runs.history,

@@ -93,6 +93,22 @@ class Output:
         self.out.print(summary_line(changes))
 
 
+CHECK_STYLE = {"pass": "green", "fail": "bold red", "not checkable": "yellow"}
+
+
+def checks_table(title: str, checks: Sequence[Any]) -> Table:
+    """Preflight: one row per check (area, check, status, detail, fix)."""
+    table = Table(title=title, title_justify="left")
+    for column in ("area", "check", "status", "detail", "fix"):
+        table.add_column(column, overflow="fold")
+    for check in checks:
+        style = CHECK_STYLE.get(check.status, "")
+        table.add_row(
+            check.area, check.name, f"[{style}]{check.status}[/{style}]", check.detail, check.fix
+        )
+    return table
+
+
 def step_summary(title: str, changes: Sequence[Change]) -> Table:
     """One row per step: how many resources, and what happened to them (for the demo)."""
     table = Table(title=title, title_justify="left")

@@ -98,7 +98,7 @@ def _document(statements: Iterable[Statement]) -> Document:
     return {"Version": VERSION, "Statement": list(statements)}
 
 
-class _Arns:
+class Arns:
     """ARNs of this env's resources (RDS ids lower-case, as RDS reports them)."""
 
     def __init__(self, settings: Settings, names: Names) -> None:
@@ -292,7 +292,7 @@ RDS_TYPES_NOT_TOUCHED: Mapping[str, str] = {
 }
 
 
-def _lambda_rds(settings: Settings, arns: _Arns) -> Document:
+def _lambda_rds(settings: Settings, arns: Arns) -> Document:
     target = settings.target
     clusters, instances, copies = arns.clusters(), arns.instances(), arns.copies()
     # Restored under the staging id (swap) or the target id (replace), never the old id.
@@ -379,7 +379,7 @@ def _tagged(statement: Statement, settings: Settings) -> Statement:
     return statement
 
 
-def _deny_protected(settings: Settings, arns: _Arns) -> list[Statement]:
+def _deny_protected(settings: Settings, arns: Arns) -> list[Statement]:
     protected = {cid.lower() for cid in settings.target.protected_cluster_ids}
     protected.add(settings.source.cluster_id.lower())
     protected.discard(arns.target)
@@ -394,7 +394,7 @@ def _deny_protected(settings: Settings, arns: _Arns) -> list[Statement]:
     return [statement]
 
 
-def _lambda_data(settings: Settings, arns: _Arns) -> Document:
+def _lambda_data(settings: Settings, arns: Arns) -> Document:
     n = arns.n
     statements = [
         _statement(
@@ -435,7 +435,7 @@ def _lambda_data(settings: Settings, arns: _Arns) -> Document:
     return _document(statements)
 
 
-def _lambda_logs(arns: _Arns) -> Document:
+def _lambda_logs(arns: Arns) -> Document:
     return _document(
         [
             _statement(
@@ -447,7 +447,7 @@ def _lambda_logs(arns: _Arns) -> Document:
     )
 
 
-def _lambda_network(settings: Settings, arns: _Arns) -> Document | None:
+def _lambda_network(settings: Settings, arns: Arns) -> Document | None:
     vpc = settings.lambda_.vpc
     if vpc is None:
         return None
@@ -482,7 +482,7 @@ def _lambda_network(settings: Settings, arns: _Arns) -> Document | None:
 # the Step Functions role and the DBA role
 
 
-def _stepfunctions_invoke(arns: _Arns) -> Document:
+def _stepfunctions_invoke(arns: Arns) -> Document:
     return _document([_statement("InvokeFunctions", ["lambda:InvokeFunction"], arns.functions())])
 
 
@@ -507,7 +507,7 @@ def _stepfunctions_logs() -> Document:
     )
 
 
-def _dba(settings: Settings, arns: _Arns) -> Document:
+def _dba(settings: Settings, arns: Arns) -> Document:
     n = arns.n
     statements = [
         _statement(
@@ -570,7 +570,7 @@ def trust_policy(kind: str, settings: Settings, names: Names) -> Document:
 
 def inline_policies(kind: str, settings: Settings, names: Names) -> dict[str, Document]:
     """Policy name → document, for every inline policy the role should have (and no other)."""
-    arns = _Arns(settings, names)
+    arns = Arns(settings, names)
     found: dict[str, Document | None]
     if kind == "lambda":
         found = {
@@ -591,7 +591,7 @@ def inline_policies(kind: str, settings: Settings, names: Names) -> dict[str, Do
 def env_resources(settings: Settings, names: Names) -> set[str]:
     """Every ARN or ARN pattern of this env that an Allow statement may name (outside the
     RESOURCE_EXCEPTIONS statements)."""
-    arns = _Arns(settings, names)
+    arns = Arns(settings, names)
     found = {
         *arns.clusters(),
         *arns.instances(),

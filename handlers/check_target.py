@@ -32,15 +32,7 @@ def handler(document: Document, context: Any) -> StepResult:
     target = rds.describe_cluster(client, target_id)
     if target is not None:
         target_tags = rds.cluster_tags(client, target)
-        guards.check_cluster(document, target, target_tags, "replace")
-        check_state(target)
-        # Refuse now, not after hours of copy/restore: delete_old_cluster would refuse later.
-        if target.get("DeletionProtection") and not (
-            tags.OPERATION_KEY in target_tags and doc.target(document).get("deletion_protection")
-        ):
-            raise UnsafeTarget(
-                f"{target_id} has deletion protection that aurora-restore did not set; refusing"
-            )
+        check_existing_target(document, target, target_tags)
     for other in (
         naming.staging_cluster_id(target_id, operation_id),
         naming.old_cluster_id(target_id, operation_id),
@@ -56,6 +48,22 @@ def handler(document: Document, context: Any) -> StepResult:
         "target_status": target.get("Status") if target else None,
         "strategy": doc.strategy(document),
     }
+
+
+def check_existing_target(
+    document: Document, target: dict[str, Any], target_tags: dict[str, str]
+) -> None:
+    """Every refusal about an existing target (also used by `aurora-restore preflight`)."""
+    guards.check_cluster(document, target, target_tags, "replace")
+    check_state(target)
+    # Refuse now, not after hours of copy/restore: delete_old_cluster would refuse later.
+    if target.get("DeletionProtection") and not (
+        tags.OPERATION_KEY in target_tags and doc.target(document).get("deletion_protection")
+    ):
+        raise UnsafeTarget(
+            f"{target.get('DBClusterIdentifier')} has deletion protection that aurora-restore "
+            "did not set; refusing"
+        )
 
 
 def check_state(cluster: dict[str, Any]) -> None:

@@ -20,6 +20,7 @@ another). Before anything is copied it refuses a snapshot that is:
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime, timezone
 from typing import Any
 
@@ -41,15 +42,30 @@ SHARING_RULES = (
 )
 
 
+RdsFor = Callable[[str], Any]  # region → RDS client
+
+
 @pipeline_step("find-snapshot")
 def handler(document: Document, context: Any) -> StepResult:
+    described = select(document, lambda region: aws.client("rds", region))
+    document["snapshot"] = described
+    summary = {
+        k: described[k]
+        for k in ("id", "region", "created", "reason", "engine_version", "restore_engine_version")
+    }
+    return document, summary
+
+
+def select(document: Document, rds_for: RdsFor) -> dict[str, Any]:
+    """The snapshot the run restores (the document's `snapshot` part), after every check;
+    raises the named error otherwise. Also used by `aurora-restore preflight` (read-only)."""
     source = doc.source(document)
     requested = (document.get("request") or {}).get("snapshot_id")
     if requested:
-        snapshot = _requested(document, str(requested))
+        snapshot = _requested(document, str(requested), rds_for)
         reason = "given in the execution input"
     else:
-        snapshot = _newest(document, source)
+        snapshot = _newest(document, source, rds_for)
         reason = f"newest available {source.get('snapshot_type') or 'any'} snapshot of " + str(
             source["cluster_id"]
         )
@@ -58,16 +74,11 @@ def handler(document: Document, context: Any) -> StepResult:
     described["restore_engine_version"] = snapshots.restore_engine_version(
         described["id"], str(described["engine_version"]), doc.target(document)
     )
-    document["snapshot"] = described
-    _check_encryption(document)
-    summary = {
-        k: described[k]
-        for k in ("id", "region", "created", "reason", "engine_version", "restore_engine_version")
-    }
-    return document, summary
+    _check_encryption({**document, "snapshot": described})
+    return described
 
 
-def _requested(document: Document, snapshot: str) -> dict[str, Any]:
+def _requested(document: Document, snapshot: str, rds_for: RdsFor) -> dict[str, Any]:
     source = doc.source(document)
     region, account = str(source["region"]), str(source.get("account_id") or "")
     parts = snapshots.arn_parts(snapshot)
@@ -83,7 +94,7 @@ def _requested(document: Document, snapshot: str) -> dict[str, Any]:
                 "it shared with this account"
             )
         lookup_region = region
-    found = rds.describe_cluster_snapshot(aws.client("rds", lookup_region), snapshot)
+    found = rds.describe_cluster_snapshot(rds_for(lookup_region), snapshot)
     if found is None:
         hint = f"; {SHARING_RULES}" if account and account != doc.account_id(document) else ""
         raise SnapshotNotFound(f"snapshot {snapshot} not found in {lookup_region}{hint}")
@@ -98,8 +109,8 @@ def _check_place(what: str, region: str, account: str, want_region: str, want_ac
         )
 
 
-def _newest(document: Document, source: dict[str, Any]) -> dict[str, Any]:
-    client = aws.client("rds", str(source["region"]))
+def _newest(document: Document, source: dict[str, Any], rds_for: RdsFor) -> dict[str, Any]:
+    client = rds_for(str(source["region"]))
     cluster_id = str(source["cluster_id"])
     kind = str(source.get("snapshot_type") or "any")
     cross_account = str(source.get("account_id") or "") not in ("", doc.account_id(document))
