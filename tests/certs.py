@@ -12,15 +12,18 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 
-def ca_pem(common_name: str = "Amazon RDS test Root CA") -> bytes:
+def ca_pem(common_name: str = "Amazon RDS test Root CA", rds: bool = True) -> bytes:
+    """A self-signed CA; `rds`: with the subject RDS's CAs have (O=Amazon Web Services, Inc.,
+    OU=Amazon RDS)."""
     key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name(
-        [
+    attributes = [x509.NameAttribute(NameOID.COMMON_NAME, common_name)]
+    if rds:
+        attributes = [
             x509.NameAttribute(NameOID.ORGANIZATION_NAME, "Amazon Web Services, Inc."),
             x509.NameAttribute(NameOID.ORGANIZATIONAL_UNIT_NAME, "Amazon RDS"),
-            x509.NameAttribute(NameOID.COMMON_NAME, common_name),
+            *attributes,
         ]
-    )
+    name = x509.Name(attributes)
     now = datetime.datetime.now(datetime.timezone.utc)
     certificate = (
         x509.CertificateBuilder()

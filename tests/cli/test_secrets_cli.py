@@ -88,9 +88,9 @@ def test_master_passwords_rds_refuses_are_usage_errors(
 
 
 def test_generated_passwords_follow_the_rds_rules() -> None:
+    import boto3
     from moto import mock_aws
 
-    import boto3
     from aurora_restore_cli.resources.secrets import generate_password, master_password_problem
 
     with mock_aws():
