@@ -26,9 +26,12 @@ SEED_TAG = {"Key": "aurora-restore:sandbox-seed", "Value": "true"}
 
 def for_sandbox(settings: Settings, account_id: str, source_key_arn: str | None = None) -> Settings:
     """The settings as they apply inside the one-account sandbox. `source_key_arn`: the seeded
-    source key (`seeded_source_key`), used when the config names a source key."""
+    source key (`seeded_source_key`), used when the config names a source key (before the
+    seed, the config's key stays as a placeholder that `seed()` replaces)."""
     target_key = SANDBOX_KEY_ALIAS if settings.target.kms_key_id else None
-    source_key = source_key_arn if settings.source.kms_key_id else None
+    source_key = (
+        (source_key_arn or settings.source.kms_key_id) if settings.source.kms_key_id else None
+    )
     return dataclasses.replace(
         settings,
         account_id=account_id,
@@ -60,6 +63,10 @@ def seed(ctx: Context) -> list[Change]:
     changes.append(_subnet_group(ctx))
     source_key = _kms_key(ctx, st.source.region, SOURCE_KEY_ALIAS, "source snapshots'")
     changes.append(source_key)
+    if st.source.kms_key_id:  # this command goes on (the demo: setup, run) with the real key
+        ctx.settings = st = dataclasses.replace(
+            st, source=dataclasses.replace(st.source, kms_key_id=source_key.arn)
+        )
     source = ctx.clients.get("rds", st.source.region)
     changes.append(
         _cluster(ctx, source, st.source.cluster_id, tags=[SEED_TAG], kms_key=source_key.arn)

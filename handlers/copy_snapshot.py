@@ -13,7 +13,7 @@ from typing import Any
 
 from handlers.lib import aws, naming, polling, rds, snapshots, tags
 from handlers.lib import document as doc
-from handlers.lib.errors import CopyFailed
+from handlers.lib.errors import CopyFailed, SnapshotKeyUnusable
 from handlers.lib.step import Document, StepResult, pipeline_step, skipped
 
 copy_reasons = snapshots.copy_reasons
@@ -53,10 +53,15 @@ def _copy(document: Document, client: Any, copy_id: str) -> str:
     }
     kms = doc.target(document).get("kms_key_id")
     # AWS refuses KmsKeyId for an unencrypted snapshot (the copy stays unencrypted and the
-    # restore encrypts it with the target key); FindSnapshot made sure an encrypted one that
-    # crosses a region or account has a target key.
+    # restore encrypts it with the target key), and requires it for an encrypted one copied
+    # across regions or accounts (FindSnapshot refuses that case already).
     if snapshot.get("encrypted") and kms:
         kwargs["KmsKeyId"] = kms
+    elif snapshot.get("encrypted") and snapshots.crosses_boundary(document):
+        raise SnapshotKeyUnusable(
+            f"snapshot {snapshot['id']} is encrypted and copied across regions/accounts: "
+            "set target.kms_key_id"
+        )
     if snapshot["region"] != doc.region(document):
         kwargs["SourceRegion"] = snapshot["region"]  # boto3 signs the PreSignedUrl from it
     response = client.copy_db_cluster_snapshot(**kwargs)
