@@ -340,6 +340,6 @@ def test_copy_step_refuses_an_encrypted_cross_region_copy_without_a_target_key(
     """Defence in depth behind FindSnapshot: no request AWS would refuse is ever sent."""
     document = find_snapshot.handler(make_document(), None)
     document["settings"]["target"]["kms_key_id"] = None
-    with pytest.raises(SnapshotKeyUnusable, match="set target.kms_key_id"):
+    with pytest.raises(SnapshotKeyUnusable, match=r"set target\.kms_key_id"):
         copy_snapshot.handler(document, None)
     assert copies() == [] and aws_rules.fired["encrypted_copy_needs_key"] == 0
