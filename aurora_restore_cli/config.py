@@ -6,6 +6,7 @@ Validation is complete before any AWS call and never touches the network; a bad 
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import ssl
 from dataclasses import dataclass, field
@@ -150,10 +151,41 @@ class LambdaSettings:
 
 
 @dataclass(frozen=True)
+class WaitLoop:
+    """One wait loop of the pipeline (handlers/lib/polling.py): the first check after
+    `first_seconds`, later checks `poll_seconds` apart (or `Pipeline.poll_growth_percent` of the
+    time waited so far, if longer); PollTimeout once `max_seconds` have been waited."""
+
+    first_seconds: int
+    poll_seconds: int
+    max_seconds: int
+
+
+# Typical durations for a cluster of a few hundred GB: the first check comes at ~85% of them.
+# A multi-terabyte cross-region copy takes hours: max_seconds leaves room for it.
+WAIT_LOOP_DEFAULTS: dict[str, WaitLoop] = {
+    "copy": WaitLoop(first_seconds=1020, poll_seconds=20, max_seconds=36000),
+    "delete": WaitLoop(first_seconds=400, poll_seconds=20, max_seconds=7200),
+    "restore": WaitLoop(first_seconds=1260, poll_seconds=20, max_seconds=14400),
+    "instances": WaitLoop(first_seconds=600, poll_seconds=15, max_seconds=7200),
+    "password": WaitLoop(first_seconds=45, poll_seconds=5, max_seconds=1800),
+    "rename": WaitLoop(first_seconds=100, poll_seconds=5, max_seconds=1800),
+}
+
+
+@dataclass(frozen=True)
 class Pipeline:
-    poll_interval_seconds: int
-    max_poll_attempts: int
     timeout_seconds: int
+    poll_growth_percent: int
+    waits: dict[str, WaitLoop] = field(hash=False)  # every key of WAIT_LOOP_DEFAULTS
+
+    def compressed(self, seconds: int) -> Pipeline:
+        """Every loop checking every `seconds` from the start (moto's sandbox is instant)."""
+        waits = {
+            key: dataclasses.replace(loop, first_seconds=seconds, poll_seconds=seconds)
+            for key, loop in self.waits.items()
+        }
+        return dataclasses.replace(self, waits=waits)
 
 
 @dataclass(frozen=True)
@@ -242,6 +274,7 @@ def load_settings(config_dir: Path, env: str) -> Settings:
     with top.reading():
         settings = _settings(file, top, env)
     _check_cross_references(settings)
+    _check_time_limits(settings)
     return settings
 
 
@@ -588,13 +621,55 @@ def _lambda(s: Section) -> LambdaSettings:
         )
 
 
+REMOVED_PIPELINE_KEYS = ("poll_interval_seconds", "max_poll_attempts")
+
+
 def _pipeline(s: Section) -> Pipeline:
+    for key in REMOVED_PIPELINE_KEYS:
+        if s.has(key):
+            raise s.error(
+                key,
+                "replaced by per-loop settings: pipeline.waits.<loop>.first_seconds, "
+                "poll_seconds and max_seconds (see config/dev.yaml)",
+            )
     with s.reading():
-        return Pipeline(
-            poll_interval_seconds=s.integer("poll_interval_seconds", 1, 3600, 60),
-            max_poll_attempts=s.integer("max_poll_attempts", 1, 10000, 120),
-            timeout_seconds=s.integer("timeout_seconds", 300, 31_536_000, 21600),
-        )
+        timeout = s.integer("timeout_seconds", 300, 31_536_000, 86400)
+        growth = s.integer("poll_growth_percent", 0, 50, 2)
+        waits = s.optional_section("waits")
+        loops = dict(WAIT_LOOP_DEFAULTS)
+        if waits is not None:
+            with waits.reading():
+                for key, default in WAIT_LOOP_DEFAULTS.items():
+                    loop = waits.optional_section(key)
+                    if loop is not None:
+                        loops[key] = _wait_loop(loop, default, timeout)
+        return Pipeline(timeout_seconds=timeout, poll_growth_percent=growth, waits=loops)
+
+
+def _wait_loop(s: Section, default: WaitLoop, timeout: int) -> WaitLoop:
+    with s.reading():
+        first = s.integer("first_seconds", 0, 86400, default.first_seconds)
+        poll = s.integer("poll_seconds", 1, 3600, default.poll_seconds)
+        longest = s.integer("max_seconds", 1, 31_536_000, default.max_seconds)
+        if longest < first:
+            raise s.error("max_seconds", f"is shorter than first_seconds ({first})")
+        if longest > timeout:
+            raise s.error(
+                "max_seconds",
+                f"is longer than the whole execution (pipeline.timeout_seconds {timeout})",
+            )
+        return WaitLoop(first_seconds=first, poll_seconds=poll, max_seconds=longest)
+
+
+def _check_time_limits(st: Settings) -> None:
+    """The longest path's waits (at their bounds) and Lambda time fit inside the execution's
+    timeout, and its history stays under Step Functions' event limit (aurora_restore_cli.
+    validation). Checked here so that every command refuses such a config before any AWS call."""
+    from .validation import time_limit_problems
+
+    problems = time_limit_problems(st)
+    if problems:
+        raise ConfigError(st.file, *problems[0])
 
 
 def _audit(s: Section) -> Audit:

@@ -93,6 +93,32 @@ def pipeline_settings(settings: Settings, names: Names) -> dict[str, Any]:
     }
 
 
+def pipeline_block(settings: Settings) -> dict[str, Any]:
+    """The CONTRACT.md `pipeline` document (`${Pipeline}`, placed by the Initialize state):
+    each wait loop's schedule and its bound in checks (`max_polls`, what the loop's Choice
+    compares `poll.attempt` with), derived from `max_seconds` by the handlers' own schedule."""
+    from handlers.lib import polling
+
+    pipeline = settings.pipeline
+    growth = pipeline.poll_growth_percent
+    waits: dict[str, Any] = {}
+    for key, loop in pipeline.waits.items():
+        checks, _ = polling.checks_within(
+            loop.first_seconds, loop.poll_seconds, growth, loop.max_seconds
+        )
+        waits[key] = {
+            "first_seconds": loop.first_seconds,
+            "poll_seconds": loop.poll_seconds,
+            "max_seconds": loop.max_seconds,
+            "max_polls": checks,
+        }
+    return {
+        "timeout_seconds": pipeline.timeout_seconds,
+        "poll_growth_percent": growth,
+        "waits": waits,
+    }
+
+
 def function_arns(names: Names) -> dict[str, str]:
     """Step module → this env's function ARN, for every step in `handlers.STEPS`."""
     from handlers import STEPS
@@ -112,8 +138,7 @@ def definition_values(
     known.update(
         {
             "Settings": pipeline_settings(settings, names),
-            "PollIntervalSeconds": settings.pipeline.poll_interval_seconds,
-            "MaxPollAttempts": settings.pipeline.max_poll_attempts,
+            "Pipeline": pipeline_block(settings),
             "TimeoutSeconds": settings.pipeline.timeout_seconds,
         }
     )

@@ -43,7 +43,7 @@ def for_sandbox(settings: Settings, account_id: str, source_key_arn: str | None 
             f"arn:aws:iam::{account_id}:root" for _ in settings.dba_principals[:1]
         ),
         # moto's clusters and copies are ready at once: poll every second, not every minute
-        pipeline=dataclasses.replace(settings.pipeline, poll_interval_seconds=1),
+        pipeline=settings.pipeline.compressed(1),
     )
 
 

@@ -18,6 +18,7 @@ import boto3
 
 from aurora_restore_cli import definition
 from handlers import STEPS
+from handlers.lib import polling
 
 REGION = "us-east-1"
 SOURCE_REGION = "us-west-2"
@@ -224,6 +225,22 @@ def lambda_environment(world: World, db_mode: str = "skip") -> dict[str, str]:
     }
 
 
+def compressed_pipeline(poll_interval: int, max_attempts: int, timeout: int) -> dict[str, Any]:
+    """The definition's `pipeline` block with every wait loop checking every `poll_interval`
+    seconds (0: at once) and giving up after `max_attempts` checks."""
+    loop = {
+        "first_seconds": poll_interval,
+        "poll_seconds": poll_interval,
+        "max_seconds": poll_interval * max_attempts,
+        "max_polls": max_attempts,
+    }
+    return {
+        "timeout_seconds": timeout,
+        "poll_growth_percent": 0,
+        "waits": {key: dict(loop) for key in polling.LOOPS},
+    }
+
+
 def deploy(
     world: World,
     *,
@@ -231,8 +248,12 @@ def deploy(
     max_attempts: int = 6,
     timeout: int = 300,
     settings: dict[str, Any] | None = None,
+    overrides: dict[str, Any] | None = None,
 ) -> str:
-    """Create one function per step and the state machine from our rendered definition."""
+    """Create one function per step and the state machine from our rendered definition.
+
+    `overrides` replaces placeholder values (e.g. the pipeline numbers of a real config, for the
+    timeline bench); by default the waits are compressed to `poll_interval` seconds."""
     lam = client("lambda", REGION)
     arns: dict[str, str] = {}
     for step in STEPS:
@@ -248,10 +269,10 @@ def deploy(
     values: dict[str, Any] = {definition.function_arn_placeholder(s): a for s, a in arns.items()}
     values.update(
         Settings=settings or world.settings,
-        PollIntervalSeconds=poll_interval,
-        MaxPollAttempts=max_attempts,
+        Pipeline=compressed_pipeline(poll_interval, max_attempts, timeout),
         TimeoutSeconds=timeout,
     )
+    values.update(overrides or {})
     rendered = definition.render(definition.load_template(), values)
     problems = definition.validate(rendered, set(arns.values()))
     assert problems == [], problems
@@ -375,12 +396,15 @@ class DocumentFactory:
             "operation_id": operation_id,
             "started_at": "2026-01-01T00:00:00Z",
             "request": {"snapshot_id": None, "requested_by": "tests"},
-            "pipeline": {
-                "poll_interval_seconds": 1,
-                "max_poll_attempts": 5,
-                "timeout_seconds": 600,
+            "pipeline": compressed_pipeline(1, 5, 600),
+            "poll": {
+                "what": "none",
+                "attempt": 0,
+                "ready": False,
+                "status": "none",
+                "wait_seconds": 0,
+                "waited_seconds": 0,
             },
-            "poll": {"what": "none", "attempt": 0, "ready": False, "status": "none"},
             "timings": {},
             "settings": copy.deepcopy(self.world.settings),
         }

@@ -164,6 +164,8 @@ def test_instances_and_the_wait_for_them(
         "attempt": 1,
         "ready": False,
         "status": "cluster creating",
+        "wait_seconds": 1,  # the restore loop's poll_seconds (DocumentFactory's pipeline block)
+        "waited_seconds": 1,
     }
     document = check_restore.handler(document, None)
     assert document["poll"]["ready"] is True and document["poll"]["attempt"] == 2
