@@ -11,7 +11,7 @@ import click
 
 from . import __version__
 from .app import Group, Options, global_options
-from .commands import demo, diagram, preflight, provisioning, runs, sandbox, secrets
+from .commands import demo, diagram, init, preflight, provisioning, runs, sandbox, secrets
 
 
 @click.group(cls=Group, context_settings={"help_option_names": ["-h", "--help"]})
@@ -48,6 +48,7 @@ for command in (
     runs.executions,
     runs.history,
     diagram.diagram,
+    init.init,
     secrets.secrets_group,
     sandbox.sandbox,
     demo.demo,

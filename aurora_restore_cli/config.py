@@ -14,11 +14,12 @@ from pathlib import Path
 from typing import Any
 
 from .config_reader import ConfigError, Section, load_yaml_mapping, string_item
+from .regions import partition, region_problem
 
 __all__ = ["ConfigError", "Settings", "load_settings"]
 
 ENV_NAME = r"[a-z][a-z0-9-]{0,19}"
-REGION = r"(us|eu|ap|sa|ca|me|af|il|mx)(-gov)?-[a-z]+-\d"
+REGION = r"[a-z]{2}(-[a-z]+)+-\d{1,2}"  # the shape; regions.py checks it exists
 ACCOUNT_ID = r"\d{12}"
 # RDS: 1-63 letters, digits, hyphens; starts with a letter; no trailing or double hyphen.
 # Ours are capped at 40 so that the staging/old ids derived from them still fit in 63.
@@ -282,7 +283,7 @@ def _settings(file: Path, top: Section, env: str) -> Settings:
     environment = top.string("environment", pattern=ENV_NAME, expected="an environment name")
     if environment != env:
         raise top.error("environment", f"is {environment!r} but the file is for {env!r}")
-    region = top.string("region", pattern=REGION, expected="an AWS region such as us-east-1")
+    region = _region(top, "region")
     return Settings(
         file=file,
         environment=environment,
@@ -301,6 +302,15 @@ def _settings(file: Path, top: Section, env: str) -> Settings:
         alarms=_alarms(top.section("alarms")),
         schedule=_schedule(top.optional_section("schedule")),
     )
+
+
+def _region(section: Section, key: str) -> str:
+    """A region botocore's partition data knows (offline), not just one shaped like it."""
+    value = str(section.string(key, pattern=REGION, expected="an AWS region such as us-east-1"))
+    problem = region_problem(value)
+    if problem:
+        raise section.error(key, problem)
+    return value
 
 
 def _account(section: Section, key: str) -> str:
@@ -343,7 +353,7 @@ def _source(s: Section) -> Source:
             cluster_id=s.string(
                 "cluster_id", pattern=ANY_CLUSTER_ID, expected="an RDS cluster identifier"
             ),
-            region=s.string("region", pattern=REGION, expected="an AWS region such as us-east-1"),
+            region=_region(s, "region"),
             account_id=_account(s, "account_id"),
             snapshot_type=s.string("snapshot_type", "any", choices=("automated", "manual", "any")),
             max_age_hours=s.integer("max_age_hours", 1, 24 * 366),
@@ -756,6 +766,11 @@ def _schedule(s: Section | None) -> Schedule | None:
 
 def _check_cross_references(st: Settings) -> None:
     f, src, tgt = st.file, st.source, st.target
+    if partition(src.region) != partition(st.region):
+        raise ConfigError(
+            f, "source.region", f"{src.region} is in partition {partition(src.region)}, region "
+            f"{st.region} in {partition(st.region)}: snapshots cannot be copied across partitions"
+        )
     target_id = tgt.cluster_id.lower()  # RDS compares (and stores) cluster ids lower-case
     if target_id == src.cluster_id.lower():
         raise ConfigError(
@@ -773,16 +788,21 @@ def _check_cross_references(st: Settings) -> None:
             f"lists the target {tgt.cluster_id!r} (as {protected[0]!r}; ids compare "
             "case-insensitively): it could never be refreshed",
         )
-    if (
-        tgt.kms_key_id
-        and tgt.kms_key_id.startswith("arn:")
-        and tgt.kms_key_id.split(":")[3] != st.region
+    # Every configured key encrypts something in `region`; a key ARN names its own region.
+    for key_path, key, what in (
+        ("target.kms_key_id", tgt.kms_key_id, "a snapshot copy is encrypted there"),
+        ("audit.kms_key_id", st.audit.kms_key_id, "the audit table lives there"),
+        ("notifications.kms_key_id", st.notifications.kms_key_id, "the topic lives there"),
+        ("secrets.kms_key_id", st.secrets.kms_key_id, "the secrets live there"),
     ):
-        raise ConfigError(
-            f,
-            "target.kms_key_id",
-            f"must be a key in the target region {st.region} (a snapshot copy is encrypted there)",
-        )
+        key_region = key.split(":")[3] if key and key.startswith("arn:") else None
+        if key_region is not None and key_region != st.region:
+            raise ConfigError(
+                f,
+                key_path,
+                f"is a key in {key_region}, but region is {st.region}: it must be a key in "
+                f"{st.region} ({what})",
+            )
     _check_source_key(st)
     if st.cross_account and src.snapshot_type == "automated":
         raise ConfigError(

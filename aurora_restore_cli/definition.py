@@ -25,7 +25,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-TEMPLATE_PATH = Path(__file__).resolve().parent.parent / "definitions" / "pipeline.asl.json"
+from .bundled import definition_file
+
+TEMPLATE_PATH = definition_file()  # definitions/ in a checkout, package data in a wheel
 PLACEHOLDER = re.compile(r"\$\{([A-Za-z][A-Za-z0-9]*)\}")
 LAMBDA_INVOKE = "arn:aws:states:::lambda:invoke"
 VALUE_PLACEHOLDERS = ("Settings", "Pipeline", "TimeoutSeconds")

@@ -18,7 +18,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from . import definition
+from . import bundled, definition
 from .config import Settings
 from .naming import Names
 
@@ -97,8 +97,7 @@ def pipeline_block(settings: Settings) -> dict[str, Any]:
     """The CONTRACT.md `pipeline` document (`${Pipeline}`, placed by the Initialize state):
     each wait loop's schedule and its bound in checks (`max_polls`, what the loop's Choice
     compares `poll.attempt` with), derived from `max_seconds` by the handlers' own schedule."""
-    from handlers.lib import polling
-
+    polling = bundled.polling()
     pipeline = settings.pipeline
     growth = pipeline.poll_growth_percent
     waits: dict[str, Any] = {}
@@ -121,9 +120,9 @@ def pipeline_block(settings: Settings) -> dict[str, Any]:
 
 def function_arns(names: Names) -> dict[str, str]:
     """Step module → this env's function ARN, for every step in `handlers.STEPS`."""
-    from handlers import STEPS
+    from .bundled import handler_steps
 
-    return {step: names.function_arn(step) for step in STEPS}
+    return {step: names.function_arn(step) for step in handler_steps()}
 
 
 def definition_values(

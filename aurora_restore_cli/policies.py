@@ -44,8 +44,7 @@ import json
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-import handlers
-
+from .bundled import handler_steps
 from .config import Settings
 from .naming import ENV_KEY, Names
 
@@ -172,13 +171,13 @@ class Arns:
         ]
 
     def functions(self) -> list[str]:
-        return [self.n.function_arn(step) for step in handlers.STEPS]
+        return [self.n.function_arn(step) for step in handler_steps()]
 
     def function_log_groups(self) -> list[str]:
         return [
             f"arn:{self.p}:logs:{self.region}:{self.account}:log-group:"
             f"{self.n.function_log_group(step)}:*"
-            for step in handlers.STEPS
+            for step in handler_steps()
         ]
 
     def executions(self) -> str:

@@ -14,15 +14,15 @@ will use.
 
 from __future__ import annotations
 
+import importlib
+import sys
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
+from types import ModuleType
 from typing import Any
 
-import handlers
-from handlers.lib import guards, naming, snapshots, tags
-from handlers.lib.errors import PipelineError
-
+from . import bundled
 from .changes import Action
 from .config import (
     ConfigError,
@@ -37,6 +37,21 @@ PASS, FAIL, NOT_CHECKABLE = "pass", "fail", "not checkable"
 IN_SANDBOX = "not checkable in the sandbox"
 OPERATION = "preflight"  # a stand-in operation id for the ids a run derives
 RDS_CA_MARK = ("organizationalUnitName", "Amazon RDS")
+
+
+def pipeline(module: str) -> ModuleType:
+    """A module of the shipped pipeline (`handlers.<module>`), imported as the Lambda runtime
+    imports it: with the directory holding `handlers/` (bundled.root()) on sys.path, in this
+    process only — the same code the run executes, so preflight refuses what the run would."""
+    root = str(bundled.root())
+    if root not in sys.path:
+        sys.path.append(root)
+    return importlib.import_module(f"handlers.{module}")
+
+
+def _pipeline_error() -> type[Exception]:
+    error: type[Exception] = pipeline("lib.errors").PipelineError
+    return error
 
 
 @dataclass(frozen=True)
@@ -154,11 +169,10 @@ SNAPSHOT_FIXES = {
 
 def source_snapshot(ctx: Context, document: dict[str, Any]) -> tuple[Check, dict[str, Any] | None]:
     """The snapshot a run would use, checked by the pipeline's own FindSnapshot logic."""
-    from handlers import find_snapshot
-
+    find_snapshot, snapshots = pipeline("find_snapshot"), pipeline("lib.snapshots")
     try:
         chosen = find_snapshot.select(document, lambda region: ctx.clients.get("rds", region))
-    except PipelineError as exc:
+    except _pipeline_error() as exc:
         name = type(exc).__name__
         return Check(
             "snapshot", "source snapshot", FAIL, f"{name}: {exc}", SNAPSHOT_FIXES.get(name, "")
@@ -180,22 +194,20 @@ def source_snapshot(ctx: Context, document: dict[str, Any]) -> tuple[Check, dict
 
 
 def target(ctx: Context, document: dict[str, Any]) -> list[Check]:
-    from handlers import check_target
-
+    check_target, guards = pipeline("check_target"), pipeline("lib.guards")
+    rds_lib, tags = pipeline("lib.rds"), pipeline("lib.tags")
     target_id = ctx.settings.target.cluster_id
     rows = []
     try:
         guards.check_config(document)
         rows.append(Check("target", "not the source, not protected", PASS, f"{target_id}"))
-    except PipelineError as exc:
+    except _pipeline_error() as exc:
         rows.append(
             Check(
                 "target", "not the source, not protected", FAIL, str(exc), "fix target.cluster_id"
             )
         )
     rds = ctx.clients.get("rds")
-    from handlers.lib import rds as rds_lib
-
     cluster = rds_lib.describe_cluster(rds, target_id)
     if cluster is None:
         rows.append(
@@ -265,14 +277,13 @@ def target(ctx: Context, document: dict[str, Any]) -> list[Check]:
 def _row(area: str, name: str, check: Callable[[], Any], ok_detail: str, fix: str) -> Check:
     try:
         check()
-    except PipelineError as exc:
+    except _pipeline_error() as exc:
         return Check(area, name, FAIL, f"{type(exc).__name__}: {exc}", fix)
     return Check(area, name, PASS, ok_detail)
 
 
 def _ids_free(ctx: Context, rds: Any) -> list[Check]:
-    from handlers.lib import rds as rds_lib
-
+    rds_lib, naming = pipeline("lib.rds"), pipeline("lib.naming")
     target_id = ctx.settings.target.cluster_id
     taken = [
         other
@@ -297,7 +308,7 @@ def database_steps(ctx: Context) -> list[Check]:
     vpc = ctx.settings.lambda_.vpc
     lam = ctx.clients.get("lambda")
     rows = []
-    for step in handlers.DATABASE_STEPS:
+    for step in bundled.database_steps():
         name = ctx.names.function(step)
         try:
             config = lam.get_function(FunctionName=name)["Configuration"]

@@ -15,10 +15,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from handlers.lib import naming
-
 from .policies import RDS_KEY_ACTIONS, SOURCE_KEY_ACTIONS, Arns
-from .preflight import FAIL, OPERATION, PASS, Check, sandbox_row
+from .preflight import FAIL, OPERATION, PASS, Check, pipeline, sandbox_row
 from .resources.base import Context
 
 ENV_TAG = "aws:ResourceTag/aurora-restore:env"
@@ -46,6 +44,7 @@ def planned_requests(
     """What the run asks of IAM, as the Lambda role. `snapshot`: the one preflight found (else
     a sample of the source's snapshots); `key_arns`: configured key → key ARN (aliases
     resolved)."""
+    naming = pipeline("lib.naming")
     settings, arns = ctx.settings, Arns(ctx.settings, ctx.names)
     target = arns.target
     env = {ENV_TAG: ("string", ctx.env)}
@@ -91,12 +90,11 @@ def planned_requests(
 
 
 def _copy_needed(ctx: Context, snapshot: dict[str, Any]) -> list[str]:
-    from handlers.lib import snapshots
-
     from .pipeline_settings import pipeline_settings
 
     document = {"settings": pipeline_settings(ctx.settings, ctx.names), "snapshot": snapshot}
-    return snapshots.copy_reasons(document)
+    reasons: list[str] = pipeline("lib.snapshots").copy_reasons(document)
+    return reasons
 
 
 def _key_requests(

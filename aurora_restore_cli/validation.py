@@ -20,7 +20,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from . import definition
+from . import bundled, definition
 from .config import Settings
 from .naming import Names
 
@@ -82,8 +82,7 @@ def path_bounds(settings: Settings, names: Names) -> list[PathBound]:
 
 
 def _bound_seconds(loop: Mapping[str, int], growth: int) -> int:
-    from handlers.lib import polling
-
+    polling = bundled.polling()
     _, waited = polling.checks_within(
         loop["first_seconds"], loop["poll_seconds"], growth, loop["max_seconds"]
     )

@@ -66,9 +66,7 @@ def select(document: Document, rds_for: RdsFor) -> dict[str, Any]:
         reason = "given in the execution input"
     else:
         snapshot = _newest(document, source, rds_for)
-        reason = f"newest available {source.get('snapshot_type') or 'any'} snapshot of " + str(
-            source["cluster_id"]
-        )
+        reason = f"newest available {_kind_words(source)}snapshot of {source['cluster_id']}"
     _check(document, snapshot)
     described = _describe(snapshot, reason)
     described["restore_engine_version"] = snapshots.restore_engine_version(
@@ -76,6 +74,12 @@ def select(document: Document, rds_for: RdsFor) -> dict[str, Any]:
     )
     _check_encryption({**document, "snapshot": described})
     return described
+
+
+def _kind_words(source: dict[str, Any]) -> str:
+    """`automated ` / `manual ` for a restricted snapshot_type, nothing for `any`."""
+    kind = str(source.get("snapshot_type") or "any")
+    return "" if kind == "any" else f"{kind} "
 
 
 def _requested(document: Document, snapshot: str, rds_for: RdsFor) -> dict[str, Any]:
@@ -131,8 +135,8 @@ def _newest(document: Document, source: dict[str, Any], rds_for: RdsFor) -> dict
     if not candidates:
         where = f"{source['region']}"
         if cross_account:
-            where += f" shared by account {source['account_id']} ({SHARING_RULES})"
-        raise SnapshotNotFound(f"no {kind} snapshot of {cluster_id} in {where}")
+            where += f" shared with this account by {source['account_id']} ({SHARING_RULES})"
+        raise SnapshotNotFound(f"no {_kind_words(source)}snapshot of {cluster_id} in {where}")
     available = [s for s in candidates if s.get("Status") == "available"]
     if not available:
         states = sorted({str(s.get("Status")) for s in candidates})

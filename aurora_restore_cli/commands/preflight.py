@@ -41,7 +41,7 @@ def run_preflight(app: App, snapshot: str | None, command: str) -> list[Any]:
         )
     title = f"Preflight — {settings.environment} ({context.names.account_id}, {settings.region})"
     if command == "preflight" or not ok:
-        app.out.print(checks_table(title, checks))
+        app.out.rows(checks_table(title, checks))
     if not ok:
         failed = [f"{c.area}: {c.name}" for c in checks if c.status == FAIL]
         raise CommandFailure(f"preflight failed: {'; '.join(failed)}")

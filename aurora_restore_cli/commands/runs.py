@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import click
 
 from ..app import App, CommandFailure, global_options, make_app
-from ..output import LiveRun, audit_table
+from ..output import LiveRun, audit_table, executions_table
 
 
 @click.command()
@@ -50,7 +52,14 @@ def run(
             f"preflight: {len(checks) - unknown} checks passed"
             + (f", {unknown} not checkable here" if unknown else "")
         )
-    started = runs.start(context, snapshot)
+    with pipeline_required(app, context):
+        started = runs.start(context, snapshot)
+    if context.sandbox:
+        from ..sandbox import find
+
+        box = find()
+        if box is not None:
+            app.out.info(box.database_line)
     if context.sandbox:
         started.pop("console_url")
     app.out.info(f"operation [bold]{started['operation_id']}[/bold] started")
@@ -91,6 +100,7 @@ def _finish_run(app: App, started: dict[str, Any], view: Any) -> None:
         "status": view.status,
         "duration_seconds": duration,
         "steps": timings,
+        "skipped_steps": [name for name, step in view.steps.items() if step.status == "skipped"],
     }
     if view.status == "SUCCEEDED":
         output = view.output or {}
@@ -111,10 +121,38 @@ def _finish_run(app: App, started: dict[str, Any], view: Any) -> None:
     doc["failure"] = runs.failure_details(view)
     app.out.document(doc)
     failure = doc["failure"]
+    hint = ""
+    if failure["error"] in ("SnapshotNotFound", "SnapshotTooOld") and app.context().sandbox:
+        hint = f" (the sandbox starts empty: aurora-restore --local sandbox seed --env {app.env})"
     raise CommandFailure(
         f"refresh {view.status.lower()} at {failure['step'] or 'unknown step'}: "
-        f"{failure['error']}: {failure['message']}"
+        f"{failure['error']}: {failure['message']}{hint}"
     )
+
+
+@contextmanager
+def pipeline_required(app: App, context: Any) -> Iterator[None]:
+    """Turn "the state machine / audit table does not exist" into what to do about it."""
+    from botocore.exceptions import ClientError
+
+    try:
+        yield
+    except ClientError as exc:
+        code = exc.response.get("Error", {}).get("Code", "")
+        if code == "StateMachineDoesNotExist":
+            missing = f"state machine {context.names.state_machine}"
+        elif code == "ResourceNotFoundException" and exc.operation_name in ("Query", "Scan"):
+            missing = f"audit table {context.names.table}"
+        else:
+            raise
+        local = "--local " if context.sandbox else ""
+        where = "the sandbox" if context.sandbox else (
+            f"account {context.names.account_id}, {context.settings.region}"
+        )
+        raise CommandFailure(
+            f"env {app.env} is not set up in {where}: the {missing} does not exist; "
+            f"run `aurora-restore {local}setup --env {app.env}` first"
+        ) from None
 
 
 @click.command()
@@ -123,22 +161,14 @@ def _finish_run(app: App, started: dict[str, Any], view: Any) -> None:
 @click.pass_context
 def executions(ctx: click.Context, limit: int) -> None:
     """Recent refreshes of this env: operation id, status, start, duration, snapshot."""
-    from rich.table import Table
-
     from .. import runs
 
     app = make_app(ctx)
-    rows = runs.recent(app.context(), limit)
+    context = app.context()
+    with pipeline_required(app, context):
+        rows = runs.recent(context, limit)
     app.out.document({"command": "executions", "env": app.settings.environment, "executions": rows})
-    table = Table(title=f"Executions — {app.settings.environment}", title_justify="left")
-    for column in ("operation", "status", "started", "duration", "snapshot"):
-        table.add_column(column)
-    for row in rows:
-        duration = "-" if row["duration_seconds"] is None else f"{row['duration_seconds']:.0f}s"
-        table.add_row(
-            row["operation_id"], row["status"], row["started"], duration, row["snapshot"] or "-"
-        )
-    app.out.print(table)
+    app.out.rows(executions_table(f"Executions — {app.settings.environment}", rows))
 
 
 @click.command()
@@ -150,9 +180,11 @@ def history(ctx: click.Context, operation_id: str) -> None:
     from .. import runs
 
     app = make_app(ctx)
-    items = runs.audit_trail(app.context(), operation_id)
+    context = app.context()
+    with pipeline_required(app, context):
+        items = runs.audit_trail(context, operation_id)
     if not items:
         raise CommandFailure(f"no audit items for operation {operation_id!r} in env {app.env}")
     app.out.document({"command": "history", "operation_id": operation_id, "events": items})
-    app.out.print(audit_table(f"Audit trail — {operation_id}", items))
+    app.out.rows(audit_table(f"Audit trail — {operation_id}", items))
 

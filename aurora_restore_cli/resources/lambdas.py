@@ -1,6 +1,6 @@
-"""The pipeline's Lambda functions `aurora-restore-<step>-<env>`, one per `handlers.STEPS`,
+"""The pipeline's Lambda functions `aurora-restore-<step>-<env>`, one per handler step,
 each preceded by its log group `/aws/lambda/<function>` (retention from config, tagged).
-Only the database steps (`handlers.DATABASE_STEPS`) run in the configured VPC.
+Only the database steps (`bundled.database_steps()`) run in the configured VPC.
 
 Code is compared by CodeSha256 against the deterministic package (built lazily, once per
 command), configuration field by field; only what differs is written. Creation retries, with
@@ -13,8 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-import handlers
-
+from ..bundled import database_steps, handler_steps
 from ..packaging import Package, Packager
 from .base import Context, Resource, tag_differences
 from .log_group import LogGroup
@@ -37,7 +36,7 @@ T = TypeVar("T")
 
 def resources(ctx: Context) -> list[Resource[Any]]:
     out: list[Resource[Any]] = []
-    for step in handlers.STEPS:
+    for step in handler_steps():
         out.append(
             LogGroup(
                 ctx, ctx.names.function_log_group(step), ctx.settings.lambda_.log_retention_days
@@ -148,7 +147,7 @@ class Function(Resource[FunctionState]):
         # Only the functions that talk to the database go into the VPC: the others call AWS
         # APIs (RDS in the source region too), which a VPC function reaches only via NAT or
         # endpoints.
-        vpc = lam.vpc if self.step in handlers.DATABASE_STEPS else None
+        vpc = lam.vpc if self.step in database_steps() else None
         return {
             "Runtime": lam.runtime,
             "Handler": f"handlers.{self.step}.handler",

@@ -8,7 +8,10 @@ Modes (env `AURORA_RESTORE_DB_MODE`):
   skip     sandbox without a database: the database steps record SKIPPED and say why.
   override tests/local: `AURORA_RESTORE_DB_HOST`/`_PORT`, admin credentials from the secret
            `AURORA_RESTORE_DB_ADMIN_SECRET_ID`, TLS per `AURORA_RESTORE_DB_SSL` (`verify`
-           with CA file `AURORA_RESTORE_DB_CA`, or `off`).
+           with CA file `AURORA_RESTORE_DB_CA`, or `off` — an explicit choice, never a
+           fallback). The database is settings' `database.name`, or `AURORA_RESTORE_DB_NAME`
+           where `{cluster}` stands for the staging cluster id (the sandbox keeps one database
+           per restored cluster on one server).
 Passwords are never logged, returned or put in exception messages.
 """
 
@@ -39,6 +42,7 @@ PORT_ENV = "AURORA_RESTORE_DB_PORT"
 ADMIN_SECRET_ENV = "AURORA_RESTORE_DB_ADMIN_SECRET_ID"
 SSL_ENV = "AURORA_RESTORE_DB_SSL"
 CA_ENV = "AURORA_RESTORE_DB_CA"
+NAME_ENV = "AURORA_RESTORE_DB_NAME"
 MASTER_SECRET_ENV = "MASTER_SECRET_ID"
 APP_SECRET_ENV = "APP_SECRET_ID"
 
@@ -226,6 +230,7 @@ def resolve_target(
         host = env.get(HOST_ENV, "")
         if not host:
             raise SettingsInvalid(f"{MODE_ENV}=override needs {HOST_ENV}")
+        dbname = _override_database(env.get(NAME_ENV, ""), dbname, staging_cluster_id)
         return Target(host, _port(env.get(PORT_ENV, "5432")), dbname, _override_tls(env), timeout)
     if not staging_cluster_id:
         raise SettingsInvalid("the document has no staging_cluster_id to connect to")
@@ -242,6 +247,16 @@ def resolve_target(
             "database.ca_bundle and run `aurora-restore setup lambdas`"
         )
     return Target(endpoint, int(port), dbname, tls_context(ca), timeout)
+
+
+def _override_database(template: str, default: str, cluster_id: str | None) -> str:
+    if not template:
+        return default
+    if "{cluster}" in template and not cluster_id:
+        raise SettingsInvalid(f"{NAME_ENV} names the cluster, but the document has none")
+    name = template.replace("{cluster}", cluster_id or "")
+    quote_ident(name)  # a name PostgreSQL would truncate is refused here, not later
+    return name
 
 
 def _port(value: str) -> int:
