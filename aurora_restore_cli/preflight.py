@@ -359,8 +359,8 @@ def ca_bundle(ctx: Context) -> Check:
             return sandbox_row(
                 "tls",
                 "RDS CA bundle",
-                "its database steps are skipped (no database); against AWS database.ca_bundle "
-                "is required",
+                "its database is a local PostgreSQL with a CA of its own (or none), not Aurora; "
+                "against AWS database.ca_bundle is required",
             )
         return Check(
             "tls", "RDS CA bundle", FAIL, exc.message, ca_bundle_fetch_command(settings.config_dir)
