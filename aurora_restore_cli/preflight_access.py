@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .policies import RDS_KEY_ACTIONS, SOURCE_KEY_ACTIONS, Arns
-from .preflight import FAIL, OPERATION, PASS, Check, pipeline, sandbox_row
+from .preflight import FAIL, NOT_CHECKABLE, OPERATION, PASS, Check, pipeline, sandbox_row
 from .resources.base import Context
 
 ENV_TAG = "aws:ResourceTag/aurora-restore:env"
@@ -155,10 +155,20 @@ def permissions(
                 "iam", "Lambda role may do every RDS action", "moto has no IAM policy simulator"
             ),
         ]
+    from botocore.exceptions import BotoCoreError, ClientError
+
     key_arns, problems = resolve_keys(ctx)
     requests = planned_requests(ctx, snapshot, key_arns)
     iam = ctx.clients.get("iam")
-    return problems + simulate(iam, ctx.names.role_arn("lambda"), requests)
+    try:
+        return problems + simulate(iam, ctx.names.role_arn("lambda"), requests)
+    except (BotoCoreError, ClientError) as exc:  # e.g. no iam:SimulatePrincipalPolicy for us
+        why = f"IAM's policy simulator answered: {exc}"
+        fix = "allow your principal iam:SimulatePrincipalPolicy on the Lambda role"
+        return problems + [
+            Check("kms", "Lambda role may use the keys", NOT_CHECKABLE, why, fix),
+            Check("iam", "Lambda role may do every RDS action", NOT_CHECKABLE, why, fix),
+        ]
 
 
 def simulate(iam: Any, role_arn: str, requests: Iterable[Request]) -> list[Check]:

@@ -278,3 +278,42 @@ def test_ca_bundle_without_rds_cas_fails(config_dir: Path) -> None:
     ctx = _context(config_dir, lambda d: d["database"].update(ca_bundle="other.pem"))
     row = preflight.ca_bundle(ctx)
     assert row.status == "fail" and "none of Amazon RDS" in row.detail
+
+
+class DeniedSimulator:
+    """IAM's answer to a principal that may not call iam:SimulatePrincipalPolicy."""
+
+    def get_paginator(self, name: str) -> DeniedSimulator:
+        return self
+
+    def paginate(self, **kwargs: Any) -> list[dict[str, Any]]:
+        from botocore.exceptions import ClientError
+
+        raise ClientError(
+            {
+                "Error": {
+                    "Code": "AccessDenied",
+                    "Message": "not authorized to perform: iam:SimulatePrincipalPolicy",
+                }
+            },
+            "SimulatePrincipalPolicy",
+        )
+
+
+def test_simulator_refusal_is_not_checkable_never_a_pass(
+    config_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ctx = _context(config_dir)
+    get = ctx.clients.get
+    monkeypatch.setattr(
+        ctx.clients,
+        "get",
+        lambda service, *a: DeniedSimulator() if service == "iam" else get(service, *a),
+    )
+    rows = preflight_access.permissions(ctx, {}, SNAPSHOT)
+    assert [(r.area, r.status) for r in rows] == [
+        ("kms", "not checkable"),
+        ("iam", "not checkable"),
+    ]
+    assert all("AccessDenied" in r.detail for r in rows)
+    assert "iam:SimulatePrincipalPolicy" in rows[0].fix

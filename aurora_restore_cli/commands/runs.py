@@ -45,6 +45,10 @@ def run(
 
     app = make_app(ctx)
     context = app.context()
+    with pipeline_required(app, context):  # not set up at all: say so, not a preflight table
+        context.clients.get("stepfunctions").describe_state_machine(
+            stateMachineArn=context.names.state_machine_arn
+        )
     if not skip_preflight:
         checks = run_preflight(app, snapshot, command="run")
         unknown = sum(1 for c in checks if c.status != "pass")
