@@ -53,17 +53,34 @@ def _step_lists() -> dict[str, tuple[str, ...]]:
     found: dict[str, tuple[str, ...]] = {}
     for node in ast.parse(source).body:
         if isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name) and node.value:
-            found[node.target.id] = tuple(ast.literal_eval(node.value))
+            name, value = node.target.id, node.value
         elif isinstance(node, ast.Assign) and len(node.targets) == 1:
             target = node.targets[0]
-            if isinstance(target, ast.Name):
-                found[target.id] = tuple(ast.literal_eval(node.value))
+            if not isinstance(target, ast.Name):
+                continue
+            name, value = target.id, node.value
+        else:
+            continue
+        try:
+            found[name] = tuple(ast.literal_eval(value))
+        except ValueError:
+            continue  # computed from the others (e.g. FUNCTIONS = STEPS + ...)
     return found
 
 
 def handler_steps() -> tuple[str, ...]:
     """`handlers.STEPS`: every step module, in pipeline order."""
     return _step_lists()["STEPS"]
+
+
+def recovery_functions() -> tuple[str, ...]:
+    """`handlers.RECOVERY_FUNCTIONS`: functions the state machine never runs (recovery)."""
+    return _step_lists()["RECOVERY_FUNCTIONS"]
+
+
+def deployed_functions() -> tuple[str, ...]:
+    """`handlers.FUNCTIONS`: one Lambda function each (the steps, then recovery)."""
+    return handler_steps() + recovery_functions()
 
 
 def database_steps() -> tuple[str, ...]:

@@ -11,7 +11,17 @@ import click
 
 from . import __version__
 from .app import Group, Options, global_options
-from .commands import demo, diagram, init, preflight, provisioning, runs, sandbox, secrets
+from .commands import (
+    demo,
+    diagram,
+    init,
+    preflight,
+    provisioning,
+    recover,
+    runs,
+    sandbox,
+    secrets,
+)
 
 
 @click.group(cls=Group, context_settings={"help_option_names": ["-h", "--help"]})
@@ -47,6 +57,7 @@ for command in (
     runs.run,
     runs.executions,
     runs.history,
+    recover.recover,
     diagram.diagram,
     init.init,
     secrets.secrets_group,

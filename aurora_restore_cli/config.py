@@ -110,6 +110,8 @@ class Target:
     final_snapshot: bool
     delete_copied_snapshot: bool
     protected_cluster_ids: tuple[str, ...]
+    final_snapshot_retention_days: int = 7
+    failed_run_expiry_hours: int = 24
 
 
 @dataclass(frozen=True)
@@ -415,13 +417,15 @@ def _target(s: Section) -> Target:
             ),
             deletion_protection=s.boolean("deletion_protection", False),
             strategy=s.string("strategy", "swap", choices=("swap", "replace")),
-            final_snapshot=s.boolean("final_snapshot", False),
+            final_snapshot=s.boolean("final_snapshot", True),
             delete_copied_snapshot=s.boolean("delete_copied_snapshot", True),
             protected_cluster_ids=s.items(
                 "protected_cluster_ids",
                 string_item(f, ANY_CLUSTER_ID, "an RDS cluster identifier"),
                 [],
             ),
+            final_snapshot_retention_days=s.integer("final_snapshot_retention_days", 1, 3650, 7),
+            failed_run_expiry_hours=s.integer("failed_run_expiry_hours", 1, 720, 24),
         )
 
 
@@ -779,6 +783,13 @@ def _check_cross_references(st: Settings) -> None:
             f"is the source cluster's id {src.cluster_id!r} (ids compare case-insensitively, "
             "and a same-named target is refused in any region or account); refusing to "
             "overwrite production",
+        )
+    if tgt.strategy == "replace" and not tgt.final_snapshot:
+        raise ConfigError(
+            f,
+            "target.final_snapshot",
+            "must be true with strategy: replace (the target is deleted before the restore; "
+            "its final snapshot is what a failed run brings back)",
         )
     protected = [p for p in tgt.protected_cluster_ids if p.lower() == target_id]
     if protected:

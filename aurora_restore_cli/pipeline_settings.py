@@ -74,6 +74,8 @@ def pipeline_settings(settings: Settings, names: Names) -> dict[str, Any]:
             "deletion_protection": target.deletion_protection,
             "strategy": target.strategy,
             "final_snapshot": target.final_snapshot,
+            "final_snapshot_retention_days": target.final_snapshot_retention_days,
+            "failed_run_expiry_hours": target.failed_run_expiry_hours,
             "delete_copied_snapshot": target.delete_copied_snapshot,
             "protected_cluster_ids": list(target.protected_cluster_ids),
         },

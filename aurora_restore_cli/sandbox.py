@@ -103,8 +103,11 @@ def find() -> Sandbox | None:
 
 
 def _forget(box: Sandbox) -> None:
-    """A sandbox that is gone: its private PostgreSQL must not outlive it."""
-    if box.postgres is not None and box.postgres.origin == "private":
+    """A sandbox that is gone: its private PostgreSQL must not outlive it, nor its databases
+    on a DSN's server (the server process drops them as it stops; this finishes the job when
+    it was killed first, e.g. by the stop timeout while a DROP DATABASE waited on a checkpoint).
+    Idempotent: both are no-ops when already done."""
+    if box.postgres is not None:
         from .sandbox_postgres import stop as stop_postgres
 
         stop_postgres(box.postgres)

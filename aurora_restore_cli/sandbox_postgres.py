@@ -22,6 +22,7 @@ import contextlib
 import datetime
 import glob
 import ipaddress
+import logging
 import os
 import secrets
 import shutil
@@ -316,7 +317,7 @@ def _is_ours(server: PostgresServer) -> bool:
 def _drop_prefixed(server: PostgresServer) -> None:
     from .local.cluster_databases import quote
 
-    with contextlib.suppress(Exception):  # best effort: the user's server may be gone
+    try:
         conn = server.connect()
         try:
             names = [row[0] for row in conn.run(
@@ -326,6 +327,11 @@ def _drop_prefixed(server: PostgresServer) -> None:
                 conn.run(f"DROP DATABASE IF EXISTS {quote(name)} WITH (FORCE)")
         finally:
             conn.close()
+    except Exception as exc:  # best effort (the user's server may be gone): say why in the log
+        logging.getLogger(__name__).warning(
+            "could not drop the sandbox databases %s* on %s:%s: %s",
+            server.prefix, server.host, server.port, _reason(exc),
+        )
 
 
 def _give(path: Path, user: str | None) -> None:

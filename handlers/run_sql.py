@@ -53,7 +53,7 @@ def handler(document: Document, context: Any) -> StepResult:
     scripts = locate_scripts(configured_scripts(step.settings), sql_directory())
     if not scripts:
         return document, skipped("no post-restore SQL files configured")
-    credentials = db.admin_credentials(step.secrets)
+    credentials = step.admin()
     budget = time_budget(context)
     limit = None if budget is None else TimeLimit(budget, canceller(step.target, credentials))
     with db.session(step.target, credentials) as conn:

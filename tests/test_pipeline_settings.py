@@ -59,7 +59,8 @@ def test_document_has_the_contract_shape() -> None:
         "instance_class", "serverless", "instance_count",
         "subnet_group", "security_group_ids", "kms_key_id", "port", "parameter_group",
         "iam_auth", "log_exports", "deletion_protection", "strategy", "final_snapshot",
-        "delete_copied_snapshot", "protected_cluster_ids",
+        "delete_copied_snapshot", "protected_cluster_ids", "final_snapshot_retention_days",
+        "failed_run_expiry_hours",
     }  # fmt: skip
     assert document["target"]["protected_cluster_ids"] == ["prod-orders", "dev-shared-reporting"]
     assert document["database"] == {

@@ -83,8 +83,8 @@ def report_changes(app: App, report: Any, title: str, command: str, dry_run: boo
 def setup(ctx: click.Context, steps: tuple[str, ...], dry_run: bool) -> None:
     """Create or update every resource (or the named STEPs) to match the config.
 
-    Steps run in dependency order: secrets roles table topic lambdas state-machine alarms
-    schedule. Re-running with nothing changed writes nothing.
+    Steps run in dependency order: secrets roles table topic lambdas state-machine events
+    alarms schedule. Re-running with nothing changed writes nothing.
     """
     app = make_app(ctx)
     run_setup(app, resolve_steps(steps), dry_run, "plan" if dry_run else "setup")

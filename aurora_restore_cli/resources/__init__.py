@@ -16,6 +16,7 @@ STEPS: tuple[str, ...] = (
     "topic",
     "lambdas",
     "state-machine",
+    "events",
     "alarms",
     "schedule",
 )
@@ -27,6 +28,7 @@ _MODULES = {
     "topic": "topic",
     "lambdas": "lambdas",
     "state-machine": "state_machine",
+    "events": "events",
     "alarms": "alarms",
     "schedule": "schedule",
 }

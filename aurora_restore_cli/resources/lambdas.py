@@ -1,4 +1,5 @@
-"""The pipeline's Lambda functions `aurora-restore-<step>-<env>`, one per handler step,
+"""The pipeline's Lambda functions `aurora-restore-<step>-<env>`, one per `handlers.FUNCTIONS`
+(the state machine's steps and the recovery function),
 each preceded by its log group `/aws/lambda/<function>` (retention from config, tagged).
 Only the database steps (`bundled.database_steps()`) run in the configured VPC.
 
@@ -13,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from ..bundled import database_steps, handler_steps
+from ..bundled import database_steps, deployed_functions
 from ..packaging import Package, Packager
 from .base import Context, Resource, tag_differences
 from .log_group import LogGroup
@@ -36,7 +37,7 @@ T = TypeVar("T")
 
 def resources(ctx: Context) -> list[Resource[Any]]:
     out: list[Resource[Any]] = []
-    for step in handler_steps():
+    for step in deployed_functions():
         out.append(
             LogGroup(
                 ctx, ctx.names.function_log_group(step), ctx.settings.lambda_.log_retention_days

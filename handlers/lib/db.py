@@ -281,8 +281,9 @@ def _override_tls(env: Mapping[str, str]) -> ssl.SSLContext | None:
 # --- secrets -----------------------------------------------------------------------------
 
 
-def _secret_json(secrets: Any, secret_id: str) -> dict[str, Any]:
-    value = secrets.get_secret_value(SecretId=secret_id).get("SecretString")
+def _secret_json(secrets: Any, secret_id: str, version_id: str | None = None) -> dict[str, Any]:
+    extra = {"VersionId": version_id} if version_id else {}
+    value = secrets.get_secret_value(SecretId=secret_id, **extra).get("SecretString")
     try:
         data = json.loads(value) if isinstance(value, str) else None
     except ValueError:
@@ -300,12 +301,17 @@ def _env_value(env: Mapping[str, str], name: str) -> str:
     return value
 
 
-def admin_credentials(secrets: Any, environ: Mapping[str, str] | None = None) -> Credentials:
-    """The master user (real) or the override admin (`AURORA_RESTORE_DB_ADMIN_SECRET_ID`)."""
+def admin_credentials(
+    secrets: Any, environ: Mapping[str, str] | None = None, version_id: str | None = None
+) -> Credentials:
+    """The master user (real) or the override admin (`AURORA_RESTORE_DB_ADMIN_SECRET_ID`).
+
+    `version_id`: the master-secret version this run staged (AWSPENDING until the new cluster
+    serves under the target id; see handlers/lib/secrets.py); None reads AWSCURRENT."""
     env = os.environ if environ is None else environ
-    name = ADMIN_SECRET_ENV if db_mode(env) == "override" else MASTER_SECRET_ENV
-    secret_id = _env_value(env, name)
-    data = _secret_json(secrets, secret_id)
+    override = db_mode(env) == "override"
+    secret_id = _env_value(env, ADMIN_SECRET_ENV if override else MASTER_SECRET_ENV)
+    data = _secret_json(secrets, secret_id, None if override else version_id)
     username, password = data.get("username"), data.get("password")
     if not isinstance(username, str) or not username:
         raise SettingsInvalid(f"secret {secret_id} has no 'username'")
@@ -432,6 +438,10 @@ class StepDatabase:
     settings: Mapping[str, Any]
     target: Target
     secrets: Any = field(repr=False)
+    master_version: str | None = None  # this run's staged master password (AWSPENDING)
+
+    def admin(self) -> Credentials:
+        return admin_credentials(self.secrets, version_id=self.master_version)
 
     def describe(self) -> dict[str, Any]:
         """Audit details about where we connected (never credentials)."""
@@ -448,7 +458,10 @@ def step_database(document: Mapping[str, Any]) -> StepDatabase:
     region = doc.region(dict(document))
     rds = aws.client("rds", region) if db_mode() == "real" else None
     target = resolve_target(settings, document.get("staging_cluster_id"), rds)
-    return StepDatabase(settings, target, aws.client("secretsmanager", region))
+    version = document.get("master_secret_version")
+    return StepDatabase(
+        settings, target, aws.client("secretsmanager", region), str(version) if version else None
+    )
 
 
 @contextmanager

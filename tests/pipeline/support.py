@@ -11,13 +11,13 @@ import copy
 import json
 import time
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import boto3
 
 from aurora_restore_cli import definition
-from handlers import STEPS
+from handlers import FUNCTIONS
 from handlers.lib import polling
 
 REGION = "us-east-1"
@@ -95,9 +95,11 @@ def make_settings(
             "log_exports": ["postgresql"],
             "deletion_protection": False,
             "strategy": "swap",
-            "final_snapshot": False,
+            "final_snapshot": True,
             "delete_copied_snapshot": True,
             "protected_cluster_ids": [SOURCE, "dev-shared-reporting"],
+            "final_snapshot_retention_days": 7,
+            "failed_run_expiry_hours": 24,
         },
         "database": {
             "name": "orders",
@@ -250,13 +252,14 @@ def deploy(
     settings: dict[str, Any] | None = None,
     overrides: dict[str, Any] | None = None,
 ) -> str:
-    """Create one function per step and the state machine from our rendered definition.
+    """Create one function per handlers.FUNCTIONS entry (every step and the recovery function)
+    and the state machine from our rendered definition.
 
     `overrides` replaces placeholder values (e.g. the pipeline numbers of a real config, for the
     timeline bench); by default the waits are compressed to `poll_interval` seconds."""
     lam = client("lambda", REGION)
     arns: dict[str, str] = {}
-    for step in STEPS:
+    for step in FUNCTIONS:
         arns[step] = lam.create_function(
             FunctionName=function_name(step),
             Runtime="python3.12",
@@ -266,14 +269,19 @@ def deploy(
             Timeout=300,
             Environment={"Variables": lambda_environment(world)},
         )["FunctionArn"]
-    values: dict[str, Any] = {definition.function_arn_placeholder(s): a for s, a in arns.items()}
+    template = definition.load_template()
+    values: dict[str, Any] = {
+        definition.function_arn_placeholder(s): a
+        for s, a in arns.items()
+        if "${" + definition.function_arn_placeholder(s) + "}" in template
+    }
     values.update(
         Settings=settings or world.settings,
         Pipeline=compressed_pipeline(poll_interval, max_attempts, timeout),
         TimeoutSeconds=timeout,
     )
     values.update(overrides or {})
-    rendered = definition.render(definition.load_template(), values)
+    rendered = definition.render(template, values)
     problems = definition.validate(rendered, set(arns.values()))
     assert problems == [], problems
     sfn = client("stepfunctions", REGION)
@@ -410,3 +418,111 @@ class DocumentFactory:
         }
         document.update(extra)
         return document
+
+
+def execution_arn(operation_id: str) -> str:
+    return f"arn:aws:states:{REGION}:{ACCOUNT}:execution:{STATE_MACHINE}:{operation_id}"
+
+
+def start(state_machine_arn: str, name: str, request: dict[str, Any] | None = None) -> str:
+    """Start an execution without waiting for it."""
+    return str(
+        client("stepfunctions", REGION).start_execution(
+            stateMachineArn=state_machine_arn,
+            name=name,
+            input=json.dumps(request or {"snapshot_id": None, "requested_by": "tests"}),
+        )["executionArn"]
+    )
+
+
+def wait_for(execution_arn: str, statuses: set[str], timeout: float = 30.0) -> dict[str, Any]:
+    sfn = client("stepfunctions", REGION)
+    deadline = time.monotonic() + timeout
+    while True:
+        described = dict(sfn.describe_execution(executionArn=execution_arn))
+        if described["status"] in statuses:
+            return described
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{execution_arn} still {described['status']} after {timeout}s")
+        time.sleep(0.02)
+
+
+def invoke(function_step: str, payload: dict[str, Any]) -> dict[str, Any]:
+    """Invoke one of our deployed functions through moto's Lambda (the router runs it)."""
+    response = client("lambda", REGION).invoke(
+        FunctionName=function_name(function_step), Payload=json.dumps(payload).encode()
+    )
+    body = json.loads(response["Payload"].read())
+    assert "FunctionError" not in response, body
+    return dict(body)
+
+
+def status_change_event(execution: dict[str, Any]) -> dict[str, Any]:
+    """The EventBridge event Step Functions sends when an execution ends (documented shape:
+    https://docs.aws.amazon.com/step-functions/latest/dg/cw-events.html); moto sends none."""
+    return {
+        "version": "0",
+        "id": "315c1398-40ff-a850-213b-158f73e60175",
+        "detail-type": "Step Functions Execution Status Change",
+        "source": "aws.states",
+        "account": ACCOUNT,
+        "time": "2026-01-01T00:00:00Z",
+        "region": REGION,
+        "resources": [execution["executionArn"]],
+        "detail": {
+            "executionArn": execution["executionArn"],
+            "stateMachineArn": execution["stateMachineArn"],
+            "name": execution["name"],
+            "status": execution["status"],
+            "startDate": int(execution["startDate"].timestamp() * 1000),
+            # moto leaves stopDate out of a TIMED_OUT execution; AWS always sets it.
+            "stopDate": int(
+                execution.get("stopDate", datetime.now(timezone.utc)).timestamp() * 1000
+            ),
+            "input": execution.get("input"),
+            "output": None,
+        },
+    }
+
+
+def secret_stages(secret: str = MASTER_SECRET) -> dict[str, list[str]]:
+    described = client("secretsmanager").describe_secret(SecretId=secret)
+    return {k: sorted(v) for k, v in described["VersionIdsToStages"].items()}
+
+
+def master_password_of(cluster_id: str) -> str:
+    """What moto holds as the cluster's master password (AWS cannot tell us; moto can)."""
+    from moto.rds.models import rds_backends
+
+    return str(rds_backends[ACCOUNT][REGION].clusters[cluster_id]._master_user_password)
+
+
+def manual_snapshots(region: str = REGION) -> dict[str, dict[str, str]]:
+    """Manual cluster snapshots in `region`: id → tags."""
+    found = rds(region).describe_db_cluster_snapshots(SnapshotType="manual")["DBClusterSnapshots"]
+    return {
+        s["DBClusterSnapshotIdentifier"]: {t["Key"]: t["Value"] for t in s.get("TagList", [])}
+        for s in found
+    }
+
+
+def world_state(region: str = REGION) -> dict[str, Any]:
+    """Everything a recovery could change, for "running it twice changes nothing more"."""
+    clusters = rds(region).describe_db_clusters()["DBClusters"]
+    instances = rds(region).describe_db_instances()["DBInstances"]
+    return {
+        "clusters": sorted(
+            (
+                c["DBClusterIdentifier"],
+                c["Status"],
+                sorted((t["Key"], t["Value"]) for t in c["TagList"]),
+            )
+            for c in clusters
+        ),
+        "instances": sorted(
+            (i["DBInstanceIdentifier"], i["DBClusterIdentifier"]) for i in instances
+        ),
+        "snapshots": manual_snapshots(region),
+        "secret": secret_stages(),
+        "lock": lock_item(),
+    }

@@ -18,6 +18,7 @@ ARNS = {
     for step in STEPS
 }
 FAILURE_PATH = ["RecordFailure", "ReleaseLockOnFailure", "NotifyFailure", "Failed"]
+UNDO = "UndoChanges"
 PIPELINE = {
     "timeout_seconds": 21600,
     "poll_growth_percent": 2,
@@ -34,6 +35,7 @@ LOOPS = {
     "PasswordApplied": "password",
     "SwapOutDone": "rename",
     "SwapInDone": "rename",
+    "OldDeleted": "delete",
 }
 
 
@@ -131,23 +133,42 @@ def test_every_task_retries_transient_errors_boundedly_and_catches_everything(
         assert catch[0]["ErrorEquals"] == ["States.ALL"], name
         if name in FAILURE_PATH:
             assert catch[0]["ResultPath"] is None and catch[0]["Next"] == state["Next"], name
+        elif name == UNDO:  # a failed undo is recorded and notified, never loops back
+            assert catch[0] == {
+                "ErrorEquals": ["States.ALL"],
+                "ResultPath": "$.undo_error",
+                "Next": "RecordFailure",
+            }
         else:
             assert catch[0] == {
                 "ErrorEquals": ["States.ALL"],
                 "ResultPath": "$.error",
-                "Next": "RecordFailure",
+                "Next": UNDO,
             }, name
 
 
-def test_failure_path_records_releases_notifies_then_fails(rendered: dict) -> None:
+def test_failure_path_undoes_then_records_releases_notifies_and_fails(rendered: dict) -> None:
     states = rendered["States"]
+    undo = states[UNDO]
+    assert undo["Parameters"]["FunctionName"] == ARNS["undo_changes"]
+    done = states[undo["Next"]]
+    assert done["Type"] == "Choice" and states[done["Default"]]["Next"] == UNDO
+    rules = {rule["Variable"]: rule for rule in done["Choices"]}
+    assert rules["$.undo.done"]["Next"] == "RecordFailure"
+    # The undo paces and bounds itself (lib/undo._pace): not a poll loop of the success path.
+    assert rules["$.undo.attempt"] == {
+        "Variable": "$.undo.attempt",
+        "NumericGreaterThanEqualsPath": "$.undo.max_passes",
+        "Next": "RecordFailure",
+    }
+    assert states[done["Default"]]["SecondsPath"] == "$.undo.wait_seconds"
     walk, name = [], "RecordFailure"
     while name:
         walk.append(name)
         name = states[name].get("Next")
     assert walk == FAILURE_PATH
     functions = [states[n]["Parameters"]["FunctionName"] for n in FAILURE_PATH[:-1]]
-    # Nothing on the failure path can touch a cluster.
+    # Only UndoChanges touches clusters; after it, the path records, releases and notifies.
     assert functions == [ARNS["record_failure"], ARNS["release_lock"], ARNS["notify_failure"]]
     assert states["Failed"] == {
         "Type": "Fail",
@@ -158,8 +179,8 @@ def test_failure_path_records_releases_notifies_then_fails(rendered: dict) -> No
 
 def test_every_wait_loop_is_bounded_by_its_own_settings(rendered: dict) -> None:
     states = rendered["States"]
-    waits = [n for n, s in states.items() if s["Type"] == "Wait"]
-    assert len(waits) == 7
+    waits = [n for n, s in states.items() if s["Type"] == "Wait" and s["Next"] != UNDO]
+    assert len(waits) == 8
     for wait in waits:
         # The wait before each check is what the last start/check step computed (polling.py).
         assert (
@@ -180,7 +201,7 @@ def test_every_wait_loop_is_bounded_by_its_own_settings(rendered: dict) -> None:
     )
     timed_out = states["PollTimedOut"]
     assert timed_out["Parameters"]["Error"] == "PollTimeout"
-    assert timed_out["Next"] == "RecordFailure"
+    assert timed_out["Next"] == UNDO
 
 
 def test_settings_come_from_the_definition_not_the_input(rendered: dict) -> None:
@@ -236,9 +257,9 @@ def loops_on(path: list[str]) -> list[str]:
 def test_success_paths_follow_the_configured_strategy(rendered: dict) -> None:
     swap = definition.success_paths(rendered, {"settings": {"target": {"strategy": "swap"}}})
     # Whether a copy is needed is decided by the run, not the config: both paths count.
-    assert sorted(loops_on(p) for p in swap) == [
-        ["copy", "restore", "instances", "password", "rename", "rename"],
-        ["restore", "instances", "password", "rename", "rename"],
+    assert sorted(loops_on(p) for p in swap) == [  # the old cluster's delete is waited for
+        ["copy", "restore", "instances", "password", "rename", "rename", "delete"],
+        ["restore", "instances", "password", "rename", "rename", "delete"],
     ]
     replace = definition.success_paths(rendered, {"settings": {"target": {"strategy": "replace"}}})
     assert sorted(loops_on(p) for p in replace) == [

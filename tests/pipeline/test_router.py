@@ -136,8 +136,12 @@ def test_sql_files_in_the_functions_zip_are_where_run_sql_looks(aws: None, route
     role = support.client("iam").create_role(RoleName="r-sql", AssumeRolePolicyDocument="{}")
     try:
         support.client("lambda").create_function(
-            FunctionName="sql", Runtime="python3.12", Role=role["Role"]["Arn"],
-            Handler=f"{MODULE}.handler", Code={"ZipFile": buffer.getvalue()})
+            FunctionName="sql",
+            Runtime="python3.12",
+            Role=role["Role"]["Arn"],
+            Handler=f"{MODULE}.handler",
+            Code={"ZipFile": buffer.getvalue()},
+        )
         result, error = invoke("sql", {})
     finally:
         del sys.modules[MODULE]
