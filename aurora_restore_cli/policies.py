@@ -68,7 +68,8 @@ RESOURCE_EXCEPTIONS: Mapping[str, str] = {
     ),
     "SourceSnapshots": (
         "source snapshots are named by AWS (automated) or by people (manual/shared): scoped to "
-        "the source account and region, to rds:<source>-* when only automated ones are used"
+        "the source account and region, to rds:<source>-* when only automated ones are used "
+        "(beside this env's copies, which the copy is authorised against too)"
     ),
     "SecretsRandomPassword": "secretsmanager:GetRandomPassword acts on no resource",
     "Ec2Describe": "ec2:Describe* actions support no resource-level permissions",
@@ -319,13 +320,15 @@ def _lambda_rds(settings: Settings, arns: Arns) -> Document:
             ],
             "*",
         ),
-        _statement("SourceSnapshots", ["rds:CopyDBClusterSnapshot"], [arns.source_snapshots()]),
+        # The copy is authorised against the source snapshot and the copy it makes.
+        _statement(
+            "SourceSnapshots", ["rds:CopyDBClusterSnapshot"], [arns.source_snapshots(), *copies]
+        ),
         _statement(
             "RdsTags",
             ["rds:AddTagsToResource", "rds:ListTagsForResource"],
             [*clusters, *instances, *copies, *final],
         ),
-        _statement("RdsCopySnapshot", ["rds:CopyDBClusterSnapshot"], copies),
         _statement(
             "RdsRestore",
             ["rds:RestoreDBClusterFromSnapshot"],
@@ -352,8 +355,11 @@ def _lambda_rds(settings: Settings, arns: Arns) -> Document:
         # DeleteDBCluster also authorises against the final snapshot it creates, which does
         # not exist (nor carry tags) yet.
         statements += [
-            _statement("RdsFinalSnapshot", ["rds:CreateDBClusterSnapshot"], [*clusters, *final]),
-            _statement("RdsDeleteWithFinalSnapshot", ["rds:DeleteDBCluster"], [*clusters, *final]),
+            _statement(
+                "RdsFinalSnapshot",
+                ["rds:CreateDBClusterSnapshot", "rds:DeleteDBCluster"],
+                [*clusters, *final],
+            ),
             # Retention: later runs delete our final snapshots past final_snapshot_retention_days.
             _tagged(
                 _statement("RdsDeleteFinalSnapshots", ["rds:DeleteDBClusterSnapshot"], final),

@@ -80,7 +80,7 @@ def planned_requests(
         requests.insert(4, Request("rds", "rds:CopyDBClusterSnapshot", (source, copy)))
     if settings.target.final_snapshot:
         final = arns.rds(
-            f"cluster-snapshot:{naming.final_snapshot_id(naming.old_cluster_id(target, OPERATION), OPERATION)}"
+            f"cluster-snapshot:{naming.final_snapshot_id(target, OPERATION)}"
         )
         requests.append(Request("rds", "rds:DeleteDBCluster", (old, final)))
     if settings.target.delete_copied_snapshot and copied:
@@ -165,7 +165,8 @@ def permissions(
     except (BotoCoreError, ClientError) as exc:  # e.g. no iam:SimulatePrincipalPolicy for us
         why = f"IAM's policy simulator answered: {exc}"
         fix = "allow your principal iam:SimulatePrincipalPolicy on the Lambda role"
-        return problems + [
+        return [
+            *problems,
             Check("kms", "Lambda role may use the keys", NOT_CHECKABLE, why, fix),
             Check("iam", "Lambda role may do every RDS action", NOT_CHECKABLE, why, fix),
         ]
