@@ -1,6 +1,7 @@
 """Restore drills end to end: definitions/drill.asl.json rendered and executed by moto's Step
 Functions interpreter, every Lambda Task routed to our handlers in-process, against moto RDS,
-DynamoDB, SNS, Secrets Manager and CloudWatch (see test_end_to_end for the set-up).
+DynamoDB, SNS, Secrets Manager and CloudWatch (see test_end_to_end for the set-up), with
+AWS's rules on (aws_rules: what AWS refuses, refused here too).
 
 Every test compares the target before and after (the whole RDS description of the cluster and
 its instances: ARN, creation time, id, tags, members, status, endpoint …) and checks that no
@@ -23,6 +24,7 @@ from handlers.lib.errors import SnapshotNotFound
 from handlers.lib.step import pipeline_step
 
 from . import drill_support, support
+from .aws_rules import AwsRules
 from .drill_support import RdsWrites
 from .moto_patches import RdsScript
 from .support import TARGET, World
@@ -82,7 +84,7 @@ def drill_lock(operation_id: str) -> dict[str, Any] | None:
 
 
 def test_a_drill_restores_verifies_measures_and_deletes_its_cluster(
-    world: World, rds_script: RdsScript, target_guard: RdsWrites
+    world: World, rds_script: RdsScript, target_guard: RdsWrites, aws_rules: AwsRules
 ) -> None:
     machine = drill_support.deploy_drill(world)
     op = "drill-1"
@@ -97,6 +99,7 @@ def test_a_drill_restores_verifies_measures_and_deletes_its_cluster(
     execution = support.run(machine, op, drill_support.drill_request())
 
     assert execution["status"] == "SUCCEEDED", execution.get("cause")
+    assert not aws_rules.fired  # not one request that real AWS would have refused
     states = support.entered_states(execution["executionArn"])
     assert states.count("CheckCopy") == 2 and states.count("CheckCluster") == 2
     assert states[-3:] == ["ReleaseLock", "NotifySuccess", "Succeeded"]

@@ -21,6 +21,7 @@ from handlers.lib import naming
 
 from ..conftest import CONFIG_DIR, MOTO_ACCOUNT, edit_config
 from . import drill_support, support
+from .aws_rules import AwsRules
 from .drill_support import RdsWrites
 from .moto_patches import RdsScript
 from .support import TARGET, World
@@ -107,7 +108,7 @@ def assert_cleaned_up(
 
 
 def test_a_drill_timed_out_mid_restore_is_cleaned_up_by_the_recovery_function(
-    world: World, rds_script: RdsScript, target_guard: RdsWrites
+    world: World, rds_script: RdsScript, target_guard: RdsWrites, aws_rules: AwsRules
 ) -> None:
     operation_id = "drill-timeout"
     snapshots_before = snapshot_ids()
@@ -120,6 +121,7 @@ def test_a_drill_timed_out_mid_restore_is_cleaned_up_by_the_recovery_function(
     answer = support.invoke("recover_execution", support.status_change_event(execution))
 
     assert answer["status"] == "recovered" and answer["execution_status"] == "TIMED_OUT"
+    assert not aws_rules.fired  # the cleanup asked AWS for nothing it would refuse
     assert answer["lock_released"] is True
     facts = assert_cleaned_up(world, operation_id, drill_id, snapshots_before, "States.Timeout")
     assert facts["recovered_by"] == "recovery function (TIMED_OUT event)"

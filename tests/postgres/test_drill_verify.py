@@ -3,7 +3,8 @@ state machine on moto's interpreter (tests/pipeline), with the database steps in
 pointing at a scratch database that stands in for the drill cluster, and the drill SQL checks
 file packaged as the verify function would hold it. A false check fails the drill — which is
 still cleaned up, reported FAILED naming the failing check — and a drill whose checks all hold
-succeeds with their results in its summary. The target is compared before and after."""
+succeeds with their results in its summary. The target is compared before and after; the AWS
+rules layer (tests/pipeline/aws_rules.py) is on."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from aurora_restore_cli.local import lambda_router
 from handlers.lib import naming
 
 from ..pipeline import drill_support, support
+from ..pipeline.aws_rules import aws_rules
 from ..pipeline.moto_patches import patched_moto
 from .conftest import ScratchDatabase
 
@@ -43,7 +45,12 @@ def drill_world(
     for name in ("AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_SESSION_TOKEN", "AWS_REGION"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("AWS_DEFAULT_REGION", support.REGION)
-    with mock_aws(config=support.MOTO_CONFIG), patched_moto(), lambda_router.routing():
+    with (
+        mock_aws(config=support.MOTO_CONFIG),
+        patched_moto(),
+        aws_rules(),  # what AWS refuses is refused here too (tests/pipeline/aws_rules.py)
+        lambda_router.routing(),
+    ):
         world = support.build_world()
         world.settings["database"]["name"] = database.name
         world.settings["database"]["verify"]["expected_tables"] = [
