@@ -266,3 +266,33 @@ def test_cleanup_of_a_drill_that_made_nothing_is_done_at_once(
         "copy": "gone",
         "done": True,
     }
+
+
+# --- left behind: the expiry sweep ------------------------------------------------------------
+
+
+def test_the_sweep_removes_an_expired_drill_cluster_and_keeps_the_rest(
+    world: World, make_document: DocumentFactory
+) -> None:
+    """A drill cluster whose cleanup never finished (say, its recovery was refused) carries
+    `expires-at`: the next refresh, drill failure or recovery sweeps it once that has passed —
+    only ours (env tags), only expired."""
+    from handlers.lib import expiry, tags
+
+    def drill_cluster(token: str, expiry_at: str, managed: bool = True) -> str:
+        cluster_id = f"{TARGET}-drill-{token}"
+        extra = [
+            {"Key": tags.EXPIRES_KEY, "Value": expiry_at},
+            {"Key": drill.DRILL_KEY, "Value": "true"},
+        ]
+        support.create_cluster(
+            cluster_id, support.REGION, tags=[*(MANAGED_TAGS if managed else []), *extra]
+        )
+        return cluster_id
+
+    expired = drill_cluster("0a0a0a0a", "2020-01-01T00:00:00Z")
+    current = drill_cluster("0b0b0b0b", "2999-01-01T00:00:00Z")
+    foreign = drill_cluster("0c0c0c0c", "2020-01-01T00:00:00Z", managed=False)
+    swept = expiry.sweep(make_document("op-sweep"), support.rds())
+    assert swept.get("deleted") == [expired]
+    assert support.cluster_ids() == {TARGET, current, foreign}
