@@ -19,6 +19,7 @@ import sys
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
+from pathlib import Path
 from types import ModuleType
 from typing import Any
 
@@ -45,7 +46,13 @@ def pipeline(module: str) -> ModuleType:
     process only — the same code the run executes, so preflight refuses what the run would."""
     root = str(bundled.root())
     if root not in sys.path:
-        sys.path.append(root)
+        sys.path.insert(0, root)
+    package = importlib.import_module("handlers")
+    where = Path(package.__file__ or "").resolve().parent
+    if where != bundled.handlers_dir().resolve():
+        # Another top-level `handlers` (the user's own) was imported first: never run it.
+        raise ImportError(f"a different `handlers` package is loaded ({where}); run preflight "
+                          "in a fresh process")
     return importlib.import_module(f"handlers.{module}")
 
 
