@@ -8,15 +8,17 @@ putting a top-level `handlers` package on anyone's sys.path. An editable install
 checkout has no `_bundle/` and uses the repository's own directories.
 
 The CLI never imports the handlers: it reads their step lists from `handlers/__init__.py`
-(`handler_steps()`), loads the pure polling rule from its file (`polling()`), packages their files, and the sandbox's server process puts `root()` on
-its own sys.path to run them, as Lambda does with the zip.
+(`handler_steps()`), loads the pure polling rule (`polling()`) and SQL check splitter
+(`handler_lib("sql_text")`) from their files, packages their files, and the sandbox's server
+process puts `root()` on its own sys.path to run them, as Lambda does with the zip.
 """
 
 from __future__ import annotations
 
 import ast
 import importlib.util
-from functools import lru_cache
+import sys
+from functools import cache, lru_cache
 from pathlib import Path
 from types import ModuleType
 
@@ -88,15 +90,22 @@ def database_steps() -> tuple[str, ...]:
     return _step_lists()["DATABASE_STEPS"]
 
 
-@lru_cache(maxsize=1)
-def polling() -> ModuleType:
-    """`handlers/lib/polling.py` (pure, standard library only), loaded from its file under a
-    private name: the CLI derives loop bounds with the very rule the Lambda functions run,
+@cache
+def handler_lib(name: str) -> ModuleType:
+    """`handlers/lib/<name>.py` loaded by path, for the library modules that use the standard
+    library only (`polling`, `sql_text`): the CLI runs the very rules the Lambda functions run,
     without importing a top-level `handlers` package."""
-    path = handlers_dir() / "lib" / "polling.py"
-    spec = importlib.util.spec_from_file_location("aurora_restore_cli._handlers_polling", path)
+    path = handlers_dir() / "lib" / f"{name}.py"
+    module_name = f"aurora_restore_cli._handlers_lib_{name}"
+    spec = importlib.util.spec_from_file_location(module_name, path)
     if spec is None or spec.loader is None:
         raise ImportError(f"cannot load {path}")
     module = importlib.util.module_from_spec(spec)
+    sys.modules[module_name] = module  # dataclasses look their module up while being built
     spec.loader.exec_module(module)
     return module
+
+
+def polling() -> ModuleType:
+    """`handlers/lib/polling.py`: the wait-loop schedule (loop bounds, time limits)."""
+    return handler_lib("polling")

@@ -14,6 +14,7 @@ from .app import Group, Options, global_options
 from .commands import (
     demo,
     diagram,
+    drill,
     init,
     preflight,
     provisioning,
@@ -57,6 +58,8 @@ for command in (
     runs.run,
     runs.executions,
     runs.history,
+    drill.drill,
+    drill.drills,
     recover.recover,
     diagram.diagram,
     init.init,

@@ -230,6 +230,17 @@ class Schedule:
 
 
 @dataclass(frozen=True)
+class Drill:
+    """Restore drills (`aurora-restore drill`); every key optional."""
+
+    checks_sql: Path | None  # SQL file of checks that must all return true
+    keep_minutes: int  # default time to keep the drill cluster for inspection
+    rto_alarm_minutes: int | None  # alarm when a drill's RTO exceeds this
+    instance_class: str | None  # the drill cluster's instance class (default: the target's)
+    schedule: Schedule | None  # scheduled drills (EventBridge Scheduler)
+
+
+@dataclass(frozen=True)
 class Settings:
     file: Path
     environment: str
@@ -247,6 +258,7 @@ class Settings:
     dba_principals: tuple[str, ...]
     alarms: Alarms
     schedule: Schedule | None
+    drill: Drill
 
     @property
     def config_dir(self) -> Path:
@@ -303,6 +315,7 @@ def _settings(file: Path, top: Section, env: str) -> Settings:
         dba_principals=_roles(top.section("roles")),
         alarms=_alarms(top.section("alarms")),
         schedule=_schedule(top.optional_section("schedule")),
+        drill=_drill(top.optional_section("drill")),
     )
 
 
@@ -846,3 +859,41 @@ def _check_source_key(st: Settings) -> None:
             "is required: an encrypted source snapshot copied across regions or accounts must "
             f"be re-encrypted with a key of this account in {st.region}",
         )
+
+
+# --- restore drills --------------------------------------------------------------------------
+
+MAX_DRILL_KEEP_MINUTES = 720  # a drill cluster holds production data: keep it at most 12 h
+
+
+def _drill(s: Section | None) -> Drill:
+    if s is None:
+        return Drill(None, 0, None, None, None)
+    with s.reading():
+        checks = s.raw("checks_sql", None)
+        rto = s.raw("rto_alarm_minutes", None)
+        return Drill(
+            checks_sql=None if checks is None else _drill_checks(s, checks),
+            keep_minutes=s.integer("keep_minutes", 0, MAX_DRILL_KEEP_MINUTES, 0),
+            rto_alarm_minutes=None if rto is None else s.integer("rto_alarm_minutes", 1, 10080),
+            instance_class=s.string(
+                "instance_class",
+                None,
+                pattern=r"db\.[a-z0-9-]+\.[a-z0-9]+",
+                expected="an instance class such as db.r6g.large",
+            ),
+            schedule=_schedule(s.optional_section("schedule")),
+        )
+
+
+def _drill_checks(s: Section, value: Any) -> Path:
+    """The checks file exists and splits into at least one check (parsed as the verify step
+    will parse it, so a broken file fails here, not in the middle of a drill)."""
+    path = _existing_file(s, s.key_path("checks_sql"), value)
+    from .drill_checks import check_names
+
+    try:
+        check_names(path)
+    except ValueError as exc:
+        raise s.error("checks_sql", str(exc)) from None
+    return path

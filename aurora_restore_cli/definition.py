@@ -9,7 +9,9 @@ with `${Name}` placeholders in the style of Step Functions definition substituti
 
 Function ARNs: one placeholder per step module, `function_arn_placeholder("find_snapshot")`
 → `FindSnapshotFunctionArn`. Other placeholders: Settings and Pipeline (dicts: the settings
-document and the wait-loop settings, handlers/CONTRACT.md), TimeoutSeconds (int).
+document and the wait-loop settings, handlers/CONTRACT.md), TimeoutSeconds (int). The restore
+drill's template `definitions/drill.asl.json` uses Settings, DrillSettings, DrillPipeline
+(dicts) and DrillTimeoutSeconds (int) instead.
 
 The graph helpers at the end (`wait_loops`, `success_paths`, `history_events`) let the CLI
 bound a run before it starts: which wait loops and Tasks lie on each path to success, and how
@@ -31,6 +33,8 @@ TEMPLATE_PATH = definition_file()  # definitions/ in a checkout, package data in
 PLACEHOLDER = re.compile(r"\$\{([A-Za-z][A-Za-z0-9]*)\}")
 LAMBDA_INVOKE = "arn:aws:states:::lambda:invoke"
 VALUE_PLACEHOLDERS = ("Settings", "Pipeline", "TimeoutSeconds")
+DRILL_TEMPLATE_PATH = TEMPLATE_PATH.with_name("drill.asl.json")
+DRILL_VALUE_PLACEHOLDERS = ("Settings", "DrillSettings", "DrillPipeline", "DrillTimeoutSeconds")
 
 Value = str | int | dict[str, Any]
 

@@ -17,9 +17,17 @@ from typing import Any
 
 from rich.markup import escape
 
-from . import engine, runs, sandbox
+from . import drills, engine, runs, sandbox
 from .app import App, CommandFailure
-from .output import LiveRun, Rows, audit_table, change_rows, step_summary, summary_line
+from .output import (
+    LiveRun,
+    Rows,
+    audit_table,
+    change_rows,
+    rto_table,
+    step_summary,
+    summary_line,
+)
 from .resources import available_steps
 from .sandbox_postgres import ENV as POSTGRES_ENV
 
@@ -49,13 +57,13 @@ def run_demo(app: App, keep: bool, postgres: str | None = None) -> None:
     began = time.monotonic()
     doc: dict[str, Any] = {"command": "demo", "env": app.env}
     with private_sandbox(keep, postgres) as box:
-        out.info(f"[bold]1/6 sandbox[/bold] on {box.url} (a moto server: one fake AWS account)")
+        out.info(f"[bold]1/7 sandbox[/bold] on {box.url} (a moto server: one fake AWS account)")
         out.info(f"    {box.database_line}")
         doc["sandbox"] = {"url": box.url, "database": box.database_line}
         ctx = app.context()
         from .sandbox_seed import seed
 
-        out.info("[bold]2/6 seed[/bold]: what a real account already has")
+        out.info("[bold]2/7 seed[/bold]: what a real account already has")
         seeded = seed(ctx)
         out.rows(change_rows("Seed", seeded, with_arn=False))
         doc["seed"] = [c.to_json() for c in seeded]
@@ -64,7 +72,7 @@ def run_demo(app: App, keep: bool, postgres: str | None = None) -> None:
             before = _sample(box, source)
             out.rows(_rows_table(f"Production data ({source}), before the refresh", before))
 
-        out.info("[bold]3/6 setup[/bold]: every step of the guide, idempotent")
+        out.info("[bold]3/7 setup[/bold]: every step of the guide, idempotent")
         steps = list(available_steps())
         report = engine.setup(ctx, steps, False, out.debug)
         out.print(step_summary("Setup", report.changes))
@@ -73,7 +81,7 @@ def run_demo(app: App, keep: bool, postgres: str | None = None) -> None:
             raise CommandFailure("; ".join(report.failures) or "setup did not complete")
 
         queue_url = _listen_to_topic(ctx)
-        out.info("[bold]4/6 run[/bold]: refresh the target from the newest snapshot")
+        out.info("[bold]4/7 run[/bold]: refresh the target from the newest snapshot")
         started = runs.start(ctx, None)
         out.info(f"operation {started['operation_id']}")
         with LiveRun(out) as live:
@@ -82,7 +90,7 @@ def run_demo(app: App, keep: bool, postgres: str | None = None) -> None:
         doc["run"] = {"operation_id": started["operation_id"], "status": view.status,
                       "skipped_steps": [n for n, s in view.steps.items() if s.status == "skipped"]}
 
-        out.info("[bold]5/6 what the run did[/bold]: audit trail, database, notification")
+        out.info("[bold]5/7 what the run did[/bold]: audit trail, database, notification")
         trail = runs.audit_trail(ctx, started["operation_id"])
         out.rows(audit_table("Audit trail", trail))
         doc["audit"] = trail
@@ -101,7 +109,19 @@ def run_demo(app: App, keep: bool, postgres: str | None = None) -> None:
             out.print(message.get("Message", ""))
         doc["notifications"] = [m.get("Subject") for m in notifications]
 
-        out.info("[bold]6/6 cleanup[/bold]: only what setup created")
+        out.info("[bold]6/7 drill[/bold]: prove the snapshot restores, and how fast, without "
+                 "touching the target")
+        drill = drills.start(ctx, None, None)
+        with LiveRun(out) as live:
+            drill_view = runs.follow(ctx, drill["execution_arn"], live.update, 0.3, 120)
+        summary = drills.result(ctx, drill["operation_id"]) or {}
+        out.rows(rto_table(f"Drill {drill_view.status}: restore time (RTO) by phase", summary))
+        out.print(f"drill cluster {summary.get('drill_cluster_id')}: restored, verified "
+                  f"({_checks(summary)}), deleted again; the target was not touched")
+        doc["drill"] = {"operation_id": drill["operation_id"], "status": drill_view.status,
+                        "rto_seconds": summary.get("rto_seconds")}
+
+        out.info("[bold]7/7 cleanup[/bold]: only what setup created")
         ctx.force_delete_secrets = True  # the sandbox is thrown away: no recovery window
         removed = engine.cleanup(ctx, list(reversed(steps)), False, out.debug)
         out.print(step_summary("Cleanup", removed.changes))
@@ -113,6 +133,19 @@ def run_demo(app: App, keep: bool, postgres: str | None = None) -> None:
         if view.status != "SUCCEEDED":
             failure = runs.failure_details(view)
             raise CommandFailure(f"the demo refresh {view.status.lower()}: {failure}")
+        if drill_view.status != "SUCCEEDED":
+            failure = runs.failure_details(drill_view)
+            raise CommandFailure(f"the demo drill {drill_view.status.lower()}: {failure}")
+
+
+def _checks(summary: dict[str, Any]) -> str:
+    verification = summary.get("verification") or {}
+    if verification.get("skipped"):
+        return "database checks skipped: no PostgreSQL"
+    return (
+        f"{verification.get('tables_ok', 0)} tables, "
+        f"{verification.get('checks_ok', 0)} SQL checks"
+    )
 
 
 def _sample(box: sandbox.Sandbox, cluster_id: str) -> list[list[str]]:

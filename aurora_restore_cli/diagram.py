@@ -30,7 +30,7 @@ def _structure(template: str) -> dict[str, Any]:
     for name in definition.placeholders(template):
         if name.endswith("Arn"):
             values[name] = f"arn:aws:lambda:us-east-1:000000000000:function:{name}"
-        elif name == "Settings":
+        elif name.endswith("Settings"):
             values[name] = {}
         else:
             values[name] = 1

@@ -11,6 +11,8 @@ from dataclasses import dataclass
 MANAGED_BY_KEY = "aurora-restore:managed-by"
 MANAGED_BY_VALUE = "aurora-restore"
 ENV_KEY = "aurora-restore:env"
+# CloudWatch namespace of the restore drills' metrics (DrillRtoSeconds, DrillPhaseSeconds).
+DRILL_METRIC_NAMESPACE = "AuroraRestore"
 
 
 def managed_tags(env: str) -> dict[str, str]:
@@ -74,6 +76,13 @@ class Names:
     def role_arn(self, kind: str) -> str:
         return f"arn:{self.partition}:iam::{self.account_id}:role/{self.role(kind)}"
 
+    def managed_policy(self, what: str) -> str:
+        """A customer managed policy of ours (attached to one of our roles)."""
+        return f"aurora-restore-{what}-{self.env}"
+
+    def managed_policy_arn(self, what: str) -> str:
+        return f"arn:{self.partition}:iam::{self.account_id}:policy/{self.managed_policy(what)}"
+
     # Lambda / Step Functions / logs / alarms / scheduler
     def function(self, step: str) -> str:
         return f"aurora-restore-{step_function_name(step)}-{self.env}"
@@ -119,3 +128,36 @@ class Names:
     @property
     def schedule_group_arn(self) -> str:
         return self._arn("scheduler", f"schedule-group/{self.schedule_group}")
+
+    # Restore drills: a second state machine, its log group, secret and schedule
+    @property
+    def drill_state_machine(self) -> str:
+        return f"aurora-restore-drill-{self.env}"
+
+    @property
+    def drill_state_machine_arn(self) -> str:
+        return self._arn("states", f"stateMachine:{self.drill_state_machine}")
+
+    def drill_execution_arn(self, operation_id: str) -> str:
+        return self._arn("states", f"execution:{self.drill_state_machine}:{operation_id}")
+
+    @property
+    def drill_state_machine_log_group(self) -> str:
+        return f"/aws/vendedlogs/states/{self.drill_state_machine}"
+
+    @property
+    def drill_secret(self) -> str:
+        """The drill clusters' master passwords (never the env's master secret)."""
+        return f"aurora-restore/{self.env}/drill"
+
+    @property
+    def drill_schedule(self) -> str:
+        return f"aurora-restore-drill-schedule-{self.env}"
+
+    @property
+    def drill_schedule_group(self) -> str:
+        return f"aurora-restore-drill-{self.env}"
+
+    @property
+    def drill_schedule_group_arn(self) -> str:
+        return self._arn("scheduler", f"schedule-group/{self.drill_schedule_group}")

@@ -308,6 +308,39 @@ class LiveRun:
                 self.output.err.print(f"  {step.name:<24} {line:<18} {step.elapsed(now):6.1f}s")
 
 
+DRILL_PHASES = ("copy", "restore", "instances", "verification")
+
+
+def _seconds(value: Any) -> str:
+    return "-" if value is None else f"{float(value):.1f}s"
+
+
+def drills_table(title: str, drills: Sequence[dict[str, Any]]) -> Rows:
+    """Restore drills (aurora_restore_cli.drills.recent): RTO per phase and in total."""
+    listing = Rows(title, ["drill", "status", "RTO", *DRILL_PHASES, "snapshot (age)"],
+                   optional=("snapshot (age)",))
+    for row in drills:
+        age = row["snapshot_age_hours"]
+        snapshot = "-" if not row["snapshot"] else (
+            f"{row['snapshot']} ({'?' if age is None else f'{float(age):.1f}h'})"
+        )
+        status = row["status"] if not row["error"] else f"{row['status']} ({row['error']})"
+        listing.rows.append(
+            [row["operation_id"], status, f"[bold]{_seconds(row['rto_seconds'])}[/bold]",
+             *(_seconds(row["phases"].get(phase)) for phase in DRILL_PHASES), escape(snapshot)]
+        )
+    return listing
+
+
+def rto_table(title: str, summary: dict[str, Any]) -> Rows:
+    """One drill's restore time (its summary audit item): seconds per phase and in total."""
+    listing = Rows(title, ["phase", "seconds"])
+    phases = summary.get("phases") or {}
+    listing.rows.extend([phase, _seconds(phases.get(phase))] for phase in DRILL_PHASES)
+    listing.rows.append(["[bold]total (RTO)[/bold]", f"[bold]{_seconds(summary.get('rto_seconds'))}[/bold]"])
+    return listing
+
+
 def audit_table(title: str, items: Sequence[dict[str, Any]]) -> Rows:
     """An operation's audit items, in the order given (time order); details fold on a TTY."""
     listing = Rows(title, ["time (UTC)", "step", "status", "details"], fold=("details",))

@@ -3,7 +3,8 @@
 A step's zip holds `handlers/__init__.py`, `handlers/lib/**` and `handlers/<step>.py`; the
 database steps (`handlers.DATABASE_STEPS`; the handlers come from `bundled.handlers_dir()`) also hold the vendored PostgreSQL driver, the
 configured CA bundle (`handlers/certs/ca-bundle.pem`) and, for `run_sql`, the post-restore SQL
-files (`handlers/sql/01_<name>.sql`, …). Entries are sorted, dated 1980-01-01, mode 0644, with
+files (`handlers/sql/01_<name>.sql`, …); `verify` holds the restore drills' checks file
+(`drill.checks_sql`) as `handlers/sql/drill_checks.sql`. Entries are sorted, dated 1980-01-01, mode 0644, with
 no directory entries and no bytecode, so `CodeSha256` changes only when the content does.
 
 The driver is not copied from this machine's site-packages: the pinned wheels below (with
@@ -32,7 +33,7 @@ from pathlib import Path
 from .bundled import database_steps, handler_steps
 from .bundled import handlers_dir as default_handlers_dir
 from .config import Settings
-from .pipeline_settings import packaged_sql_names
+from .pipeline_settings import DRILL_CHECKS_NAME, packaged_sql_names
 
 CACHE_ENV = "AURORA_RESTORE_CACHE_DIR"
 ZIP_DATE = (1980, 1, 1, 0, 0, 0)
@@ -173,6 +174,8 @@ class Packager:
                 paths = settings.database.post_restore_sql
                 for name, path in zip(packaged_sql_names(settings), paths, strict=True):
                     files[f"{SQL_DIR}/{name}"] = _read(path)
+            if step == "verify" and settings.drill.checks_sql is not None:
+                files[f"{SQL_DIR}/{DRILL_CHECKS_NAME}"] = _read(settings.drill.checks_sql)
         data = deterministic_zip(files)
         return Package(step, data, code_sha256(data))
 

@@ -19,8 +19,8 @@ from pathlib import Path
 from typing import Any
 
 from . import bundled, definition
-from .config import Settings
-from .naming import Names
+from .config import MAX_DRILL_KEEP_MINUTES, Settings
+from .naming import DRILL_METRIC_NAMESPACE, Names
 
 
 def packaged_sql_name(index: int, path: Path) -> str:
@@ -141,6 +141,9 @@ def definition_values(
             "Settings": pipeline_settings(settings, names),
             "Pipeline": pipeline_block(settings),
             "TimeoutSeconds": settings.pipeline.timeout_seconds,
+            "DrillSettings": drill_settings(settings),
+            "DrillPipeline": drill_pipeline_block(settings),
+            "DrillTimeoutSeconds": drill_timeout_seconds(settings),
         }
     )
     wanted = definition.placeholders(text)
@@ -150,6 +153,53 @@ def definition_values(
             f"the definition template declares placeholder(s) we have no value for: {', '.join(unknown)}"
         )
     return {name: known[name] for name in wanted}
+
+
+# --- restore drills (definitions/drill.asl.json) ---------------------------------------------
+
+DRILL_CHECKS_NAME = "drill_checks.sql"  # the drill checks file inside the verify zip
+
+
+def drill_settings(settings: Settings) -> dict[str, Any]:
+    """`settings.drill` of a drill's state document (handlers/lib/drill.py reads it)."""
+    drill = settings.drill
+    return {
+        "keep_minutes": drill.keep_minutes,
+        "max_keep_minutes": MAX_DRILL_KEEP_MINUTES,
+        # What a drill may still take after its keep time: anything of it left after that
+        # (its `expires-at`) is an orphan.
+        "expiry_margin_seconds": drill_timeout_seconds(settings) - MAX_DRILL_KEEP_MINUTES * 60,
+        "checks_sql": DRILL_CHECKS_NAME if drill.checks_sql else None,
+        "instance_class": drill.instance_class,
+        "metric_namespace": DRILL_METRIC_NAMESPACE,
+    }
+
+
+def drill_timeout_seconds(settings: Settings) -> int:
+    """The drill's execution timeout. Its path to success has the refresh's loops but the
+    renames (copy, restore, instances, password — all inside the refresh's validated
+    `timeout_seconds`), plus the longest keep time and, at worst, two cleanups (the `delete`
+    loop's bound each: after the drill and on the failure path)."""
+    polling = bundled.polling()
+
+    pipeline = settings.pipeline
+    delete = pipeline.waits["delete"]
+    _, cleanup = polling.checks_within(
+        delete.first_seconds, delete.poll_seconds, pipeline.poll_growth_percent, delete.max_seconds
+    )
+    return pipeline.timeout_seconds + MAX_DRILL_KEEP_MINUTES * 60 + 2 * cleanup
+
+
+def drill_pipeline_block(settings: Settings) -> dict[str, Any]:
+    """The drill's `pipeline` document: the refresh's wait loops (its cleanup waits like the
+    `delete` loop) under the drill's own timeout (the lock is held that long)."""
+    return {**pipeline_block(settings), "timeout_seconds": drill_timeout_seconds(settings)}
+
+
+def render_drill_definition(settings: Settings, names: Names) -> str:
+    return render_definition(
+        settings, names, definition.load_template(definition.DRILL_TEMPLATE_PATH)
+    )
 
 
 def render_definition(settings: Settings, names: Names, template: str | None = None) -> str:

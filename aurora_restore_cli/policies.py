@@ -35,6 +35,11 @@ env's ARNs:
   groups of the engine's major version when none is configured.
 - A Deny on the protected cluster ids (and the source id in the target region), as a second
   line behind the pipeline's own guard.
+- Restore drills: their temporary clusters `<target>-drill-<token>` are restored, modified
+  (password) and deleted like the staging cluster (tag condition included), every copy a
+  drill makes is deleted again (so deleting our tagged copies is always allowed), the drill
+  secret is read and written, and drill metrics may be put only in the `AuroraRestore`
+  namespace (`cloudwatch:namespace` condition). The DBA role may start and stop drills.
 
 Every statement carries a `Sid`. `Resource: "*"` (or a resource not named after this env)
 appears only in the statements listed in `RESOURCE_EXCEPTIONS`, each with the reason AWS gives
@@ -49,7 +54,7 @@ from typing import Any
 
 from .bundled import deployed_functions, handler_steps, recovery_functions
 from .config import Settings
-from .naming import ENV_KEY, Names
+from .naming import DRILL_METRIC_NAMESPACE, ENV_KEY, Names
 
 Document = dict[str, Any]
 Statement = dict[str, Any]
@@ -59,6 +64,12 @@ ROLE_KINDS: tuple[str, ...] = ("lambda", "stepfunctions", "dba")
 POLICY_PREFIX = "aurora-restore-"
 # IAM's limit for all inline policies of one role together (characters, whitespace excluded).
 INLINE_SIZE_LIMIT = 10_240
+# IAM's limit for one customer managed policy (characters, whitespace excluded).
+MANAGED_SIZE_LIMIT = 6_144
+# Role kind → the customer managed policies it gets (what → document builder). The Lambda
+# functions' log permissions name every function's log group, which would not fit beside
+# everything else in the Lambda role's inline policies (IAM: 10,240 characters in total).
+MANAGED_POLICIES: Mapping[str, tuple[str, ...]] = {"lambda": ("lambda-logs",)}
 
 # Sid → why this statement's resources are not (only) named after this env's resources.
 RESOURCE_EXCEPTIONS: Mapping[str, str] = {
@@ -77,6 +88,10 @@ RESOURCE_EXCEPTIONS: Mapping[str, str] = {
         "Lambda's VPC network interfaces get ids chosen by AWS at creation "
         "(network-interface/* in this account and region); subnets and security groups are the "
         "configured ones"
+    ),
+    "DrillMetrics": (
+        "cloudwatch:PutMetricData supports no resource-level permissions; the statement is "
+        "limited to the drills' namespace by the cloudwatch:namespace condition"
     ),
     "LogDelivery": (
         "CloudWatch Logs vended log delivery for Step Functions (CreateLogDelivery etc., "
@@ -122,6 +137,10 @@ class Arns:
             self.rds(f"cluster:{t}-stg-*"),
             self.rds(f"cluster:{t}-old-*"),
         ]
+
+    def drill_clusters(self) -> list[str]:
+        """Restore drills' temporary clusters (handlers/lib/naming.drill_cluster_id)."""
+        return [self.rds(f"cluster:{self.target}-drill-*")]
 
     def instances(self) -> list[str]:
         return [self.rds(f"db:{self.target}-*")]
@@ -171,6 +190,7 @@ class Arns:
         return [
             self.n.secret_arn_pattern(self.n.master_secret),
             self.n.secret_arn_pattern(self.n.app_secret),
+            self.n.secret_arn_pattern(self.n.drill_secret),
         ]
 
     def functions(self) -> list[str]:
@@ -189,6 +209,12 @@ class Arns:
     def executions(self) -> str:
         return (
             f"arn:{self.p}:states:{self.region}:{self.account}:execution:{self.n.state_machine}:*"
+        )
+
+    def drill_executions(self) -> str:
+        return (
+            f"arn:{self.p}:states:{self.region}:{self.account}:execution:"
+            f"{self.n.drill_state_machine}:*"
         )
 
     def ec2(self, resource: str) -> str:
@@ -301,8 +327,16 @@ RDS_TYPES_NOT_TOUCHED: Mapping[str, str] = {
 def _lambda_rds(settings: Settings, arns: Arns) -> Document:
     target = settings.target
     clusters, instances, copies = arns.clusters(), arns.instances(), arns.copies()
-    # Restored under the staging id (swap) or the target id (replace), never the old id.
-    restored = [arns.rds(f"cluster:{arns.target}"), arns.rds(f"cluster:{arns.target}-stg-*")]
+    # Drill clusters are tagged, get instances, a new password and are deleted; never a
+    # final snapshot.
+    worked_on = [*clusters, *arns.drill_clusters()]
+    # Restored under the staging id (swap), the target id (replace) or a drill's id, never
+    # the old id.
+    restored = [
+        arns.rds(f"cluster:{arns.target}"),
+        arns.rds(f"cluster:{arns.target}-stg-*"),
+        *arns.drill_clusters(),
+    ]
     groups = [arns.subnet_group(), arns.option_group()]
     snapshots = list(copies)
     if arns.restores_in_place():  # no copy needed: the source snapshot itself is restored
@@ -327,7 +361,7 @@ def _lambda_rds(settings: Settings, arns: Arns) -> Document:
         _statement(
             "RdsTags",
             ["rds:AddTagsToResource", "rds:ListTagsForResource"],
-            [*clusters, *instances, *copies, *final],
+            [*worked_on, *instances, *copies, *final],
         ),
         _statement(
             "RdsRestore",
@@ -345,11 +379,13 @@ def _lambda_rds(settings: Settings, arns: Arns) -> Document:
         # RemoveTags: the failure path drops the expiry tag of an old target it renames back.
         _tagged(
             _statement(
-                "RdsModifyClusters", ["rds:ModifyDBCluster", "rds:RemoveTagsFromResource"], clusters
+                "RdsModifyClusters",
+                ["rds:ModifyDBCluster", "rds:RemoveTagsFromResource"],
+                worked_on,
             ),
             settings,
         ),
-        _tagged(_statement("RdsDeleteClusters", ["rds:DeleteDBCluster"], clusters), settings),
+        _tagged(_statement("RdsDeleteClusters", ["rds:DeleteDBCluster"], worked_on), settings),
     ]
     if target.final_snapshot:
         # DeleteDBCluster also authorises against the final snapshot it creates, which does
@@ -366,12 +402,10 @@ def _lambda_rds(settings: Settings, arns: Arns) -> Document:
                 settings,
             ),
         ]
-    if target.delete_copied_snapshot:
-        statements.append(
-            _tagged(
-                _statement("RdsDeleteCopies", ["rds:DeleteDBClusterSnapshot"], copies), settings
-            )
-        )
+    # Refreshes delete their copy when target.delete_copied_snapshot; drills always do.
+    statements.append(
+        _tagged(_statement("RdsDeleteCopies", ["rds:DeleteDBClusterSnapshot"], copies), settings)
+    )
     statements += _kms("KmsCluster", target.kms_key_id, RDS_KEY_ACTIONS, "rds", arns.n)
     # RDS keeps grants on the key for the clusters and snapshots it encrypts.
     statements += _kms(
@@ -444,6 +478,7 @@ def _lambda_data(settings: Settings, arns: Arns) -> Document:
             [n.table_arn],
         ),
         _statement("Notify", ["sns:Publish"], [n.topic_arn]),
+        _drill_metrics(),
         # The recovery function (same role) reads the execution it recovers: its status, its
         # history (the last state document) and the definition it ran (the settings).
         _statement(
@@ -453,7 +488,7 @@ def _lambda_data(settings: Settings, arns: Arns) -> Document:
                 "states:DescribeStateMachineForExecution",
                 "states:GetExecutionHistory",
             ],
-            [arns.executions()],
+            [arns.executions(), arns.drill_executions()],
         ),
     ]
     statements += _kms(
@@ -468,6 +503,12 @@ def _lambda_data(settings: Settings, arns: Arns) -> Document:
         n,
     )
     return _document(statements)
+
+
+def _drill_metrics() -> Statement:
+    statement = _statement("DrillMetrics", ["cloudwatch:PutMetricData"], "*")
+    statement["Condition"] = {"StringEquals": {"cloudwatch:namespace": DRILL_METRIC_NAMESPACE}}
+    return statement
 
 
 def _lambda_logs(arns: Arns) -> Document:
@@ -553,12 +594,12 @@ def _dba(settings: Settings, arns: Arns) -> Document:
         _statement(
             "OperatePipeline",
             ["states:DescribeStateMachine", "states:ListExecutions", "states:StartExecution"],
-            [n.state_machine_arn],
+            [n.state_machine_arn, n.drill_state_machine_arn],
         ),
         _statement(
             "OperateExecutions",
             ["states:DescribeExecution", "states:GetExecutionHistory", "states:StopExecution"],
-            [arns.executions()],
+            [arns.executions(), arns.drill_executions()],
         ),
         _statement(
             "ReadSecrets",
@@ -613,7 +654,6 @@ def inline_policies(kind: str, settings: Settings, names: Names) -> dict[str, Do
         found = {
             "rds": _lambda_rds(settings, arns),
             "data": _lambda_data(settings, arns),
-            "logs": _lambda_logs(arns),
             "network": _lambda_network(settings, arns),
         }
     elif kind == "stepfunctions":
@@ -625,12 +665,26 @@ def inline_policies(kind: str, settings: Settings, names: Names) -> dict[str, Do
     return {POLICY_PREFIX + name: doc for name, doc in found.items() if doc is not None}
 
 
+def managed_policies(kind: str, settings: Settings, names: Names) -> dict[str, Document]:
+    """Managed policy name → document, for every customer managed policy the role gets
+    (MANAGED_POLICIES); resources/roles.py creates them and attaches them to the role."""
+    arns = Arns(settings, names)
+    builders = {"lambda-logs": lambda: _lambda_logs(arns)}
+    return {names.managed_policy(what): builders[what]() for what in MANAGED_POLICIES.get(kind, ())}
+
+
+def all_policies(kind: str, settings: Settings, names: Names) -> dict[str, Document]:
+    """Inline and managed policies of the role, by name (what the role may do in total)."""
+    return {**inline_policies(kind, settings, names), **managed_policies(kind, settings, names)}
+
+
 def env_resources(settings: Settings, names: Names) -> set[str]:
     """Every ARN or ARN pattern of this env that an Allow statement may name (outside the
     RESOURCE_EXCEPTIONS statements)."""
     arns = Arns(settings, names)
     found = {
         *arns.clusters(),
+        *arns.drill_clusters(),
         *arns.instances(),
         *arns.copies(),
         *arns.final_snapshots(),
@@ -640,9 +694,11 @@ def env_resources(settings: Settings, names: Names) -> set[str]:
         arns.recovery_function(),
         *arns.function_log_groups(),
         arns.executions(),
+        arns.drill_executions(),
         names.table_arn,
         names.topic_arn,
         names.state_machine_arn,
+        names.drill_state_machine_arn,
     }
     found.update(
         (arns.cluster_parameter_group(), arns.instance_parameter_group(), arns.option_group())

@@ -36,11 +36,12 @@ def configure_moto(postgres: PostgresServer | None = None) -> None:
         sys.path.insert(0, str(root()))
     default_user_config["stepfunctions"] = {"execute_state_machine": True}
     default_user_config["lambda"] = {"use_docker": False}
-    from .local import cluster_databases, lambda_router
+    from .local import cluster_databases, lambda_router, rds_fidelity
 
     # The sandbox decides the database mode of the functions it runs: it knows whether it
     # has a database (the functions' own configuration says skip).
     lambda_router.install(extra_env=postgres.handler_environment() if postgres else None)
+    rds_fidelity.install()  # AWS deletes a cluster's automated backups with it; moto does not
     if postgres is not None:
         cluster_databases.install(postgres)
 

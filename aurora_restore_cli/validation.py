@@ -185,6 +185,12 @@ def checks() -> list[Check]:
         pass
     else:
         found.append(schedule_check)
+    try:
+        from .resources.drill import validate_offline as drill_check
+    except ImportError:
+        pass
+    else:
+        found.append(drill_check)
     return found
 
 

@@ -6,7 +6,9 @@ The replace strategy runs `delete_old_cluster` and `check_delete` before `restor
 `FUNCTIONS` adds the functions the state machine does not run: `recover_execution`, started by
 an EventBridge rule on timed-out/aborted/failed executions and by `aurora-restore recover`.
 The CLI deploys one function per `FUNCTIONS` entry, named
-`aurora-restore-<module with _ → ->-<env>`. This package never imports `aurora_restore_cli`.
+`aurora-restore-<module with _ → ->-<env>`. `DRILL_STEPS` are used only by the restore drill's
+state machine (definitions/drill.asl.json), which reuses most of the others. This package never
+imports `aurora_restore_cli`.
 """
 
 STEPS: tuple[str, ...] = (
@@ -33,7 +35,12 @@ STEPS: tuple[str, ...] = (
     "undo_changes",
     "record_failure",
     "notify_failure",
+    "drill_prepare",
+    "drill_cleanup",
+    "drill_report",
 )
+
+DRILL_STEPS: tuple[str, ...] = ("drill_prepare", "drill_cleanup", "drill_report")
 
 RECOVERY_FUNCTIONS: tuple[str, ...] = ("recover_execution",)
 FUNCTIONS: tuple[str, ...] = STEPS + RECOVERY_FUNCTIONS

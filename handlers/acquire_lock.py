@@ -1,10 +1,14 @@
-"""Step: take the per-target lock, so a second run against the same target fails fast (Locked)."""
+"""Step: take the per-target lock, so a second run against the same target fails fast (Locked).
+
+A restore drill locks its own drill cluster id instead (naming.lock_subject): it never touches
+the target, so it may run beside a refresh of the same target.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
-from handlers.lib import audit
+from handlers.lib import audit, naming
 from handlers.lib import document as doc
 from handlers.lib.step import Document, StepResult, pipeline_step, ttl_days
 
@@ -14,7 +18,7 @@ LOCK_GRACE_SECONDS = 600
 
 @pipeline_step("acquire-lock")
 def handler(document: Document, context: Any) -> StepResult:
-    target_id = doc.target_cluster_id(document)
+    target_id = naming.lock_subject(document)  # a drill locks its own cluster id, not the target
     item = audit.acquire_lock(
         target_id,
         doc.operation_id(document),

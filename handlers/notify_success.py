@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from handlers.lib import audit, notify
+from handlers.lib import audit, drill, notify
 from handlers.lib import document as doc
 from handlers.lib.step import Document, StepResult, pipeline_step, ttl_days
 
@@ -17,6 +17,8 @@ def handler(document: Document, context: Any) -> StepResult:
         f"aurora-restore [{doc.env(document)}] SUCCEEDED: "
         f"{doc.target_cluster_id(document)} refreshed from {snapshot}"
     )
+    if doc.is_drill(document):
+        subject, facts = drill.notification(document, "SUCCEEDED")
     message_id = notify.publish(subject, facts, "SUCCEEDED")
     audit.put_event(
         doc.operation_id(document),

@@ -1,11 +1,14 @@
 """Step (failure path): the closing FAILED item in the audit trail — the error, and what the
-undo did (`undone`), what it left and where (`left`), what it still waits for (`pending`)."""
+undo did (`undone`), what it left and where (`left`), what it still waits for (`pending`). In a
+restore drill: the error and what the drill's cleanup (run before this step) left.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
-from handlers.lib import audit, notify
+from handlers.lib import audit, drill, notify
+from handlers.lib import document as doc
 from handlers.lib.step import Document, StepResult, env_name, pipeline_step, ttl_days
 
 
@@ -19,6 +22,9 @@ def handler(document: Document, context: Any) -> StepResult:
         "old_cluster_id": document.get("old_cluster_id"),
         **notify.undo_facts(document),
     }
+    if doc.is_drill(document):
+        details = {**failure, "drill_cluster_id": drill.cluster_id(document)}
+        details["cleanup"] = document.get("cleanup")
     audit.put_event(
         str(document["operation_id"]),
         "pipeline",

@@ -2,11 +2,15 @@
 ended TIMED_OUT or ABORTED (no Catch runs then) or FAILED with its undo unfinished.
 
 Two kinds of event:
-- EventBridge "Step Functions Execution Status Change" for this env's state machine (the rule
-  `setup` creates): `detail.executionArn`, `detail.status`. The function waits for clusters in
+- EventBridge "Step Functions Execution Status Change" for this env's state machine or its
+  restore drills' (the rule `setup` creates): `detail.executionArn`, `detail.status`. The function waits for clusters in
   transition as long as its own timeout allows, then notifies (done or still pending).
 - `{"operation_id": "...", "wait": false, "requested_by": "..."}` from `aurora-restore
-  recover`: one undo pass per invocation (the CLI repeats while `status` is "pending").
+  recover`: one undo pass per invocation (the CLI repeats while `status` is "pending"); the
+  operation is a refresh's execution, else a drill's.
+
+A restore drill's recovery is its cleanup (lib/drill.recovery_pass): it deletes the drill
+cluster and its copy; the target was never touched.
 
 Returns {"status": "recovered" | "pending" | "already recovered" | "refused" |
 "nothing to recover", "operation_id", "execution_status", "undo": {...}, ...}.
@@ -36,13 +40,16 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         detail = event.get("detail") or {}
         arn = str(detail.get("executionArn") or "")
         machine = str(detail.get("stateMachineArn") or "")
-        if not machine.endswith(f":stateMachine:{recovery.state_machine_name(env)}"):
+        if not any(
+            machine.endswith(f":stateMachine:{name}")
+            for name in recovery.state_machine_names(env)
+        ):
             raise SettingsInvalid(f"recover-execution: {machine!r} is not this env's pipeline")
         wait, notify_pending = True, True
         requested_by = f"recovery function ({detail.get('status')} event)"
     elif event.get("operation_id"):
         function_arn = str(getattr(context, "invoked_function_arn", "") or "")
-        arn = recovery.execution_arn(function_arn, env, str(event["operation_id"]))
+        arn = recovery.operation_arn(function_arn, env, str(event["operation_id"]))
         wait, notify_pending = bool(event.get("wait", False)), bool(event.get("notify_pending"))
         requested_by = str(event.get("requested_by") or "aurora-restore recover")
     else:

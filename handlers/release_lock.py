@@ -1,5 +1,7 @@
 """Step: release the target's lock (success and failure paths); only its holder can release it.
 
+A restore drill's lock is on its own drill cluster id (naming.lock_subject), not the target.
+
 On the failure path after `Locked`, the lock belongs to the other operation and stays (SKIPPED).
 On the failure path with the undo unfinished (or failed), the lock stays too, so no new run
 starts on a target that does not serve yet: `aurora-restore recover OPERATION_ID` (or the
@@ -10,16 +12,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from handlers.lib import audit
+from handlers.lib import audit, naming
 from handlers.lib import document as doc
 from handlers.lib.step import Document, StepResult, pipeline_step, skipped
 
 
 @pipeline_step("release-lock")
 def handler(document: Document, context: Any) -> StepResult:
-    target_id = doc.target_cluster_id(document)
+    target_id = naming.lock_subject(document)  # a drill locks its own cluster id, not the target
     undo = document.get("undo") or {}
-    if document.get("error") and not undo.get("done"):
+    # A drill has no undo (its failure path deletes what it made first); its lock blocks nothing.
+    if document.get("error") and not doc.is_drill(document) and not undo.get("done"):
         return document, skipped(
             "the undo is not finished; the lock stays until `aurora-restore recover "
             f"{doc.operation_id(document)}` finishes it"

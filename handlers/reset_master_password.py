@@ -7,6 +7,9 @@ keeps opening the cluster that serves under the target id until this run's clust
 place (check_rename after the swap-in; finalize for `replace`). The database steps in between
 read this version (`document["master_secret_version"]`). A failed run leaves AWSCURRENT as it
 was; the pending version opens the staging cluster kept for inspection.
+
+In a restore drill the env's master secret is never touched: the drill cluster's password goes
+into the drill secret (`DRILL_SECRET_ID`, `aurora-restore/<env>/drill`) as a version of its own.
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from handlers.lib import aws, guards, polling, rds, secrets, tags
+from handlers.lib import aws, drill, guards, polling, rds, secrets, tags
 from handlers.lib import document as doc
 from handlers.lib.errors import UnsafeTarget
 from handlers.lib.step import Document, StepResult, pipeline_step
@@ -42,6 +45,14 @@ def handler(document: Document, context: Any) -> StepResult:
     if cluster_id.lower() not in guards.allowed_ids(document):
         raise UnsafeTarget(f"{cluster_id} is not this operation's cluster; password untouched")
     sm = aws.client("secretsmanager", region)
+    if doc.is_drill(document):
+        drill_secret = secrets.secret_id(drill.DRILL_SECRET_ENV)
+        password = drill.store_password(sm, drill_secret, operation_id, cluster, EXCLUDED)
+        client.modify_db_cluster(
+            DBClusterIdentifier=cluster_id, MasterUserPassword=password, ApplyImmediately=True
+        )
+        polling.start(document, "password")
+        return document, {"cluster_id": cluster_id, "secret": drill_secret}
     secret = secrets.secret_id(MASTER_SECRET)
     version = version_id(operation_id)
     password = _staged_password(sm, secret, version, str(cluster.get("MasterUsername") or ""))

@@ -1,7 +1,9 @@
 """Step: restore the snapshot as a new cluster, configured like the target and tagged as ours.
 
 Strategy `swap` restores under this operation's staging id (the target keeps serving);
-`replace` restores under the target id, after delete_old_cluster removed the old target.
+`replace` restores under the target id, after delete_old_cluster removed the old target. A
+restore drill restores under its own `<target>-drill-<token>` id, with the drill marker and
+expiry tags and never with deletion protection (it is deleted again at the end of the drill).
 Retry-safe: a cluster already restored by this operation is reused; any other cluster with
 that id is refused (moto, unlike AWS, would silently overwrite it).
 
@@ -14,17 +16,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from handlers.lib import aws, naming, polling, rds, tags
+from handlers.lib import aws, drill, naming, polling, rds, tags
 from handlers.lib import document as doc
 from handlers.lib.errors import RestoreFailed
 from handlers.lib.step import Document, StepResult, pipeline_step
 
 
 def restored_cluster_id(document: Document) -> str:
-    target_id = doc.target_cluster_id(document)
-    if doc.strategy(document) == "replace":
-        return target_id
-    return naming.staging_cluster_id(target_id, doc.operation_id(document))
+    return naming.work_cluster_id(document)
 
 
 def snapshot_to_restore(document: Document) -> str:
@@ -64,6 +63,9 @@ def restore_parameters(document: Document, cluster_id: str, snapshot_id: str) ->
         else None,
     }
     params.update({key: value for key, value in optional.items() if value})
+    if doc.is_drill(document):
+        params["Tags"] = tags.to_list(drill.cluster_tags(document))
+        params["DeletionProtection"] = False
     return params
 
 

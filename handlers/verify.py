@@ -3,6 +3,10 @@
 Logs in as the first configured application user, runs `SELECT 1`, and checks that every
 expected table exists, is readable, and has at least its `min_rows` rows. The summary holds
 counts only; a failure names what is missing.
+
+In a restore drill it logs in as the drill cluster's master user (the drill secret) instead,
+and also evaluates the drill SQL checks (handlers/lib/drill_verify.py); the results go to
+`document["verification"]` for the drill's report.
 """
 
 from __future__ import annotations
@@ -13,7 +17,8 @@ from typing import Any
 
 from pg8000.exceptions import DatabaseError
 
-from handlers.lib import db
+from handlers.lib import db, drill_verify
+from handlers.lib import document as doc
 from handlers.lib.errors import SettingsInvalid, VerificationFailed
 from handlers.lib.step import Document, StepResult, pipeline_step, skipped
 
@@ -27,9 +32,15 @@ class ExpectedTable:
 @pipeline_step("verify")
 def handler(document: Document, context: Any) -> StepResult:
     if db.db_mode() == "skip":
+        if doc.is_drill(document):
+            document["verification"] = {"skipped": db.SKIP_REASON}
         return document, skipped(db.SKIP_REASON)
     step = db.step_database(document)
     tables = expected_tables(step.settings)
+    if doc.is_drill(document):
+        summary = drill_verify.verify(document, step, lambda conn: verify_database(conn, tables))
+        document["verification"] = summary
+        return document, {**step.describe(), "user": "drill master", **summary}
     user = verification_user(step.settings)
     password = db.app_secret(step.secrets).password_for(user)
     if password is None:

@@ -21,6 +21,7 @@ from aurora_restore_cli.pipeline_settings import (
     pipeline_block,
     pipeline_settings,
     render_definition,
+    render_drill_definition,
 )
 from handlers import STEPS
 from handlers.lib import polling
@@ -144,7 +145,9 @@ def test_rendered_definition_is_complete_and_only_calls_our_functions() -> None:
             target = state["Parameters"]["FunctionName"]
         assert target in ours
         called.add(target)
-    assert called == ours  # every step's function is used by the pipeline
+    drill = json.loads(render_drill_definition(dev(), SANDBOX))["States"].values()
+    called |= {s["Parameters"]["FunctionName"] for s in drill if s["Type"] == "Task"}
+    assert called == ours  # every step's function is used by the refresh or the drill
     assert document["TimeoutSeconds"] == 86400
     assert definition.validate(text, ours) == []
 

@@ -49,7 +49,7 @@ def all_documents(settings: Settings, names: Names) -> list[tuple[str, dict[str,
     found = []
     for kind in policies.ROLE_KINDS:
         found.append((f"{kind}/trust", policies.trust_policy(kind, settings, names)))
-        for name, document in policies.inline_policies(kind, settings, names).items():
+        for name, document in policies.all_policies(kind, settings, names).items():
             found.append((f"{kind}/{name}", document))
     return found
 
@@ -109,6 +109,7 @@ def owned(resource: str, settings: Settings, names: Names) -> bool:
             f"cluster:{target}",
             f"cluster:{target}-stg",
             f"cluster:{target}-old",
+            f"cluster:{target}-drill",
             f"db:{target}",
             f"cluster-snapshot:{target}-src",
             f"cluster-snapshot:{target}-final",
@@ -117,7 +118,11 @@ def owned(resource: str, settings: Settings, names: Names) -> bool:
             f"cluster-pg:{(settings.target.parameter_group or '').lower()}",
         )
     if service == "secretsmanager":
-        return head in (f"secret:aurora-restore/{env}/master", f"secret:aurora-restore/{env}/app")
+        return head in (
+            f"secret:aurora-restore/{env}/master",
+            f"secret:aurora-restore/{env}/app",
+            f"secret:aurora-restore/{env}/drill",
+        )
     if service == "dynamodb":
         return head == f"table/aurora-restore-audit{suffix}"
     if service == "sns":
@@ -130,6 +135,8 @@ def owned(resource: str, settings: Settings, names: Names) -> bool:
         return head in (
             f"stateMachine:aurora-restore-pipeline{suffix}",
             f"execution:aurora-restore-pipeline{suffix}",
+            f"stateMachine:aurora-restore-drill{suffix}",
+            f"execution:aurora-restore-drill{suffix}",
         )
     if service == "ec2" and vpc is not None:
         ids = {*vpc.subnet_ids, *vpc.security_group_ids}
@@ -265,7 +272,7 @@ def test_trust_policies(tmp_path: Path) -> None:
 
 def actions_by_sid(settings: Settings, names: Names, kind: str) -> dict[str, set[str]]:
     found: dict[str, set[str]] = {}
-    for document in policies.inline_policies(kind, settings, names).values():
+    for document in policies.all_policies(kind, settings, names).values():
         for s in document["Statement"]:
             found.setdefault(s["Sid"], set()).update(as_list(s["Action"]))
     return found
@@ -308,7 +315,8 @@ def test_what_each_role_may_do(tmp_path: Path) -> None:
     lam_bare = actions_by_sid(*bare, "lambda")
     assert not any(sid.startswith("Ec2") for sid in lam_bare)  # no VPC: no ENI permissions
     assert "aurora-restore-network" not in policies.inline_policies("lambda", *bare)
-    assert "RdsDeleteCopies" not in lam_bare and "KmsCluster" not in lam_bare
+    assert "KmsCluster" not in lam_bare
+    assert "RdsDeleteCopies" in lam_bare  # a drill deletes its copy whatever the config says
     assert "DenyProtectedClusters" in lam_bare  # the source id is always denied
 
 
@@ -492,6 +500,8 @@ def test_inline_policies_fit_iam_limits(tmp_path: Path) -> None:
         for kind in policies.ROLE_KINDS:
             documents = policies.inline_policies(kind, settings, names).values()
             assert policies.inline_size(documents) < policies.INLINE_SIZE_LIMIT
+            for document in policies.managed_policies(kind, settings, names).values():
+                assert policies.inline_size([document]) < policies.MANAGED_SIZE_LIMIT
 
 
 def test_validate_offline_rejects_a_bad_document(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -11,6 +11,7 @@ from .conftest import MOTO_ACCOUNT
 from .test_policies import load
 
 EXECUTIONS = "arn:aws:states:us-east-1:{account}:execution:aurora-restore-pipeline-dev:*"
+DRILL_EXECUTIONS = "arn:aws:states:us-east-1:{account}:execution:aurora-restore-drill-dev:*"
 
 
 def by_sid(kind: str, **target: Any) -> dict[str, dict[str, Any]]:
@@ -29,7 +30,10 @@ def test_the_recovery_function_reads_only_this_pipelines_executions() -> None:
         "states:DescribeStateMachineForExecution",
         "states:GetExecutionHistory",
     ]
-    assert statement["Resource"] == [EXECUTIONS.format(account=names.account_id)]
+    assert statement["Resource"] == [  # the restore drills are recovered too
+        DRILL_EXECUTIONS.format(account=names.account_id),
+        EXECUTIONS.format(account=names.account_id),
+    ]
     assert not any(a.startswith("states:") and "Stop" in a for a in statement["Action"])
 
 

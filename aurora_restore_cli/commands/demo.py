@@ -22,8 +22,8 @@ def demo(ctx: click.Context, keep: bool, postgres: str | None) -> None:
 
     Starts a private sandbox, seeds it (a production cluster with a snapshot in another
     region, the target cluster, a KMS key), runs setup, runs a refresh with live progress,
-    shows the audit trail and the notification that was sent, runs cleanup, and stops the
-    sandbox. Uses the shipped example config (env dev) unless --config-dir is given.
+    shows the audit trail and the notification that was sent, runs a restore drill (RTO by
+    phase), runs cleanup, and stops the sandbox. Uses the shipped example config (env dev) unless --config-dir is given.
 
     With PostgreSQL installed (initdb/postgres on PATH or in /usr/lib/postgresql/*/bin) the
     sandbox starts a private server for the run: the production cluster holds fake personal

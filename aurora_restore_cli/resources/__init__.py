@@ -19,6 +19,7 @@ STEPS: tuple[str, ...] = (
     "events",
     "alarms",
     "schedule",
+    "drill",
 )
 
 _MODULES = {
@@ -31,6 +32,7 @@ _MODULES = {
     "events": "events",
     "alarms": "alarms",
     "schedule": "schedule",
+    "drill": "drill",
 }
 
 

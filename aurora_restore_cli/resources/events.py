@@ -46,7 +46,11 @@ def event_pattern(names: Names) -> dict[str, Any]:
     return {
         "source": ["aws.states"],
         "detail-type": ["Step Functions Execution Status Change"],
-        "detail": {"stateMachineArn": [names.state_machine_arn], "status": list(STATUSES)},
+        # The restore drills' state machine too: a drill that times out is cleaned up.
+        "detail": {
+            "stateMachineArn": [names.state_machine_arn, names.drill_state_machine_arn],
+            "status": list(STATUSES),
+        },
     }
 
 
@@ -85,7 +89,7 @@ class RecoveryRule(Resource[RuleState]):
     def _description(self) -> str:
         return (
             f"aurora-restore {self.ctx.env}: recover timed-out, aborted or failed executions of "
-            f"{self.ctx.names.state_machine}"
+            f"{self.ctx.names.state_machine} and {self.ctx.names.drill_state_machine}"
         )
 
     def read(self) -> RuleState | None:

@@ -73,6 +73,7 @@ def environment(ctx: Context) -> dict[str, str]:
         "SNS_TOPIC": names.topic_arn,
         "MASTER_SECRET_ID": names.master_secret,
         "APP_SECRET_ID": names.app_secret,
+        "DRILL_SECRET_ID": names.drill_secret,
     }
     if ctx.sandbox:
         variables[DB_MODE_ENV] = "skip"  # no database in the sandbox: DB steps say SKIPPED

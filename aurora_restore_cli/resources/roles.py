@@ -18,8 +18,9 @@ from urllib.parse import unquote
 
 from .. import policies
 from ..config import Settings
-from ..naming import Names
+from ..naming import Names, is_managed
 from .base import Context, Resource, tag_dict, tag_differences, tag_list
+from .managed_policy import ManagedPolicy
 
 STEP = "roles"
 DESCRIPTIONS = {
@@ -39,8 +40,21 @@ class RoleState:
     tags: dict[str, str]
 
 
+MANAGED_PURPOSES = {
+    "lambda-logs": "the Lambda functions write their own log groups (attached to the Lambda role)",
+}
+
+
 def resources(ctx: Context) -> list[Resource[Any]]:
-    return [Role(ctx, kind) for kind in policies.ROLE_KINDS]
+    """The customer managed policies first (the roles attach them), then the roles."""
+    found: list[Resource[Any]] = []
+    for kind in policies.ROLE_KINDS:
+        for what in policies.MANAGED_POLICIES.get(kind, ()):
+            document = policies.managed_policies(kind, ctx.settings, ctx.names)[
+                ctx.names.managed_policy(what)
+            ]
+            found.append(ManagedPolicy(ctx, what, document, MANAGED_PURPOSES[what]))
+    return [*found, *(Role(ctx, kind) for kind in policies.ROLE_KINDS)]
 
 
 def parse_document(value: Any) -> dict[str, Any]:
@@ -119,6 +133,13 @@ class Role(Resource[RoleState]):
     def _inline(self) -> dict[str, dict[str, Any]]:
         return policies.inline_policies(self.role_kind, self.ctx.settings, self.ctx.names)
 
+    def _managed(self) -> set[str]:
+        """The ARNs of the customer managed policies of ours this role has attached."""
+        names = self.ctx.names
+        return {
+            names.managed_policy_arn(w) for w in policies.MANAGED_POLICIES.get(self.role_kind, ())
+        }
+
     def read(self) -> RoleState | None:
         try:
             role = self.iam.get_role(RoleName=self.name)["Role"]
@@ -172,8 +193,11 @@ class Role(Resource[RoleState]):
         to_put, to_delete = self._policy_changes(current)
         diffs += [f"inline policy {name}" for name in to_put]
         diffs += [f"unwanted inline policy {name}" for name in to_delete]
-        if current.managed:
-            diffs.append(f"managed policies attached ({len(current.managed)})")
+        extra = set(current.managed) - self._managed()
+        if extra:
+            diffs.append(f"managed policies attached ({len(extra)})")
+        if self._managed() - set(current.managed):
+            diffs.append("managed policies to attach")
         if any(tag_differences(current.tags, self.ctx.tags())):
             diffs.append("tags")
         return diffs
@@ -190,6 +214,8 @@ class Role(Resource[RoleState]):
             self.iam.put_role_policy(
                 RoleName=self.name, PolicyName=name, PolicyDocument=json.dumps(document)
             )
+        for arn in sorted(self._managed()):
+            self._attach(arn)
 
     def update(self, current: RoleState, differences: list[str]) -> None:
         if current.description != self._description():
@@ -206,13 +232,25 @@ class Role(Resource[RoleState]):
             )
         for name in to_delete:
             self.iam.delete_role_policy(RoleName=self.name, PolicyName=name)
-        for arn in current.managed:
+        for arn in sorted(set(current.managed) - self._managed()):  # attached behind our back
             self.iam.detach_role_policy(RoleName=self.name, PolicyArn=arn)
+        for arn in sorted(self._managed() - set(current.managed)):
+            self._attach(arn)
         to_set, to_remove = tag_differences(current.tags, self.ctx.tags())
         if to_set:
             self.iam.tag_role(RoleName=self.name, Tags=tag_list(to_set))
         if to_remove:
             self.iam.untag_role(RoleName=self.name, TagKeys=to_remove)
+
+    def _attach(self, arn: str) -> None:
+        """Attach one of our managed policies — only if it carries our tags: a same-named
+        policy someone else made (reported `foreign`) must never grant our role anything."""
+        try:
+            tags = self.iam.list_policy_tags(PolicyArn=arn).get("Tags", [])
+        except self.iam.exceptions.NoSuchEntityException:
+            return  # not created (yet): a re-run of setup attaches it
+        if is_managed(tag_dict(tags), self.ctx.env):
+            self.iam.attach_role_policy(RoleName=self.name, PolicyArn=arn)
 
     def delete(self, current: RoleState) -> None:
         # IAM refuses to delete a role that still has policies or instance profiles.
@@ -229,7 +267,7 @@ class Role(Resource[RoleState]):
 
 
 def validate_offline(settings: Settings, names: Names) -> str:
-    """Build every trust and inline policy and check it (`aurora-restore validate`)."""
+    """Build every trust, inline and managed policy and check it (`aurora-restore validate`)."""
     allowed = policies.env_resources(settings, names)
     found: list[str] = []
     statements = exceptions = 0
@@ -239,7 +277,8 @@ def validate_offline(settings: Settings, names: Names) -> str:
         if not all(s.get("Principal") for s in trust["Statement"]):
             found.append(f"{role}: trust policy without a principal")
         documents = policies.inline_policies(kind, settings, names)
-        for name, document in documents.items():
+        managed = policies.managed_policies(kind, settings, names)
+        for name, document in {**documents, **managed}.items():
             found += policies.problems(document, allowed, f"{role}/{name}")
             for statement in document["Statement"]:
                 statements += 1
@@ -250,6 +289,13 @@ def validate_offline(settings: Settings, names: Names) -> str:
                 f"{role}: inline policies total {size} characters; IAM allows "
                 f"{policies.INLINE_SIZE_LIMIT}"
             )
+        for name, document in managed.items():
+            size = policies.inline_size([document])
+            if size > policies.MANAGED_SIZE_LIMIT:
+                found.append(
+                    f"{name}: {size} characters; IAM allows {policies.MANAGED_SIZE_LIMIT} in a "
+                    "managed policy"
+                )
     if found:
         raise ValueError("IAM policies: " + "; ".join(found))
     summary = (

@@ -260,7 +260,7 @@ class Schedule(Resource[ScheduleState]):
         names = self.ctx.names
         return (
             f"arn:{names.partition}:scheduler:{names.region}:{names.account_id}:"
-            f"schedule/{names.schedule_group}/{self.name}"
+            f"schedule/{self.group.name}/{self.name}"
         )
 
     @property
@@ -274,7 +274,7 @@ class Schedule(Resource[ScheduleState]):
         target = self.ctx.settings.target
         return {
             "Name": self.name,
-            "GroupName": self.ctx.names.schedule_group,
+            "GroupName": self.group.name,
             "Description": (
                 f"aurora-restore {self.ctx.env}: refresh {target.cluster_id} from "
                 f"{self.ctx.settings.source.cluster_id}"
@@ -317,7 +317,7 @@ class Schedule(Resource[ScheduleState]):
             return None
         try:
             found = self.scheduler.get_schedule(
-                Name=self.name, GroupName=self.ctx.names.schedule_group
+                Name=self.name, GroupName=self.group.name
             )
         except self.scheduler.exceptions.ResourceNotFoundException:
             if is_managed(group.tags, self.ctx.env):
@@ -358,4 +358,4 @@ class Schedule(Resource[ScheduleState]):
         if not current.exists:
             return
         with contextlib.suppress(self.scheduler.exceptions.ResourceNotFoundException):
-            self.scheduler.delete_schedule(Name=self.name, GroupName=self.ctx.names.schedule_group)
+            self.scheduler.delete_schedule(Name=self.name, GroupName=self.group.name)

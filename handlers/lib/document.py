@@ -91,3 +91,19 @@ def failed_run_expiry_hours(document: Document, default: int = 24) -> int:
 
 def final_snapshot_retention_days(document: Document, default: int = 7) -> int:
     return int(target(document).get("final_snapshot_retention_days") or default)
+
+
+# --- drill mode ------------------------------------------------------------------------------
+# definitions/drill.asl.json's Initialize state sets "mode": "drill" (never the execution
+# input), and LoadDrillSettings puts the drill's own settings at settings.drill.
+
+DRILL_MODE = "drill"
+
+
+def is_drill(document: Document) -> bool:
+    """True in a restore drill: the target is never touched, only this drill's own cluster."""
+    return document.get("mode") == DRILL_MODE
+
+
+def drill_settings(document: Document) -> dict[str, Any]:
+    return _section(settings(document), "drill", "settings.drill")

@@ -3,7 +3,8 @@ once they are past retention. Run by `finalize` (every successful run), the fail
 `recover` — so nothing of a failed run outlives its expiry by more than one run.
 
 Only ours, only expired:
-- clusters `<target>-stg-<token>` / `<target>-old-<token>` and copies `<target>-src-<token>`
+- clusters `<target>-stg-<token>` / `<target>-old-<token>` / `<target>-drill-<token>` (a
+  restore drill's, when its cleanup could not finish) and copies `<target>-src-<token>`
   carrying our managed-by/env tags and an `aurora-restore:expires-at` in the past (never the
   source, never a protected id). An old target is deleted with a final snapshot when the config
   asks for one (`<target>-final-<token>`); a staging cluster without (its snapshot still exists);
@@ -36,11 +37,12 @@ def sweep(document: dict[str, Any], client: Any, now: datetime | None = None) ->
     excluded.add(str(doc.source(document).get("cluster_id") or "").lower())
     staging = naming.derived_pattern(target_id, "stg")
     old = naming.derived_pattern(target_id, "old")
+    drill = naming.derived_pattern(target_id, "drill")  # a restore drill's, left behind
     final = bool(doc.target(document).get("final_snapshot"))
     for cluster in _clusters(client):
         cluster_id = str(cluster.get("DBClusterIdentifier", "")).lower()
         if cluster_id in excluded or not (
-            staging.fullmatch(cluster_id) or old.fullmatch(cluster_id)
+            staging.fullmatch(cluster_id) or old.fullmatch(cluster_id) or drill.fullmatch(cluster_id)
         ):
             continue
         cluster_tags = rds.cluster_tags(client, cluster)

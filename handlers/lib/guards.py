@@ -1,7 +1,8 @@
 """The safety guard (contract), checked before any rename or delete of a cluster.
 
 A cluster may be renamed or deleted only if all hold:
-- its id is the configured target, or this operation's staging or old id;
+- its id is the configured target, or this operation's staging or old id — in a restore drill,
+  only this drill's own cluster id (a drill never renames, modifies or deletes the target);
 - it carries `aurora-restore:managed-by=aurora-restore` and `aurora-restore:env=<env>`;
 - it is not the source cluster (same id, or same ARN);
 - its id is not in `target.protected_cluster_ids`.
@@ -18,6 +19,8 @@ from handlers.lib.errors import UnsafeTarget
 
 
 def allowed_ids(document: dict[str, Any]) -> set[str]:
+    if doc.is_drill(document):
+        return {naming.work_cluster_id(document)}
     target_id = doc.target_cluster_id(document)
     operation_id = doc.operation_id(document)
     return {

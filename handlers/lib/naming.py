@@ -9,6 +9,9 @@ from __future__ import annotations
 
 import hashlib
 import re
+from typing import Any
+
+from handlers.lib import document as doc
 
 MAX_ID = 63
 TOKEN = r"[0-9a-f]{8}"
@@ -63,3 +66,28 @@ def derived_pattern(target_cluster_id: str, kind: str) -> re.Pattern[str]:
     """`<target>-<kind>-<token>` as `_join` builds it (kind: stg, old, src, final)."""
     example = _join(target_cluster_id, kind, "0" * 8)
     return re.compile(re.escape(example[:-8]) + TOKEN)
+
+
+def drill_cluster_id(target_cluster_id: str, operation_id: str) -> str:
+    """The temporary cluster a restore drill restores into (never the target's id)."""
+    return _join(target_cluster_id, "drill", token(operation_id))
+
+
+def work_cluster_id(document: dict[str, Any]) -> str:
+    """The cluster this operation restores into: the drill cluster in a drill, the target
+    itself with strategy `replace`, else the staging cluster."""
+    target_id = doc.target_cluster_id(document)
+    operation_id = doc.operation_id(document)
+    if doc.is_drill(document):
+        return drill_cluster_id(target_id, operation_id)
+    if doc.strategy(document) == "replace":
+        return target_id
+    return staging_cluster_id(target_id, operation_id)
+
+
+def lock_subject(document: dict[str, Any]) -> str:
+    """What the lock is taken on: the target for a refresh, the drill cluster for a drill (so a
+    drill runs beside a refresh of the same target)."""
+    if doc.is_drill(document):
+        return work_cluster_id(document)
+    return doc.target_cluster_id(document)

@@ -26,8 +26,14 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 LOOPS: tuple[str, ...] = ("copy", "delete", "restore", "instances", "password", "rename")
-# poll.what → loop settings key (both halves of the swap wait for a rename).
-LOOP_OF: dict[str, str] = {"swap-out": "rename", "swap-in": "rename"}
+# poll.what → loop settings key (both halves of the swap wait for a rename; a restore drill's
+# cleanups wait for a deletion).
+LOOP_OF: dict[str, str] = {
+    "swap-out": "rename",
+    "swap-in": "rename",
+    "cleanup": "delete",
+    "failure-cleanup": "delete",
+}
 # What a document from an older definition (no per-loop settings) waits.
 FALLBACK_WAIT_SECONDS = 60
 

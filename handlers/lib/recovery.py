@@ -25,7 +25,7 @@ from collections.abc import Callable, Iterator
 from datetime import datetime
 from typing import Any
 
-from handlers.lib import audit, aws, notify, undo
+from handlers.lib import audit, aws, drill, naming, notify, undo
 from handlers.lib import document as doc
 from handlers.lib.errors import SettingsInvalid
 from handlers.lib.step import ttl_days
@@ -34,21 +34,48 @@ LOG = logging.getLogger("aurora_restore")
 IN_FLIGHT = ("RUNNING", "PENDING_REDRIVE")
 MARGIN_SECONDS = 20  # stop waiting this long before the function's own timeout
 STATE_MACHINE_PREFIX = "aurora-restore-pipeline-"
+DRILL_STATE_MACHINE_PREFIX = "aurora-restore-drill-"  # restore drills (definitions/drill.asl.json)
 
 
-def state_machine_name(env: str) -> str:
+def state_machine_name(env: str, drill: bool = False) -> str:
     """DESIGN.md §3 naming (the handlers never import the CLI's naming module)."""
-    return f"{STATE_MACHINE_PREFIX}{env}"
+    return f"{DRILL_STATE_MACHINE_PREFIX if drill else STATE_MACHINE_PREFIX}{env}"
 
 
-def execution_arn(function_arn: str, env: str, operation_id: str) -> str:
+def state_machine_names(env: str) -> tuple[str, str]:
+    """The state machines whose executions this env's recovery recovers."""
+    return state_machine_name(env), state_machine_name(env, drill=True)
+
+
+def execution_arn(function_arn: str, env: str, operation_id: str, drill: bool = False) -> str:
     """This env's execution `operation_id`, in the function's own partition/region/account."""
     parts = function_arn.split(":")
     if len(parts) < 7 or parts[2] != "lambda":
         raise SettingsInvalid(f"not a Lambda function ARN: {function_arn!r}")
     partition, region, account = parts[1], parts[3], parts[4]
-    name = state_machine_name(env)
+    name = state_machine_name(env, drill)
     return f"arn:{partition}:states:{region}:{account}:execution:{name}:{operation_id}"
+
+
+def operation_arn(function_arn: str, env: str, operation_id: str) -> str:
+    """The execution `operation_id` of this env: a refresh's, else a restore drill's (an
+    operation id names one execution of one of the two state machines)."""
+    refresh = execution_arn(function_arn, env, operation_id)
+    sfn = aws.client("stepfunctions", refresh.split(":")[3])
+    try:
+        sfn.describe_execution(executionArn=refresh)
+    except Exception as exc:
+        if aws.error_code(exc) != "ExecutionDoesNotExist":
+            raise
+        drill_arn = execution_arn(function_arn, env, operation_id, drill=True)
+        try:
+            sfn.describe_execution(executionArn=drill_arn)
+        except Exception as drill_exc:
+            if aws.error_code(drill_exc) != "ExecutionDoesNotExist":
+                raise
+            raise exc from None  # neither: say the refresh's (the usual case) is unknown
+        return drill_arn
+    return refresh
 
 
 def recover(
@@ -76,7 +103,7 @@ def recover(
     document = latest_document(sfn, arn) or document_from_definition(sfn, arn, described)
     document.setdefault("error", ended_error(sfn, arn, described))
     operation_id = doc.operation_id(document)
-    target_id = doc.target_cluster_id(document)
+    target_id = naming.lock_subject(document)  # a drill locks its own cluster id
     held_before = audit.lock_holder(target_id) == operation_id
     actions_before = list((document.get("undo") or {}).get("actions") or [])
     outcome = _passes(document, wait, remaining_ms, sleep)
@@ -104,8 +131,10 @@ def _passes(
     remaining_ms: Callable[[], int],
     sleep: Callable[[float], None],
 ) -> dict[str, Any]:
+    # A restore drill changed nothing of the target: its recovery is its cleanup.
+    run_pass = drill.recovery_pass if doc.is_drill(document) else undo.run_pass
     while True:
-        outcome = undo.run_pass(document)
+        outcome = run_pass(document)
         if outcome["done"] or not wait or outcome["attempt"] >= outcome["max_passes"]:
             return outcome
         interval = int(outcome["wait_seconds"])
@@ -158,6 +187,9 @@ def _record(
         env,
         ttl_days=ttl_days(document),
     )
+    if doc.is_drill(document):  # the phases it reached and its FAILED summary, for `drills`
+        facts = {**drill.summary(document, "FAILED"), "failure": failure}
+        drill.write_report(document, facts, ttl_days(document))
 
 
 ENDINGS = ("ExecutionAborted", "ExecutionTimedOut", "ExecutionFailed")
@@ -204,8 +236,21 @@ def document_from_definition(sfn: Any, arn: str, described: dict[str, Any]) -> d
     settings = (states.get("LoadSettings") or {}).get("Result")
     if not isinstance(settings, dict):
         raise SettingsInvalid(f"cannot find the settings of execution {arn}")
-    pipeline = ((states.get("Initialize") or {}).get("Parameters") or {}).get("pipeline") or {}
+    initialize = (states.get("Initialize") or {}).get("Parameters") or {}
+    pipeline = initialize.get("pipeline") or {}
     started = described.get("startDate")
+    if initialize.get("mode") == doc.DRILL_MODE:  # a restore drill (definitions/drill.asl.json)
+        drill_settings = (states.get("LoadDrillSettings") or {}).get("Result") or {}
+        return {
+            "operation_id": described["name"],
+            "mode": doc.DRILL_MODE,
+            "started_at": started.isoformat() if isinstance(started, datetime) else started,
+            "request": _json(described.get("input")) or {},
+            "pipeline": pipeline,
+            "settings": {**settings, "drill": drill_settings},
+            "marks": {},
+            "timings": {},
+        }
     return {
         "operation_id": described["name"],
         "started_at": started.isoformat() if isinstance(started, datetime) else started,

@@ -279,7 +279,10 @@ def test_aws_cli_sees_what_setup_created(reset_moto: str, moto_config_dir: Path)
     function = aws("lambda", "get-function", "--function-name", "aurora-restore-find-snapshot-dev")
     assert function["Configuration"]["Handler"] == "handlers.find_snapshot.handler"
     machines = aws("stepfunctions", "list-state-machines")["stateMachines"]
-    assert [m["name"] for m in machines] == ["aurora-restore-pipeline-dev"]
+    assert sorted(m["name"] for m in machines) == [
+        "aurora-restore-drill-dev",
+        "aurora-restore-pipeline-dev",
+    ]
     alarms = aws("cloudwatch", "describe-alarms", "--alarm-names",
                  "aurora-restore-pipeline-failures-dev")["MetricAlarms"]
     assert alarms[0]["MetricName"] == "ExecutionsFailed"

@@ -247,7 +247,7 @@ def test_init_writes_a_starter_that_validates_and_never_overwrites(tmp_path: Pat
     result = invoke("init", "--env", "qa", "--dir", str(target), "-o", "json")
     assert result.exit_code == 0, result.stderr
     written = json.loads(result.stdout)["files"]
-    assert [Path(f["path"]).name for f in written] == ["qa.yaml", "mask_pii.sql"]
+    assert [Path(f["path"]).name for f in written] == ["qa.yaml", "drill_checks.sql", "mask_pii.sql"]
     text = (target / "qa.yaml").read_text()
     assert text.startswith("# Written by `aurora-restore init --env qa`")
     assert "environment: qa" in text and "cluster_id: qa-orders" in text

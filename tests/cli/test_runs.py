@@ -185,6 +185,10 @@ def test_demo_end_to_end(tmp_path: Path) -> None:
         in output
     assert "masking SQL: 01_mask_pii.sql" in output
     assert "verified as orders_app: 2 of 2 expected tables" in output
+    # the restore drill: timed by phase, checked on the restored copy, deleted, target untouched
+    assert "Drill SUCCEEDED: restore time (RTO) by phase" in output
+    assert re.search(r"drill cluster dev-orders-drill-[0-9a-f]{8}: restored, verified \(2 tables, "
+                     r"3 SQL checks\), deleted again; the target was not touched", output)
     # the private sandbox is gone: no state file left, no server process, no open port
     for state_file in tmp_path.glob("aurora-restore-demo-*/sandbox.json"):
         pytest.fail(f"sandbox state left behind: {state_file}")

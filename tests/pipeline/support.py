@@ -30,6 +30,7 @@ TABLE = f"aurora-restore-audit-{ENV}"
 TOPIC = f"aurora-restore-notifications-{ENV}"
 MASTER_SECRET = f"aurora-restore/{ENV}/master"
 APP_SECRET = f"aurora-restore/{ENV}/app"
+DRILL_SECRET = f"aurora-restore/{ENV}/drill"
 STATE_MACHINE = f"aurora-restore-pipeline-{ENV}"
 OLD_MASTER_PASSWORD = "prod-master-Pa55word!"
 APP_PASSWORD = "app-user-Pa55word#1"
@@ -223,6 +224,7 @@ def lambda_environment(world: World, db_mode: str = "skip") -> dict[str, str]:
         "SNS_TOPIC": world.topic_arn,
         "MASTER_SECRET_ID": MASTER_SECRET,
         "APP_SECRET_ID": APP_SECRET,
+        "DRILL_SECRET_ID": DRILL_SECRET,
         "AURORA_RESTORE_DB_MODE": db_mode,
     }
 

@@ -74,7 +74,10 @@ def test_setup_creates_the_rule_target_and_permission_then_changes_nothing(aws: 
     assert json.loads(rule["EventPattern"]) == {
         "source": ["aws.states"],
         "detail-type": ["Step Functions Execution Status Change"],
-        "detail": {"stateMachineArn": [MACHINE_ARN], "status": ["ABORTED", "FAILED", "TIMED_OUT"]},
+        "detail": {
+            "stateMachineArn": [MACHINE_ARN, MACHINE_ARN.replace("-pipeline-", "-drill-")],
+            "status": ["ABORTED", "FAILED", "TIMED_OUT"],
+        },
     }
     tags = {t["Key"]: t["Value"] for t in ev.list_tags_for_resource(ResourceARN=RULE_ARN)["Tags"]}
     assert tags["aurora-restore:managed-by"] == "aurora-restore"

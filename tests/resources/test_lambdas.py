@@ -187,6 +187,7 @@ def test_create_every_function_with_its_configuration_and_tags(role: None, tree:
             "SNS_TOPIC": f"arn:aws:sns:us-east-1:{MOTO_ACCOUNT}:aurora-restore-notifications-dev",
             "MASTER_SECRET_ID": "aurora-restore/dev/master",
             "APP_SECRET_ID": "aurora-restore/dev/app",
+            "DRILL_SECRET_ID": "aurora-restore/dev/drill",
         }
         if step in handlers.DATABASE_STEPS:  # only the database steps run in the VPC
             assert set(config["VpcConfig"]["SubnetIds"]) == {

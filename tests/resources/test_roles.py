@@ -34,8 +34,13 @@ def iam() -> Any:
     return boto3.client("iam", "us-east-1")
 
 
+def role_changes(report: engine.Report) -> list[Any]:
+    """The roles' changes (the step's managed policy: tests/resources/test_managed_policy.py)."""
+    return [c for c in report.changes if c.kind == "IAM role"]
+
+
 def actions(report: engine.Report) -> dict[str, Action]:
-    return {c.name: c.action for c in report.changes}
+    return {c.name: c.action for c in role_changes(report)}
 
 
 def setup(ctx: Any) -> engine.Report:
@@ -70,7 +75,9 @@ def test_create_three_roles(aws: None) -> None:
     ctx = make_context()
     report = setup(ctx)
     assert actions(report) == {r: Action.CREATED for r in ALL}
-    assert [c.arn for c in report.changes] == [f"arn:aws:iam::{MOTO_ACCOUNT}:role/{r}" for r in ALL]
+    assert [c.arn for c in role_changes(report)] == [
+        f"arn:aws:iam::{MOTO_ACCOUNT}:role/{r}" for r in ALL
+    ]
 
     lambda_trust = trust(LAMBDA)["Statement"][0]
     assert lambda_trust["Principal"] == {"Service": "lambda.amazonaws.com"}
@@ -83,7 +90,6 @@ def test_create_three_roles(aws: None) -> None:
     assert set(inline(LAMBDA)) == {
         "aurora-restore-rds",
         "aurora-restore-data",
-        "aurora-restore-logs",
         "aurora-restore-network",  # dev.yaml has a VPC
     }
     assert set(inline(STATES)) == {"aurora-restore-invoke", "aurora-restore-logs"}
@@ -97,7 +103,10 @@ def test_create_three_roles(aws: None) -> None:
         assert tags["aurora-restore:env"] == "dev"
         assert tags["team"] == "platform"
         assert "aurora-restore dev" in iam().get_role(RoleName=role)["Role"]["Description"]
-        assert iam().list_attached_role_policies(RoleName=role)["AttachedPolicies"] == []
+        attached = iam().list_attached_role_policies(RoleName=role)["AttachedPolicies"]
+        # The Lambda role's log permissions are a managed policy of ours (size limits).
+        expected_attached = ["aurora-restore-lambda-logs-dev"] if role == LAMBDA else []
+        assert [p["PolicyName"] for p in attached] == expected_attached
 
     assert_zero_write_rerun()
 
@@ -121,7 +130,7 @@ def test_changed_trust_principal_updates_trust_only(aws: None, config_dir: Path)
         STATES: Action.UNCHANGED,
         DBA: Action.UPDATED,
     }
-    assert report.changes[2].detail == "trust policy"
+    assert role_changes(report)[2].detail == "trust policy"
     assert ctx.clients.counter.write_calls() == ["iam.UpdateAssumeRolePolicy"]
     assert sorted(trust(DBA)["Statement"][0]["Principal"]["AWS"]) == principals
     assert_zero_write_rerun(config_dir)
@@ -156,7 +165,7 @@ def test_policy_edited_behind_our_back_is_restored(aws: None) -> None:
     iam().delete_role_policy(RoleName=DBA, PolicyName="aurora-restore-operate")
 
     status = engine.status(make_context(), STEPS, progress=_quiet)
-    assert {c.name: c.detail for c in status.changes} == {
+    assert {c.name: c.detail for c in role_changes(status)} == {
         LAMBDA: "inline policy aurora-restore-data",
         STATES: "unwanted inline policy added-by-hand",
         DBA: "inline policy aurora-restore-operate",
@@ -181,7 +190,7 @@ def test_config_change_updates_the_inline_policy(aws: None, config_dir: Path) ->
     edit_config(config_dir, "dev", lambda d: d["target"].__setitem__("final_snapshot", False))
     ctx = make_context(config_dir)
     report = setup(ctx)
-    assert report.changes[0].detail == (
+    assert role_changes(report)[0].detail == (
         "inline policy aurora-restore-rds, unwanted inline policy aurora-restore-network"
     )
     sids = {s["Sid"] for s in inline(LAMBDA)["aurora-restore-rds"]["Statement"]}
@@ -207,7 +216,7 @@ def test_managed_policy_tags_and_description_drift(aws: None, config_dir: Path) 
 
     ctx = make_context(config_dir)
     report = setup(ctx)
-    details = {c.name: c.detail for c in report.changes}
+    details = {c.name: c.detail for c in role_changes(report)}
     assert details == {
         LAMBDA: "tags",
         STATES: "description, tags",
@@ -238,7 +247,7 @@ def test_cleanup_deletes_policies_then_roles(aws: None) -> None:
     ctx = make_context()
     report = engine.cleanup(ctx, STEPS, dry_run=False, progress=_quiet)
     assert actions(report) == {r: Action.DELETED for r in ALL}
-    assert [c.name for c in report.changes] == [DBA, STATES, LAMBDA]
+    assert [c.name for c in role_changes(report)] == [DBA, STATES, LAMBDA]
     assert report.ok
     assert iam().list_roles()["Roles"] == []
     report = engine.cleanup(make_context(), STEPS, dry_run=False, progress=_quiet)
@@ -258,7 +267,9 @@ def test_interrupted_create_is_finished(aws: None) -> None:
     )
     report = setup(make_context())
     assert actions(report)[LAMBDA] is Action.UPDATED
-    assert len(inline(LAMBDA)) == 4
+    assert len(inline(LAMBDA)) == 3
+    attached = iam().list_attached_role_policies(RoleName=LAMBDA)["AttachedPolicies"]
+    assert [p["PolicyName"] for p in attached] == ["aurora-restore-lambda-logs-dev"]
     assert_zero_write_rerun()
 
 

@@ -1,0 +1,116 @@
+"""Setup step `drill`: what restore drills need beyond the refresh pipeline's resources.
+
+In order: the drill secret `aurora-restore/<env>/drill` (each drill puts its cluster's random
+master password there as a version of its own; the env's master secret is never used by a
+drill), the drill state machine's log group and the state machine `aurora-restore-drill-<env>`
+(resources/drill_state_machine.py), the drill alarms (resources/drill_alarms.py) and the
+optional drill schedule (resources/drill_schedule.py). The drill's own Lambda steps
+(`handlers.DRILL_STEPS`) are deployed by the `lambdas` step with the others, and the IAM
+permissions drills need are part of the `roles` step (policies.py).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Any
+
+from ..config import Settings
+from ..naming import Names
+from . import drill_alarms, drill_schedule, drill_state_machine
+from .base import Context, Resource
+from .log_group import LogGroup
+from .schedule import expression_problems, timezone_problems
+from .secrets import _Secret
+
+STEP = "drill"
+
+
+def resources(ctx: Context) -> list[Resource[Any]]:
+    names = ctx.names
+    return [
+        DrillSecret(ctx, names.drill_secret),
+        LogGroup(ctx, names.drill_state_machine_log_group, ctx.settings.lambda_.log_retention_days),
+        drill_state_machine.DrillStateMachine(ctx),
+        *drill_alarms.resources(ctx),
+        *drill_schedule.resources(ctx),
+    ]
+
+
+class DrillSecret(_Secret):
+    which = "drill"
+
+    def description(self) -> str:
+        s = self.ctx.settings
+        return (
+            f"aurora-restore {s.environment}: master passwords of restore drill clusters "
+            f"({s.target.cluster_id}-drill-*), one version per drill; never production's"
+        )
+
+    def initial_value(self) -> dict[str, Any]:
+        return {}  # each drill adds its own version (handlers/lib/drill.py)
+
+
+FAILURE_PATH = (
+    "PollTimedOut",
+    "CleanUpAfterFailure",
+    "WaitForCleanUpAfterFailure",
+    "CleanedUpAfterFailure",
+    "ReportFailedDrill",
+    "RecordFailure",
+    "ReleaseLockOnFailure",
+    "NotifyFailure",
+    "Failed",
+)
+
+
+def history_bound(settings: Settings, names: Names) -> int:
+    """History events of the drill's busiest run: its longest path to success with every wait
+    loop at its bound, then a failure path whose cleanup also runs to its bound (Step
+    Functions stops an execution at 25,000 events, and a stopped drill runs no cleanup)."""
+    from .. import definition
+    from ..pipeline_settings import drill_pipeline_block, render_drill_definition
+
+    document = json.loads(render_drill_definition(settings, names))
+    states = document["States"]
+    loops = {loop.choice: loop for loop in definition.wait_loops(document)}
+    waits = drill_pipeline_block(settings)["waits"]
+
+    def events(path: Sequence[str]) -> int:
+        total = sum(definition.history_events(states[name]) for name in path)
+        for name in path:
+            if name in loops:
+                rounds = waits[loops[name].key]["max_polls"] - 1
+                per_round = sum(definition.history_events(states[s]) for s in loops[name].states)
+                total += rounds * per_round
+        return total
+
+    longest = max(events(path) for path in definition.success_paths(document, {}))
+    return definition.EXECUTION_EVENTS + longest + events(FAILURE_PATH)
+
+
+def validate_offline(settings: Settings, names: Names) -> str:
+    """For `aurora-restore validate`: the drill definition, its history bound, the schedule
+    and its scheduler policy."""
+    from .. import policies
+    from ..validation import HISTORY_BUDGET
+
+    summary = drill_state_machine.validate_offline(settings, names)
+    events = history_bound(settings, names)
+    if events > HISTORY_BUDGET:
+        raise ValueError(
+            f"drill: its longest run can write {events} history events (wait loops at their "
+            f"bounds); Step Functions stops at 25000: raise the waits' poll_seconds or "
+            "poll_growth_percent, or lower max_seconds (pipeline.waits)"
+        )
+    summary += f"; at most {events} history events"
+    schedule = settings.drill.schedule
+    if schedule is None:
+        return summary + "; no drill schedule"
+    found = expression_problems(schedule.expression) + timezone_problems(schedule.timezone)
+    role = names.role(drill_schedule.ROLE_KIND)
+    for name, document in drill_schedule.inline_policies(names).items():
+        found += policies.problems(document, {names.drill_state_machine_arn}, f"{role}/{name}")
+    if found:
+        raise ValueError("drill schedule: " + "; ".join(found))
+    return summary + f"; drill schedule {schedule.expression} ({schedule.timezone})"
