@@ -74,6 +74,22 @@ class CallCounter:
         return sorted(k for k in self.snapshot() if not is_read(k.split(".", 1)[1]))
 
 
+_LOADER: Any = None
+_LOADER_LOCK = threading.Lock()
+
+
+def _shared_loader() -> Any:
+    """One botocore data loader per process: each service's model is parsed once, however
+    many `Clients` the process makes (tests and the demo make several)."""
+    global _LOADER
+    with _LOADER_LOCK:
+        if _LOADER is None:
+            from botocore.loaders import create_loader
+
+            _LOADER = create_loader()
+        return _LOADER
+
+
 class Clients:
     """Builds and caches boto3 clients: `clients.get("dynamodb")`, `clients.get("rds", "us-west-2")`."""
 
@@ -102,12 +118,19 @@ class Clients:
         """The one session (call with the lock held: sessions are not thread-safe)."""
         if self._session is None:
             import boto3
+            import botocore.session
 
+            core = botocore.session.Session()
+            core.register_component("data_loader", _shared_loader())
             if self.sandbox:
                 # Never send real credentials to the sandbox (and never need any).
-                self._session = boto3.Session(region_name=self.region, **SANDBOX_CREDENTIALS)
+                self._session = boto3.Session(
+                    region_name=self.region, botocore_session=core, **SANDBOX_CREDENTIALS
+                )
             else:
-                self._session = boto3.Session(profile_name=self.profile, region_name=self.region)
+                self._session = boto3.Session(
+                    profile_name=self.profile, region_name=self.region, botocore_session=core
+                )
         return self._session
 
     def get(self, service: str, region: str | None = None) -> Any:

@@ -25,7 +25,7 @@ from aurora_restore_cli.packaging import Package, Packager, default_cache_dir
 from aurora_restore_cli.resources import lambdas, propagation
 from aurora_restore_cli.resources.base import Context
 
-from ..conftest import CONFIG_DIR, MOTO_ACCOUNT, edit_config
+from ..conftest import CONFIG_DIR, MOTO_ACCOUNT, edit_config, load_moto_backends
 
 STEPS = ["lambdas"]
 REGION = "us-east-1"
@@ -102,6 +102,7 @@ def context(
     tree: Path, config_dir: Path = CONFIG_DIR, packager: Packager | None = None, **kwargs: Any
 ) -> Context:
     """A fresh context (= one command) packaging the handlers in `tree`."""
+    load_moto_backends()
     settings = load_settings(config_dir, "dev")
     ctx = Context(
         settings=settings,
