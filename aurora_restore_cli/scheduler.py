@@ -47,58 +47,68 @@ def run(
     by_key = {task.key: task for task in tasks}
     if len(by_key) != len(tasks):
         raise ValueError("task keys must be unique")
+    order = {task.key: i for i, task in enumerate(tasks)}
+    waiting_on = {task.key: len(set(task.needs)) for task in tasks}
+    dependents: dict[str, list[str]] = {task.key: [] for task in tasks}
     for task in tasks:
-        unknown = [need for need in task.needs if need not in by_key]
-        if unknown:
-            raise ValueError(f"task {task.key} needs unknown task(s) {', '.join(unknown)}")
+        for need in dict.fromkeys(task.needs):
+            if need not in by_key:
+                raise ValueError(f"task {task.key} needs unknown task {need}")
+            dependents[need].append(task.key)
     done: dict[str, Outcome[T]] = {}
-    waiting = list(tasks)  # in the given order: ready tasks start in that order
     running: dict[cf.Future[T], Task[T]] = {}
 
-    def start_ready(pool: cf.ThreadPoolExecutor) -> None:
-        progress = True
-        while progress:  # a skip can make tasks listed earlier skippable or ready
-            progress = False
-            for task in list(waiting):
-                blocked = _blocked_by(task, done, failed)
-                if blocked is not None:
-                    done[task.key] = Outcome(task.key, None, blocked)
-                elif all(need in done for need in task.needs):
-                    running[pool.submit(task.run)] = task
-                else:
-                    continue
-                waiting.remove(task)
-                progress = True
-
     with cf.ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="aws") as pool:
+
+        def resolve(task: Task[T]) -> None:
+            """Every need of `task` has finished: start it, or skip it (and settle that)."""
+            blocked = _blocked_by(task, done, failed)
+            if blocked is None:
+                running[pool.submit(task.run)] = task
+            else:
+                done[task.key] = Outcome(task.key, None, blocked)
+                settle(task.key)
+
+        def settle(key: str) -> None:
+            """`key` has finished or was skipped: resolve what now has all its needs."""
+            now_ready = []
+            for dependent in dependents[key]:
+                waiting_on[dependent] -= 1
+                if waiting_on[dependent] == 0:
+                    now_ready.append(dependent)
+            for dependent in sorted(now_ready, key=order.__getitem__):
+                resolve(by_key[dependent])
+
         try:
-            start_ready(pool)
+            for task in tasks:
+                if waiting_on[task.key] == 0:
+                    resolve(task)
             while running:
                 finished, _ = cf.wait(running, return_when=cf.FIRST_COMPLETED)
-                for future in finished:
+                for future in sorted(finished, key=lambda f: order[running[f].key]):
                     task = running.pop(future)
                     result = future.result()  # a task's exception stops everything
                     done[task.key] = Outcome(task.key, result)
                     if on_done is not None:
                         on_done(task, result)
-                start_ready(pool)
+                    settle(task.key)
         except BaseException:
             for future in running:
                 future.cancel()
             raise
-    if waiting:
-        raise ValueError(f"dependency cycle among {', '.join(t.key for t in waiting)}")
+    if len(done) < len(tasks):
+        stuck = [task.key for task in tasks if task.key not in done]
+        raise ValueError(f"dependency cycle among {', '.join(stuck)}")
     return [done[task.key] for task in tasks]
 
 
 def _blocked_by(
     task: Task[T], done: dict[str, Outcome[T]], failed: Callable[[T], bool]
 ) -> str | None:
-    """The failed task that stops `task` (through a skipped need, the one that stopped it)."""
+    """The failed task that stops `task`: its first need (in order) that failed, or the task
+    that stopped its first skipped need. Decided once all its needs are done: deterministic."""
     for need in task.needs:
-        outcome = done.get(need)
-        if outcome is None:
-            continue
+        outcome = done[need]
         if outcome.skipped_for is not None:
             return outcome.skipped_for
         if failed(outcome.result):  # type: ignore[arg-type]

@@ -63,12 +63,15 @@ def moto_config(work: Path) -> Path:
     return target
 
 
+CODE = ROOT  # the checkout whose aurora-restore is measured (--code)
+
+
 def cli(endpoint: str, config: Path, env: dict[str, str], *args: str) -> tuple[float, dict]:
     began = time.perf_counter()
     done = subprocess.run(
         [sys.executable, "-m", "aurora_restore_cli", "--endpoint-url", endpoint, "--config-dir",
          str(config), "--env", "dev", *args, "-o", "json"],
-        capture_output=True, text=True, cwd=ROOT, env=env)
+        capture_output=True, text=True, cwd=CODE, env=env)
     elapsed = time.perf_counter() - began
     if done.returncode != 0:
         raise SystemExit(f"aurora-restore {' '.join(args)} failed:\n{done.stderr}")
@@ -89,7 +92,7 @@ def reset(server: str) -> None:
 
 
 def one_latency(server: str, latency_ms: float, config: Path, work: Path,
-                env: dict[str, str]) -> list[Run]:
+                env: dict[str, str], guide: bool = True) -> list[Run]:
     from aurora_restore_cli.config import load_settings
     from aurora_restore_cli.naming import Names
     from aurora_restore_cli.packaging import Packager
@@ -107,6 +110,8 @@ def one_latency(server: str, latency_ms: float, config: Path, work: Path,
         runs.append(ours("cleanup", *cli(endpoint, config, env, "cleanup", "--yes",
                                           "--force-delete-secrets")))
         reset(server)
+        if not guide:
+            return runs
         settings = load_settings(config, "dev")
         stats = Packager().build_all(settings)
         zips = {}
@@ -145,9 +150,14 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=None,
                         help="AURORA_RESTORE_CONCURRENCY for our commands (default: the CLI's)")
     parser.add_argument("--runs", type=int, default=1, help="rounds per latency (median)")
+    parser.add_argument("--no-guide", action="store_true", help="skip the guide's replay")
+    parser.add_argument("--code", type=Path, default=ROOT,
+                        help="run aurora-restore from this checkout (before/after comparisons)")
     parser.add_argument("--json", action="store_true", help="print the numbers as JSON")
     args = parser.parse_args()
     latencies = [float(x) for x in args.latency_ms.split(",")]
+    global CODE
+    CODE = args.code.resolve()
 
     from aurora_restore_cli import sandbox
 
@@ -166,7 +176,8 @@ def main() -> None:
         cli(box.url, config, env, "setup")  # warm-up: not measured
         cli(box.url, config, env, "cleanup", "--yes", "--force-delete-secrets")
         for latency in latencies:
-            rounds = [one_latency(box.url, latency, config, work, env) for _ in range(args.runs)]
+            rounds = [one_latency(box.url, latency, config, work, env, not args.no_guide)
+                      for _ in range(args.runs)]
             results[latency] = [median(runs) for runs in zip(*rounds, strict=True)]
     finally:
         sandbox.stop()
@@ -201,7 +212,8 @@ def report(results: dict[float, list[Run]]) -> None:
         ratio += [f"{guide.seconds / fresh.seconds:.1f}×", ""]
         per_resource += [f"{(noop.reads or 0) / (noop.resources or 1):.2f}",
                          f"{noop.resources} resources"]
-    table.add_row(*ratio)
+    if "guide" in names[-1]:
+        table.add_row(*ratio)
     table.add_row(*per_resource)
     Console().print(table)
 

@@ -112,6 +112,21 @@ def test_a_failure_skips_its_dependents_transitively_and_nothing_else() -> None:
         assert outcomes[key].result == "ok", key
 
 
+@pytest.mark.parametrize("seed", [1, 2, 3, 4])
+def test_the_failure_named_for_a_skip_does_not_depend_on_timing(seed: int) -> None:
+    rec = Recorder(seed)
+    tasks = [
+        rec.task("b", result="failed"),
+        rec.task("a", result="failed"),
+        rec.task("c"),
+        rec.task("d", ("c", "a", "b")),
+        rec.task("e", ("d",)),
+    ]
+    outcomes = {o.key: o for o in scheduler.run(tasks, workers=3, failed=failed)}
+    assert outcomes["d"].skipped_for == "a"  # its first failed need, in its own order
+    assert outcomes["e"].skipped_for == "a"
+
+
 def test_independent_work_already_running_finishes_after_a_failure() -> None:
     release = threading.Event()
     finished: list[str] = []

@@ -7,9 +7,9 @@ written. Creation retries, with a bound, while the execution role is not yet ass
 propagation, see propagation.py).
 
 Reads in bulk: one ListFunctions pass answers every function (tags from the tag index), one
-DescribeLogGroups by prefix every log group. A function and its log group do not wait for
-each other: nothing invokes a function during setup, so its log group only has to exist
-before the state machine can run it (that step depends on this one).
+DescribeLogGroups by prefix every log group. Each function comes after its own log group (a
+function invoked before its group exists would get one from Lambda, untagged); the 22 pairs
+are independent of each other.
 """
 
 from __future__ import annotations
@@ -46,8 +46,10 @@ def resources(ctx: Context) -> list[Resource[Any]]:
     out: list[Resource[Any]] = []
     for step in handlers.STEPS:
         retention = ctx.settings.lambda_.log_retention_days
-        out.append(LogGroup(ctx, ctx.names.function_log_group(step), retention, groups))
-        out.append(Function(ctx, ctx.names.function(step), step, functions))
+        group = LogGroup(ctx, ctx.names.function_log_group(step), retention, groups)
+        function = Function(ctx, ctx.names.function(step), step, functions)
+        function.after = (group,)
+        out += [group, function]
     return out
 
 
