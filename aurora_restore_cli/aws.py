@@ -7,8 +7,8 @@ benchmarks use.
 
 Threads: the engine calls AWS from a pool of `AURORA_RESTORE_CONCURRENCY` workers. boto3
 clients are thread-safe once built, but building them (and the session) is not: `get()`
-builds each client once, under a lock, and the connection pool of every client is as large as
-the worker pool. The counter is locked too.
+builds each client once, under a lock, with its exception classes, and the connection pool
+of every client is as large as the worker pool. The counter is locked too.
 """
 
 from __future__ import annotations
@@ -154,6 +154,10 @@ class Clients:
             service, region_name=region, endpoint_url=self.endpoint_url, config=config
         )
         name = client.meta.service_model.service_name
+        # botocore builds `client.exceptions` lazily; two threads doing it at once get two sets
+        # of classes, and `except client.exceptions.X` misses the other thread's X. Build it
+        # here, under the lock.
+        _ = client.exceptions
 
         def count(model: Any, **_: Any) -> None:
             self.counter.record(name, model.name)
