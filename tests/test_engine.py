@@ -160,8 +160,10 @@ def test_the_report_keeps_the_order_of_the_steps_whatever_finished_first(
 
 
 def test_every_read_starts_before_the_first_write(world: World) -> None:
-    """Reads never wait for another resource's changes: they all start up front."""
-    engine.setup(make_context(), STEPS, False, _quiet)
+    """Reads wait for nothing: with a worker per resource, they all start up front."""
+    ctx = make_context()
+    ctx.clients.concurrency = len(_report_order()) + 1  # and one for the tag index
+    engine.setup(ctx, STEPS, False, _quiet)
     last_read = max(world.started[("read", n)] for n in _report_order())
     first_write = min(world.started[("create", n)] for n in _report_order())
     assert last_read < first_write

@@ -204,3 +204,20 @@ def test_on_done_is_called_in_the_calling_thread_for_each_task() -> None:
 def test_bad_graphs_are_refused(tasks: list[Task[str]], message: str) -> None:
     with pytest.raises(ValueError, match=message):
         scheduler.run(tasks, workers=2)
+
+
+def test_a_free_worker_takes_the_task_heading_the_longest_chain() -> None:
+    rec = Recorder()
+    tasks = [
+        rec.task("lone-1"),
+        rec.task("lone-2"),
+        rec.task("head"),
+        rec.task("middle", ("head",)),
+        rec.task("tail", ("middle",)),
+        rec.task("lone-3"),
+    ]
+    scheduler.run(tasks, workers=1)
+    started = sorted(rec.started, key=rec.started.__getitem__)
+    # the chain's head first (its chain is the longest), then what is longest at each turn;
+    # among equals, the given order
+    assert started == ["head", "middle", "lone-1", "lone-2", "tail", "lone-3"]

@@ -122,25 +122,25 @@ class Role(Resource[RoleState]):
         return policies.inline_policies(self.role_kind, self.ctx.settings, self.ctx.names)
 
     def read(self) -> RoleState | None:
+        # The role, its inline and its attached policies: all at once (one round trip, plus
+        # one for the inline documents); a missing role makes each of them NoSuchEntity.
         try:
-            role = self.iam.get_role(RoleName=self.name)["Role"]
+            role, inline, managed = concurrently(
+                [
+                    lambda: self.iam.get_role(RoleName=self.name)["Role"],
+                    self._inline_documents,
+                    self._attached,
+                ]
+            )
         except self.iam.exceptions.NoSuchEntityException:
             return None
-        # Tags (when GetRole leaves them out), inline and attached policies: at once.
-        tags, inline, managed = concurrently(
-            [
-                lambda: tag_dict(role["Tags"]) if "Tags" in role else self._list_tags(),
-                self._inline_documents,
-                self._attached,
-            ]
-        )
         return RoleState(
             arn=role["Arn"],
             description=role.get("Description") or "",
             trust=parse_document(role["AssumeRolePolicyDocument"]),
             inline=inline,
             managed=tuple(sorted(managed)),
-            tags=tags,
+            tags=tag_dict(role["Tags"]) if "Tags" in role else self._list_tags(),
         )
 
     def _list_tags(self) -> dict[str, str]:

@@ -4,9 +4,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
-from .base import Context, Resource, tag_dict, tag_differences, tag_list
+from .base import Context, Resource, concurrently, tag_dict, tag_differences, tag_list
 
 STEP = "table"
 TTL_ATTRIBUTE = "expires_at"
@@ -60,9 +61,14 @@ class AuditTable(Resource[TableState]):
         if table["TableStatus"] != "ACTIVE":  # creating/updating: let it settle before comparing
             self.ddb.get_waiter("table_exists").wait(TableName=self.name, WaiterConfig=WAIT)
             table = self.ddb.describe_table(TableName=self.name)["Table"]
-        backups = self.ddb.describe_continuous_backups(TableName=self.name)
+        backups, ttl = concurrently(
+            [
+                partial(self.ddb.describe_continuous_backups, TableName=self.name),
+                partial(self.ddb.describe_time_to_live, TableName=self.name),
+            ]
+        )
         pitr = backups["ContinuousBackupsDescription"].get("PointInTimeRecoveryDescription", {})
-        ttl = self.ddb.describe_time_to_live(TableName=self.name)["TimeToLiveDescription"]
+        ttl = ttl["TimeToLiveDescription"]
         tags = self.indexed_tags(table["TableArn"])
         if tags is None:
             listed = self.ddb.list_tags_of_resource(ResourceArn=table["TableArn"])
