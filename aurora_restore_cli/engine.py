@@ -25,7 +25,7 @@ from . import scheduler
 from .changes import Action, Change
 from .naming import is_managed
 from .resources import STEPS, depends_on, step_resources
-from .resources.base import Context, Resource
+from .resources.base import Context, Loadable, Resource
 from .resources.tag_index import TagIndex
 
 Progress = Callable[[str], None]
@@ -111,11 +111,17 @@ def _run(
 ) -> Report:
     """Read every item, then (if `act`) act on it in `order` ("setup" / "cleanup" / "none")."""
     tasks: list[scheduler.Task[Change | None]] = []
-    index = ctx.tag_index
-    if index is not None:  # one bulk call, first, while the resources are being read
-        tasks.append(scheduler.Task("tag index", lambda: index.fetch()))
+    # Each bulk read (a list call, the tag index) first, once; the reads it answers wait for
+    # it instead of occupying workers while one of them makes the call.
+    bulk: dict[int, str] = {}
+    for item in items:
+        for loadable in item.res.bulk_reads():
+            if id(loadable) not in bulk:
+                bulk[id(loadable)] = key = f"bulk {len(bulk)}"
+                tasks.append(scheduler.Task(key, _loader(loadable), first=True))
     for i in _round_robin(items):
-        tasks.append(scheduler.Task(f"read {i}", _bind(read, items[i])))
+        needs = tuple(dict.fromkeys(bulk[id(x)] for x in items[i].res.bulk_reads()))
+        tasks.append(scheduler.Task(f"read {i}", _bind(read, items[i]), needs))
     if act is not None:
         dependents: dict[int, list[int]] = {i: [] for i in range(len(items))}
         for i, item in enumerate(items):
@@ -127,7 +133,7 @@ def _run(
             tasks.append(scheduler.Task(f"act {i}", _bind(act, item), needs))
 
     def on_done(task: scheduler.Task[Change | None], result: Change | None) -> None:
-        if result is not None and task.key.startswith("act" if act else "read"):
+        if result is not None and task.key.startswith("act " if act else "read "):
             progress(f"{result.step}: {result.name}: {result.action}")
 
     # Setup skips what depends on a failure; cleanup keeps going (see the module docstring).
@@ -147,6 +153,16 @@ def _run(
         if change.action is Action.FAILED:
             report.failures.append(f"{change.kind} {change.name}: {change.detail}")
     return report
+
+
+def _loader(loadable: Loadable) -> Callable[[], None]:
+    def load() -> None:
+        try:
+            loadable.load()
+        except _aws_errors():
+            pass  # each read that needs it tries again, and reports its own failure
+
+    return load
 
 
 def _round_robin(items: list[_Item]) -> list[int]:

@@ -18,10 +18,12 @@ from typing import Any
 from handlers import STEPS as HANDLER_STEPS
 
 from ..naming import step_function_name
-from .base import BulkRead, Context, Resource, tag_differences, tag_list
+from .base import BulkRead, Context, Loadable, Resource, tag_differences, tag_list
 
 STEP = "alarms"
-DEPENDS_ON = ("topic", "lambdas", "state-machine")  # what the alarms notify and watch
+# What the alarms notify and watch; a function's alarm needs only the topic and the functions.
+DEPENDS_ON = ("topic", "lambdas", "state-machine")
+FUNCTION_ALARM_DEPENDS_ON = ("topic", "lambdas")
 DESCRIBE_BATCH = 100  # describe_alarms accepts at most 100 names
 # Compared field by field; a field we do not set must be absent (None) on the alarm.
 COMPARED = (
@@ -114,7 +116,13 @@ def resources(ctx: Context) -> list[Resource[Any]]:
         )
     alarm_names = [r["AlarmName"] for r in requests]
     reader = BulkRead(lambda: describe_alarms(ctx, alarm_names))
-    return [Alarm(ctx, r, reader) for r in requests]
+    alarms: list[Resource[Any]] = []
+    for request in requests:
+        alarm = Alarm(ctx, request, reader)
+        if request["Namespace"] == "AWS/Lambda":
+            alarm.depends_on = FUNCTION_ALARM_DEPENDS_ON
+        alarms.append(alarm)
+    return alarms
 
 
 def alarm_request(
@@ -176,6 +184,9 @@ class Alarm(Resource[AlarmState]):
     @property
     def cloudwatch(self) -> Any:
         return self.client("cloudwatch")
+
+    def bulk_reads(self) -> tuple[Loadable, ...]:
+        return self.bulk_with_index(self.reader)
 
     def read(self) -> AlarmState | None:
         bulk, alarm = self.reader.take(self.name)

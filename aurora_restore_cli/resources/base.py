@@ -18,7 +18,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, Protocol, TypeVar
 
 from ..aws import Clients
 from ..config import Settings
@@ -29,6 +29,10 @@ if TYPE_CHECKING:
 
 S = TypeVar("S")
 V = TypeVar("V")
+
+
+class Loadable(Protocol):
+    def load(self) -> None: ...
 
 
 @dataclass
@@ -75,9 +79,19 @@ class Resource(ABC, Generic[S]):
     def client(self, service: str, region: str | None = None) -> Any:
         return self.ctx.clients.get(service, region)
 
+    def bulk_reads(self) -> tuple[Loadable, ...]:
+        """The bulk reads `read()` takes its answer from (a list call, the tag index): the
+        engine loads each once, before the reads that use it, so no worker waits on one."""
+        return ()
+
     def prepare(self) -> None:
         """Build what create/update will need (a package, a rendered document) ahead of time,
         so it overlaps with other resources' API calls. Called by setup after `read()`."""
+
+    def bulk_with_index(self, listed: BulkRead[Any] | None) -> tuple[Loadable, ...]:
+        """`listed` (when given) and the walk's tag index (when there is one)."""
+        index = self.ctx.tag_index
+        return tuple(x for x in (listed, index) if x is not None)
 
     def indexed_tags(self, arn: str) -> dict[str, str] | None:
         """This resource's tags from the walk's tag index, when the index holds exactly the
@@ -150,9 +164,10 @@ def concurrently(calls: Sequence[Callable[[], Any]]) -> list[Any]:
 class BulkRead(Generic[V]):
     """One bulk read (a list or batched describe) that answers many resources' `read()`.
 
-    `load()` runs once, on first use, in whichever worker asks first (the others wait for
-    it). Each name's answer is handed out once: a later read of the same resource (after it
-    changed it) goes to the service again, so nothing stale is ever used.
+    It is loaded once: by the engine ahead of the reads that use it (see
+    `Resource.bulk_reads`), or else by the first `take()`. Each name's answer is handed out
+    once: a later read of the same resource (after it changed it) goes to the service
+    again, so nothing stale is ever used.
     """
 
     def __init__(self, load: Callable[[], dict[str, V]]) -> None:
@@ -161,13 +176,19 @@ class BulkRead(Generic[V]):
         self._taken: set[str] = set()
         self._lock = threading.Lock()
 
+    def load(self) -> None:
+        """Make the bulk call, unless done already (thread-safe)."""
+        with self._lock:
+            if self._found is None:
+                self._found = self._load()
+
     def take(self, name: str) -> tuple[bool, V | None]:
         """(True, the bulk answer for `name`, None when absent) the first time; (False, None)
         after that: read it directly."""
+        self.load()
         with self._lock:
+            assert self._found is not None
             if name in self._taken:
                 return False, None
-            if self._found is None:
-                self._found = self._load()
             self._taken.add(name)
             return True, self._found.get(name)

@@ -8,8 +8,8 @@ propagation, see propagation.py).
 
 Reads in bulk: one ListFunctions pass answers every function (tags from the tag index), one
 DescribeLogGroups by prefix every log group. Each function comes after its own log group (a
-function invoked before its group exists would get one from Lambda, untagged); the 22 pairs
-are independent of each other.
+function invoked before its group exists would get one from Lambda, untagged); the log groups
+need nothing, so they are made while the roles are, and the pairs are independent.
 """
 
 from __future__ import annotations
@@ -21,12 +21,12 @@ from typing import Any
 import handlers
 
 from ..packaging import Package, Packager
-from .base import BulkRead, Context, Resource, tag_differences
+from .base import BulkRead, Context, Loadable, Resource, tag_differences
 from .log_group import LogGroup, log_groups_by_prefix
 from .propagation import role_not_ready, while_role_propagates
 
 STEP = "lambdas"
-DEPENDS_ON = ("roles",)  # the execution role
+DEPENDS_ON = ("roles",)  # the execution role (the log groups need nothing)
 WAIT = {"Delay": 2, "MaxAttempts": 150}  # functions settle in seconds (VPC: ~1 min); 5 min bound
 # What Lambda answers while a new role (or its inline policy) has not propagated yet.
 ROLE_NOT_READY = (
@@ -47,6 +47,7 @@ def resources(ctx: Context) -> list[Resource[Any]]:
     for step in handlers.STEPS:
         retention = ctx.settings.lambda_.log_retention_days
         group = LogGroup(ctx, ctx.names.function_log_group(step), retention, groups)
+        group.depends_on = ()
         function = Function(ctx, ctx.names.function(step), step, functions)
         function.after = (group,)
         out += [group, function]
@@ -136,6 +137,9 @@ class Function(Resource[FunctionState]):
     @property
     def lam(self) -> Any:
         return self.client("lambda")
+
+    def bulk_reads(self) -> tuple[Loadable, ...]:
+        return self.bulk_with_index(self.listed)
 
     def read(self) -> FunctionState | None:
         bulk, listed = self.listed.take(self.name) if self.listed else (False, None)

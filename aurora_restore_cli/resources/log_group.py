@@ -11,7 +11,7 @@ import contextlib
 from dataclasses import dataclass
 from typing import Any
 
-from .base import BulkRead, Context, Resource, tag_differences
+from .base import BulkRead, Context, Loadable, Resource, tag_differences
 
 
 def log_groups_by_prefix(ctx: Context, prefix: str) -> BulkRead[dict[str, Any]]:
@@ -54,6 +54,9 @@ class LogGroup(Resource[LogGroupState]):
     @property
     def logs(self) -> Any:
         return self.client("logs")
+
+    def bulk_reads(self) -> tuple[Loadable, ...]:
+        return self.bulk_with_index(self.listed)
 
     def read(self) -> LogGroupState | None:
         bulk, group = self.listed.take(self.name) if self.listed else (False, None)

@@ -33,7 +33,7 @@ def normalise_arn(arn: str) -> str:
 
 
 class TagIndex:
-    """`index.fetch()` once (thread-safe, idempotent), then `index.get(arn)`."""
+    """`index.load()` once (thread-safe, idempotent; `get` does it too), then `index.get(arn)`."""
 
     def __init__(self, clients: Clients, env: str) -> None:
         self.clients = clients
@@ -41,7 +41,7 @@ class TagIndex:
         self._tags: dict[str, dict[str, str]] | None = None
         self._lock = threading.Lock()
 
-    def fetch(self) -> None:
+    def load(self) -> None:
         """Read the index (once; later calls return at once)."""
         from botocore.exceptions import BotoCoreError, ClientError
 
@@ -71,6 +71,6 @@ class TagIndex:
 
     def get(self, arn: str) -> dict[str, str] | None:
         """The resource's tags as the index knows them, None when it does not list it."""
-        self.fetch()
+        self.load()
         assert self._tags is not None
         return self._tags.get(normalise_arn(arn))
