@@ -6,17 +6,19 @@ Validation is complete before any AWS call and never touches the network; a bad 
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from .config_reader import ConfigError, Section, load_yaml_mapping, string_item
+from .regions import partition, region_problem
 
 __all__ = ["ConfigError", "Settings", "load_settings"]
 
 ENV_NAME = r"[a-z][a-z0-9-]{0,19}"
-REGION = r"(us|eu|ap|sa|ca|me|af|il|mx)(-gov)?-[a-z]+-\d"
+REGION = r"[a-z]{2}(-[a-z]+)+-\d{1,2}"  # the shape; regions.py checks it exists
 ACCOUNT_ID = r"\d{12}"
 # RDS: 1-63 letters, digits, hyphens; starts with a letter; no trailing or double hyphen.
 # Ours are capped at 40 so that the staging/old ids derived from them still fit in 63.
@@ -88,6 +90,8 @@ class Target:
     final_snapshot: bool
     delete_copied_snapshot: bool
     protected_cluster_ids: tuple[str, ...]
+    final_snapshot_retention_days: int = 7
+    failed_run_expiry_hours: int = 24
 
 
 @dataclass(frozen=True)
@@ -130,10 +134,41 @@ class LambdaSettings:
 
 
 @dataclass(frozen=True)
+class WaitLoop:
+    """One wait loop of the pipeline (handlers/lib/polling.py): the first check after
+    `first_seconds`, later checks `poll_seconds` apart (or `Pipeline.poll_growth_percent` of the
+    time waited so far, if longer); PollTimeout once `max_seconds` have been waited."""
+
+    first_seconds: int
+    poll_seconds: int
+    max_seconds: int
+
+
+# Typical durations for a cluster of a few hundred GB: the first check comes at ~85% of them.
+# A multi-terabyte cross-region copy takes hours: max_seconds leaves room for it.
+WAIT_LOOP_DEFAULTS: dict[str, WaitLoop] = {
+    "copy": WaitLoop(first_seconds=1020, poll_seconds=20, max_seconds=36000),
+    "delete": WaitLoop(first_seconds=400, poll_seconds=20, max_seconds=7200),
+    "restore": WaitLoop(first_seconds=1260, poll_seconds=20, max_seconds=14400),
+    "instances": WaitLoop(first_seconds=600, poll_seconds=15, max_seconds=7200),
+    "password": WaitLoop(first_seconds=45, poll_seconds=5, max_seconds=1800),
+    "rename": WaitLoop(first_seconds=100, poll_seconds=5, max_seconds=1800),
+}
+
+
+@dataclass(frozen=True)
 class Pipeline:
-    poll_interval_seconds: int
-    max_poll_attempts: int
     timeout_seconds: int
+    poll_growth_percent: int
+    waits: dict[str, WaitLoop] = field(hash=False)  # every key of WAIT_LOOP_DEFAULTS
+
+    def compressed(self, seconds: int) -> Pipeline:
+        """Every loop checking every `seconds` from the start (moto's sandbox is instant)."""
+        waits = {
+            key: dataclasses.replace(loop, first_seconds=seconds, poll_seconds=seconds)
+            for key, loop in self.waits.items()
+        }
+        return dataclasses.replace(self, waits=waits)
 
 
 @dataclass(frozen=True)
@@ -213,6 +248,7 @@ def load_settings(config_dir: Path, env: str) -> Settings:
     with top.reading():
         settings = _settings(file, top, env)
     _check_cross_references(settings)
+    _check_time_limits(settings)
     return settings
 
 
@@ -220,7 +256,7 @@ def _settings(file: Path, top: Section, env: str) -> Settings:
     environment = top.string("environment", pattern=ENV_NAME, expected="an environment name")
     if environment != env:
         raise top.error("environment", f"is {environment!r} but the file is for {env!r}")
-    region = top.string("region", pattern=REGION, expected="an AWS region such as us-east-1")
+    region = _region(top, "region")
     return Settings(
         file=file,
         environment=environment,
@@ -239,6 +275,15 @@ def _settings(file: Path, top: Section, env: str) -> Settings:
         alarms=_alarms(top.section("alarms")),
         schedule=_schedule(top.optional_section("schedule")),
     )
+
+
+def _region(section: Section, key: str) -> str:
+    """A region botocore's partition data knows (offline), not just one shaped like it."""
+    value = str(section.string(key, pattern=REGION, expected="an AWS region such as us-east-1"))
+    problem = region_problem(value)
+    if problem:
+        raise section.error(key, problem)
+    return value
 
 
 def _account(section: Section, key: str) -> str:
@@ -281,7 +326,7 @@ def _source(s: Section) -> Source:
             cluster_id=s.string(
                 "cluster_id", pattern=ANY_CLUSTER_ID, expected="an RDS cluster identifier"
             ),
-            region=s.string("region", pattern=REGION, expected="an AWS region such as us-east-1"),
+            region=_region(s, "region"),
             account_id=_account(s, "account_id"),
             snapshot_type=s.string("snapshot_type", "any", choices=("automated", "manual", "any")),
             max_age_hours=s.integer("max_age_hours", 1, 24 * 366),
@@ -333,13 +378,15 @@ def _target(s: Section) -> Target:
             ),
             deletion_protection=s.boolean("deletion_protection", False),
             strategy=s.string("strategy", "swap", choices=("swap", "replace")),
-            final_snapshot=s.boolean("final_snapshot", False),
+            final_snapshot=s.boolean("final_snapshot", True),
             delete_copied_snapshot=s.boolean("delete_copied_snapshot", True),
             protected_cluster_ids=s.items(
                 "protected_cluster_ids",
                 string_item(f, ANY_CLUSTER_ID, "an RDS cluster identifier"),
                 [],
             ),
+            final_snapshot_retention_days=s.integer("final_snapshot_retention_days", 1, 3650, 7),
+            failed_run_expiry_hours=s.integer("failed_run_expiry_hours", 1, 720, 24),
         )
 
 
@@ -462,13 +509,55 @@ def _lambda(s: Section) -> LambdaSettings:
         )
 
 
+REMOVED_PIPELINE_KEYS = ("poll_interval_seconds", "max_poll_attempts")
+
+
 def _pipeline(s: Section) -> Pipeline:
+    for key in REMOVED_PIPELINE_KEYS:
+        if s.has(key):
+            raise s.error(
+                key,
+                "replaced by per-loop settings: pipeline.waits.<loop>.first_seconds, "
+                "poll_seconds and max_seconds (see config/dev.yaml)",
+            )
     with s.reading():
-        return Pipeline(
-            poll_interval_seconds=s.integer("poll_interval_seconds", 1, 3600, 60),
-            max_poll_attempts=s.integer("max_poll_attempts", 1, 10000, 120),
-            timeout_seconds=s.integer("timeout_seconds", 300, 31_536_000, 21600),
-        )
+        timeout = s.integer("timeout_seconds", 300, 31_536_000, 86400)
+        growth = s.integer("poll_growth_percent", 0, 50, 2)
+        waits = s.optional_section("waits")
+        loops = dict(WAIT_LOOP_DEFAULTS)
+        if waits is not None:
+            with waits.reading():
+                for key, default in WAIT_LOOP_DEFAULTS.items():
+                    loop = waits.optional_section(key)
+                    if loop is not None:
+                        loops[key] = _wait_loop(loop, default, timeout)
+        return Pipeline(timeout_seconds=timeout, poll_growth_percent=growth, waits=loops)
+
+
+def _wait_loop(s: Section, default: WaitLoop, timeout: int) -> WaitLoop:
+    with s.reading():
+        first = s.integer("first_seconds", 0, 86400, default.first_seconds)
+        poll = s.integer("poll_seconds", 1, 3600, default.poll_seconds)
+        longest = s.integer("max_seconds", 1, 31_536_000, default.max_seconds)
+        if longest < first:
+            raise s.error("max_seconds", f"is shorter than first_seconds ({first})")
+        if longest > timeout:
+            raise s.error(
+                "max_seconds",
+                f"is longer than the whole execution (pipeline.timeout_seconds {timeout})",
+            )
+        return WaitLoop(first_seconds=first, poll_seconds=poll, max_seconds=longest)
+
+
+def _check_time_limits(st: Settings) -> None:
+    """The longest path's waits (at their bounds) and Lambda time fit inside the execution's
+    timeout, and its history stays under Step Functions' event limit (aurora_restore_cli.
+    validation). Checked here so that every command refuses such a config before any AWS call."""
+    from .validation import time_limit_problems
+
+    problems = time_limit_problems(st)
+    if problems:
+        raise ConfigError(st.file, *problems[0])
 
 
 def _audit(s: Section) -> Audit:
@@ -555,9 +644,21 @@ def _schedule(s: Section | None) -> Schedule | None:
 
 def _check_cross_references(st: Settings) -> None:
     f, src, tgt = st.file, st.source, st.target
+    if partition(src.region) != partition(st.region):
+        raise ConfigError(
+            f, "source.region", f"{src.region} is in partition {partition(src.region)}, region "
+            f"{st.region} in {partition(st.region)}: snapshots cannot be copied across partitions"
+        )
     if (src.cluster_id, src.region, src.account_id) == (tgt.cluster_id, st.region, st.account_id):
         raise ConfigError(
             f, "target.cluster_id", "is the source cluster itself; refusing to overwrite production"
+        )
+    if tgt.strategy == "replace" and not tgt.final_snapshot:
+        raise ConfigError(
+            f,
+            "target.final_snapshot",
+            "must be true with strategy: replace (the target is deleted before the restore; "
+            "its final snapshot is what a failed run brings back)",
         )
     if tgt.cluster_id in tgt.protected_cluster_ids:
         raise ConfigError(
@@ -565,13 +666,18 @@ def _check_cross_references(st: Settings) -> None:
             "target.protected_cluster_ids",
             f"lists the target {tgt.cluster_id!r}: it could never be refreshed",
         )
-    if (
-        tgt.kms_key_id
-        and tgt.kms_key_id.startswith("arn:")
-        and tgt.kms_key_id.split(":")[3] != st.region
+    # Every configured key encrypts something in `region`; a key ARN names its own region.
+    for key_path, key, what in (
+        ("target.kms_key_id", tgt.kms_key_id, "a snapshot copy is encrypted there"),
+        ("audit.kms_key_id", st.audit.kms_key_id, "the audit table lives there"),
+        ("notifications.kms_key_id", st.notifications.kms_key_id, "the topic lives there"),
+        ("secrets.kms_key_id", st.secrets.kms_key_id, "the secrets live there"),
     ):
-        raise ConfigError(
-            f,
-            "target.kms_key_id",
-            f"must be a key in the target region {st.region} (a snapshot copy is encrypted there)",
-        )
+        key_region = key.split(":")[3] if key and key.startswith("arn:") else None
+        if key_region is not None and key_region != st.region:
+            raise ConfigError(
+                f,
+                key_path,
+                f"is a key in {key_region}, but region is {st.region}: it must be a key in "
+                f"{st.region} ({what})",
+            )

@@ -6,6 +6,7 @@ Every accessor knows the file and the dotted key path it reads, so any problem b
 
 from __future__ import annotations
 
+import difflib
 import re
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -34,15 +35,18 @@ class _UniqueKeyLoader(yaml.SafeLoader):
 
 
 def _construct_mapping(loader: _UniqueKeyLoader, node: yaml.MappingNode) -> dict[Any, Any]:
-    seen: set[Any] = set()
+    first_line: dict[Any, int] = {}
     for key_node, _ in node.value:
         key = loader.construct_object(key_node)
-        if key in seen:
-            line = key_node.start_mark.line + 1
+        line = key_node.start_mark.line + 1
+        if key in first_line:
             raise yaml.constructor.ConstructorError(
-                None, None, f"duplicate key {key!r} (line {line})", key_node.start_mark
+                None,
+                None,
+                f"duplicate key {key!r} (lines {first_line[key]} and {line}; keep one)",
+                key_node.start_mark,
             )
-        seen.add(key)
+        first_line[key] = line
     return loader.construct_mapping(node)
 
 
@@ -107,9 +111,18 @@ class Section:
         self._read.add(key)
         if key not in self._data:
             if default is _MISSING:
-                raise self.error(key, "required key is missing")
+                raise self.error(key, "required key is missing" + self._misspelled(key))
             return default
         return self._data[key]
+
+    def _misspelled(self, key: str) -> str:
+        """` (target.instance_cont is not a known key: did you mean instance_count?)` when an
+        unknown key of this section looks like the missing one."""
+        unknown = [str(k) for k in self._data if k not in self._read]
+        close = difflib.get_close_matches(key, unknown, n=1, cutoff=0.75)
+        if not close:
+            return ""
+        return f" ({self.key_path(close[0])} is not a known key: did you mean {key}?)"
 
     def section(self, key: str) -> Section:
         return Section(self.file, self.key_path(key), self.raw(key))
@@ -167,9 +180,22 @@ class Section:
         return tuple(check(f"{self.key_path(key)}[{i}]", item) for i, item in enumerate(value))
 
     def close(self) -> None:
-        unknown = sorted(str(k) for k in self._data if k not in self._read)
-        if unknown:
-            raise self.error(unknown[0], "unknown key (check the spelling; see config/dev.yaml)")
+        """Every key must have been read: anything left is unknown (a typo, most often)."""
+        unknown = [str(k) for k in self._data if k not in self._read]
+        if not unknown:
+            return
+        first, *others = unknown
+        message = "unknown key" + self._suggestion(first)
+        if others:
+            message += f" (also unknown: {', '.join(self.key_path(k) for k in others)})"
+        raise self.error(first, message)
+
+    def _suggestion(self, key: str) -> str:
+        close = difflib.get_close_matches(key, sorted(self._read), n=1, cutoff=0.6)
+        if close:
+            return f"; did you mean {close[0]}?"
+        known = ", ".join(sorted(self._read))
+        return f"; known keys here: {known}" if known else ""
 
     @contextmanager
     def reading(self) -> Iterator[Section]:

@@ -4,26 +4,33 @@ Pure functions (no AWS, no boto3). The template `definitions/pipeline.asl.json` 
 with `${Name}` placeholders in the style of Step Functions definition substitutions:
 
 - a whole JSON string `"${Name}"` is replaced by the JSON of the value — a dict is inserted
-  raw (`${Settings}`), an int as a number (`${PollIntervalSeconds}`), a str as a string;
+  raw (`${Settings}`), an int as a number (`${TimeoutSeconds}`), a str as a string;
 - `${Name}` inside a longer string is replaced by the (JSON-escaped) text of a str/int value.
 
 Function ARNs: one placeholder per step module, `function_arn_placeholder("find_snapshot")`
-→ `FindSnapshotFunctionArn`. Other placeholders: Settings (dict), PollIntervalSeconds,
-MaxPollAttempts, TimeoutSeconds (ints).
+→ `FindSnapshotFunctionArn`. Other placeholders: Settings and Pipeline (dicts: the settings
+document and the wait-loop settings, handlers/CONTRACT.md), TimeoutSeconds (int).
+
+The graph helpers at the end (`wait_loops`, `success_paths`, `history_events`) let the CLI
+bound a run before it starts: which wait loops and Tasks lie on each path to success, and how
+many history events each state writes.
 """
 
 from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-TEMPLATE_PATH = Path(__file__).resolve().parent.parent / "definitions" / "pipeline.asl.json"
+from .bundled import definition_file
+
+TEMPLATE_PATH = definition_file()  # definitions/ in a checkout, package data in a wheel
 PLACEHOLDER = re.compile(r"\$\{([A-Za-z][A-Za-z0-9]*)\}")
 LAMBDA_INVOKE = "arn:aws:states:::lambda:invoke"
-VALUE_PLACEHOLDERS = ("Settings", "PollIntervalSeconds", "MaxPollAttempts", "TimeoutSeconds")
+VALUE_PLACEHOLDERS = ("Settings", "Pipeline", "TimeoutSeconds")
 
 Value = str | int | dict[str, Any]
 
@@ -136,3 +143,97 @@ def _resource_problems(name: str, state: Mapping[str, Any], allowed: set[str]) -
     if resource in allowed:
         return []
     return [f"{name}: resource {resource!r} is not one of our functions"]
+
+
+# --- the graph, for bounding a run ----------------------------------------------------------
+
+LOOP_BOUND = re.compile(r"\$\.pipeline\.waits\.([a-z_]+)\.max_polls")
+# History events per state: a Lambda Task writes Entered, Scheduled, Started, Succeeded,
+# Exited; every other state Entered and Exited. The execution adds Started and Succeeded.
+TASK_EVENTS = 5
+STATE_EVENTS = 2
+EXECUTION_EVENTS = 2
+
+
+@dataclass(frozen=True)
+class LoopStates:
+    """A Wait → check Task → Choice loop whose bound is `$.pipeline.waits.<key>.max_polls`."""
+
+    key: str
+    wait: str
+    check: str
+    choice: str
+
+    @property
+    def states(self) -> tuple[str, str, str]:
+        return (self.wait, self.check, self.choice)
+
+
+def wait_loops(document: Mapping[str, Any]) -> list[LoopStates]:
+    states: Mapping[str, Any] = document["States"]
+    found: list[LoopStates] = []
+    for name, state in states.items():
+        if state.get("Type") != "Choice":
+            continue
+        for rule in state.get("Choices", []):
+            bound = LOOP_BOUND.fullmatch(str(rule.get("NumericGreaterThanEqualsPath", "")))
+            if bound:
+                wait = str(state["Default"])
+                found.append(LoopStates(bound.group(1), wait, str(states[wait]["Next"]), name))
+    return found
+
+
+def history_events(state: Mapping[str, Any]) -> int:
+    return TASK_EVENTS if state.get("Type") == "Task" else STATE_EVENTS
+
+
+def success_paths(document: Mapping[str, Any], facts: Mapping[str, Any]) -> list[list[str]]:
+    """Every path from StartAt to a Succeed state along Next/Choices/Default (not Catch), each
+    state at most once (a wait loop appears once). Choice rules on `$.settings.…` with
+    StringEquals/BooleanEquals are decided by `facts` (e.g. {"settings": <settings document>});
+    any other rule may go either way."""
+    states: Mapping[str, Any] = document["States"]
+    paths: list[list[str]] = []
+
+    def walk(name: str, path: list[str]) -> None:
+        if name in path:
+            return
+        path = [*path, name]
+        state = states[name]
+        if state.get("Type") == "Succeed":
+            paths.append(path)
+            return
+        for following in _successors(state, facts):
+            walk(following, path)
+
+    walk(str(document["StartAt"]), [])
+    return paths
+
+
+def _successors(state: Mapping[str, Any], facts: Mapping[str, Any]) -> Iterator[str]:
+    if state.get("Type") != "Choice":
+        if "Next" in state:
+            yield str(state["Next"])
+        return
+    for rule in state.get("Choices", []):
+        decided = _decide(rule, facts)
+        if decided is None or decided:
+            yield str(rule["Next"])
+        if decided:
+            return
+    if "Default" in state:
+        yield str(state["Default"])
+
+
+def _decide(rule: Mapping[str, Any], facts: Mapping[str, Any]) -> bool | None:
+    """True/False if `facts` decide the rule, None if the run's data does."""
+    variable = str(rule.get("Variable", ""))
+    comparisons = [key for key in ("StringEquals", "BooleanEquals") if key in rule]
+    if not variable.startswith("$.settings.") or len(comparisons) != 1:
+        return None
+    value: Any = facts
+    for part in variable[2:].split("."):
+        if not isinstance(value, Mapping) or part not in value:
+            return None
+        value = value[part]
+    return bool(value == rule[comparisons[0]])

@@ -1,4 +1,9 @@
-"""`aurora-restore demo`: the whole life cycle on a private, throw-away sandbox."""
+"""`aurora-restore demo`: the whole life cycle on a private, throw-away sandbox.
+
+With PostgreSQL (sandbox_postgres.py) the database steps run for real, and the demo shows a
+few production rows before the refresh and the same rows in the refreshed, masked target.
+With `--output json` it prints one document at the end (every phase's outcome).
+"""
 
 from __future__ import annotations
 
@@ -8,51 +13,62 @@ import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any
+from typing import Any
+
+from rich.markup import escape
 
 from . import engine, runs, sandbox
-from .output import LiveRun, audit_table, step_summary
+from .app import App, CommandFailure
+from .output import LiveRun, Rows, audit_table, change_rows, step_summary, summary_line
 from .resources import available_steps
-
-if TYPE_CHECKING:
-    from .cli import App
+from .sandbox_postgres import ENV as POSTGRES_ENV
 
 
 @contextmanager
-def private_sandbox(keep: bool) -> Iterator[sandbox.Sandbox]:
+def private_sandbox(keep: bool, postgres: str | None) -> Iterator[sandbox.Sandbox]:
     """A sandbox of our own (its own state dir), so a user's running sandbox is untouched."""
-    saved = os.environ.get("AURORA_RESTORE_SANDBOX_DIR")
-    directory = tempfile.mkdtemp(prefix="aurora-restore-demo-")
-    os.environ["AURORA_RESTORE_SANDBOX_DIR"] = directory
+    saved = {k: os.environ.get(k) for k in ("AURORA_RESTORE_SANDBOX_DIR", POSTGRES_ENV)}
+    os.environ["AURORA_RESTORE_SANDBOX_DIR"] = tempfile.mkdtemp(prefix="aurora-restore-demo-")
+    if postgres is not None:
+        os.environ[POSTGRES_ENV] = postgres
     try:
         box, _ = sandbox.start()
         yield box
     finally:
         if not keep:
             sandbox.stop()
-        if saved is None:
-            os.environ.pop("AURORA_RESTORE_SANDBOX_DIR", None)
-        else:
-            os.environ["AURORA_RESTORE_SANDBOX_DIR"] = saved
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
 
 
-def run_demo(app: App, keep: bool) -> None:
-    from .cli import CommandFailure
-
+def run_demo(app: App, keep: bool, postgres: str | None = None) -> None:
     out = app.out
     began = time.monotonic()
-    with private_sandbox(keep) as box:
+    doc: dict[str, Any] = {"command": "demo", "env": app.env}
+    with private_sandbox(keep, postgres) as box:
         out.info(f"[bold]1/6 sandbox[/bold] on {box.url} (a moto server: one fake AWS account)")
+        out.info(f"    {box.database_line}")
+        doc["sandbox"] = {"url": box.url, "database": box.database_line}
         ctx = app.context()
         from .sandbox_seed import seed
 
         out.info("[bold]2/6 seed[/bold]: what a real account already has")
-        out.changes("Seed", seed(ctx), {"command": "demo", "phase": "seed"})
+        seeded = seed(ctx)
+        out.rows(change_rows("Seed", seeded, with_arn=False))
+        doc["seed"] = [c.to_json() for c in seeded]
+        if box.postgres is not None:
+            source = ctx.settings.source.cluster_id
+            before = _sample(box, source)
+            out.rows(_rows_table(f"Production data ({source}), before the refresh", before))
 
         out.info("[bold]3/6 setup[/bold]: every step of the guide, idempotent")
         steps = list(available_steps())
         report = engine.setup(ctx, steps, False, out.debug)
         out.print(step_summary("Setup", report.changes))
+        doc["setup"] = summary_line(report.changes)
         if not report.ok:
             raise CommandFailure("; ".join(report.failures) or "setup did not complete")
 
@@ -63,22 +79,73 @@ def run_demo(app: App, keep: bool) -> None:
         with LiveRun(out) as live:
             view = runs.follow(ctx, started["execution_arn"], live.update, 0.3, 120)
         out.print(_run_summary(view))
+        doc["run"] = {"operation_id": started["operation_id"], "status": view.status,
+                      "skipped_steps": [n for n, s in view.steps.items() if s.status == "skipped"]}
 
-        out.info("[bold]5/6 audit trail and notification[/bold]")
-        out.print(audit_table("Audit trail", runs.audit_trail(ctx, started["operation_id"])))
-        for message in _received(ctx, queue_url):
+        out.info("[bold]5/6 what the run did[/bold]: audit trail, database, notification")
+        trail = runs.audit_trail(ctx, started["operation_id"])
+        out.rows(audit_table("Audit trail", trail))
+        doc["audit"] = trail
+        if box.postgres is not None:
+            target = ctx.settings.target.cluster_id
+            after = _sample(box, target)
+            out.rows(_rows_table(f"Refreshed target ({target}), after masking", after))
+            for line in _database_story(trail):
+                out.print(line)
+            doc["database"] = {"before": before, "after": after}
+        else:
+            out.print(f"[dim]database steps SKIPPED: {box.postgres_note}[/dim]")
+        notifications = _received(ctx, queue_url)
+        for message in notifications:
             out.print(f"[bold]SNS[/bold] {message.get('Subject')}")
             out.print(message.get("Message", ""))
+        doc["notifications"] = [m.get("Subject") for m in notifications]
 
         out.info("[bold]6/6 cleanup[/bold]: only what setup created")
         ctx.force_delete_secrets = True  # the sandbox is thrown away: no recovery window
         removed = engine.cleanup(ctx, list(reversed(steps)), False, out.debug)
         out.print(step_summary("Cleanup", removed.changes))
-        out.info(f"demo finished in {time.monotonic() - began:.1f}s"
+        doc["cleanup"] = summary_line(removed.changes)
+        doc["seconds"] = round(time.monotonic() - began, 1)
+        out.document(doc)
+        out.info(f"demo finished in {doc['seconds']:.1f}s"
                  + ("; sandbox left running (aurora-restore sandbox stop)" if keep else ""))
         if view.status != "SUCCEEDED":
             failure = runs.failure_details(view)
             raise CommandFailure(f"the demo refresh {view.status.lower()}: {failure}")
+
+
+def _sample(box: sandbox.Sandbox, cluster_id: str) -> list[list[str]]:
+    from .sandbox_data import sample
+
+    assert box.postgres is not None
+    conn = box.postgres.connect(box.postgres.database(cluster_id))
+    try:
+        return sample(conn)
+    finally:
+        conn.close()
+
+
+def _rows_table(title: str, rows: list[list[str]]) -> Rows:
+    from .sandbox_data import SAMPLE_COLUMNS
+
+    return Rows(title, list(SAMPLE_COLUMNS), [[escape(c) for c in row] for row in rows],
+                optional=("born", "phone"), fold=("shipping address", "order note"))
+
+
+def _database_story(trail: list[dict[str, Any]]) -> list[str]:
+    """What the three database steps did, from their audit items."""
+    details = {e.get("step"): e.get("details") or {} for e in trail}
+    users = details.get("reset-app-users", {}).get("users", [])
+    files = details.get("run-sql", {}).get("files", [])
+    verify = details.get("verify", {})
+    return [
+        "users reset: " + (", ".join(f"{u['name']} ({u['privilege']}, {u['action']})"
+                                     for u in users) or "none"),
+        "masking SQL: " + (", ".join(f["file"] for f in files) or "none"),
+        f"verified as {verify.get('user', '-')}: {verify.get('tables_ok', 0)} of "
+        f"{verify.get('tables_checked', 0)} expected tables present with their rows",
+    ]
 
 
 def _listen_to_topic(ctx: Any) -> str:

@@ -10,9 +10,11 @@ import json
 import sys
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from .changes import Action, Change
@@ -35,9 +37,14 @@ ACTION_STYLE = {
 
 
 class Output:
-    def __init__(self, mode: str = "text", verbose: int = 0) -> None:
+    """`defer=True` (the CLI's): the JSON document is held until `flush()` or `fail()`, so a
+    failure after the result is known still yields exactly one document on stdout."""
+
+    def __init__(self, mode: str = "text", verbose: int = 0, defer: bool = False) -> None:
         self.mode = mode
         self.verbose = verbose
+        self.defer = defer
+        self._pending: dict[str, Any] | None = None
         self.out = Console(file=sys.stdout, highlight=False, soft_wrap=True)
         self.err = Console(file=sys.stderr, highlight=False, soft_wrap=True)
 
@@ -58,7 +65,14 @@ class Output:
         self.err.print(f"[yellow]warning:[/yellow] {message}")
 
     def error(self, message: str) -> None:
-        self.err.print(f"[bold red]error:[/bold red] {message}", markup=True)
+        self.err.print(f"[bold red]error:[/bold red] {message}", markup=True, soft_wrap=True)
+
+    def fail(self, message: str, exit_code: int) -> None:
+        """The one line on stderr; in JSON mode also the document with `error`/`exit_code`."""
+        self.error(message)
+        if self.json:
+            pending, self._pending = self._pending or {}, None
+            self._write({**pending, "error": message, "exit_code": exit_code})
 
     @contextmanager
     def spinner(self, message: str) -> Iterator[None]:
@@ -70,27 +84,133 @@ class Output:
 
     # results (stdout) ------------------------------------------------------------------
     def document(self, doc: dict[str, Any]) -> None:
-        """Print the machine-readable result (json mode only)."""
-        if self.json:
-            sys.stdout.write(json.dumps(doc, indent=2, sort_keys=True, default=str) + "\n")
+        """The machine-readable result (json mode only); deferred: kept until `flush()`."""
+        if not self.json:
+            return
+        if self.defer:
+            self._pending = {**(self._pending or {}), **doc}
+        else:
+            self._write(doc)
+
+    def flush(self) -> None:
+        if self._pending is not None:
+            pending, self._pending = self._pending, None
+            self._write(pending)
+
+    @staticmethod
+    def _write(doc: dict[str, Any]) -> None:
+        sys.stdout.write(json.dumps(doc, indent=2, sort_keys=True, default=str) + "\n")
 
     def print(self, renderable: Any) -> None:
         if not self.json:
             self.out.print(renderable)
 
+    def rows(self, listing: Rows) -> None:
+        """A listing whose cells are never cut or wrapped: a table that fits the terminal
+        (hiding optional columns if it must), else — and whenever stdout is not a terminal —
+        plain aligned lines, one per row, so `grep` sees whole rows."""
+        if self.json:
+            return
+        if self.out.is_terminal:
+            hidden: list[str] = []
+            for drop in ["", *reversed(listing.optional)]:
+                if drop:
+                    hidden.append(drop)
+                if listing.width(hidden) <= self.out.width:
+                    self.out.print(listing.table(hidden))
+                    if hidden:
+                        self.out.print(f"[dim](hidden to fit: {', '.join(hidden)}; widen the "
+                                       "terminal or use -o json)[/dim]", soft_wrap=False)
+                    return
+        for line in listing.lines():
+            self.out.print(line, markup=False, highlight=False, soft_wrap=True)
+
     def changes(self, title: str, changes: Sequence[Change], doc: dict[str, Any]) -> None:
+        """Every resource in JSON, with -v, and when piped; on a terminal one row per step
+        (counts per action) plus every resource that needs attention."""
         if self.json:
             self.document({**doc, "changes": [c.to_json() for c in changes]})
             return
-        table = Table(title=title, title_justify="left", show_lines=False)
-        for column in ("step", "resource", "name", "action", "detail"):
-            table.add_column(column, overflow="fold")
-        for c in changes:
-            style = ACTION_STYLE.get(c.action, "")
-            detail = c.detail if not (self.verbose and c.arn) else f"{c.detail} {c.arn}".strip()
-            table.add_row(c.step, c.kind, c.name, f"[{style}]{c.action}[/{style}]", detail)
-        self.out.print(table)
+        if self.out.is_terminal and not self.verbose and len(changes) > GROUP_ABOVE:
+            self.out.print(step_summary(title, changes))
+            attention = [c for c in changes if c.action in ATTENTION]
+            if attention:
+                self.rows(change_rows("Needs attention", attention, with_arn=False))
+            self.out.print(summary_line(changes) + " [dim](every resource: -v)[/dim]")
+            return
+        self.rows(change_rows(title, changes, with_arn=bool(self.verbose)))
         self.out.print(summary_line(changes))
+
+
+FOLD_WIDTH = 24  # a folded column gets at least this many cells before the table gives up
+GROUP_ABOVE = 12  # fewer changes than this read fine one per line, even on a terminal
+ATTENTION = {Action.FOREIGN, Action.FAILED, Action.DRIFTED, Action.MISSING}
+
+
+@dataclass
+class Rows:
+    """A titled listing; `optional` headers may be hidden (last first) to fit a terminal,
+    `fold` ones may wrap there (free text); every other cell stays whole on one line."""
+
+    title: str
+    headers: list[str]
+    rows: list[list[str]] = field(default_factory=list)  # cells may hold rich markup
+    optional: tuple[str, ...] = ()
+    fold: tuple[str, ...] = ()
+
+    def table(self, hidden: Sequence[str] = ()) -> Table:
+        shown = [i for i, h in enumerate(self.headers) if h not in hidden]
+        table = Table(title=self.title, title_justify="left")
+        for i in shown:
+            folds = self.headers[i] in self.fold
+            table.add_column(self.headers[i], no_wrap=not folds, overflow="fold" if folds else "ellipsis")
+        for row in self.rows:
+            table.add_row(*(row[i] for i in shown))
+        return table
+
+    def width(self, hidden: Sequence[str] = ()) -> int:
+        """The narrowest table that keeps every unfoldable cell whole (rich's box: a padded
+        cell and one rule per column, plus the last rule)."""
+        from rich.text import Text
+
+        total = 1
+        for i, header in enumerate(self.headers):
+            if header in hidden:
+                continue
+            cells = [header, *(Text.from_markup(r[i]).plain for r in self.rows)]
+            need = max(Text(c).cell_len for c in cells)
+            total += (min(need, FOLD_WIDTH) if header in self.fold else need) + 3
+        return total
+
+    def lines(self) -> list[str]:
+        from rich.text import Text
+
+        plain = [self.headers] + [[Text.from_markup(c).plain for c in r] for r in self.rows]
+        widths = [max(len(r[i]) for r in plain) for i in range(len(self.headers))]
+        text = ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in plain]
+        return [self.title, *text]
+
+
+def change_rows(title: str, changes: Sequence[Change], with_arn: bool) -> Rows:
+    listing = Rows(title, ["step", "resource", "name", "action", "detail"],
+                   optional=("resource", "detail"))
+    for c in changes:
+        style = ACTION_STYLE.get(c.action, "")
+        detail = f"{c.detail} {c.arn}".strip() if with_arn and c.arn else c.detail
+        listing.rows.append([c.step, c.kind, c.name, f"[{style}]{c.action}[/{style}]", detail])
+    return listing
+
+
+def executions_table(title: str, executions: Sequence[dict[str, Any]]) -> Rows:
+    listing = Rows(title, ["operation", "status", "started", "duration", "snapshot"],
+                   optional=("snapshot", "started", "duration"))
+    for row in executions:
+        duration = "-" if row["duration_seconds"] is None else f"{row['duration_seconds']:.0f}s"
+        listing.rows.append(
+            [row["operation_id"], row["status"], row["started"] or "-", duration,
+             row["snapshot"] or "-"]
+        )
+    return listing
 
 
 def step_summary(title: str, changes: Sequence[Change]) -> Table:
@@ -113,7 +233,13 @@ def summary_line(changes: Sequence[Change]) -> str:
     return ", ".join(f"{n} {action}" for action, n in sorted(counts.items())) or "nothing to do"
 
 
-STEP_STYLE = {"done": "green", "running": "cyan", "waiting": "yellow", "failed": "bold red"}
+STEP_STYLE = {
+    "done": "green",
+    "skipped": "dim",
+    "running": "cyan",
+    "waiting": "yellow",
+    "failed": "bold red",
+}
 
 
 def execution_table(view: Any, now: Any) -> Table:
@@ -166,12 +292,12 @@ class LiveRun:
                 self.output.err.print(f"  {step.name:<24} {line:<18} {step.elapsed(now):6.1f}s")
 
 
-def audit_table(title: str, items: Sequence[dict[str, Any]]) -> Table:
-    """An operation's audit items, in the order given (time order)."""
-    table = Table(title=title, title_justify="left")
-    for column in ("time (UTC)", "step", "status", "details"):
-        table.add_column(column, overflow="fold")
+def audit_table(title: str, items: Sequence[dict[str, Any]]) -> Rows:
+    """An operation's audit items, in the order given (time order); details fold on a TTY."""
+    listing = Rows(title, ["time (UTC)", "step", "status", "details"], fold=("details",))
     for item in items:
         details = ", ".join(f"{k}={v}" for k, v in sorted((item.get("details") or {}).items()))
-        table.add_row(item["timestamp"], item.get("step", ""), item.get("status", ""), details)
-    return table
+        listing.rows.append(
+            [item["timestamp"], item.get("step", ""), item.get("status", ""), escape(details)]
+        )
+    return listing

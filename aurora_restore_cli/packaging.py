@@ -1,7 +1,7 @@
 """Deterministic Lambda packages: one zip per pipeline step, byte-identical for the same inputs.
 
 A step's zip holds `handlers/__init__.py`, `handlers/lib/**` and `handlers/<step>.py`; the
-database steps (`handlers.DATABASE_STEPS`) also hold the vendored PostgreSQL driver, the
+database steps (`handlers.DATABASE_STEPS`; the handlers come from `bundled.handlers_dir()`) also hold the vendored PostgreSQL driver, the
 configured CA bundle (`handlers/certs/ca-bundle.pem`) and, for `run_sql`, the post-restore SQL
 files (`handlers/sql/01_<name>.sql`, …). Entries are sorted, dated 1980-01-01, mode 0644, with
 no directory entries and no bytecode, so `CodeSha256` changes only when the content does.
@@ -29,8 +29,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import handlers
-
+from .bundled import database_steps, handler_steps
+from .bundled import handlers_dir as default_handlers_dir
 from .config import Settings
 from .pipeline_settings import packaged_sql_names
 
@@ -108,10 +108,6 @@ def code_sha256(data: bytes) -> str:
     return base64.b64encode(hashlib.sha256(data).digest()).decode("ascii")
 
 
-def default_handlers_dir() -> Path:
-    return Path(handlers.__file__).resolve().parent
-
-
 def default_cache_dir() -> Path:
     root = os.environ.get(CACHE_ENV)
     if root:
@@ -168,7 +164,7 @@ class Packager:
 
     def build(self, step: str, settings: Settings) -> Package:
         files = self.handler_files(step)
-        if step in handlers.DATABASE_STEPS:
+        if step in database_steps():
             lam = settings.lambda_
             files.update(self.vendored_files(lam.runtime, lam.architecture))
             if settings.database.ca_bundle is not None:
@@ -180,10 +176,10 @@ class Packager:
         data = deterministic_zip(files)
         return Package(step, data, code_sha256(data))
 
-    def build_all(self, settings: Settings, steps: Iterable[str] = handlers.STEPS) -> BuildStats:
+    def build_all(self, settings: Settings, steps: Iterable[str] | None = None) -> BuildStats:
         vendor_before = self.vendor_seconds
         started = time.perf_counter()
-        packages = {step: self.build(step, settings) for step in steps}
+        packages = {step: self.build(step, settings) for step in steps or handler_steps()}
         return BuildStats(
             packages, time.perf_counter() - started, self.vendor_seconds - vendor_before
         )

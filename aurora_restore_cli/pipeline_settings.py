@@ -18,7 +18,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from . import definition
+from . import bundled, definition
 from .config import Settings
 from .naming import Names
 
@@ -66,6 +66,8 @@ def pipeline_settings(settings: Settings, names: Names) -> dict[str, Any]:
             "deletion_protection": target.deletion_protection,
             "strategy": target.strategy,
             "final_snapshot": target.final_snapshot,
+            "final_snapshot_retention_days": target.final_snapshot_retention_days,
+            "failed_run_expiry_hours": target.failed_run_expiry_hours,
             "delete_copied_snapshot": target.delete_copied_snapshot,
             "protected_cluster_ids": list(target.protected_cluster_ids),
         },
@@ -85,11 +87,36 @@ def pipeline_settings(settings: Settings, names: Names) -> dict[str, Any]:
     }
 
 
+def pipeline_block(settings: Settings) -> dict[str, Any]:
+    """The CONTRACT.md `pipeline` document (`${Pipeline}`, placed by the Initialize state):
+    each wait loop's schedule and its bound in checks (`max_polls`, what the loop's Choice
+    compares `poll.attempt` with), derived from `max_seconds` by the handlers' own schedule."""
+    polling = bundled.polling()
+    pipeline = settings.pipeline
+    growth = pipeline.poll_growth_percent
+    waits: dict[str, Any] = {}
+    for key, loop in pipeline.waits.items():
+        checks, _ = polling.checks_within(
+            loop.first_seconds, loop.poll_seconds, growth, loop.max_seconds
+        )
+        waits[key] = {
+            "first_seconds": loop.first_seconds,
+            "poll_seconds": loop.poll_seconds,
+            "max_seconds": loop.max_seconds,
+            "max_polls": checks,
+        }
+    return {
+        "timeout_seconds": pipeline.timeout_seconds,
+        "poll_growth_percent": growth,
+        "waits": waits,
+    }
+
+
 def function_arns(names: Names) -> dict[str, str]:
     """Step module → this env's function ARN, for every step in `handlers.STEPS`."""
-    from handlers import STEPS
+    from .bundled import handler_steps
 
-    return {step: names.function_arn(step) for step in STEPS}
+    return {step: names.function_arn(step) for step in handler_steps()}
 
 
 def definition_values(
@@ -104,8 +131,7 @@ def definition_values(
     known.update(
         {
             "Settings": pipeline_settings(settings, names),
-            "PollIntervalSeconds": settings.pipeline.poll_interval_seconds,
-            "MaxPollAttempts": settings.pipeline.max_poll_attempts,
+            "Pipeline": pipeline_block(settings),
             "TimeoutSeconds": settings.pipeline.timeout_seconds,
         }
     )

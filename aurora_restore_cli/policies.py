@@ -6,9 +6,8 @@ env's ARNs:
 
 - RDS: the target cluster id (lower-case, as RDS stores it) and the ids the pipeline derives
   from it (handlers/lib/naming.py): staging `<target>-stg-<token>`, old `<target>-old-<token>`,
-  instances `<target>-<token>-<n>`, copies `<target>-src-<token>`, final snapshots
-  `<target>-final-<token>` / `<target>-old-<token>-final-<token>`. Wildcards appear only as
-  suffixes of those names. Instances are matched as `<target>-*`: it also covers the instances
+  instances `<target>-<token>-<n>` (and `-r<n>`), copies `<target>-src-<token>`, final
+  snapshots `<target>-final-<token>`. Wildcards appear only as suffixes of those names. Instances are matched as `<target>-*`: it also covers the instances
   of a pre-existing target named after it (the console default is `<target>-instance-1`),
   which the first refresh deletes with the old cluster; instances named otherwise would be
   refused by IAM. Modifying or deleting a cluster, and deleting a copied snapshot, also
@@ -19,6 +18,10 @@ env's ARNs:
 - Secrets Manager: this env's two secrets (`…:secret:<name>-??????`); DynamoDB item actions on
   the audit table; `sns:Publish` on the topic; `lambda:InvokeFunction` on this env's functions;
   the functions' own log groups.
+- Recovery (the recovery function shares the Lambda role): read-only `states:` actions on this
+  state machine's executions; the DBA role may invoke the recovery function (`recover`).
+  Final snapshots: restore (the failure path of `replace`) and, tagged for this env, delete
+  (retention).
 - KMS: only the configured keys, each with `kms:ViaService` for the one service that uses it.
   A key given by alias is matched with `kms:ResourceAliases` (IAM authorises key operations
   on the key ARN, never the alias ARN). AWS managed keys (`alias/aws/…`) need no IAM grant:
@@ -38,8 +41,7 @@ import json
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-import handlers
-
+from .bundled import deployed_functions, handler_steps, recovery_functions
 from .config import Settings
 from .naming import ENV_KEY, Names
 
@@ -121,8 +123,7 @@ class _Arns:
         return [self.rds(f"cluster-snapshot:{self.target}-src-*")]
 
     def final_snapshots(self) -> list[str]:
-        t = self.target
-        return [self.rds(f"cluster-snapshot:{t}-final-*"), self.rds(f"cluster-snapshot:{t}-old-*")]
+        return [self.rds(f"cluster-snapshot:{self.target}-final-*")]
 
     def subnet_group(self) -> str:
         return self.rds(f"subgrp:{self.s.target.subnet_group.lower()}")
@@ -143,13 +144,16 @@ class _Arns:
         ]
 
     def functions(self) -> list[str]:
-        return [self.n.function_arn(step) for step in handlers.STEPS]
+        return [self.n.function_arn(step) for step in handler_steps()]
+
+    def recovery_function(self) -> str:
+        return self.n.function_arn(recovery_functions()[0])
 
     def function_log_groups(self) -> list[str]:
         return [
             f"arn:{self.p}:logs:{self.region}:{self.account}:log-group:"
             f"{self.n.function_log_group(step)}:*"
-            for step in handlers.STEPS
+            for step in deployed_functions()
         ]
 
     def executions(self) -> str:
@@ -232,6 +236,8 @@ def _lambda_rds(settings: Settings, arns: _Arns) -> Document:
     if arns.parameter_group():
         restore_resources.append(str(arns.parameter_group()))
     final = arns.final_snapshots() if target.final_snapshot else []
+    # The failure path of `replace` restores the target from its final snapshot.
+    restore_resources += final
     same_place = (settings.source.region, settings.source.account_id) == (
         arns.region,
         arns.account,
@@ -261,7 +267,13 @@ def _lambda_rds(settings: Settings, arns: _Arns) -> Document:
         # No tag condition: the first refresh deletes the instances of a target created
         # before aurora-restore, which carry no tags of ours.
         _statement("RdsDeleteInstances", ["rds:DeleteDBInstance"], instances),
-        _tagged(_statement("RdsModifyClusters", ["rds:ModifyDBCluster"], clusters), settings),
+        # RemoveTags: the failure path drops the expiry tag of an old target it renames back.
+        _tagged(
+            _statement(
+                "RdsModifyClusters", ["rds:ModifyDBCluster", "rds:RemoveTagsFromResource"], clusters
+            ),
+            settings,
+        ),
         _tagged(_statement("RdsDeleteClusters", ["rds:DeleteDBCluster"], clusters), settings),
     ]
     if target.final_snapshot:
@@ -270,6 +282,11 @@ def _lambda_rds(settings: Settings, arns: _Arns) -> Document:
         statements += [
             _statement("RdsFinalSnapshot", ["rds:CreateDBClusterSnapshot"], [*clusters, *final]),
             _statement("RdsDeleteWithFinalSnapshot", ["rds:DeleteDBCluster"], final),
+            # Retention: later runs delete our final snapshots past final_snapshot_retention_days.
+            _tagged(
+                _statement("RdsDeleteFinalSnapshots", ["rds:DeleteDBClusterSnapshot"], final),
+                settings,
+            ),
         ]
     if target.delete_copied_snapshot:
         statements.append(
@@ -338,6 +355,17 @@ def _lambda_data(settings: Settings, arns: _Arns) -> Document:
             [n.table_arn],
         ),
         _statement("Notify", ["sns:Publish"], [n.topic_arn]),
+        # The recovery function (same role) reads the execution it recovers: its status, its
+        # history (the last state document) and the definition it ran (the settings).
+        _statement(
+            "RecoveryReadsExecutions",
+            [
+                "states:DescribeExecution",
+                "states:DescribeStateMachineForExecution",
+                "states:GetExecutionHistory",
+            ],
+            [arns.executions()],
+        ),
     ]
     statements += _kms(
         "KmsSecrets", settings.secrets.kms_key_id, DATA_KEY_ACTIONS, "secretsmanager", n
@@ -452,6 +480,8 @@ def _dba(settings: Settings, arns: _Arns) -> Document:
             ["secretsmanager:DescribeSecret", "secretsmanager:GetSecretValue"],
             arns.secrets(),
         ),
+        # `aurora-restore recover OPERATION_ID` runs the recovery function.
+        _statement("Recover", ["lambda:InvokeFunction"], [arns.recovery_function()]),
     ]
     statements += _kms(
         "KmsSecrets",
@@ -522,6 +552,7 @@ def env_resources(settings: Settings, names: Names) -> set[str]:
         arns.subnet_group(),
         *arns.secrets(),
         *arns.functions(),
+        arns.recovery_function(),
         *arns.function_log_groups(),
         arns.executions(),
         names.table_arn,

@@ -102,11 +102,12 @@ class StepView:
     """What the live view shows for one Task state."""
 
     name: str
-    status: str = "running"  # running | waiting | done | failed
+    status: str = "running"  # running | waiting | done | skipped | failed
     started: datetime | None = None
     finished: datetime | None = None
     polls: int = 0
     error: str | None = None
+    function: str | None = None  # the Lambda function the state invokes
 
     def elapsed(self, now: datetime) -> float:
         if self.started is None:
@@ -136,6 +137,9 @@ class ExecutionView:
             step.status, step.finished = "running", None
             step.polls += 1
             self._last_task = name
+        elif kind == "TaskScheduled" and self._last_task in self.steps:
+            function = _function_name(event.get("taskScheduledEventDetails") or {})
+            self.steps[self._last_task].function = function
         elif kind == "TaskStateExited":
             name = event["stateExitedEventDetails"]["name"]
             if name in self.steps and self.steps[name].status != "failed":
@@ -167,6 +171,16 @@ class ExecutionView:
     def done(self) -> bool:
         return self.status in TERMINAL
 
+    def mark_skipped(self, skipped_functions: set[str]) -> None:
+        """Finished states whose function recorded SKIPPED in the audit trail show `skipped`."""
+        for step in self.steps.values():
+            if step.status == "done" and step.function in skipped_functions:
+                step.status = "skipped"
+
+    @property
+    def finished_count(self) -> int:
+        return sum(1 for s in self.steps.values() if s.status in ("done", "skipped", "failed"))
+
 
 def follow(
     ctx: Context,
@@ -178,17 +192,41 @@ def follow(
     """Poll the execution history until it ends (or `max_seconds` pass), calling `on_update`."""
     sfn = ctx.clients.get("stepfunctions")
     view = ExecutionView()
-    seen = 0
+    seen = finished = 0
     deadline = ctx.monotonic() + max_seconds
     while True:
         events = list(_history(sfn, execution_arn))
         for event in events[seen:]:
             view.apply(event)
         seen = len(events)
+        if view.finished_count != finished:  # a step ended: did it skip? (the audit says)
+            finished = view.finished_count
+            view.mark_skipped(_skipped_functions(ctx, execution_arn.rsplit(":", 1)[-1]))
         on_update(view)
         if view.done or ctx.monotonic() >= deadline:
             return view
         ctx.sleep(interval)
+
+
+def _skipped_functions(ctx: Context, operation_id: str) -> set[str]:
+    """Function names of the steps whose audit items say SKIPPED (and never SUCCEEDED)."""
+    statuses: dict[str, set[str]] = {}
+    for item in audit_trail(ctx, operation_id):
+        statuses.setdefault(str(item.get("step", "")), set()).add(str(item.get("status")))
+    return {
+        ctx.names.function(step.replace("-", "_"))
+        for step, seen in statuses.items()
+        if "SKIPPED" in seen and "SUCCEEDED" not in seen
+    }
+
+
+def _function_name(details: dict[str, Any]) -> str | None:
+    """The FunctionName a Lambda task is scheduled with (its ARN's last part, or the name)."""
+    parameters = _json(details.get("parameters"))
+    name = parameters.get("FunctionName") if isinstance(parameters, dict) else None
+    if not isinstance(name, str):
+        return None
+    return name.split(":function:", 1)[-1].split(":", 1)[0]
 
 
 def _event_details(event: dict[str, Any]) -> dict[str, Any]:

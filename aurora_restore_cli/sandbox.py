@@ -1,7 +1,7 @@
 """Start, find and stop the embedded sandbox (a moto server process that outlives commands).
 
 State lives in `$AURORA_RESTORE_SANDBOX_DIR` (default `~/.cache/aurora-restore`): a JSON file
-with the server's pid and port, and the server's log.
+with the server's pid and port and its PostgreSQL (or why there is none), and the logs.
 """
 
 from __future__ import annotations
@@ -14,8 +14,11 @@ import socket
 import subprocess
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
+
+from .sandbox_postgres import PostgresServer
 
 START_TIMEOUT = 30.0
 STOP_TIMEOUT = 10.0
@@ -29,10 +32,29 @@ class SandboxError(Exception):
 class Sandbox:
     pid: int
     port: int
+    postgres: PostgresServer | None = field(default=None, repr=False)
+    postgres_note: str | None = None  # why there is no database (steps are skipped)
 
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def database_line(self) -> str:
+        """One line for people: where the database steps run, or why they are skipped."""
+        if self.postgres is not None:
+            return f"database steps run on a {self.postgres.describe()}"
+        return f"no PostgreSQL ({self.postgres_note}): the database steps are skipped"
+
+
+def _from_state(data: dict[str, Any]) -> Sandbox:
+    postgres = data.get("postgres")
+    return Sandbox(
+        int(data["pid"]),
+        int(data["port"]),
+        PostgresServer.from_json(postgres) if isinstance(postgres, dict) else None,
+        data.get("postgres_note"),
+    )
 
 
 def state_dir() -> Path:
@@ -71,14 +93,25 @@ def find() -> Sandbox | None:
     """The running sandbox, or None (a stale state file is removed)."""
     file = _state_file()
     try:
-        data = json.loads(file.read_text())
-        box = Sandbox(int(data["pid"]), int(data["port"]))
+        box = _from_state(json.loads(file.read_text()))
     except (OSError, ValueError, KeyError, TypeError):
         return None
     if _alive(box.pid) and _accepts(box.port):
         return box
-    file.unlink(missing_ok=True)
+    _forget(box)
     return None
+
+
+def _forget(box: Sandbox) -> None:
+    """A sandbox that is gone: its private PostgreSQL must not outlive it, nor its databases
+    on a DSN's server (the server process drops them as it stops; this finishes the job when
+    it was killed first, e.g. by the stop timeout while a DROP DATABASE waited on a checkpoint).
+    Idempotent: both are no-ops when already done."""
+    if box.postgres is not None:
+        from .sandbox_postgres import stop as stop_postgres
+
+        stop_postgres(box.postgres)
+    _state_file().unlink(missing_ok=True)
 
 
 def start() -> tuple[Sandbox, bool]:
@@ -129,7 +162,7 @@ def stop() -> bool:
     if _alive(box.pid):
         os.kill(box.pid, signal.SIGKILL)
         _reap(box.pid)
-    _state_file().unlink(missing_ok=True)
+    _forget(box)  # after a clean stop the server has done this already: a no-op
     return True
 
 

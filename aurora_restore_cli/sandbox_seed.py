@@ -2,21 +2,28 @@
 
 The sandbox (a moto server) is a single account (moto's 123456789012), so `for_sandbox()`
 rewrites the config's account ids to it, points KMS settings at a key that `seed()`
-creates, and polls every second (moto's resources are ready at once). `seed()` makes what the pipeline expects to find: the production cluster with a
-snapshot in the source region, the target cluster (tagged as ours) in the target region, its
-subnet group, and the KMS key. Everything is created only when missing (re-runnable).
+creates, and polls every second (moto's resources are ready at once). `seed()` makes what the
+pipeline expects to find: the production cluster with a snapshot in the source region, the
+target cluster (tagged as ours) in the target region, its subnet group, and the KMS key.
+When the sandbox has PostgreSQL, the production cluster's database gets a few tables of fake
+personal data before the snapshot is taken (sandbox_data.py), and the admin login the
+database steps use is stored as the secret `aurora-restore-sandbox/postgres`.
+Everything is created only when missing (re-runnable).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import json
 import secrets
 from typing import Any
 
+from . import sandbox_data
 from .changes import Action, Change
 from .config import Settings
 from .naming import managed_tags
 from .resources.base import Context, tag_list
+from .sandbox_postgres import ADMIN_SECRET, PostgresServer
 
 SANDBOX_KEY_ALIAS = "alias/aurora-restore-sandbox"
 SEED_TAG = {"Key": "aurora-restore:sandbox-seed", "Value": "true"}
@@ -36,7 +43,7 @@ def for_sandbox(settings: Settings, account_id: str) -> Settings:
             f"arn:aws:iam::{account_id}:root" for _ in settings.dba_principals[:1]
         ),
         # moto's clusters and copies are ready at once: poll every second, not every minute
-        pipeline=dataclasses.replace(settings.pipeline, poll_interval_seconds=1),
+        pipeline=settings.pipeline.compressed(1),
     )
 
 
@@ -47,6 +54,10 @@ def seed(ctx: Context) -> list[Change]:
     changes.append(_subnet_group(ctx))
     source = ctx.clients.get("rds", st.source.region)
     changes.append(_cluster(ctx, source, st.source.cluster_id, tags=[SEED_TAG]))
+    postgres = _postgres()
+    if postgres is not None:  # the data first: the snapshot copies the database as it is
+        changes.append(_source_database(postgres, st.source.cluster_id))
+        changes.append(_admin_secret(ctx, postgres))
     changes.append(_snapshot(ctx, source, st.source.cluster_id))
     target = ctx.clients.get("rds", st.region)
     ours = [*tag_list(managed_tags(ctx.env)), SEED_TAG]
@@ -54,6 +65,42 @@ def seed(ctx: Context) -> list[Change]:
         _cluster(ctx, target, st.target.cluster_id, tags=ours, subnet_group=st.target.subnet_group)
     )
     return changes
+
+
+def _postgres() -> PostgresServer | None:
+    from .sandbox import find
+
+    box = find()
+    return box.postgres if box is not None else None
+
+
+def _source_database(postgres: PostgresServer, cluster_id: str) -> Change:
+    name = postgres.database(cluster_id)
+    conn = postgres.connect(name)
+    try:
+        had = conn.run("SELECT to_regclass('public.customers') IS NOT NULL")[0][0]
+        counts = sandbox_data.fill(conn)
+    finally:
+        conn.close()
+    detail = ", ".join(f"{table.split('.')[-1]} {n}" for table, n in counts.items())
+    action = Action.UNCHANGED if had else Action.CREATED
+    return Change("seed", "PostgreSQL database", name, action, f"fake personal data: {detail}")
+
+
+def _admin_secret(ctx: Context, postgres: PostgresServer) -> Change:
+    """The login the database steps use in the sandbox (AURORA_RESTORE_DB_ADMIN_SECRET_ID)."""
+    sm = ctx.clients.get("secretsmanager")
+    value = json.dumps({"username": postgres.user, "password": postgres.password})
+    try:
+        current = sm.get_secret_value(SecretId=ADMIN_SECRET)["SecretString"]
+    except sm.exceptions.ResourceNotFoundException:
+        sm.create_secret(Name=ADMIN_SECRET, SecretString=value,
+                         Tags=[SEED_TAG], Description="aurora-restore sandbox: PostgreSQL admin")
+        return Change("seed", "Secrets Manager secret", ADMIN_SECRET, Action.CREATED)
+    if current == value:
+        return Change("seed", "Secrets Manager secret", ADMIN_SECRET, Action.UNCHANGED)
+    sm.put_secret_value(SecretId=ADMIN_SECRET, SecretString=value)
+    return Change("seed", "Secrets Manager secret", ADMIN_SECRET, Action.UPDATED)
 
 
 def _kms_key(ctx: Context, region: str) -> Change:

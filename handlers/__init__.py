@@ -1,9 +1,12 @@
 """Lambda handlers of the aurora-restore pipeline: one module per step, `handler(event, context)`.
 
-`STEPS` lists every step module in pipeline order (the CLI deploys one function per entry,
-named `aurora-restore-<step with _ → ->-<env>`). The replace strategy runs `delete_old_cluster`
-and `check_delete` before `restore_cluster`; `record_failure` and `notify_failure` form the
-failure path. This package never imports `aurora_restore_cli`.
+`STEPS` lists every step module in pipeline order (each one is a Task of the state machine).
+The replace strategy runs `delete_old_cluster` and `check_delete` before `restore_cluster`;
+`undo_changes`, `record_failure`, `release_lock` and `notify_failure` form the failure path.
+`FUNCTIONS` adds the functions the state machine does not run: `recover_execution`, started by
+an EventBridge rule on timed-out/aborted/failed executions and by `aurora-restore recover`.
+The CLI deploys one function per `FUNCTIONS` entry, named
+`aurora-restore-<module with _ → ->-<env>`. This package never imports `aurora_restore_cli`.
 """
 
 STEPS: tuple[str, ...] = (
@@ -27,8 +30,12 @@ STEPS: tuple[str, ...] = (
     "finalize",
     "release_lock",
     "notify_success",
+    "undo_changes",
     "record_failure",
     "notify_failure",
 )
+
+RECOVERY_FUNCTIONS: tuple[str, ...] = ("recover_execution",)
+FUNCTIONS: tuple[str, ...] = STEPS + RECOVERY_FUNCTIONS
 
 DATABASE_STEPS: tuple[str, ...] = ("reset_app_users", "run_sql", "verify")

@@ -1,10 +1,16 @@
-"""Step (poll): is the deleted cluster gone? (strategy `replace` waits for it before restoring)"""
+"""Step (poll): is the deleted cluster gone? Finishes what delete_old_cluster started.
+
+AWS refuses to delete a cluster while its instances are still being deleted; once they are
+gone this step issues the cluster delete (guarded again). It also tags the final snapshot as
+ours once AWS shows it. Strategy `replace` waits here before restoring under the target id;
+`swap` waits here before finalizing.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
-from handlers.lib import aws, polling, rds
+from handlers.lib import aws, clusters, guards, polling, rds
 from handlers.lib import document as doc
 from handlers.lib.step import Document, StepResult, pipeline_step
 
@@ -14,6 +20,16 @@ def handler(document: Document, context: Any) -> StepResult:
     victim = document.get("deleted_cluster_id")
     if not victim:
         return document, polling.record(document, "delete", ready=True, status="nothing deleted")
-    cluster = rds.describe_cluster(aws.client("rds", doc.region(document)), str(victim))
-    status = "deleted" if cluster is None else str(cluster.get("Status"))
-    return document, polling.record(document, "delete", ready=cluster is None, status=status)
+    client = aws.client("rds", doc.region(document))
+    final = document.get("final_snapshot_id")
+    final = str(final) if final else None
+    cluster = rds.describe_cluster(client, str(victim))
+    if final:
+        clusters.tag_final_snapshot(client, final, doc.env(document), doc.operation_id(document))
+    if cluster is None:
+        return document, polling.record(document, "delete", ready=True, status="deleted")
+    state = clusters.status(cluster)
+    if state != "deleting" and not rds.member_ids(cluster):
+        guards.check_cluster(document, cluster, rds.cluster_tags(client, cluster), "delete")
+        state = clusters.delete_with_instances(client, cluster, final)
+    return document, polling.record(document, "delete", ready=False, status=state)

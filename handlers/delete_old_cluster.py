@@ -4,16 +4,21 @@ Which cluster: with strategy `swap`, this operation's old cluster (the swapped-o
 with `replace`, the target itself, before the restore. The guard (lib/guards) runs first and
 nothing is changed if it refuses. Deletion protection is turned off only if aurora-restore set
 it (the cluster was restored by an earlier operation and the config asks for protection);
-otherwise the step refuses. With `swap` the pipeline does not wait for the deletion to finish.
+otherwise the step refuses.
+
+The final snapshot (`target.final_snapshot`, default on; mandatory with `replace`) is
+`<target>-final-<token>`, tagged ours (`aurora-restore:kind=final-snapshot`) as soon as it is
+visible. AWS deletes instances asynchronously and refuses to delete a cluster that still has
+some: this step deletes what it can and check_delete finishes the cluster delete and waits.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from handlers.lib import aws, guards, naming, polling, rds, tags
+from handlers.lib import aws, clusters, guards, naming, polling, rds, tags
 from handlers.lib import document as doc
-from handlers.lib.errors import TransientError, UnsafeTarget
+from handlers.lib.errors import UnsafeTarget
 from handlers.lib.step import Document, StepResult, pipeline_step, skipped
 
 
@@ -22,6 +27,12 @@ def cluster_to_delete(document: Document) -> str | None:
         return doc.target_cluster_id(document)
     old = document.get("old_cluster_id")
     return str(old) if old else None
+
+
+def final_snapshot_id(document: Document) -> str | None:
+    if not doc.target(document).get("final_snapshot"):
+        return None
+    return naming.final_snapshot_id(doc.target_cluster_id(document), doc.operation_id(document))
 
 
 @pipeline_step("delete-old-cluster")
@@ -39,28 +50,16 @@ def handler(document: Document, context: Any) -> StepResult:
     guards.check_cluster(document, cluster, cluster_tags, "delete")
     if cluster.get("DeletionProtection"):
         _lift_protection(document, client, victim, cluster_tags)
-    members = rds.member_ids(cluster)
-    for instance_id in members:
-        _delete_instance(client, instance_id)
-    final = bool(doc.target(document).get("final_snapshot"))
-    kwargs: dict[str, Any] = {"DBClusterIdentifier": victim}
+    final = final_snapshot_id(document)
+    document["final_snapshot_id"] = final
+    outcome = clusters.delete_with_instances(client, cluster, final)
     if final:
-        kwargs["FinalDBSnapshotIdentifier"] = naming.final_snapshot_id(
-            victim, doc.operation_id(document)
-        )
-    else:
-        kwargs["SkipFinalSnapshot"] = True
-    try:
-        client.delete_db_cluster(**kwargs)
-    except Exception as exc:
-        # AWS refuses while instances are not yet "deleting"; the state machine retries.
-        if aws.error_code(exc) == "InvalidDBClusterStateFault":
-            raise TransientError(f"{victim} cannot be deleted yet: {exc}") from exc
-        raise
+        clusters.tag_final_snapshot(client, final, doc.env(document), doc.operation_id(document))
     return document, {
         "cluster_id": victim,
-        "instances_deleted": len(members),
-        "final_snapshot": kwargs.get("FinalDBSnapshotIdentifier"),
+        "instances_deleted": len(rds.member_ids(cluster)),
+        "final_snapshot": final,
+        "status": outcome,
     }
 
 
@@ -75,11 +74,3 @@ def _lift_protection(
     client.modify_db_cluster(
         DBClusterIdentifier=cluster_id, DeletionProtection=False, ApplyImmediately=True
     )
-
-
-def _delete_instance(client: Any, instance_id: str) -> None:
-    try:
-        client.delete_db_instance(DBInstanceIdentifier=instance_id)
-    except Exception as exc:
-        if aws.error_code(exc) not in ("DBInstanceNotFound", "DBInstanceNotFoundFault"):
-            raise

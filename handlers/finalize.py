@@ -1,8 +1,10 @@
 """Step: clean up after a successful refresh.
 
-Deletes the copied snapshot when `target.delete_copied_snapshot` (only the copy this operation
-made), updates the app secret's host/port to the refreshed cluster (users untouched), and puts
-the outcome in `document["result"]`.
+Promotes this run's master password to AWSCURRENT (already done after a swap; `replace` does it
+here), deletes the copied snapshot when `target.delete_copied_snapshot` (only the copy this
+operation made), updates the app secret's host/port to the refreshed cluster (users untouched),
+sweeps what earlier failed runs kept past its expiry and our final snapshots past retention
+(lib/expiry), and puts the outcome in `document["result"]`.
 """
 
 from __future__ import annotations
@@ -10,12 +12,13 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from handlers.lib import aws, rds, secrets, tags
+from handlers.lib import aws, expiry, rds, secrets, tags
 from handlers.lib import document as doc
 from handlers.lib.errors import RestoreFailed
 from handlers.lib.step import Document, StepResult, pipeline_step
 
 APP_SECRET = "APP_SECRET_ID"
+MASTER_SECRET = "MASTER_SECRET_ID"
 
 
 @pipeline_step("finalize")
@@ -29,9 +32,14 @@ def handler(document: Document, context: Any) -> StepResult:
         operation_id
     ):
         raise RestoreFailed(f"{target_id} is not the cluster this operation restored")
+    sm = aws.client("secretsmanager", region)
+    promoted = secrets.promote(
+        sm, secrets.secret_id(MASTER_SECRET), secrets.master_version_id(operation_id)
+    )
     copy_deleted = _delete_copy(document, client)
     endpoint, port = str(cluster.get("Endpoint") or ""), int(cluster.get("Port") or 5432)
-    secret_updated = _update_app_secret(aws.client("secretsmanager", region), endpoint, port)
+    secret_updated = _update_app_secret(sm, endpoint, port)
+    swept = expiry.sweep(document, client)
     document["result"] = {
         "cluster_id": target_id,
         "endpoint": endpoint,
@@ -44,6 +52,8 @@ def handler(document: Document, context: Any) -> StepResult:
         "cluster_id": target_id,
         "copy_deleted": copy_deleted,
         "app_secret_updated": secret_updated,
+        "master_password_promoted": promoted,
+        **({"swept": swept} if swept else {}),
     }
 
 

@@ -32,13 +32,17 @@ def handler(document: Document, context: Any) -> StepResult:
         reason = "given in the execution input"
     else:
         snapshot = _newest(document, source)
-        reason = f"newest available {source.get('snapshot_type') or 'any'} snapshot of " + str(
-            source["cluster_id"]
-        )
+        reason = f"newest available {_kind_words(source)}snapshot of {source['cluster_id']}"
     _check(document, snapshot)
     document["snapshot"] = _describe(snapshot, reason)
     summary = {k: document["snapshot"][k] for k in ("id", "region", "created", "reason")}
     return document, summary
+
+
+def _kind_words(source: dict[str, Any]) -> str:
+    """`automated ` / `manual ` for a restricted snapshot_type, nothing for `any`."""
+    kind = str(source.get("snapshot_type") or "any")
+    return "" if kind == "any" else f"{kind} "
 
 
 def _requested(snapshot: str, source_region: str) -> dict[str, Any]:
@@ -69,7 +73,10 @@ def _newest(document: Document, source: dict[str, Any]) -> dict[str, Any]:
                 continue
             candidates.append(snapshot)
     if not candidates:
-        raise SnapshotNotFound(f"no {kind} snapshot of {cluster_id} in {source['region']}")
+        raise SnapshotNotFound(
+            f"no {_kind_words(source)}snapshot of {cluster_id} in {source['region']}"
+            + (" shared with this account" if cross_account else "")
+        )
     available = [s for s in candidates if s.get("Status") == "available"]
     if not available:
         states = sorted({str(s.get("Status")) for s in candidates})

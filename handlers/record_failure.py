@@ -1,7 +1,5 @@
-"""Step (failure path): the closing FAILED item in the audit trail.
-
-Touches no cluster: a staging cluster stays for inspection, the old target is left as it is.
-"""
+"""Step (failure path): the closing FAILED item in the audit trail — the error, and what the
+undo did (`undone`), what it left and where (`left`), what it still waits for (`pending`)."""
 
 from __future__ import annotations
 
@@ -19,6 +17,7 @@ def handler(document: Document, context: Any) -> StepResult:
         **failure,
         "staging_cluster_id": document.get("staging_cluster_id"),
         "old_cluster_id": document.get("old_cluster_id"),
+        **notify.undo_facts(document),
     }
     audit.put_event(
         str(document["operation_id"]),

@@ -38,7 +38,7 @@ def handler(document: Document, context: Any) -> StepResult:
     step = db.step_database(document)
     users = configured_users(step.settings)
     schemas = configured_schemas(step.settings)
-    admin = db.admin_credentials(step.secrets)
+    admin = step.admin()
     passwords = db.app_secret(step.secrets)
     with db.session(step.target, admin) as conn:
         details = reset_users(conn, users, passwords, step.target.database, schemas)

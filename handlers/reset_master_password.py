@@ -1,15 +1,17 @@
 """Step: give the restored cluster a new random master password (never production's).
 
-The password goes into the env's master secret as a new version: first staged AWSPENDING
-(its version id derives from the operation, so a retried invocation reuses the same password),
-then applied with modify_db_cluster(ApplyImmediately), then promoted to AWSCURRENT. If the run
-fails later, the previous password stays reachable as AWSPREVIOUS.
+The password goes into the env's master secret as a new version labelled AWSPENDING (its
+version id derives from the operation, so a retried invocation reuses the same password) and
+is applied with modify_db_cluster(ApplyImmediately). It is *not* promoted here: AWSCURRENT
+keeps opening the cluster that serves under the target id until this run's cluster takes its
+place (check_rename after the swap-in; finalize for `replace`). The database steps in between
+read this version (`document["master_secret_version"]`). A failed run leaves AWSCURRENT as it
+was; the pending version opens the staging cluster kept for inspection.
 """
 
 from __future__ import annotations
 
 import json
-import uuid
 from typing import Any
 
 from handlers.lib import aws, guards, polling, rds, secrets, tags
@@ -22,8 +24,7 @@ MASTER_SECRET = "MASTER_SECRET_ID"
 EXCLUDED = "/\"@' \\`"
 
 
-def version_id(operation_id: str) -> str:
-    return str(uuid.uuid5(uuid.NAMESPACE_URL, f"aurora-restore:{operation_id}:master"))
+version_id = secrets.master_version_id
 
 
 @pipeline_step("reset-master-password")
@@ -47,14 +48,7 @@ def handler(document: Document, context: Any) -> StepResult:
     client.modify_db_cluster(
         DBClusterIdentifier=cluster_id, MasterUserPassword=password, ApplyImmediately=True
     )
-    current = secrets.current_version(sm, secret)
-    if current != version:
-        sm.update_secret_version_stage(
-            SecretId=secret,
-            VersionStage="AWSCURRENT",
-            MoveToVersionId=version,
-            **({"RemoveFromVersionId": current} if current else {}),
-        )
+    document["master_secret_version"] = version
     polling.start(document, "password")
     return document, {"cluster_id": cluster_id, "secret_version": version}
 

@@ -3,13 +3,25 @@
 The files live in `handlers/sql/` inside this function's zip (the CLI copies them there);
 `AURORA_RESTORE_SQL_DIR` points elsewhere for tests. A failing file stops the run: the files
 before it stay committed, the failing one is rolled back, later ones do not run.
+
+Time limit: all files run in one invocation, and Lambda stops an invocation at the function's
+timeout (at most 15 minutes) without a word — the database would go on running the statement
+and the run would fail with a bare "timed out". So the files get the invocation's remaining
+time minus SAFETY_MARGIN_SECONDS (to roll back, write the audit item and answer): each
+transaction sets `statement_timeout` to what is left (the server stops a long statement even if
+this function is gone), and a watchdog cancels the running file from a second connection when
+the time is up (a file of many statements, or one that changes statement_timeout itself). The
+step then fails with SqlScriptFailed naming the file, what was committed and what did not run.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
+import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +33,16 @@ from handlers.lib.step import Document, StepResult, pipeline_step, skipped
 
 SQL_DIR_ENV = "AURORA_RESTORE_SQL_DIR"
 PACKAGED_SQL_DIR = Path(__file__).resolve().parent / "sql"
+SAFETY_MARGIN_SECONDS = 30.0
+QUERY_CANCELED = "57014"
+
+
+@dataclass(frozen=True)
+class TimeLimit:
+    """`seconds` from the start for all files; `cancel(pid)` stops that backend's statement."""
+
+    seconds: float
+    cancel: Callable[[int], None]
 
 
 @pipeline_step("run-sql")
@@ -31,9 +53,30 @@ def handler(document: Document, context: Any) -> StepResult:
     scripts = locate_scripts(configured_scripts(step.settings), sql_directory())
     if not scripts:
         return document, skipped("no post-restore SQL files configured")
-    with db.session(step.target, db.admin_credentials(step.secrets)) as conn:
-        ran = run_scripts(conn, scripts)
+    credentials = step.admin()
+    budget = time_budget(context)
+    limit = None if budget is None else TimeLimit(budget, canceller(step.target, credentials))
+    with db.session(step.target, credentials) as conn:
+        ran = run_scripts(conn, scripts, limit)
     return document, {**step.describe(), "files": ran}
+
+
+def time_budget(context: Any) -> float | None:
+    """Seconds the files may take in this invocation (None: no Lambda context, no limit)."""
+    remaining = getattr(context, "get_remaining_time_in_millis", None)
+    if remaining is None:
+        return None
+    return max(0.0, remaining() / 1000 - SAFETY_MARGIN_SECONDS)
+
+
+def canceller(target: db.Target, credentials: db.Credentials) -> Callable[[int], None]:
+    """Cancel a backend's running statement from a second connection (same role: allowed)."""
+
+    def cancel(pid: int) -> None:
+        with db.session(target, credentials) as other:
+            other.run("SELECT pg_cancel_backend(:pid)", pid=pid)
+
+    return cancel
 
 
 def sql_directory(environ: Mapping[str, str] | None = None) -> Path:
@@ -62,30 +105,44 @@ def locate_scripts(names: Sequence[str], directory: Path) -> list[Path]:
     return paths
 
 
-def run_scripts(conn: db.Connection, scripts: Sequence[Path]) -> list[dict[str, Any]]:
-    """Run each file in its own transaction; returns [{"file", "seconds"}] of those that ran."""
+def run_scripts(
+    conn: db.Connection, scripts: Sequence[Path], limit: TimeLimit | None = None
+) -> list[dict[str, Any]]:
+    """Run each file in its own transaction; returns [{"file", "seconds"}] of those that ran.
+    With a `limit`, all files together get `limit.seconds` (see the module's docstring)."""
+    deadline = None if limit is None else time.monotonic() + limit.seconds
+    pid = int(conn.run("SELECT pg_backend_pid()")[0][0]) if limit else 0
     ran: list[dict[str, Any]] = []
     for index, path in enumerate(scripts):
         sql = path.read_text(encoding="utf-8")
         started = time.monotonic()
+        left = None if deadline is None else deadline - started
+        progress = _progress(ran, scripts[index + 1 :])
+        if left is not None and left <= 0:
+            raise SqlScriptFailed(f"{path.name} not started: {_out_of_time(limit)}{progress}")
         try:
-            _run_one(conn, sql)
+            with _watchdog(limit, pid, left) as fired:
+                _run_one(conn, sql, left)
         except DatabaseError as exc:
             code, message = db.error_fields(exc)
+            late = deadline is not None and time.monotonic() >= deadline
+            if code == QUERY_CANCELED and (fired.is_set() or late):
+                raise SqlScriptFailed(
+                    f"{path.name} did not finish in time and was cancelled and rolled back: "
+                    f"{_out_of_time(limit)}{progress}"
+                ) from None
             where = _line_of(sql, db.error_position(exc))
             raise SqlScriptFailed(
-                f"{path.name} failed{where}: {code} {message}{_progress(ran, scripts[index + 1 :])}"
+                f"{path.name} failed{where}: {code} {message}{progress}"
             ) from None
         except InterfaceError as exc:
             raise SqlScriptFailed(
-                f"{path.name} failed: connection lost ({exc.__class__.__name__})"
-                f"{_progress(ran, scripts[index + 1 :])}"
+                f"{path.name} failed: connection lost ({exc.__class__.__name__}){progress}"
             ) from None
         except _EndedTransaction:
             raise SqlScriptFailed(
                 f"{path.name} ends the transaction itself (COMMIT/ROLLBACK in the file); "
-                "each file runs in one transaction the pipeline manages"
-                f"{_progress(ran, scripts[index + 1 :])}"
+                f"each file runs in one transaction the pipeline manages{progress}"
             ) from None
         ran.append({"file": path.name, "seconds": round(time.monotonic() - started, 3)})
         # Whatever a script SETs or creates as temporary must not leak into the next one.
@@ -93,13 +150,48 @@ def run_scripts(conn: db.Connection, scripts: Sequence[Path]) -> list[dict[str, 
     return ran
 
 
+@contextlib.contextmanager
+def _watchdog(limit: TimeLimit | None, pid: int, left: float | None) -> Iterator[threading.Event]:
+    """Cancel backend `pid` after `left` seconds unless the block is done by then."""
+    fired = threading.Event()
+    if limit is None or left is None:
+        yield fired
+        return
+
+    def fire() -> None:
+        fired.set()
+        with contextlib.suppress(Exception):  # statement_timeout still stops long statements
+            limit.cancel(pid)
+
+    timer = threading.Timer(left, fire)
+    timer.daemon = True
+    timer.start()
+    try:
+        yield fired
+    finally:
+        timer.cancel()
+        timer.join()  # a cancel already on its way lands before the next statement starts
+
+
+def _out_of_time(limit: TimeLimit | None) -> str:
+    seconds = 0.0 if limit is None else limit.seconds
+    return (
+        f"the post-restore SQL had {seconds:.0f} s of this invocation (the function's timeout, "
+        f"at most 900 s, minus {SAFETY_MARGIN_SECONDS:.0f} s to report); make the file faster "
+        "or raise lambda.timeout_seconds"
+    )
+
+
 class _EndedTransaction(Exception):
     pass
 
 
-def _run_one(conn: db.Connection, sql: str) -> None:
+def _run_one(conn: db.Connection, sql: str, left: float | None) -> None:
     with db.transaction(conn):
         xid = conn.run("SELECT txid_current()")[0][0]
+        if left is not None:
+            # Per statement, on the server: holds even if this invocation is stopped.
+            conn.run(f"SET LOCAL statement_timeout = {max(1, int(left * 1000))}")
         conn.run(sql)  # no parameters: the simple protocol, so a file may hold many statements
         if conn.run("SELECT txid_current_if_assigned()")[0][0] != xid:
             raise _EndedTransaction

@@ -1,20 +1,17 @@
 """Step: swap, part 2 — rename the staging cluster to the target id (the endpoint is kept).
 
-Guarded before the rename. If the rename fails, the old target is renamed back to the target
-id (rollback) before SwapFailed is raised, so the env keeps its database.
+Guarded before the rename. A failure here (or later) is undone by the failure path
+(lib/undo): it renames the old target back once the target id is free.
 """
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 
-from handlers.lib import aws, guards, polling, rds, tags
+from handlers.lib import aws, clusters, guards, polling, rds, tags
 from handlers.lib import document as doc
 from handlers.lib.errors import SwapFailed
 from handlers.lib.step import Document, StepResult, pipeline_step
-
-LOG = logging.getLogger("aurora_restore")
 
 
 @pipeline_step("swap-in-staging")
@@ -33,34 +30,10 @@ def handler(document: Document, context: Any) -> StepResult:
             return document, {"cluster_id": target_id, "action": "already renamed"}
         raise SwapFailed(f"staging cluster {staging_id} not found")
     guards.check_cluster(document, staging, rds.cluster_tags(client, staging), "rename")
-    try:
-        if rds.describe_cluster(client, target_id) is not None:
-            raise SwapFailed(f"{target_id} still exists; the old target was not renamed away")
-        client.modify_db_cluster(
-            DBClusterIdentifier=staging_id, NewDBClusterIdentifier=target_id, ApplyImmediately=True
-        )
-    except Exception as exc:
-        rolled_back = _roll_back(document, client)
-        raise SwapFailed(
-            f"renaming {staging_id} to {target_id} failed ({type(exc).__name__}: {exc}); "
-            + ("the old target was renamed back" if rolled_back else "no rollback was needed")
-        ) from exc
+    if rds.describe_cluster(client, target_id) is not None:
+        raise SwapFailed(f"{target_id} still exists; the old target was not renamed away")
+    state = clusters.status(staging)
+    if state != clusters.AVAILABLE:  # AWS refuses to rename a cluster in any other state
+        raise SwapFailed(f"staging cluster {staging_id} is {state}, not available")
+    clusters.rename(client, staging_id, target_id)
     return document, {"cluster_id": target_id, "from": staging_id, "action": "renamed"}
-
-
-def _roll_back(document: Document, client: Any) -> bool:
-    """Rename the old target back to the target id, if it was swapped out and the id is free."""
-    old_id = document.get("old_cluster_id")
-    target_id = doc.target_cluster_id(document)
-    if not old_id or rds.describe_cluster(client, target_id) is not None:
-        return False
-    old = rds.describe_cluster(client, str(old_id))
-    if old is None:
-        return False
-    guards.check_cluster(document, old, rds.cluster_tags(client, old), "rename")
-    client.modify_db_cluster(
-        DBClusterIdentifier=str(old_id), NewDBClusterIdentifier=target_id, ApplyImmediately=True
-    )
-    LOG.warning("%s: swap rolled back, %s is %s again", document["operation_id"], old_id, target_id)
-    document["old_cluster_id"] = None
-    return True

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Install everything the tests need and run them: `bash scripts/test.sh` (README, CI).
 #   - a virtualenv .venv with the package and its dev extra (pytest, moto, ruff, mypy, awscli)
-#   - a local PostgreSQL server with TLS for the database tests (scripts/pg-test-server.sh, as root)
+#   - a local PostgreSQL server with TLS for the database tests (scripts/pg-test-server.sh, as root);
+#     its binaries also let every sandbox (--local, demo) start a private server of its own, so
+#     the sandbox and demo tests run the pipeline's database steps for real
 # Extra arguments go to pytest, e.g. `bash scripts/test.sh tests/cli -x`.
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -54,7 +54,7 @@ def aws() -> Iterator[None]:
 
 # What the engine calls, from several worker threads at once.
 ENGINE_SERVICES = ("sts", "iam", "lambda", "logs", "dynamodb", "sns", "secretsmanager",
-                   "stepfunctions", "cloudwatch", "scheduler", "resourcegroupstaggingapi")
+                   "stepfunctions", "cloudwatch", "scheduler", "resourcegroupstaggingapi", "events")
 
 
 def load_moto_backends() -> None:

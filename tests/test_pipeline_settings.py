@@ -4,6 +4,7 @@ one of this env's functions, and clear errors for a template that does not fit."
 
 from __future__ import annotations
 
+import itertools
 import json
 from pathlib import Path
 from typing import Any
@@ -11,16 +12,18 @@ from typing import Any
 import pytest
 
 from aurora_restore_cli import definition
-from aurora_restore_cli.config import load_settings
+from aurora_restore_cli.config import WAIT_LOOP_DEFAULTS, load_settings
 from aurora_restore_cli.naming import Names
 from aurora_restore_cli.pipeline_settings import (
     definition_values,
     function_arns,
     packaged_sql_names,
+    pipeline_block,
     pipeline_settings,
     render_definition,
 )
 from handlers import STEPS
+from handlers.lib import polling
 
 from .conftest import CONFIG_DIR, MOTO_ACCOUNT, edit_config
 
@@ -54,7 +57,8 @@ def test_document_has_the_contract_shape() -> None:
         "cluster_id", "engine", "engine_version", "instance_class", "instance_count",
         "subnet_group", "security_group_ids", "kms_key_id", "port", "parameter_group",
         "iam_auth", "log_exports", "deletion_protection", "strategy", "final_snapshot",
-        "delete_copied_snapshot", "protected_cluster_ids",
+        "delete_copied_snapshot", "protected_cluster_ids", "final_snapshot_retention_days",
+        "failed_run_expiry_hours",
     }  # fmt: skip
     assert document["target"]["protected_cluster_ids"] == ["prod-orders", "dev-shared-reporting"]
     assert document["database"] == {
@@ -135,28 +139,54 @@ def test_rendered_definition_is_complete_and_only_calls_our_functions() -> None:
         assert target in ours
         called.add(target)
     assert called == ours  # every step's function is used by the pipeline
-    assert document["TimeoutSeconds"] == 21600
+    assert document["TimeoutSeconds"] == 86400
     assert definition.validate(text, ours) == []
 
 
 def test_pipeline_numbers_come_from_config(config_dir: Path) -> None:
     def edit(data: dict[str, Any]) -> None:
         data["pipeline"] = {
-            "poll_interval_seconds": 5,
-            "max_poll_attempts": 9,
-            "timeout_seconds": 3600,
+            "timeout_seconds": 100000,
+            "poll_growth_percent": 1,
+            "waits": {"rename": {"first_seconds": 30, "poll_seconds": 3, "max_seconds": 300}},
         }
 
     edit_config(config_dir, "dev", edit)
-    document = json.loads(render_definition(load_settings(config_dir, "dev"), SANDBOX))
-    assert document["TimeoutSeconds"] == 3600
-    assert document["States"]["Initialize"]["Parameters"]["pipeline"] == {
-        "poll_interval_seconds": 5,
-        "max_poll_attempts": 9,
-        "timeout_seconds": 3600,
+    settings = load_settings(config_dir, "dev")
+    document = json.loads(render_definition(settings, SANDBOX))
+    assert document["TimeoutSeconds"] == 100000
+    block = document["States"]["Initialize"]["Parameters"]["pipeline"]
+    assert block == pipeline_block(settings)
+    assert (block["timeout_seconds"], block["poll_growth_percent"]) == (100000, 1)
+    # 30 s, then every 3 s (1% of < 300 s is less): the 91st check has waited 300 s.
+    assert block["waits"]["rename"] == {
+        "first_seconds": 30,
+        "poll_seconds": 3,
+        "max_seconds": 300,
+        "max_polls": 91,
     }
+    # Loops the file does not mention keep their defaults.
+    copy = WAIT_LOOP_DEFAULTS["copy"]
+    assert block["waits"]["copy"]["first_seconds"] == copy.first_seconds
+    assert set(block["waits"]) == set(polling.LOOPS) == set(WAIT_LOOP_DEFAULTS)
     texts = json.dumps(document)
     assert '"${' not in texts
+
+
+def test_max_polls_reach_max_seconds_with_growth() -> None:
+    block = pipeline_block(dev())
+    growth = block["poll_growth_percent"]
+    assert growth > 0
+    for key, loop in block["waits"].items():
+        waited = list(
+            itertools.islice(
+                polling.schedule(loop["first_seconds"], loop["poll_seconds"], growth),
+                loop["max_polls"],
+            )
+        )
+        assert waited[-1] >= loop["max_seconds"] > waited[-2], key
+    # A 10-hour copy bound costs a few hundred checks, not 1,800 at a fixed 20 s.
+    assert block["waits"]["copy"]["max_polls"] < 300
 
 
 def test_settings_are_placed_by_the_definition() -> None:

@@ -355,8 +355,10 @@ def test_pipeline_ids_fall_under_the_patterns() -> None:
             copy = pipeline_naming.copy_snapshot_id(target, operation)
             finals = [
                 pipeline_naming.final_snapshot_id(target, operation),
-                pipeline_naming.final_snapshot_id(old, operation),
+                pipeline_naming.final_snapshot_for(target, old),  # an expired old cluster's
             ]
+            recovered = pipeline_naming.recovery_instance_id(target, operation, 2)
+            assert _covered(f"{rds}:db:{recovered}", by_sid["RdsCreateInstances"])
             assert _covered(f"{rds}:cluster:{staging}", by_sid["RdsRestore"])
             assert _covered(f"{rds}:cluster:{target.lower()}", by_sid["RdsRestore"])
             for cluster in (staging, old, target.lower()):
@@ -371,6 +373,8 @@ def test_pipeline_ids_fall_under_the_patterns() -> None:
                     f"{rds}:cluster-snapshot:{final}",
                     policies.env_resources(allowed_settings, names),
                 )
+                for sid in ("RdsRestore", "RdsDeleteWithFinalSnapshot", "RdsDeleteFinalSnapshots"):
+                    assert _covered(f"{rds}:cluster-snapshot:{final}", by_sid[sid]), sid
         assert _covered(f"{rds}:db:{target.lower()}-instance-1", by_sid["RdsDeleteInstances"])
 
 

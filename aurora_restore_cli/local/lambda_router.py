@@ -9,6 +9,10 @@ An exception becomes Lambda's unhandled-error answer: header `X-Amz-Function-Err
 and payload `{"errorType": <class name>, "errorMessage": str(exc)}`, which is what Step
 Functions' Retry/Catch match on. Functions with any other handler keep moto's behaviour.
 
+The handler modules come from this process's path, not from the function's zip; what else the
+zip carries for them is made available the way they look for it: the post-restore SQL files
+(`handlers/sql/`) are unpacked once per code version and `AURORA_RESTORE_SQL_DIR` points there.
+
 Step Functions executions run in threads and the environment is process-wide, so
 invocations are serialised by a lock. Used by tests (inside `mock_aws`) and by the sandbox's
 moto server process; it does not depend on pytest.
@@ -21,23 +25,33 @@ moto server process; it does not depend on pytest.
 
 from __future__ import annotations
 
+import atexit
+import hashlib
 import importlib
+import io
 import json
 import os
+import shutil
+import tempfile
 import threading
 import time
 import uuid
+import zipfile
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 DEFAULT_PACKAGES = ("handlers",)
+SQL_PREFIX = "handlers/sql/"  # packaging.SQL_DIR, as run_sql finds it in its zip
+SQL_DIR_ENV = "AURORA_RESTORE_SQL_DIR"
 
 _state_lock = threading.Lock()
 _call_lock = threading.RLock()
 _original: Any = None
 _packages: tuple[str, ...] = DEFAULT_PACKAGES
 _extra_env: dict[str, str] = {}
+_unpacked: dict[str, str] = {}  # code sha256 → directory holding that zip's SQL files
 
 
 class LambdaContext:
@@ -126,6 +140,7 @@ def _routed_invoke(
 def call(function: Any, module_name: str, attribute: str, event: Any) -> tuple[str, bool]:
     """Invoke the handler; returns (JSON payload, failed)."""
     environment = {
+        **_packaged_sql(function),  # the function's own variables may point elsewhere
         **dict(getattr(function, "environment_vars", None) or {}),
         "AWS_REGION": function.region,
         "AWS_DEFAULT_REGION": function.region,
@@ -146,6 +161,28 @@ def call(function: Any, module_name: str, attribute: str, event: Any) -> tuple[s
         except Exception as exc:
             error = {"errorType": type(exc).__name__, "errorMessage": str(exc)}
             return json.dumps(error), True
+
+
+def _packaged_sql(function: Any) -> dict[str, str]:
+    """`{AURORA_RESTORE_SQL_DIR: dir}` when the function's zip carries SQL files, else {}."""
+    code = getattr(function, "code_bytes", b"") or b""
+    if not code:
+        return {}
+    key = hashlib.sha256(code).hexdigest()
+    if key not in _unpacked:
+        try:
+            with zipfile.ZipFile(io.BytesIO(code)) as archive:
+                members = [n for n in archive.namelist() if n.startswith(SQL_PREFIX)]
+                directory = ""
+                if members:
+                    directory = tempfile.mkdtemp(prefix="aurora-restore-sql-")
+                    atexit.register(shutil.rmtree, directory, True)
+                    for name in members:
+                        Path(directory, name[len(SQL_PREFIX):]).write_bytes(archive.read(name))
+        except zipfile.BadZipFile:
+            directory = ""
+        _unpacked[key] = directory
+    return {SQL_DIR_ENV: _unpacked[key]} if _unpacked[key] else {}
 
 
 def _decode(body: Any) -> Any:

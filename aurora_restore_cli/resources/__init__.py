@@ -32,6 +32,7 @@ STEPS: tuple[str, ...] = (
     "topic",
     "lambdas",
     "state-machine",
+    "events",
     "alarms",
     "schedule",
 )
@@ -43,6 +44,7 @@ _MODULES = {
     "topic": "topic",
     "lambdas": "lambdas",
     "state-machine": "state_machine",
+    "events": "events",
     "alarms": "alarms",
     "schedule": "schedule",
 }

@@ -15,8 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from handlers import STEPS as HANDLER_STEPS
-
+from ..bundled import handler_steps
 from ..naming import step_function_name
 from .base import BulkRead, Context, Loadable, Resource, tag_differences, tag_list
 
@@ -101,7 +100,7 @@ def resources(ctx: Context) -> list[Resource[Any]]:
             settings.aborted_executions,
         ),
     ]
-    for step in HANDLER_STEPS:
+    for step in handler_steps():
         function = names.function(step)
         requests.append(
             alarm_request(

@@ -1,4 +1,5 @@
-"""The pipeline's Lambda functions `aurora-restore-<step>-<env>`, one per `handlers.STEPS`,
+"""The pipeline's Lambda functions `aurora-restore-<step>-<env>`, one per `handlers.FUNCTIONS`
+(the state machine's steps and the recovery function),
 each preceded by its log group `/aws/lambda/<function>` (retention from config, tagged).
 
 Code is compared by CodeSha256 against the deterministic package (built once per command,
@@ -18,8 +19,7 @@ import threading
 from dataclasses import dataclass
 from typing import Any
 
-import handlers
-
+from ..bundled import deployed_functions
 from ..packaging import Package, Packager
 from .base import BulkRead, Context, Loadable, Resource, tag_differences
 from .log_group import LogGroup, log_groups_by_prefix
@@ -44,7 +44,7 @@ def resources(ctx: Context) -> list[Resource[Any]]:
     functions = BulkRead(lambda: list_functions(ctx))
     groups = log_groups_by_prefix(ctx, f"/aws/lambda/{FUNCTION_PREFIX}")
     out: list[Resource[Any]] = []
-    for step in handlers.STEPS:
+    for step in deployed_functions():
         retention = ctx.settings.lambda_.log_retention_days
         group = LogGroup(ctx, ctx.names.function_log_group(step), retention, groups)
         group.depends_on = ()

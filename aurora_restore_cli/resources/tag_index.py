@@ -2,7 +2,7 @@
 
 One paginated `GetResources` call, filtered on our two managed tags for this env and on the
 services below, returns every resource of ours there with all its tags — instead of one
-tags call per log group, function, alarm, table, topic and state machine. Resources use it
+tags call per log group, function, alarm, table, topic, state machine and rule. Resources use it
 through `Resource.indexed_tags()`, which trusts an entry only when it holds exactly the tags
 we want; anything else (absent from the index, other tags, the index unavailable) is read
 from the service itself. So the index only ever saves calls: it never decides that a
@@ -23,7 +23,7 @@ from ..aws import Clients
 from ..naming import managed_tags
 
 # Services whose resources we read tags of through the index (ARN service names).
-INDEXED_SERVICES = ("lambda", "logs", "cloudwatch", "states", "dynamodb", "sns")
+INDEXED_SERVICES = ("lambda", "logs", "cloudwatch", "states", "dynamodb", "sns", "events")
 RESOURCES_PER_PAGE, TAGS_PER_PAGE = 100, 500  # the API's maximums
 
 

@@ -188,3 +188,23 @@ def release_lock(target_cluster_id: str, operation_id: str, *, table: str | None
             return False
         raise
     return True
+
+
+def items(operation_id: str, *, table: str | None = None) -> list[dict[str, Any]]:
+    """Every audit item of one operation (plain Python values), in time order."""
+    from boto3.dynamodb.types import TypeDeserializer
+
+    plain = TypeDeserializer()
+    kwargs: dict[str, Any] = {
+        "TableName": table or table_name(),
+        "KeyConditionExpression": "operation_id = :op",
+        "ExpressionAttributeValues": {":op": {"S": operation_id}},
+        "ConsistentRead": True,
+    }
+    found: list[dict[str, Any]] = []
+    while True:
+        page = aws.client("dynamodb").query(**kwargs)
+        found.extend({k: plain.deserialize(v) for k, v in item.items()} for item in page["Items"])
+        if "LastEvaluatedKey" not in page:
+            return sorted(found, key=lambda item: str(item.get("timestamp")))
+        kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]

@@ -6,7 +6,10 @@ Modes (env `AURORA_RESTORE_DB_MODE`):
   skip     sandbox without a database: the database steps record SKIPPED and say why.
   override tests/local: `AURORA_RESTORE_DB_HOST`/`_PORT`, admin credentials from the secret
            `AURORA_RESTORE_DB_ADMIN_SECRET_ID`, TLS per `AURORA_RESTORE_DB_SSL` (`verify`
-           with CA file `AURORA_RESTORE_DB_CA`, or `off`).
+           with CA file `AURORA_RESTORE_DB_CA`, or `off` — an explicit choice, never a
+           fallback). The database is settings' `database.name`, or `AURORA_RESTORE_DB_NAME`
+           where `{cluster}` stands for the staging cluster id (the sandbox keeps one database
+           per restored cluster on one server).
 Passwords are never logged, returned or put in exception messages.
 """
 
@@ -37,6 +40,7 @@ PORT_ENV = "AURORA_RESTORE_DB_PORT"
 ADMIN_SECRET_ENV = "AURORA_RESTORE_DB_ADMIN_SECRET_ID"
 SSL_ENV = "AURORA_RESTORE_DB_SSL"
 CA_ENV = "AURORA_RESTORE_DB_CA"
+NAME_ENV = "AURORA_RESTORE_DB_NAME"
 MASTER_SECRET_ENV = "MASTER_SECRET_ID"
 APP_SECRET_ENV = "APP_SECRET_ID"
 
@@ -222,6 +226,7 @@ def resolve_target(
         host = env.get(HOST_ENV, "")
         if not host:
             raise SettingsInvalid(f"{MODE_ENV}=override needs {HOST_ENV}")
+        dbname = _override_database(env.get(NAME_ENV, ""), dbname, staging_cluster_id)
         return Target(host, _port(env.get(PORT_ENV, "5432")), dbname, _override_tls(env), timeout)
     if not staging_cluster_id:
         raise SettingsInvalid("the document has no staging_cluster_id to connect to")
@@ -231,6 +236,16 @@ def resolve_target(
         raise DatabaseUnreachable(f"cluster {staging_cluster_id} has no endpoint yet")
     port = clusters[0].get("Port") or settings.get("target", {}).get("port") or 5432
     return Target(endpoint, int(port), dbname, tls_context(default_ca_file()), timeout)
+
+
+def _override_database(template: str, default: str, cluster_id: str | None) -> str:
+    if not template:
+        return default
+    if "{cluster}" in template and not cluster_id:
+        raise SettingsInvalid(f"{NAME_ENV} names the cluster, but the document has none")
+    name = template.replace("{cluster}", cluster_id or "")
+    quote_ident(name)  # a name PostgreSQL would truncate is refused here, not later
+    return name
 
 
 def _port(value: str) -> int:
@@ -255,8 +270,9 @@ def _override_tls(env: Mapping[str, str]) -> ssl.SSLContext | None:
 # --- secrets -----------------------------------------------------------------------------
 
 
-def _secret_json(secrets: Any, secret_id: str) -> dict[str, Any]:
-    value = secrets.get_secret_value(SecretId=secret_id).get("SecretString")
+def _secret_json(secrets: Any, secret_id: str, version_id: str | None = None) -> dict[str, Any]:
+    extra = {"VersionId": version_id} if version_id else {}
+    value = secrets.get_secret_value(SecretId=secret_id, **extra).get("SecretString")
     try:
         data = json.loads(value) if isinstance(value, str) else None
     except ValueError:
@@ -274,12 +290,17 @@ def _env_value(env: Mapping[str, str], name: str) -> str:
     return value
 
 
-def admin_credentials(secrets: Any, environ: Mapping[str, str] | None = None) -> Credentials:
-    """The master user (real) or the override admin (`AURORA_RESTORE_DB_ADMIN_SECRET_ID`)."""
+def admin_credentials(
+    secrets: Any, environ: Mapping[str, str] | None = None, version_id: str | None = None
+) -> Credentials:
+    """The master user (real) or the override admin (`AURORA_RESTORE_DB_ADMIN_SECRET_ID`).
+
+    `version_id`: the master-secret version this run staged (AWSPENDING until the new cluster
+    serves under the target id; see handlers/lib/secrets.py); None reads AWSCURRENT."""
     env = os.environ if environ is None else environ
-    name = ADMIN_SECRET_ENV if db_mode(env) == "override" else MASTER_SECRET_ENV
-    secret_id = _env_value(env, name)
-    data = _secret_json(secrets, secret_id)
+    override = db_mode(env) == "override"
+    secret_id = _env_value(env, ADMIN_SECRET_ENV if override else MASTER_SECRET_ENV)
+    data = _secret_json(secrets, secret_id, None if override else version_id)
     username, password = data.get("username"), data.get("password")
     if not isinstance(username, str) or not username:
         raise SettingsInvalid(f"secret {secret_id} has no 'username'")
@@ -406,6 +427,10 @@ class StepDatabase:
     settings: Mapping[str, Any]
     target: Target
     secrets: Any = field(repr=False)
+    master_version: str | None = None  # this run's staged master password (AWSPENDING)
+
+    def admin(self) -> Credentials:
+        return admin_credentials(self.secrets, version_id=self.master_version)
 
     def describe(self) -> dict[str, Any]:
         """Audit details about where we connected (never credentials)."""
@@ -422,7 +447,10 @@ def step_database(document: Mapping[str, Any]) -> StepDatabase:
     region = doc.region(dict(document))
     rds = aws.client("rds", region) if db_mode() == "real" else None
     target = resolve_target(settings, document.get("staging_cluster_id"), rds)
-    return StepDatabase(settings, target, aws.client("secretsmanager", region))
+    version = document.get("master_secret_version")
+    return StepDatabase(
+        settings, target, aws.client("secretsmanager", region), str(version) if version else None
+    )
 
 
 @contextmanager

@@ -72,3 +72,22 @@ def strategy(document: Document) -> str:
 def timeout_seconds(document: Document, default: int = 6 * 3600) -> int:
     pipeline = document.get("pipeline") or {}
     return int(pipeline.get("timeout_seconds") or default)
+
+
+def progress(document: Document) -> list[str]:
+    """The steps that have succeeded (or were skipped) so far, in order (lib/step.py)."""
+    return [str(step) for step in document.get("progress") or []]
+
+
+def verified(document: Document) -> bool:
+    """Did the restored database pass the verify step (masking SQL ran before it)?"""
+    return "verify" in progress(document)
+
+
+def failed_run_expiry_hours(document: Document, default: int = 24) -> int:
+    """How long what a failed run keeps for inspection lives (settings.target)."""
+    return int(target(document).get("failed_run_expiry_hours") or default)
+
+
+def final_snapshot_retention_days(document: Document, default: int = 7) -> int:
+    return int(target(document).get("final_snapshot_retention_days") or default)

@@ -23,7 +23,13 @@ def topic_arn() -> str:
 
 def render(summary: Mapping[str, Any]) -> str:
     """Header lines a human reads in an e-mail, then the same facts as JSON for machines."""
-    lines = [f"{key}: {value}" for key, value in summary.items() if not isinstance(value, dict)]
+    lines: list[str] = []
+    for key, value in summary.items():
+        if isinstance(value, list):
+            lines.append(f"{key}:" + ("" if value else " none"))
+            lines.extend(f"  - {item}" for item in value)
+        elif not isinstance(value, dict):
+            lines.append(f"{key}: {value}")
     timings = summary.get("timings") or {}
     if timings:
         lines.append("step durations (s):")
@@ -98,3 +104,43 @@ def _elapsed(started_at: Any) -> float | None:
     if started.tzinfo is None:
         started = started.replace(tzinfo=timezone.utc)
     return round((datetime.now(timezone.utc) - started).total_seconds(), 3)
+
+
+def undo_facts(document: Mapping[str, Any]) -> dict[str, Any]:
+    """What the failure path's undo did (handlers/lib/undo.py), for audit and notification:
+    who serves under the target id, what was undone, what is left and where, what is pending."""
+    undo = document.get("undo") or {}
+    facts: dict[str, Any] = {
+        "serving_under_target": undo.get("serving") or "unknown",
+        "undone": list(undo.get("actions") or []),
+        "left": list(undo.get("left") or []),
+        "pending": list(undo.get("pending") or []),
+    }
+    if undo.get("note"):
+        facts["undo_note"] = undo["note"]
+    undo_error = document.get("undo_error")
+    if undo_error:
+        facts["undo_error"] = failure({"error": undo_error})
+    if not undo.get("done"):
+        operation = document.get("operation_id")
+        env = (document.get("settings") or {}).get("env")
+        facts["next_step"] = (
+            f"the undo is not finished and the lock is kept: run `aurora-restore recover "
+            f"{operation} --env {env}`"
+        )
+    return facts
+
+
+def publish_failure(
+    document: Mapping[str, Any], error: Mapping[str, str], extra: Mapping[str, Any] | None = None
+) -> str:
+    """The failure notification (pipeline failure path and recovery)."""
+    facts = summary(document, "FAILED")
+    facts.update(error)
+    facts.update(extra or {})
+    facts.update(undo_facts(document))
+    settings = document.get("settings") or {}
+    target = (settings.get("target") or {}).get("cluster_id") or "?"
+    env = settings.get("env") or os.environ.get("ENVIRONMENT") or "unknown"
+    subject = f"aurora-restore [{env}] FAILED: {target} ({error['error']})"
+    return publish(subject, facts, "FAILED")

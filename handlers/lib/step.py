@@ -11,6 +11,8 @@ and returns `(document, details)`:
 The decorator turns it into the Lambda entry point `handler(event, context) -> dict`:
 
 - times the call and adds the seconds to `document["timings"][step]` (summed over polls);
+- appends the step to `document["progress"]` once it has succeeded (or been skipped): what the
+  run has done, which the failure path reads (e.g. "verify" in progress = masking verified);
 - writes one audit item: SUCCEEDED with `details`, or SKIPPED when the details come from
   `skipped("why", ...)` (the "skipped" marker is removed, the reason kept), or FAILED with the
   error class and message — then re-raises so Step Functions' Retry/Catch see the class name;
@@ -84,6 +86,7 @@ def pipeline_step(step: str) -> Callable[[StepFunction], LambdaHandler]:
             details = dict(details)
             status = "SKIPPED" if details.pop(SKIPPED_MARKER, False) else "SUCCEEDED"
             _add_timing(document, step, started)
+            _add_progress(document, step)
             _record(document, step, status, details, started)
             LOG.info("%s %s %s", operation_id, step, status)
             return document
@@ -103,6 +106,12 @@ def _named(exc: Exception) -> Exception:
 def _add_timing(document: Document, step: str, started: float) -> None:
     timings = document.setdefault("timings", {})
     timings[step] = round(float(timings.get(step, 0)) + time.monotonic() - started, 3)
+
+
+def _add_progress(document: Document, step: str) -> None:
+    progress = document.setdefault("progress", [])
+    if step not in progress:
+        progress.append(step)
 
 
 def _record(document: Document, step: str, status: str, details: Details, started: float) -> None:

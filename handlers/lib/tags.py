@@ -1,14 +1,30 @@
-"""Our tags (contract): every cluster, copy and instance we create carries them."""
+"""Our tags (contract): every cluster, copy, instance and final snapshot we create carries them.
+
+- `aurora-restore:managed-by=aurora-restore` and `aurora-restore:env=<env>`: ours, for this env.
+- `aurora-restore:operation=<operation id>`: the run that restored or made it.
+- `aurora-restore:expires-at=<UTC, YYYY-MM-DDTHH:MM:SSZ>`: kept on purpose after a failed run
+  (for inspection); later runs and `recover` delete it once the moment has passed.
+- `aurora-restore:kind=final-snapshot`: a final snapshot of a deleted cluster (kept per the
+  configured retention, not by expiry).
+- `aurora-restore:restored-from=<final snapshot id>`: a target the failure path brought back
+  from its final snapshot (strategy `replace`).
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 MANAGED_BY_KEY = "aurora-restore:managed-by"
 MANAGED_BY_VALUE = "aurora-restore"
 ENV_KEY = "aurora-restore:env"
 OPERATION_KEY = "aurora-restore:operation"
+EXPIRES_KEY = "aurora-restore:expires-at"
+KIND_KEY = "aurora-restore:kind"
+FINAL_SNAPSHOT_KIND = "final-snapshot"
+RESTORED_FROM_KEY = "aurora-restore:restored-from"
+EXPIRY_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
 
 
 def managed(env: str, operation_id: str | None = None) -> dict[str, str]:
@@ -28,3 +44,19 @@ def from_list(tag_list: Iterable[Mapping[str, Any]] | None) -> dict[str, str]:
 
 def is_managed(tags: Mapping[str, str], env: str) -> bool:
     return tags.get(MANAGED_BY_KEY) == MANAGED_BY_VALUE and tags.get(ENV_KEY) == env
+
+
+def expiry(now: datetime, hours: int) -> str:
+    return (now + timedelta(hours=hours)).astimezone(timezone.utc).strftime(EXPIRY_FORMAT)
+
+
+def expired(tags: Mapping[str, str], now: datetime) -> bool:
+    """True when the expiry tag is present, readable and in the past (unreadable: never)."""
+    value = tags.get(EXPIRES_KEY)
+    if not value:
+        return False
+    try:
+        moment = datetime.strptime(value, EXPIRY_FORMAT).replace(tzinfo=timezone.utc)
+    except ValueError:
+        return False
+    return moment <= now

@@ -1,5 +1,6 @@
 """run / executions / history on the sandbox (a real moto server process executing our
-definition), as subprocesses and through CliRunner; and `demo` end to end."""
+definition), as subprocesses and through CliRunner; the database steps skipped (no PostgreSQL)
+and for real (a private PostgreSQL started by the sandbox, as in CI); `demo` end to end."""
 
 from __future__ import annotations
 
@@ -33,8 +34,9 @@ def cli_run(*args: str, env: dict[str, str] | None = None) -> subprocess.Complet
 
 @pytest.fixture(scope="module")
 def provisioned(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
-    """A sandbox of this module's own, seeded and set up for env dev."""
-    env = {"AURORA_RESTORE_SANDBOX_DIR": str(tmp_path_factory.mktemp("runs-sandbox"))}
+    """A sandbox of this module's own, without PostgreSQL, seeded and set up for env dev."""
+    env = {"AURORA_RESTORE_SANDBOX_DIR": str(tmp_path_factory.mktemp("runs-sandbox")),
+           "AURORA_RESTORE_SANDBOX_POSTGRES": "off"}
     saved = os.environ.get("AURORA_RESTORE_SANDBOX_DIR")
     try:
         for args in (["sandbox", "seed"], ["setup"]):
@@ -73,6 +75,7 @@ def test_run_to_success_then_executions_and_history(provisioned: dict[str, str])
     assert [e["timestamp"] for e in events] == sorted(e["timestamp"] for e in events)
     skipped = {e["step"]: e for e in events if e["status"] == "SKIPPED"}
     assert set(skipped) == {"reset-app-users", "run-sql", "verify"}  # no database in the sandbox
+    assert set(result["skipped_steps"]) == {"ResetAppUsers", "RunSql", "Verify"}
 
     text = cli_run("--local", "--env", "dev", "history", operation, env=provisioned)
     assert text.returncode == 0 and "find-snapshot" in text.stdout
@@ -88,12 +91,42 @@ def test_run_to_failure_exits_1_with_the_error(provisioned: dict[str, str]) -> N
     assert result["failure"]["step"] == "FindSnapshot"
     assert "no-such-snapshot" in result["failure"]["message"]
     assert "SnapshotNotFound" in done.stderr
+    assert "aurora-restore --local sandbox seed --env dev" in done.stderr  # the sandbox hint
+    assert result["exit_code"] == 1 and "SnapshotNotFound" in result["error"]  # one document
 
     trail = CliRunner().invoke(cli, ["history", result["operation_id"], "--local", "--env", "dev",
                                      "-o", "json"])
     statuses = [(e["step"], e["status"]) for e in json.loads(trail.stdout)["events"]]
     assert ("find-snapshot", "FAILED") in statuses
     assert statuses[-1][0] == "notify-failure"
+
+
+def test_live_view_says_skipped_and_listings_keep_ids_whole(
+    provisioned: dict[str, str],
+) -> None:
+    done = cli_run("--local", "--env", "dev", "run", "--wait", env=provisioned)
+    assert done.returncode == 0, done.stderr
+    for state in ("ResetAppUsers", "RunSql", "Verify"):  # the audit says SKIPPED: so does the view
+        assert re.search(rf"^  {state} +skipped ", done.stderr, re.M), done.stderr
+    assert re.search(r"^  FindSnapshot +done ", done.stderr, re.M)
+    assert "AURORA_RESTORE_SANDBOX_POSTGRES=off" in done.stderr  # says why there is no database
+
+    piped = cli_run("--local", "--env", "dev", "executions", env=provisioned)
+    assert piped.returncode == 0, piped.stderr
+    rows = [line for line in piped.stdout.splitlines() if line.startswith("dev-")]
+    assert rows and all(len(line.split()) == 5 for line in rows)  # one line per run, whole ids
+    for line in rows:
+        assert re.fullmatch(r"dev-\d{8}-\d{6}-[0-9a-f]{6}", line.split()[0]), line
+
+    narrow = cli_run("--local", "--env", "dev", "executions", env={
+        **provisioned, "TTY_COMPATIBLE": "1", "COLUMNS": "60", "NO_COLOR": "1"})
+    assert narrow.returncode == 0, narrow.stderr
+    ids = [line.split()[0] for line in rows]
+    for operation in ids:  # on a narrow terminal: columns go, ids stay whole
+        assert operation in narrow.stdout
+    assert "hidden to fit" in narrow.stdout
+    visible = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", narrow.stdout)  # styles, even with NO_COLOR
+    assert max(len(line) for line in visible.splitlines()) <= 60
 
 
 def test_run_without_wait_prints_the_operation(provisioned: dict[str, str]) -> None:
@@ -119,12 +152,106 @@ def test_demo_end_to_end(tmp_path: Path) -> None:
     assert "Audit trail" in output and "notify-success" in output
     assert "SNS" in output and "SUCCEEDED: dev-orders refreshed" in output
     assert "demo finished" in output
+    # the database steps ran for real on the sandbox's private PostgreSQL (CI installs it)
+    database = re.search(r"database steps run on a private PostgreSQL \S+ on 127\.0\.0\.1:(\d+), "
+                         r"TLS verified", output)
+    assert database, re.findall(r"^.*PostgreSQL.*$", output, re.M)
+    for step in ("reset-app-users", "run-sql", "verify"):
+        assert re.search(rf"^\S+Z  {step} +SUCCEEDED  .*endpoint=127\.0\.0\.1:{database[1]}",
+                         output, re.M), step
+    before, after = _table(output, "Production data (prod-orders)"), _table(output, "Refreshed target")
+    assert len(before) == len(after) == 3
+    for old, new in zip(before, after, strict=True):
+        assert old[0] == new[0]  # the same customers …
+        assert re.fullmatch(r"\S+@example\.(com|org|net)", old[2]) and old[1] != "Customer"
+        assert new[2] == f"customer{new[0]}@example.invalid"  # … masked by config/sql/mask_pii.sql
+        assert new[1] == f"Customer No. {new[0]}" and new[-1] in ("masked", "-")
+    assert "users reset: orders_app (read-write, created), orders_readonly (read-only, created)" \
+        in output
+    assert "masking SQL: 01_mask_pii.sql" in output
+    assert "verified as orders_app: 2 of 2 expected tables" in output
     # the private sandbox is gone: no state file left, no server process, no open port
     for state_file in tmp_path.glob("aurora-restore-demo-*/sandbox.json"):
         pytest.fail(f"sandbox state left behind: {state_file}")
     ports = [int(port) for port in re.findall(r"sandbox on http://127\.0\.0\.1:(\d+)", output)]
     assert ports
-    with socket.socket() as sock:
-        assert sock.connect_ex(("127.0.0.1", ports[0])) != 0
+    for port in (ports[0], int(database[1])):
+        with socket.socket() as sock:
+            assert sock.connect_ex(("127.0.0.1", port)) != 0
     left = subprocess.run(["pgrep", "-f", f"sandbox_server {tmp_path}"], capture_output=True)
     assert left.returncode == 1, left.stdout
+
+
+def _table(output: str, title: str) -> list[list[str]]:
+    """The rows of a listing printed as plain lines (stdout is a pipe), split on 2+ spaces."""
+    lines = output.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith(title))
+    rows = []
+    for line in lines[start + 2:]:  # after the title and the header
+        if not re.match(r"^\d+  ", line):
+            break
+        rows.append(re.split(r"\s{2,}", line.strip()))
+    return rows
+
+
+def test_init_then_seed_setup_run_with_the_database_steps_for_real(tmp_path: Path) -> None:
+    """A starter config works on the sandbox at once, and (PostgreSQL installed, as in CI)
+    the refresh really resets the users, masks the data and verifies it."""
+    env = {"AURORA_RESTORE_SANDBOX_DIR": str(tmp_path / "box")}
+    config = tmp_path / "cfg"
+    done = cli_run("init", "--env", "qa", "--dir", str(config), env=env)
+    assert done.returncode == 0, done.stderr
+    base = ["--local", "--env", "qa", "--config-dir", str(config)]
+    saved = os.environ.get("AURORA_RESTORE_SANDBOX_DIR")
+    try:
+        for args in (["sandbox", "seed"], ["setup"]):
+            done = cli_run(*base, *args, env=env)
+            assert done.returncode == 0, done.stderr
+        assert "database steps run on a private PostgreSQL" in done.stderr + cli_run(
+            *base, "sandbox", "status", env=env).stdout
+        done = cli_run(*base, "run", "--wait", "-o", "json", env=env)
+        assert done.returncode == 0, done.stderr
+        result = json.loads(done.stdout)
+        assert result["status"] == "SUCCEEDED" and result["skipped_steps"] == []
+
+        trail = cli_run(*base, "history", result["operation_id"], "-o", "json", env=env)
+        events = {e["step"]: e for e in json.loads(trail.stdout)["events"]}
+        users = events["reset-app-users"]["details"]["users"]
+        assert {(u["name"], u["action"]) for u in users} == {
+            ("orders_app", "created"), ("orders_readonly", "created")}
+        assert events["run-sql"]["details"]["files"][0]["file"] == "01_mask_pii.sql"
+        assert events["verify"]["details"]["tables_checked"] == 2
+        for step in ("reset-app-users", "run-sql", "verify"):
+            assert events[step]["status"] == "SUCCEEDED"
+            assert events[step]["details"]["tls"] == "verify"
+
+        os.environ["AURORA_RESTORE_SANDBOX_DIR"] = env["AURORA_RESTORE_SANDBOX_DIR"]
+        box = sandbox.find()
+        assert box is not None and box.postgres is not None
+        admin = box.postgres.connect()
+        try:
+            databases = {r[0] for r in admin.run("SELECT datname FROM pg_database")}
+        finally:
+            admin.close()
+        # the staging database became the target's; the old target's was dropped with it
+        assert {"prod-orders", "qa-orders"} <= databases
+        assert not any("-stg-" in d or "-old-" in d for d in databases)
+        target = box.postgres.connect("qa-orders")
+        source = box.postgres.connect("prod-orders")
+        try:
+            masked = target.run("SELECT id, email, first_name FROM public.customers ORDER BY id")
+            original = source.run("SELECT id, email FROM public.customers ORDER BY id")
+            readonly_can_write = target.run(
+                "SELECT has_table_privilege('orders_readonly', 'public.orders', 'UPDATE')")[0][0]
+        finally:
+            target.close()
+            source.close()
+        assert len(masked) == len(original) == 24
+        assert all(email == f"customer{i}@example.invalid" for i, email, _ in masked)
+        assert not any(email.endswith(".invalid") for _, email in original)  # source untouched
+        assert readonly_can_write is False
+    finally:
+        os.environ["AURORA_RESTORE_SANDBOX_DIR"] = env["AURORA_RESTORE_SANDBOX_DIR"]
+        sandbox.stop()
+        if saved is not None:
+            os.environ["AURORA_RESTORE_SANDBOX_DIR"] = saved

@@ -9,9 +9,10 @@ applies to every region and thread, including Step Functions' interpreter thread
   describes of that snapshot report those statuses, then `available` (or whatever the last
   scripted status is, if it is a failure such as `failed`). `script_cluster` does the same for
   a cluster id.
-- Renames: AWS moves a cluster's instances with it. moto renames the cluster but its instances
-  keep the old cluster id, so member lists go wrong after a swap; `modify_db_cluster` is wrapped
-  to re-point the instances.
+- Renames: AWS moves a cluster's instances (and automated backups) with it. moto renames the
+  cluster but its instances keep the old cluster id, so member lists go wrong after a swap, and
+  its automated snapshots `rds:<old id>-<minute>` keep blocking a new cluster under the old id
+  within the same minute; `modify_db_cluster` is wrapped to re-point both.
 - Automated snapshots: AWS deletes a cluster's automated snapshots with the cluster (unless
   asked to retain them); moto keeps them, so deleting `x` and restoring `x` in the same minute
   (strategy `replace`) clashes on `rds:x-<minute>`. `delete_db_cluster` is wrapped to drop them.
@@ -131,6 +132,13 @@ def patched_moto() -> Iterator[RdsScript]:
             for instance in self.databases.values():
                 if getattr(instance, "db_cluster_identifier", None) == old_id:
                     instance.db_cluster_identifier = new_id
+            # AWS keeps automated backups with the cluster (by resource id), so a new cluster
+            # may take the old id at once; moto names them after the id: move them along.
+            prefix = f"rds:{old_id}-"
+            for sid in [s for s in self.cluster_snapshots if s.startswith(prefix)]:
+                moved = f"rds:{new_id}-" + sid[len(prefix) :]
+                self.cluster_snapshots[moved] = self.cluster_snapshots.pop(sid)
+                self.cluster_snapshots[moved].db_cluster_snapshot_identifier = moved
         return result
 
     def delete_db_cluster(self: Any, cluster_identifier: str, *args: Any, **kwargs: Any) -> Any:

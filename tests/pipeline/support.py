@@ -11,13 +11,14 @@ import copy
 import json
 import time
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import boto3
 
 from aurora_restore_cli import definition
-from handlers import STEPS
+from handlers import FUNCTIONS
+from handlers.lib import polling
 
 REGION = "us-east-1"
 SOURCE_REGION = "us-west-2"
@@ -89,9 +90,11 @@ def make_settings(target_kms: str | None, **target_overrides: Any) -> dict[str, 
             "log_exports": ["postgresql"],
             "deletion_protection": False,
             "strategy": "swap",
-            "final_snapshot": False,
+            "final_snapshot": True,
             "delete_copied_snapshot": True,
             "protected_cluster_ids": [SOURCE, "dev-shared-reporting"],
+            "final_snapshot_retention_days": 7,
+            "failed_run_expiry_hours": 24,
         },
         "database": {
             "name": "orders",
@@ -219,6 +222,22 @@ def lambda_environment(world: World, db_mode: str = "skip") -> dict[str, str]:
     }
 
 
+def compressed_pipeline(poll_interval: int, max_attempts: int, timeout: int) -> dict[str, Any]:
+    """The definition's `pipeline` block with every wait loop checking every `poll_interval`
+    seconds (0: at once) and giving up after `max_attempts` checks."""
+    loop = {
+        "first_seconds": poll_interval,
+        "poll_seconds": poll_interval,
+        "max_seconds": poll_interval * max_attempts,
+        "max_polls": max_attempts,
+    }
+    return {
+        "timeout_seconds": timeout,
+        "poll_growth_percent": 0,
+        "waits": {key: dict(loop) for key in polling.LOOPS},
+    }
+
+
 def deploy(
     world: World,
     *,
@@ -226,11 +245,16 @@ def deploy(
     max_attempts: int = 6,
     timeout: int = 300,
     settings: dict[str, Any] | None = None,
+    overrides: dict[str, Any] | None = None,
 ) -> str:
-    """Create one function per step and the state machine from our rendered definition."""
+    """Create one function per handlers.FUNCTIONS entry (every step and the recovery function)
+    and the state machine from our rendered definition.
+
+    `overrides` replaces placeholder values (e.g. the pipeline numbers of a real config, for the
+    timeline bench); by default the waits are compressed to `poll_interval` seconds."""
     lam = client("lambda", REGION)
     arns: dict[str, str] = {}
-    for step in STEPS:
+    for step in FUNCTIONS:
         arns[step] = lam.create_function(
             FunctionName=function_name(step),
             Runtime="python3.12",
@@ -240,14 +264,19 @@ def deploy(
             Timeout=300,
             Environment={"Variables": lambda_environment(world)},
         )["FunctionArn"]
-    values: dict[str, Any] = {definition.function_arn_placeholder(s): a for s, a in arns.items()}
+    template = definition.load_template()
+    values: dict[str, Any] = {
+        definition.function_arn_placeholder(s): a
+        for s, a in arns.items()
+        if "${" + definition.function_arn_placeholder(s) + "}" in template
+    }
     values.update(
         Settings=settings or world.settings,
-        PollIntervalSeconds=poll_interval,
-        MaxPollAttempts=max_attempts,
+        Pipeline=compressed_pipeline(poll_interval, max_attempts, timeout),
         TimeoutSeconds=timeout,
     )
-    rendered = definition.render(definition.load_template(), values)
+    values.update(overrides or {})
+    rendered = definition.render(template, values)
     problems = definition.validate(rendered, set(arns.values()))
     assert problems == [], problems
     sfn = client("stepfunctions", REGION)
@@ -370,14 +399,125 @@ class DocumentFactory:
             "operation_id": operation_id,
             "started_at": "2026-01-01T00:00:00Z",
             "request": {"snapshot_id": None, "requested_by": "tests"},
-            "pipeline": {
-                "poll_interval_seconds": 1,
-                "max_poll_attempts": 5,
-                "timeout_seconds": 600,
+            "pipeline": compressed_pipeline(1, 5, 600),
+            "poll": {
+                "what": "none",
+                "attempt": 0,
+                "ready": False,
+                "status": "none",
+                "wait_seconds": 0,
+                "waited_seconds": 0,
             },
-            "poll": {"what": "none", "attempt": 0, "ready": False, "status": "none"},
             "timings": {},
             "settings": copy.deepcopy(self.world.settings),
         }
         document.update(extra)
         return document
+
+
+def execution_arn(operation_id: str) -> str:
+    return f"arn:aws:states:{REGION}:{ACCOUNT}:execution:{STATE_MACHINE}:{operation_id}"
+
+
+def start(state_machine_arn: str, name: str, request: dict[str, Any] | None = None) -> str:
+    """Start an execution without waiting for it."""
+    return str(
+        client("stepfunctions", REGION).start_execution(
+            stateMachineArn=state_machine_arn,
+            name=name,
+            input=json.dumps(request or {"snapshot_id": None, "requested_by": "tests"}),
+        )["executionArn"]
+    )
+
+
+def wait_for(execution_arn: str, statuses: set[str], timeout: float = 30.0) -> dict[str, Any]:
+    sfn = client("stepfunctions", REGION)
+    deadline = time.monotonic() + timeout
+    while True:
+        described = dict(sfn.describe_execution(executionArn=execution_arn))
+        if described["status"] in statuses:
+            return described
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{execution_arn} still {described['status']} after {timeout}s")
+        time.sleep(0.02)
+
+
+def invoke(function_step: str, payload: dict[str, Any]) -> dict[str, Any]:
+    """Invoke one of our deployed functions through moto's Lambda (the router runs it)."""
+    response = client("lambda", REGION).invoke(
+        FunctionName=function_name(function_step), Payload=json.dumps(payload).encode()
+    )
+    body = json.loads(response["Payload"].read())
+    assert "FunctionError" not in response, body
+    return dict(body)
+
+
+def status_change_event(execution: dict[str, Any]) -> dict[str, Any]:
+    """The EventBridge event Step Functions sends when an execution ends (documented shape:
+    https://docs.aws.amazon.com/step-functions/latest/dg/cw-events.html); moto sends none."""
+    return {
+        "version": "0",
+        "id": "315c1398-40ff-a850-213b-158f73e60175",
+        "detail-type": "Step Functions Execution Status Change",
+        "source": "aws.states",
+        "account": ACCOUNT,
+        "time": "2026-01-01T00:00:00Z",
+        "region": REGION,
+        "resources": [execution["executionArn"]],
+        "detail": {
+            "executionArn": execution["executionArn"],
+            "stateMachineArn": execution["stateMachineArn"],
+            "name": execution["name"],
+            "status": execution["status"],
+            "startDate": int(execution["startDate"].timestamp() * 1000),
+            # moto leaves stopDate out of a TIMED_OUT execution; AWS always sets it.
+            "stopDate": int(
+                execution.get("stopDate", datetime.now(timezone.utc)).timestamp() * 1000
+            ),
+            "input": execution.get("input"),
+            "output": None,
+        },
+    }
+
+
+def secret_stages(secret: str = MASTER_SECRET) -> dict[str, list[str]]:
+    described = client("secretsmanager").describe_secret(SecretId=secret)
+    return {k: sorted(v) for k, v in described["VersionIdsToStages"].items()}
+
+
+def master_password_of(cluster_id: str) -> str:
+    """What moto holds as the cluster's master password (AWS cannot tell us; moto can)."""
+    from moto.rds.models import rds_backends
+
+    return str(rds_backends[ACCOUNT][REGION].clusters[cluster_id]._master_user_password)
+
+
+def manual_snapshots(region: str = REGION) -> dict[str, dict[str, str]]:
+    """Manual cluster snapshots in `region`: id → tags."""
+    found = rds(region).describe_db_cluster_snapshots(SnapshotType="manual")["DBClusterSnapshots"]
+    return {
+        s["DBClusterSnapshotIdentifier"]: {t["Key"]: t["Value"] for t in s.get("TagList", [])}
+        for s in found
+    }
+
+
+def world_state(region: str = REGION) -> dict[str, Any]:
+    """Everything a recovery could change, for "running it twice changes nothing more"."""
+    clusters = rds(region).describe_db_clusters()["DBClusters"]
+    instances = rds(region).describe_db_instances()["DBInstances"]
+    return {
+        "clusters": sorted(
+            (
+                c["DBClusterIdentifier"],
+                c["Status"],
+                sorted((t["Key"], t["Value"]) for t in c["TagList"]),
+            )
+            for c in clusters
+        ),
+        "instances": sorted(
+            (i["DBInstanceIdentifier"], i["DBClusterIdentifier"]) for i in instances
+        ),
+        "snapshots": manual_snapshots(region),
+        "secret": secret_stages(),
+        "lock": lock_item(),
+    }

@@ -164,6 +164,8 @@ def test_instances_and_the_wait_for_them(
         "attempt": 1,
         "ready": False,
         "status": "cluster creating",
+        "wait_seconds": 1,  # the restore loop's poll_seconds (DocumentFactory's pipeline block)
+        "waited_seconds": 1,
     }
     document = check_restore.handler(document, None)
     assert document["poll"]["ready"] is True and document["poll"]["attempt"] == 2
@@ -214,23 +216,33 @@ def test_master_password_is_new_secret_and_never_exposed(
 
     monkeypatch.setattr(RDSBackend, "modify_db_cluster", recording)
     sm = support.client("secretsmanager")
-    before = json.loads(sm.get_secret_value(SecretId=support.MASTER_SECRET)["SecretString"])
+    before = sm.get_secret_value(SecretId=support.MASTER_SECRET)
     document = reset_master_password.handler(restored(make_document), None)
-    after = json.loads(sm.get_secret_value(SecretId=support.MASTER_SECRET)["SecretString"])
-    assert after["username"] == "postgres"
-    assert after["password"] != before["password"] and len(after["password"]) == 32
-    assert not set(after["password"]) & set(reset_master_password.EXCLUDED)
-    previous = sm.get_secret_value(SecretId=support.MASTER_SECRET, VersionStage="AWSPREVIOUS")
-    assert json.loads(previous["SecretString"])["password"] == before["password"]
-    assert applied == [after["password"]]  # moto cannot read it back; the call is recorded
-    assert after["password"] not in json.dumps(document)
-    assert after["password"] not in json.dumps(support.audit_items("op-unit"), default=str)
+    version = reset_master_password.version_id("op-unit")
+    assert document["master_secret_version"] == version
+    # Staged, not promoted: AWSCURRENT still opens the target that serves (the old cluster).
+    current = sm.get_secret_value(SecretId=support.MASTER_SECRET)
+    assert current["VersionId"] == before["VersionId"]
+    assert current["SecretString"] == before["SecretString"]
+    stages = sm.describe_secret(SecretId=support.MASTER_SECRET)["VersionIdsToStages"]
+    assert stages[version] == ["AWSPENDING"] and stages[before["VersionId"]] == ["AWSCURRENT"]
+    pending = json.loads(
+        sm.get_secret_value(SecretId=support.MASTER_SECRET, VersionStage="AWSPENDING")[
+            "SecretString"
+        ]
+    )
+    assert pending["username"] == "postgres"
+    assert pending["password"] != support.OLD_MASTER_PASSWORD and len(pending["password"]) == 32
+    assert not set(pending["password"]) & set(reset_master_password.EXCLUDED)
+    assert applied == [pending["password"]]  # moto cannot read it back; the call is recorded
+    assert pending["password"] not in json.dumps(document)
+    assert pending["password"] not in json.dumps(support.audit_items("op-unit"), default=str)
     assert document["poll"]["what"] == "password"
     # A retried invocation reuses the same password (the version id derives from the operation).
     reset_master_password.handler(document, None)
-    assert applied == [after["password"]] * 2
-    again = json.loads(sm.get_secret_value(SecretId=support.MASTER_SECRET)["SecretString"])
-    assert again["password"] == after["password"]
+    assert applied == [pending["password"]] * 2
+    again = sm.get_secret_value(SecretId=support.MASTER_SECRET, VersionStage="AWSPENDING")
+    assert json.loads(again["SecretString"])["password"] == pending["password"]
 
 
 def test_master_password_only_for_this_operations_cluster(

@@ -10,6 +10,7 @@ import pytest
 
 from aurora_restore_cli import definition
 from handlers import STEPS
+from handlers.lib import polling
 
 ROOT = Path(__file__).resolve().parents[2]
 ARNS = {
@@ -17,6 +18,25 @@ ARNS = {
     for step in STEPS
 }
 FAILURE_PATH = ["RecordFailure", "ReleaseLockOnFailure", "NotifyFailure", "Failed"]
+UNDO = "UndoChanges"
+PIPELINE = {
+    "timeout_seconds": 21600,
+    "poll_growth_percent": 2,
+    "waits": {
+        key: {"first_seconds": 60, "poll_seconds": 10, "max_seconds": 3600, "max_polls": 120}
+        for key in polling.LOOPS
+    },
+}
+LOOPS = {
+    "CopyReady": "copy",
+    "TargetDeleted": "delete",
+    "ClusterReady": "restore",
+    "InstancesReady": "instances",
+    "PasswordApplied": "password",
+    "SwapOutDone": "rename",
+    "SwapInDone": "rename",
+    "OldDeleted": "delete",
+}
 
 
 def values(**overrides: object) -> dict[str, object]:
@@ -25,8 +45,7 @@ def values(**overrides: object) -> dict[str, object]:
     }
     filled.update(
         Settings={"env": "dev", "target": {"cluster_id": "dev-orders", "strategy": "swap"}},
-        PollIntervalSeconds=60,
-        MaxPollAttempts=120,
+        Pipeline=PIPELINE,
         TimeoutSeconds=21600,
     )
     filled.update(overrides)
@@ -56,10 +75,8 @@ def test_function_arn_placeholder_names() -> None:
 def test_render_inserts_dicts_and_numbers_raw(rendered: dict) -> None:
     states = rendered["States"]
     assert states["LoadSettings"]["Result"]["target"]["cluster_id"] == "dev-orders"
-    assert states["WaitForCopy"]["Seconds"] == 60
+    assert states["Initialize"]["Parameters"]["pipeline"] == PIPELINE
     assert rendered["TimeoutSeconds"] == 21600
-    bound = states["CopyReady"]["Choices"][1]
-    assert bound["NumericGreaterThanEquals"] == 120 and bound["Next"] == "PollTimedOut"
     assert states["FindSnapshot"]["Parameters"]["FunctionName"] == ARNS["find_snapshot"]
 
 
@@ -116,23 +133,42 @@ def test_every_task_retries_transient_errors_boundedly_and_catches_everything(
         assert catch[0]["ErrorEquals"] == ["States.ALL"], name
         if name in FAILURE_PATH:
             assert catch[0]["ResultPath"] is None and catch[0]["Next"] == state["Next"], name
+        elif name == UNDO:  # a failed undo is recorded and notified, never loops back
+            assert catch[0] == {
+                "ErrorEquals": ["States.ALL"],
+                "ResultPath": "$.undo_error",
+                "Next": "RecordFailure",
+            }
         else:
             assert catch[0] == {
                 "ErrorEquals": ["States.ALL"],
                 "ResultPath": "$.error",
-                "Next": "RecordFailure",
+                "Next": UNDO,
             }, name
 
 
-def test_failure_path_records_releases_notifies_then_fails(rendered: dict) -> None:
+def test_failure_path_undoes_then_records_releases_notifies_and_fails(rendered: dict) -> None:
     states = rendered["States"]
+    undo = states[UNDO]
+    assert undo["Parameters"]["FunctionName"] == ARNS["undo_changes"]
+    done = states[undo["Next"]]
+    assert done["Type"] == "Choice" and states[done["Default"]]["Next"] == UNDO
+    rules = {rule["Variable"]: rule for rule in done["Choices"]}
+    assert rules["$.undo.done"]["Next"] == "RecordFailure"
+    # The undo paces and bounds itself (lib/undo._pace): not a poll loop of the success path.
+    assert rules["$.undo.attempt"] == {
+        "Variable": "$.undo.attempt",
+        "NumericGreaterThanEqualsPath": "$.undo.max_passes",
+        "Next": "RecordFailure",
+    }
+    assert states[done["Default"]]["SecondsPath"] == "$.undo.wait_seconds"
     walk, name = [], "RecordFailure"
     while name:
         walk.append(name)
         name = states[name].get("Next")
     assert walk == FAILURE_PATH
     functions = [states[n]["Parameters"]["FunctionName"] for n in FAILURE_PATH[:-1]]
-    # Nothing on the failure path can touch a cluster.
+    # Only UndoChanges touches clusters; after it, the path records, releases and notifies.
     assert functions == [ARNS["record_failure"], ARNS["release_lock"], ARNS["notify_failure"]]
     assert states["Failed"] == {
         "Type": "Fail",
@@ -141,19 +177,31 @@ def test_failure_path_records_releases_notifies_then_fails(rendered: dict) -> No
     }
 
 
-def test_every_wait_loop_is_bounded(rendered: dict) -> None:
+def test_every_wait_loop_is_bounded_by_its_own_settings(rendered: dict) -> None:
     states = rendered["States"]
-    waits = [n for n, s in states.items() if s["Type"] == "Wait"]
-    assert len(waits) == 7
+    waits = [n for n, s in states.items() if s["Type"] == "Wait" and s["Next"] != UNDO]
+    assert len(waits) == 8
     for wait in waits:
+        # The wait before each check is what the last start/check step computed (polling.py).
+        assert (
+            states[wait]["SecondsPath"] == "$.poll.wait_seconds" and "Seconds" not in states[wait]
+        )
         check = states[states[wait]["Next"]]
-        choice = states[check["Next"]]
+        choice_name = check["Next"]
+        choice = states[choice_name]
         assert choice["Type"] == "Choice" and choice["Default"] == wait
         rules = {rule["Variable"]: rule for rule in choice["Choices"]}
-        assert rules["$.poll.attempt"]["Next"] == "PollTimedOut"
+        bound = rules["$.poll.attempt"]
+        assert bound["Next"] == "PollTimedOut"
+        key = LOOPS[choice_name]
+        assert bound["NumericGreaterThanEqualsPath"] == f"$.pipeline.waits.{key}.max_polls"
+        assert key in PIPELINE["waits"]  # type: ignore[operator]
+    assert [(loop.choice, loop.key) for loop in definition.wait_loops(rendered)] == list(
+        LOOPS.items()
+    )
     timed_out = states["PollTimedOut"]
     assert timed_out["Parameters"]["Error"] == "PollTimeout"
-    assert timed_out["Next"] == "RecordFailure"
+    assert timed_out["Next"] == UNDO
 
 
 def test_settings_come_from_the_definition_not_the_input(rendered: dict) -> None:
@@ -187,3 +235,46 @@ def test_handlers_never_import_the_cli() -> None:
 def test_definition_module_does_not_use_boto3() -> None:
     source = (ROOT / "aurora_restore_cli" / "definition.py").read_text()
     assert not re.search(r"^\s*(from|import)\s+(boto3|botocore|moto)", source, re.MULTILINE)
+
+
+def test_initialize_places_the_pipeline_block_and_an_empty_poll(rendered: dict) -> None:
+    init = rendered["States"]["Initialize"]["Parameters"]
+    assert init["pipeline"] == PIPELINE
+    assert init["poll"] == {
+        "what": "none",
+        "attempt": 0,
+        "ready": False,
+        "status": "none",
+        "wait_seconds": 0,
+        "waited_seconds": 0,
+    }
+
+
+def loops_on(path: list[str]) -> list[str]:
+    return [LOOPS[name] for name in path if name in LOOPS]
+
+
+def test_success_paths_follow_the_configured_strategy(rendered: dict) -> None:
+    swap = definition.success_paths(rendered, {"settings": {"target": {"strategy": "swap"}}})
+    # Whether a copy is needed is decided by the run, not the config: both paths count.
+    assert sorted(loops_on(p) for p in swap) == [  # the old cluster's delete is waited for
+        ["copy", "restore", "instances", "password", "rename", "rename", "delete"],
+        ["restore", "instances", "password", "rename", "rename", "delete"],
+    ]
+    replace = definition.success_paths(rendered, {"settings": {"target": {"strategy": "replace"}}})
+    assert sorted(loops_on(p) for p in replace) == [
+        ["copy", "delete", "restore", "instances", "password"],
+        ["delete", "restore", "instances", "password"],
+    ]
+    undecided = definition.success_paths(rendered, {})
+    assert len(undecided) == 8  # copy or not × strategy × swap or finish
+    for path in swap + replace:
+        assert path[0] == "Initialize" and path[-1] == "Succeeded"
+        assert "PollTimedOut" not in path and "RecordFailure" not in path
+
+
+def test_history_events_per_state(rendered: dict) -> None:
+    states = rendered["States"]
+    assert definition.history_events(states["CheckCopy"]) == 5
+    assert definition.history_events(states["WaitForCopy"]) == 2
+    assert definition.history_events(states["CopyReady"]) == 2

@@ -24,6 +24,7 @@ import handlers.run_sql
 import handlers.verify
 from handlers.lib import naming
 from handlers.lib.errors import SqlScriptFailed, VerificationFailed
+from handlers.lib.secrets import master_version_id as master_version
 from handlers.lib.step import pipeline_step
 
 from . import support
@@ -55,6 +56,7 @@ OK_STEPS = [
     ("swap-in-staging", "SUCCEEDED"),
     ("check-rename", "SUCCEEDED"),
     ("delete-old-cluster", "SUCCEEDED"),
+    ("check-delete", "SUCCEEDED"),
     ("finalize", "SUCCEEDED"),
     ("release-lock", "SUCCEEDED"),
     ("pipeline", "SUCCEEDED"),
@@ -68,6 +70,12 @@ def trail(operation_id: str) -> list[dict[str, Any]]:
 
 def body(notification: dict[str, Any]) -> dict[str, Any]:
     return dict(json.loads(notification["message"].split("\n\n", 1)[1]))
+
+
+def expiry(cluster_id: str) -> str:
+    cluster = support.cluster(cluster_id)
+    assert cluster is not None, cluster_id
+    return str({t["Key"]: t["Value"] for t in cluster["TagList"]}["aurora-restore:expires-at"])
 
 
 def snapshot_of_target() -> dict[str, Any]:
@@ -151,6 +159,12 @@ def test_refresh_across_regions_swaps_in_the_restored_cluster(
     # Secrets: new master password; app secret points at the cluster's endpoint.
     secrets = support.secret_values()
     assert json.loads(secrets[support.MASTER_SECRET])["password"] != old_master
+    assert json.loads(secrets[support.MASTER_SECRET])["password"] == (
+        support.master_password_of(TARGET)
+    )
+    stages = support.secret_stages()  # promoted once the new cluster served; nothing pending
+    assert stages[master_version(op)] == ["AWSCURRENT"]
+    assert sorted(stages.values()) == [["AWSCURRENT"], ["AWSPREVIOUS"]]
     assert json.loads(secrets[support.APP_SECRET])["host"] == target["Endpoint"]
 
     # Audit trail: one item per step outcome, in order, all for this env with a TTL.
@@ -250,8 +264,10 @@ def test_failure_at_restore(world: World, rds_script: RdsScript) -> None:
     before = snapshot_of_target()
     execution = support.run(machine, op)
     facts = assert_failed_cleanly(world, execution, op, "RestoreFailed", before)
-    assert facts["left_for_inspection"] == staging
-    assert support.cluster_ids() == {TARGET, staging}  # left for inspection, not deleted
+    assert facts["left"] == [
+        f"{staging} (staging cluster, for inspection) kept until {expiry(staging)}"
+    ]
+    assert support.cluster_ids() == {TARGET, staging}  # left for inspection, with an expiry
 
 
 def replace_handler(
@@ -293,7 +309,9 @@ def test_failure_at_a_database_step_leaves_staging_for_inspection(
     execution = support.run(machine, op)
     facts = assert_failed_cleanly(world, execution, op, type(error).__name__, before)
     assert facts["message"] == str(error)
-    assert facts["left_for_inspection"] == staging
+    assert facts["left"] == [
+        f"{staging} (staging cluster, for inspection) kept until {expiry(staging)}"
+    ]
     # Not swapped, not deleted: the staging cluster and its instance stay for a DBA to look at.
     assert support.cluster_ids() == {TARGET, staging}
     assert len(support.cluster(staging)["DBClusterMembers"]) == 1  # type: ignore[index]

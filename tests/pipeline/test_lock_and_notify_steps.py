@@ -68,7 +68,9 @@ def test_failure_path_records_and_notifies(world: World, make_document: Document
     assert sent[0]["subject"] == "aurora-restore [dev] FAILED: dev-orders (SqlScriptFailed)"
     body = json.loads(sent[0]["message"].split("\n\n", 1)[1])
     assert body["error"] == "SqlScriptFailed" and body["message"] == "01_mask.sql failed"
-    assert body["left_for_inspection"] == "dev-orders-stg-x"
+    assert body["serving_under_target"] == "unknown" and body["undone"] == []
+    assert "aurora-restore recover op-f --env dev" in body["next_step"]  # no undo ran here
+    assert "undone: none" in sent[0]["message"]
     assert body["status"] == "FAILED" and body["timings"]["find-snapshot"] == 0.5
 
 

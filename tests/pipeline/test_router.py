@@ -113,3 +113,38 @@ def test_extra_env_is_applied_during_calls(aws: None, probe: types.ModuleType) -
         create("probe", f"{MODULE}.handler")
         result, _ = invoke("probe", {})
     assert result["env"] == "extra"
+
+
+def test_sql_files_in_the_functions_zip_are_where_run_sql_looks(aws: None, router: None) -> None:
+    import io
+    import zipfile
+    from pathlib import Path
+
+    module = types.ModuleType(MODULE)
+
+    def handler(event: dict, context: object) -> dict:
+        directory = Path(os.environ["AURORA_RESTORE_SQL_DIR"])
+        return {p.name: p.read_text() for p in sorted(directory.iterdir())}
+
+    module.handler = handler  # type: ignore[attr-defined]
+    sys.modules[MODULE] = module
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("handlers/__init__.py", "")
+        archive.writestr("handlers/sql/01_mask.sql", "UPDATE t SET x = 1;")
+        archive.writestr("handlers/sql/02_more.sql", "SELECT 1;")
+    role = support.client("iam").create_role(RoleName="r-sql", AssumeRolePolicyDocument="{}")
+    try:
+        support.client("lambda").create_function(
+            FunctionName="sql",
+            Runtime="python3.12",
+            Role=role["Role"]["Arn"],
+            Handler=f"{MODULE}.handler",
+            Code={"ZipFile": buffer.getvalue()},
+        )
+        result, error = invoke("sql", {})
+    finally:
+        del sys.modules[MODULE]
+    assert error is None
+    assert result == {"01_mask.sql": "UPDATE t SET x = 1;", "02_more.sql": "SELECT 1;"}
+    assert "AURORA_RESTORE_SQL_DIR" not in os.environ  # only during the call

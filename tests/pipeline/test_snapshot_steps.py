@@ -136,7 +136,14 @@ def test_cross_region_copy_reencrypts_and_tags(
     document = copy_snapshot.handler(with_snapshot(make_document), None)
     copy_id = naming.copy_snapshot_id("dev-orders", "op-unit")
     assert document["copy"] == {"required": True, "snapshot_id": copy_id, "status": "available"}
-    assert document["poll"] == {"what": "copy", "attempt": 0, "ready": False, "status": "started"}
+    assert document["poll"] == {
+        "what": "copy",
+        "attempt": 0,
+        "ready": False,
+        "status": "started",
+        "wait_seconds": 1,  # the copy loop's first_seconds
+        "waited_seconds": 0,
+    }
     made = support.rds().describe_db_cluster_snapshots(DBClusterSnapshotIdentifier=copy_id)[
         "DBClusterSnapshots"
     ][0]

@@ -17,6 +17,7 @@ from handlers import (
     restore_cluster,
     swap_in_staging,
     swap_out_target,
+    undo_changes,
 )
 from handlers.lib import naming
 from handlers.lib.errors import RestoreFailed, SwapFailed, UnsafeTarget
@@ -72,6 +73,8 @@ def test_swap_renames_both_and_keeps_the_endpoint_name(
         "attempt": 1,
         "ready": True,
         "status": "available",
+        "wait_seconds": 1,
+        "waited_seconds": 1,
     }
     assert operation_tag(TARGET) == "op-unit"
     assert support.cluster(TARGET)["Endpoint"].startswith(f"{TARGET}.")  # type: ignore[index]
@@ -125,7 +128,7 @@ def test_swap_without_a_current_target(world: World, make_document: DocumentFact
     assert support.audit_items("op-unit")[-1]["status"] == "SKIPPED"
 
 
-def test_failed_swap_in_renames_the_old_target_back(
+def test_failed_swap_in_is_undone_by_renaming_the_old_target_back(
     world: World, make_document: DocumentFactory, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     document = check_rename.handler(swap_out_target.handler(restored(make_document), None), None)
@@ -139,8 +142,12 @@ def test_failed_swap_in_renames_the_old_target_back(
         return modify(self, kwargs)
 
     monkeypatch.setattr(RDSBackend, "modify_db_cluster", failing)
-    with pytest.raises(SwapFailed, match="renamed back"):
+    with pytest.raises(Exception, match="simulated rename failure"):
         swap_in_staging.handler(document, None)
+    assert support.cluster(TARGET) is None  # the failure path undoes it, not the step
+    monkeypatch.setattr(RDSBackend, "modify_db_cluster", modify)
+    document = undo_changes.handler({**document, "error": {"Error": "SwapFailed"}}, None)
+    assert f"renamed {OLD} back to {TARGET}" in document["undo"]["actions"]
     assert operation_tag(TARGET) is None and members(TARGET) == [f"{TARGET}-1"]
     assert support.cluster(OLD) is None and support.cluster(STAGING) is not None
 
@@ -171,11 +178,15 @@ def test_delete_takes_a_final_snapshot_when_configured(
     world: World, make_document: DocumentFactory
 ) -> None:
     document = swapped(restored(make_document, final_snapshot=True))
-    delete_old_cluster.handler(document, None)
-    final = naming.final_snapshot_id(OLD, "op-unit")
-    assert support.rds().describe_db_cluster_snapshots(DBClusterSnapshotIdentifier=final)[
+    document = delete_old_cluster.handler(document, None)
+    final = naming.final_snapshot_id(TARGET, "op-unit")
+    assert document["final_snapshot_id"] == final == f"{TARGET}-final-{naming.token('op-unit')}"
+    (snapshot,) = support.rds().describe_db_cluster_snapshots(DBClusterSnapshotIdentifier=final)[
         "DBClusterSnapshots"
     ]
+    tags = {t["Key"]: t["Value"] for t in snapshot["TagList"]}
+    assert tags["aurora-restore:kind"] == "final-snapshot"
+    assert tags["aurora-restore:operation"] == "op-unit" and tags["aurora-restore:env"] == "dev"
 
 
 @pytest.mark.parametrize("problem", ["untagged", "protected", "foreign-id"])

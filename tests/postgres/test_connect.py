@@ -174,6 +174,26 @@ def test_override_target(pg: PgServer) -> None:
             db.resolve_target(SETTINGS, None, None, {**env, **bad})
 
 
+def test_override_database_per_cluster(pg: PgServer) -> None:
+    env = {
+        "AURORA_RESTORE_DB_MODE": "override",
+        "AURORA_RESTORE_DB_HOST": "127.0.0.1",
+        "AURORA_RESTORE_DB_CA": str(pg.ca_file),
+        "AURORA_RESTORE_DB_NAME": "{cluster}",
+    }
+    target = db.resolve_target(SETTINGS, "dev-orders-stg-1a2b3c4d", None, environ=env)
+    assert target.database == "dev-orders-stg-1a2b3c4d"
+    assert target.tls_mode == "verify"
+    prefixed = {**env, "AURORA_RESTORE_DB_NAME": "sbx_{cluster}"}
+    assert db.resolve_target(SETTINGS, "c1", None, environ=prefixed).database == "sbx_c1"
+    fixed = {**env, "AURORA_RESTORE_DB_NAME": "scratch"}
+    assert db.resolve_target(SETTINGS, None, None, environ=fixed).database == "scratch"
+    with pytest.raises(SettingsInvalid, match="names the cluster"):
+        db.resolve_target(SETTINGS, None, None, environ=env)
+    with pytest.raises(SettingsInvalid, match="63 bytes"):
+        db.resolve_target(SETTINGS, "c" * 64, None, environ=env)
+
+
 @mock_aws
 def test_real_target_is_the_staging_cluster_with_verified_tls() -> None:
     rds = boto3.client("rds", region_name="us-east-1")

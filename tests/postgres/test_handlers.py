@@ -149,8 +149,9 @@ def test_database_steps_succeed_and_audit_without_secrets(
     document = run_pipeline(copy.deepcopy(env))
 
     assert set(document["timings"]) == {"reset-app-users", "run-sql", "verify"}
-    assert {k: v for k, v in document.items() if k != "timings"} == {
-        k: v for k, v in env.items() if k != "timings"
+    assert document["progress"] == ["reset-app-users", "run-sql", "verify"]
+    assert {k: v for k, v in document.items() if k not in ("timings", "progress")} == {
+        k: v for k, v in env.items() if k not in ("timings", "progress")
     }
     items = audit_items(env["operation_id"])
     assert [(i["step"], i["status"]) for i in items] == [

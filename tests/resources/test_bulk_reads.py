@@ -23,7 +23,8 @@ from aurora_restore_cli.resources.tag_index import TagIndex
 from ..conftest import load_moto_backends, make_context
 
 REGION = "us-east-1"
-# Per-resource tag reads that the index makes unnecessary.
+# Per-resource tag reads that the index makes unnecessary. (moto's tagging API does not list
+# EventBridge rules, AWS's does: here the recovery rule reads its own tags.)
 PER_RESOURCE_TAG_CALLS = {
     "lambda.ListTags",
     "logs.ListTagsForResource",
@@ -110,7 +111,8 @@ def test_without_the_tagging_api_every_resource_reads_its_own_tags(
     report, counter = setup_again()
     assert {c.action for c in report.changes} == {Action.UNCHANGED}
     assert counter.writes == 0
-    assert counter.snapshot()["cloudwatch.ListTagsForResource"] == 25
+    alarms = sum(1 for c in report.changes if c.kind == "CloudWatch alarm")
+    assert counter.snapshot()["cloudwatch.ListTagsForResource"] == alarms > 20
 
 
 def test_a_same_named_foreign_resource_is_never_taken_for_ours(provisioned: None) -> None:

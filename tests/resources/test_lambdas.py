@@ -124,7 +124,7 @@ def actions(report: engine.Report) -> dict[str, Action]:
 
 
 def function_names() -> list[str]:
-    return [f"aurora-restore-{s.replace('_', '-')}-dev" for s in handlers.STEPS]
+    return [f"aurora-restore-{s.replace('_', '-')}-dev" for s in handlers.FUNCTIONS]
 
 
 def log_group_names() -> list[str]:
@@ -173,7 +173,7 @@ def test_create_every_function_with_its_configuration_and_tags(role: None, tree:
         "aurora-restore:env": "dev",
         **settings.tags,
     }
-    for step, name in zip(handlers.STEPS, function_names(), strict=True):
+    for step, name in zip(handlers.FUNCTIONS, function_names(), strict=True):
         found = lam.get_function(FunctionName=name)
         config = found["Configuration"]
         assert config["Runtime"] == "python3.12"
@@ -214,7 +214,7 @@ def test_second_run_makes_zero_writes_and_builds_each_package_once(role: None, t
     report = setup(ctx)
     assert set(actions(report).values()) == {Action.UNCHANGED}
     assert ctx.clients.counter.writes == 0, ctx.clients.counter.write_calls()
-    assert packager.builds == len(handlers.STEPS)
+    assert packager.builds == len(handlers.FUNCTIONS)
 
 
 def test_plan_and_status_build_but_write_nothing(role: None, tree: Path) -> None:
@@ -252,7 +252,7 @@ def test_memory_change_updates_only_the_configuration(
     for name in log_group_names():
         assert changes[name][0] is Action.UNCHANGED
     assert ctx.clients.counter.write_calls() == ["lambda.UpdateFunctionConfiguration"]
-    assert ctx.clients.counter.calls["lambda.UpdateFunctionConfiguration"] == len(handlers.STEPS)
+    assert ctx.clients.counter.calls["lambda.UpdateFunctionConfiguration"] == len(handlers.FUNCTIONS)
     assert all(set(p) == {"FunctionName", "MemorySize"} and p["MemorySize"] == 512 for p in params)
 
     lam = boto3.client("lambda", REGION)
@@ -286,7 +286,7 @@ def test_shared_library_change_updates_every_function(role: None, tree: Path) ->
     errors.write_text(errors.read_text() + "\n")
     ctx = context(tree)
     setup(ctx)
-    assert ctx.clients.counter.calls["lambda.UpdateFunctionCode"] == len(handlers.STEPS)
+    assert ctx.clients.counter.calls["lambda.UpdateFunctionCode"] == len(handlers.FUNCTIONS)
     assert ctx.clients.counter.write_calls() == ["lambda.UpdateFunctionCode"]
 
 
@@ -351,7 +351,7 @@ def test_architecture_change_ships_code_for_the_new_architecture(
     params = record_params(ctx, "UpdateFunctionCode")
     setup(ctx)
     # Only update_function_code can change the architecture (moto does not apply it).
-    assert len(params) == len(handlers.STEPS)
+    assert len(params) == len(handlers.FUNCTIONS)
     assert {p["Architectures"][0] for p in params} == {"x86_64"}
     assert "lambda.UpdateFunctionConfiguration" not in ctx.clients.counter.calls
 
@@ -363,9 +363,9 @@ def test_cleanup_deletes_functions_then_log_groups(role: None, tree: Path) -> No
     setup(context(tree))
     report = engine.cleanup(context(tree), STEPS, dry_run=False, progress=_quiet)
     assert report.ok
-    assert [c.name for c in report.changes][:2] == [
-        "aurora-restore-notify-failure-dev",
-        "/aws/lambda/aurora-restore-notify-failure-dev",
+    assert [c.name for c in report.changes][:2] == [  # the last function first
+        "aurora-restore-recover-execution-dev",
+        "/aws/lambda/aurora-restore-recover-execution-dev",
     ]
     assert set(actions(report).values()) == {Action.DELETED}
     assert existing_functions() == set()
@@ -431,7 +431,7 @@ def test_create_retries_while_the_role_is_not_yet_assumable(aws: None, tree: Pat
     # Functions are created concurrently: every refused create waited once, then retried.
     assert len(sleep.waits) >= 2
     assert set(sleep.waits) <= {propagation.FIRST_DELAY, 2 * propagation.FIRST_DELAY}
-    retried = len(handlers.STEPS) + len(sleep.waits)
+    retried = len(handlers.FUNCTIONS) + len(sleep.waits)
     assert ctx.clients.counter.calls["lambda.CreateFunction"] == retried
     assert existing_functions() == set(function_names())
 
@@ -440,10 +440,10 @@ def test_role_retry_is_bounded(aws: None, tree: Path) -> None:
     sleep = RecordingSleep()
     report = setup(context(tree, sleep=sleep))
     assert not report.ok
-    assert len(report.failures) == len(handlers.STEPS)
+    assert len(report.failures) == len(handlers.FUNCTIONS)
     assert all("cannot be assumed" in failure for failure in report.failures)
     # Each function waits at most ROLE_WAIT_SECONDS in all, in backoff steps.
-    assert sum(sleep.waits) == pytest.approx(len(handlers.STEPS) * propagation.ROLE_WAIT_SECONDS)
+    assert sum(sleep.waits) == pytest.approx(len(handlers.FUNCTIONS) * propagation.ROLE_WAIT_SECONDS)
     assert max(sleep.waits) <= propagation.MAX_DELAY
     assert existing_functions() == set()
 

@@ -178,14 +178,14 @@ def test_policy_edited_behind_our_back_is_restored(aws: None) -> None:
 def test_config_change_updates_the_inline_policy(aws: None, config_dir: Path) -> None:
     setup(make_context(config_dir))
     edit_config(config_dir, "dev", lambda d: d["lambda"].__setitem__("vpc", None))
-    edit_config(config_dir, "dev", lambda d: d["target"].__setitem__("final_snapshot", True))
+    edit_config(config_dir, "dev", lambda d: d["target"].__setitem__("final_snapshot", False))
     ctx = make_context(config_dir)
     report = setup(ctx)
     assert report.changes[0].detail == (
         "inline policy aurora-restore-rds, unwanted inline policy aurora-restore-network"
     )
     sids = {s["Sid"] for s in inline(LAMBDA)["aurora-restore-rds"]["Statement"]}
-    assert "RdsFinalSnapshot" in sids
+    assert "RdsFinalSnapshot" not in sids
     assert "aurora-restore-network" not in inline(LAMBDA)
     assert_zero_write_rerun(config_dir)
 

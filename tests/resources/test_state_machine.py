@@ -107,7 +107,7 @@ def test_uploaded_definition_is_rendered_for_this_env(aws: None) -> None:
     assert settings["account_id"] == MOTO_ACCOUNT  # the account we talk to, not the config's
     assert settings["source"]["account_id"] == "222222222222"
     assert settings["database"]["post_restore_sql"] == ["01_mask_pii.sql"]
-    assert document["TimeoutSeconds"] == 21600
+    assert document["TimeoutSeconds"] == 86400
 
 
 def test_definition_edited_behind_our_back_is_restored(aws: None) -> None:
@@ -175,7 +175,7 @@ def test_config_change_updates_definition_and_log_retention(aws: None, config_di
     setup(make_context(config_dir))
 
     def edit(data: dict[str, Any]) -> None:
-        data["pipeline"]["max_poll_attempts"] = 7
+        data["pipeline"]["waits"]["password"]["max_seconds"] = 600
         data["lambda"]["log_retention_days"] = 14
 
     edit_config(config_dir, "dev", edit)
@@ -186,9 +186,8 @@ def test_config_change_updates_definition_and_log_retention(aws: None, config_di
         (Action.UPDATED, "definition"),
     ]
     text = sfn().describe_state_machine(stateMachineArn=SM_ARN)["definition"]
-    assert (
-        json.loads(text)["States"]["Initialize"]["Parameters"]["pipeline"]["max_poll_attempts"] == 7
-    )
+    block = json.loads(text)["States"]["Initialize"]["Parameters"]["pipeline"]
+    assert block["waits"]["password"]["max_seconds"] == 600
     group = boto3.client("logs", "us-east-1").describe_log_groups(logGroupNamePrefix=LOG_GROUP)
     assert group["logGroups"][0]["retentionInDays"] == 14
 

@@ -1,0 +1,169 @@
+"""Pipeline runs: run (start and follow a refresh), executions, history."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import click
+
+from ..app import App, CommandFailure, global_options, make_app
+from ..output import LiveRun, audit_table, executions_table
+
+
+@click.command()
+@click.option("--snapshot", metavar="ID", help="Restore this snapshot (id or ARN), not the newest.")
+@click.option(
+    "--wait", is_flag=True, help="Follow the run live until it ends (exit 1 if it fails)."
+)
+@click.option(
+    "--follow-timeout",
+    type=int,
+    metavar="SECONDS",
+    help="Stop following after this long (default: the pipeline's own timeout).",
+)
+@global_options
+@click.pass_context
+def run(ctx: click.Context, snapshot: str | None, wait: bool, follow_timeout: int | None) -> None:
+    """Start a refresh of the target cluster (an execution named by a new operation id)."""
+    from .. import runs
+
+    app = make_app(ctx)
+    context = app.context()
+    with pipeline_required(app, context):
+        started = runs.start(context, snapshot)
+    if context.sandbox:
+        from ..sandbox import find
+
+        box = find()
+        if box is not None:
+            app.out.info(box.database_line)
+    if context.sandbox:
+        started.pop("console_url")
+    app.out.info(f"operation [bold]{started['operation_id']}[/bold] started")
+    app.out.info(f"execution {started['execution_arn']}")
+    if "console_url" in started:
+        app.out.info(f"console   {started['console_url']}")
+    if not wait:
+        app.out.document({"command": "run", **started})
+        app.out.print(started["operation_id"])
+        return
+    interval = 0.5 if context.sandbox else 5.0
+    limit = follow_timeout or context.settings.pipeline.timeout_seconds
+    try:
+        with LiveRun(app.out) as live:
+            view = runs.follow(context, started["execution_arn"], live.update, interval, limit)
+    except KeyboardInterrupt:
+        app.out.info(
+            "stopped following; the execution goes on "
+            f"(aurora-restore history {started['operation_id']})"
+        )
+        raise click.exceptions.Exit(130) from None
+    _finish_run(app, started, view)
+
+
+def _finish_run(app: App, started: dict[str, Any], view: Any) -> None:
+    from .. import runs
+
+    duration = (
+        (view.stopped - view.started).total_seconds() if view.stopped and view.started else None
+    )
+    timings = {
+        name: round(step.elapsed(view.stopped or view.started), 1)
+        for name, step in view.steps.items()
+    }
+    doc: dict[str, Any] = {
+        "command": "run",
+        **started,
+        "status": view.status,
+        "duration_seconds": duration,
+        "steps": timings,
+        "skipped_steps": [name for name, step in view.steps.items() if step.status == "skipped"],
+    }
+    if view.status == "SUCCEEDED":
+        output = view.output or {}
+        doc["snapshot"] = (output.get("snapshot") or {}).get("id")
+        doc["result"] = output.get("result")
+        app.out.document(doc)
+        endpoint = (doc["result"] or {}).get("endpoint") or "-"
+        app.out.print(
+            f"[green]refresh succeeded[/green] in {duration or 0:.1f}s: snapshot "
+            f"{doc['snapshot']} → {app.settings.target.cluster_id} ({endpoint})"
+        )
+        return
+    if not view.done:
+        app.out.document(doc)
+        raise CommandFailure(
+            f"stopped following after the time limit; the run is still {view.status}"
+        )
+    doc["failure"] = runs.failure_details(view)
+    app.out.document(doc)
+    failure = doc["failure"]
+    hint = ""
+    if failure["error"] in ("SnapshotNotFound", "SnapshotTooOld") and app.context().sandbox:
+        hint = f" (the sandbox starts empty: aurora-restore --local sandbox seed --env {app.env})"
+    raise CommandFailure(
+        f"refresh {view.status.lower()} at {failure['step'] or 'unknown step'}: "
+        f"{failure['error']}: {failure['message']}{hint}"
+    )
+
+
+@contextmanager
+def pipeline_required(app: App, context: Any) -> Iterator[None]:
+    """Turn "the state machine / audit table does not exist" into what to do about it."""
+    from botocore.exceptions import ClientError
+
+    try:
+        yield
+    except ClientError as exc:
+        code = exc.response.get("Error", {}).get("Code", "")
+        if code == "StateMachineDoesNotExist":
+            missing = f"state machine {context.names.state_machine}"
+        elif code == "ResourceNotFoundException" and exc.operation_name in ("Query", "Scan"):
+            missing = f"audit table {context.names.table}"
+        else:
+            raise
+        local = "--local " if context.sandbox else ""
+        where = "the sandbox" if context.sandbox else (
+            f"account {context.names.account_id}, {context.settings.region}"
+        )
+        raise CommandFailure(
+            f"env {app.env} is not set up in {where}: the {missing} does not exist; "
+            f"run `aurora-restore {local}setup --env {app.env}` first"
+        ) from None
+
+
+@click.command()
+@click.option("--limit", type=click.IntRange(1, 100), default=10, show_default=True)
+@global_options
+@click.pass_context
+def executions(ctx: click.Context, limit: int) -> None:
+    """Recent refreshes of this env: operation id, status, start, duration, snapshot."""
+    from .. import runs
+
+    app = make_app(ctx)
+    context = app.context()
+    with pipeline_required(app, context):
+        rows = runs.recent(context, limit)
+    app.out.document({"command": "executions", "env": app.settings.environment, "executions": rows})
+    app.out.rows(executions_table(f"Executions — {app.settings.environment}", rows))
+
+
+@click.command()
+@click.argument("operation_id")
+@global_options
+@click.pass_context
+def history(ctx: click.Context, operation_id: str) -> None:
+    """One run's audit trail from the audit table, step by step, in time order."""
+    from .. import runs
+
+    app = make_app(ctx)
+    context = app.context()
+    with pipeline_required(app, context):
+        items = runs.audit_trail(context, operation_id)
+    if not items:
+        raise CommandFailure(f"no audit items for operation {operation_id!r} in env {app.env}")
+    app.out.document({"command": "history", "operation_id": operation_id, "events": items})
+    app.out.rows(audit_table(f"Audit trail — {operation_id}", items))
+

@@ -1,0 +1,121 @@
+"""The sandbox's production data: a small orders database full of (fake) personal data.
+
+The shape is what the example config expects: `public.customers` and `public.orders` are what
+`config/sql/mask_pii.sql` masks and `verify` counts; `public.products` holds no personal data
+and is left alone. The rows are generated deterministically (same seed, same rows), from
+fictional names on reserved domains (example.com/.org/.net) and fictional phone numbers.
+"""
+
+from __future__ import annotations
+
+import random
+from typing import Any
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS public.customers (
+    id bigserial PRIMARY KEY,
+    email text NOT NULL UNIQUE,
+    phone text,
+    first_name text,
+    last_name text,
+    street text,
+    postal_code text,
+    date_of_birth date,
+    created_at timestamptz NOT NULL DEFAULT now()
+);
+CREATE TABLE IF NOT EXISTS public.products (
+    id bigserial PRIMARY KEY,
+    name text NOT NULL,
+    price_cents integer NOT NULL
+);
+CREATE TABLE IF NOT EXISTS public.orders (
+    id bigserial PRIMARY KEY,
+    customer_id bigint NOT NULL REFERENCES public.customers (id),
+    product_id bigint NOT NULL REFERENCES public.products (id),
+    total_cents integer NOT NULL,
+    shipping_address text,
+    notes text,
+    created_at timestamptz NOT NULL DEFAULT now()
+);
+"""
+TABLES = ("public.customers", "public.products", "public.orders")
+CUSTOMERS, ORDERS = 24, 60
+
+FIRST = ["Ada", "Alan", "Grace", "Edsger", "Barbara", "Donald", "Frances", "Ken", "Margaret",
+         "Dennis", "Radia", "Tim", "Katherine", "John", "Hedy", "Niklaus"]
+LAST = ["Lovelace", "Turing", "Hopper", "Dijkstra", "Liskov", "Knuth", "Allen", "Thompson",
+        "Hamilton", "Ritchie", "Perlman", "Berners-Lee", "Johnson", "Backus", "Lamarr", "Wirth"]
+STREETS = ["Analytical Row", "Enigma Lane", "Compiler Court", "Semaphore Street",
+           "Lambda Avenue", "Pointer Place", "Kernel Road", "Packet Way"]
+CITIES = ["Springfield", "Riverton", "Lakeside", "Hillview", "Brookfield", "Fairview"]
+DOMAINS = ["example.com", "example.org", "example.net"]
+PRODUCTS = [("Mechanical keyboard", 12900), ("Standing desk", 45900), ("Monitor arm", 8900),
+            ("Noise-cancelling headphones", 24900), ("USB-C dock", 15900)]
+NOTES = [None, None, "leave at the door", "call {phone} before delivery",
+         "gift: do not include the invoice", "ring twice, ask for {first}"]
+
+
+def rows(seed: int = 42) -> dict[str, list[tuple[Any, ...]]]:
+    """The rows of every table (without ids: they are bigserial, 1..n in this order)."""
+    rng = random.Random(seed)
+    customers = []
+    for i in range(CUSTOMERS):
+        first, last = FIRST[i % len(FIRST)], LAST[(i * 7) % len(LAST)]
+        phone = f"+1-202-555-{rng.randrange(100, 200):04d}"
+        street = f"{rng.randrange(1, 400)} {rng.choice(STREETS)}, {rng.choice(CITIES)}"
+        email = f"{first}.{last}{i + 1}@{DOMAINS[i % 3]}".lower().replace("-", "")
+        born = f"{rng.randrange(1950, 2004)}-{rng.randrange(1, 13):02d}-{rng.randrange(1, 29):02d}"
+        customers.append((email, phone, first, last, street, f"{rng.randrange(10000, 99999)}",
+                          born))
+    orders = []
+    for _ in range(ORDERS):
+        customer = rng.randrange(1, CUSTOMERS + 1)
+        product = rng.randrange(1, len(PRODUCTS) + 1)
+        email, phone, first, _, street, *_ = customers[customer - 1]
+        note = rng.choice(NOTES)
+        orders.append((customer, product, PRODUCTS[product - 1][1] * rng.randrange(1, 3), street,
+                       note.format(phone=phone, first=first) if note else None))
+    return {"customers": customers, "products": list(PRODUCTS), "orders": orders}
+
+
+def fill(conn: Any) -> dict[str, int]:
+    """Create the tables and their rows unless they hold data already; returns the counts."""
+    conn.run("START TRANSACTION")
+    try:
+        for statement in filter(str.strip, SCHEMA.split(";")):
+            conn.run(statement)
+        if not conn.run("SELECT count(*) FROM public.customers")[0][0]:
+            data = rows()
+            for row in data["customers"]:
+                conn.run("INSERT INTO public.customers (email, phone, first_name, last_name, "
+                         "street, postal_code, date_of_birth) VALUES (:e, :p, :f, :l, :s, :z, "
+                         "CAST(:b AS date))", e=row[0], p=row[1], f=row[2], l=row[3], s=row[4],
+                         z=row[5], b=row[6])
+            for name, price in data["products"]:
+                conn.run("INSERT INTO public.products (name, price_cents) VALUES (:n, :p)",
+                         n=name, p=price)
+            for c, p, total, address, note in data["orders"]:
+                conn.run("INSERT INTO public.orders (customer_id, product_id, total_cents, "
+                         "shipping_address, notes) VALUES (:c, :p, :t, :a, :n)",
+                         c=c, p=p, t=total, a=address, n=note)
+        conn.run("COMMIT")
+    except BaseException:
+        conn.run("ROLLBACK")
+        raise
+    return {table: int(conn.run(f"SELECT count(*) FROM {table}")[0][0]) for table in TABLES}
+
+
+SAMPLE = """
+SELECT c.id, c.first_name || ' ' || c.last_name, c.email, c.phone, c.date_of_birth::text,
+       coalesce(o.shipping_address, '-'), coalesce(o.notes, '-')
+FROM public.customers c
+LEFT JOIN LATERAL (SELECT shipping_address, notes FROM public.orders
+                   WHERE customer_id = c.id ORDER BY notes IS NULL, id LIMIT 1) o ON true
+ORDER BY c.id LIMIT :n
+"""
+SAMPLE_COLUMNS = ("id", "name", "email", "phone", "born", "shipping address", "order note")
+
+
+def sample(conn: Any, count: int = 3) -> list[list[str]]:
+    """A few customers with one of their orders: what masking changes, side by side."""
+    return [[str(v) for v in row] for row in conn.run(SAMPLE, n=count)]

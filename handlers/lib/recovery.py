@@ -1,0 +1,239 @@
+"""Recovery of an execution whose failure path did not run or did not finish.
+
+Step Functions runs no Catch when an execution ends TIMED_OUT or ABORTED, and a FAILED
+execution may have stopped with its undo unfinished. `recover(execution_arn)` does what the
+failure path does — undo (lib/undo), audit FAILED, release the lock, notify — for such an
+execution, from what AWS knows: the execution's status, its last state document (from the
+execution history; the settings come from the definition that execution ran when no document
+is there yet), the audit trail, and the clusters under this operation's derived ids.
+
+Used by the recovery function (handlers/recover_execution.py), which an EventBridge rule
+starts on this env's TIMED_OUT / ABORTED / FAILED executions and which `aurora-restore recover
+OPERATION_ID` invokes.
+
+Idempotent: when the undo has nothing left to do, the lock is not held by the operation and a
+FAILED outcome is already recorded, nothing is written, released or sent again. Refused while
+the execution is still in flight (RUNNING).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Callable, Iterator
+from datetime import datetime
+from typing import Any
+
+from handlers.lib import audit, aws, notify, undo
+from handlers.lib import document as doc
+from handlers.lib.errors import SettingsInvalid
+from handlers.lib.step import ttl_days
+
+LOG = logging.getLogger("aurora_restore")
+IN_FLIGHT = ("RUNNING", "PENDING_REDRIVE")
+MARGIN_SECONDS = 20  # stop waiting this long before the function's own timeout
+STATE_MACHINE_PREFIX = "aurora-restore-pipeline-"
+
+
+def state_machine_name(env: str) -> str:
+    """DESIGN.md §3 naming (the handlers never import the CLI's naming module)."""
+    return f"{STATE_MACHINE_PREFIX}{env}"
+
+
+def execution_arn(function_arn: str, env: str, operation_id: str) -> str:
+    """This env's execution `operation_id`, in the function's own partition/region/account."""
+    parts = function_arn.split(":")
+    if len(parts) < 7 or parts[2] != "lambda":
+        raise SettingsInvalid(f"not a Lambda function ARN: {function_arn!r}")
+    partition, region, account = parts[1], parts[3], parts[4]
+    name = state_machine_name(env)
+    return f"arn:{partition}:states:{region}:{account}:execution:{name}:{operation_id}"
+
+
+def recover(
+    arn: str,
+    *,
+    wait: bool,
+    notify_pending: bool,
+    requested_by: str,
+    remaining_ms: Callable[[], int] = lambda: 10**9,
+    sleep: Callable[[float], None] = time.sleep,
+) -> dict[str, Any]:
+    sfn = aws.client("stepfunctions", arn.split(":")[3])
+    described = sfn.describe_execution(executionArn=arn)
+    status = str(described["status"])
+    result: dict[str, Any] = {"operation_id": described["name"], "execution_status": status}
+    if status in IN_FLIGHT:
+        return {
+            **result,
+            "status": "refused",
+            "reason": f"execution {described['name']} is still {status}; refusing to undo "
+            "a run in flight (stop it first, or wait for it to end)",
+        }
+    if status == "SUCCEEDED":
+        return {**result, "status": "nothing to recover"}
+    document = latest_document(sfn, arn) or document_from_definition(sfn, arn, described)
+    document.setdefault("error", ended_error(sfn, arn, described))
+    operation_id = doc.operation_id(document)
+    target_id = doc.target_cluster_id(document)
+    held_before = audit.lock_holder(target_id) == operation_id
+    actions_before = list((document.get("undo") or {}).get("actions") or [])
+    outcome = _passes(document, wait, remaining_ms, sleep)
+    new_actions = [a for a in outcome.get("actions", []) if a not in actions_before]
+    released = audit.release_lock(target_id, operation_id) if outcome["done"] else False
+    facts = notify.undo_facts(document)
+    result.update(
+        undo=facts, lock_released=released and held_before, wait_seconds=outcome["wait_seconds"]
+    )
+    if outcome["done"] and not new_actions and not held_before and _failure_recorded(operation_id):
+        return {**result, "status": "already recovered", "notified": False}
+    _record(document, status, requested_by, outcome, new_actions)
+    notified = bool(outcome["done"] or notify_pending)
+    if notified:
+        failure = notify.failure(document)
+        notify.publish_failure(
+            document, failure, {"execution_status": status, "recovered_by": requested_by}
+        )
+    return {**result, "status": "recovered" if outcome["done"] else "pending", "notified": notified}
+
+
+def _passes(
+    document: dict[str, Any],
+    wait: bool,
+    remaining_ms: Callable[[], int],
+    sleep: Callable[[float], None],
+) -> dict[str, Any]:
+    while True:
+        outcome = undo.run_pass(document)
+        if outcome["done"] or not wait or outcome["attempt"] >= outcome["max_passes"]:
+            return outcome
+        interval = int(outcome["wait_seconds"])
+        if remaining_ms() < (interval + MARGIN_SECONDS) * 1000:
+            return outcome
+        sleep(interval)
+
+
+def _failure_recorded(operation_id: str) -> bool:
+    return any(
+        item.get("step") == "pipeline" and item.get("status") == "FAILED"
+        for item in audit.items(operation_id)
+    )
+
+
+def _record(
+    document: dict[str, Any],
+    status: str,
+    requested_by: str,
+    outcome: dict[str, Any],
+    new_actions: list[str],
+) -> None:
+    operation_id, env = doc.operation_id(document), doc.env(document)
+    failure = notify.failure(document)
+    document["failure"] = failure
+    details = {
+        "execution_status": status,
+        "requested_by": requested_by,
+        "passes": outcome.get("attempt"),
+        "actions": new_actions,
+    }
+    audit.put_event(
+        operation_id,
+        "recover",
+        "SUCCEEDED" if outcome["done"] else "STARTED",
+        details,
+        env,
+        ttl_days=ttl_days(document),
+    )
+    audit.put_event(
+        operation_id,
+        "pipeline",
+        "FAILED",
+        {
+            **failure,
+            "execution_status": status,
+            "recovered_by": requested_by,
+            **notify.undo_facts(document),
+        },
+        env,
+        ttl_days=ttl_days(document),
+    )
+
+
+ENDINGS = ("ExecutionAborted", "ExecutionTimedOut", "ExecutionFailed")
+
+
+def ended_error(sfn: Any, arn: str, described: dict[str, Any]) -> dict[str, str]:
+    """The error a TIMED_OUT / ABORTED / FAILED execution ended with, as a Catch would give it
+    (from the execution, else from its closing history event, else its status)."""
+    status = str(described["status"])
+    closing: dict[str, Any] = {}
+    for event in _history(sfn, arn):
+        if event.get("type") in ENDINGS:
+            closing = next((v for k, v in event.items() if k.endswith("EventDetails")), {})
+            break
+    error = described.get("error") or closing.get("error")
+    cause = described.get("cause") or closing.get("cause")
+    return {
+        "Error": str(error or {"TIMED_OUT": "States.Timeout"}.get(status, status)),
+        "Cause": str(cause or f"the execution ended {status}: no Catch ran"),
+    }
+
+
+def latest_document(sfn: Any, arn: str) -> dict[str, Any] | None:
+    """The newest state document in the execution's history (a state's input or output)."""
+    for event in _history(sfn, arn):
+        details = event.get("stateEnteredEventDetails") or event.get("stateExitedEventDetails")
+        if not details:
+            continue
+        text = details.get("input") if "input" in details else details.get("output")
+        truncated = (details.get("inputDetails") or details.get("outputDetails") or {}).get(
+            "truncated"
+        )
+        found = _json(text) if not truncated else None
+        if isinstance(found, dict) and found.get("operation_id") and found.get("settings"):
+            return found
+    return None
+
+
+def document_from_definition(sfn: Any, arn: str, described: dict[str, Any]) -> dict[str, Any]:
+    """No document in the history yet (stopped in its first states): rebuild one from the
+    definition this execution ran (`LoadSettings` holds the settings)."""
+    definition = _json(sfn.describe_state_machine_for_execution(executionArn=arn)["definition"])
+    states = (definition or {}).get("States") or {}
+    settings = (states.get("LoadSettings") or {}).get("Result")
+    if not isinstance(settings, dict):
+        raise SettingsInvalid(f"cannot find the settings of execution {arn}")
+    pipeline = ((states.get("Initialize") or {}).get("Parameters") or {}).get("pipeline") or {}
+    started = described.get("startDate")
+    return {
+        "operation_id": described["name"],
+        "started_at": started.isoformat() if isinstance(started, datetime) else started,
+        "request": _json(described.get("input")) or {},
+        "pipeline": pipeline,
+        "settings": settings,
+        "timings": {},
+    }
+
+
+def _history(sfn: Any, arn: str) -> Iterator[dict[str, Any]]:
+    token = None
+    while True:
+        kwargs: dict[str, Any] = {"executionArn": arn, "reverseOrder": True, "maxResults": 200}
+        if token:
+            kwargs["nextToken"] = token
+        page = sfn.get_execution_history(**kwargs)
+        # Newest first (moto ignores reverseOrder; on AWS this sort changes nothing).
+        yield from sorted(page.get("events") or [], key=lambda e: -int(e.get("id", 0)))
+        token = page.get("nextToken")
+        if not token:
+            return
+
+
+def _json(text: Any) -> Any:
+    if not isinstance(text, str):
+        return None
+    try:
+        return json.loads(text)
+    except ValueError:
+        return None

@@ -1,0 +1,362 @@
+"""Undo a failed run (the failure path's first step, and what `recover` runs): one pass.
+
+The pass reads the state of AWS under the ids this operation derives (lib/naming) — so it works
+from the execution document *and* when the document lost track (a step that acted and then
+failed, a timed-out or aborted execution) — and moves it one step towards "a cluster serves
+under the target id, nothing of this run is left without an expiry". Every pass is idempotent;
+when a cluster is still in transition (AWS renames and deletes take minutes and refuse
+non-`available` clusters) the pass says what it waits for (`pending`) and the caller runs it
+again later (the state machine's WaitForUndo loop, or recovery's bounded loop).
+
+Strategy `swap` (restore beside, then rename):
+- the target id holds this run's cluster (the swap-in happened): roll forward — it passed
+  verification before the swap; promote this run's master password to AWSCURRENT; the old
+  target (`-old-`) is kept with an expiry;
+- nothing under the target id and the old target exists: rename it back (guarded: ours, this
+  run's id, available) — the staging cluster did not take its place;
+- the old target still holds the target id: nothing to undo.
+The staging cluster is kept for inspection with an expiry (`target.failed_run_expiry_hours`).
+
+Strategy `replace` (delete the target with a mandatory final snapshot, then restore under its
+id):
+- this run's cluster under the target id, verified: roll forward as above;
+- this run's cluster, *not* verified (masking may not have run): it must not serve. It is
+  renamed to the staging id (kept with an expiry; the app secret never pointed at it), or
+  deleted if it is broken; then the target is restored from its final snapshot
+  `<target>-final-<token>` with the configured instances (ids `<target>-<token>-r<n>`), which
+  brings back the data as it was before the run (the master secret's AWSCURRENT opens it);
+- the target was never deleted: nothing to undo.
+
+Always: the cross-region copy is deleted (kept with an expiry when AWS refuses; kept without
+one when `delete_copied_snapshot` is false, as after a successful run); AWSCURRENT of the
+master secret changes only when this run's cluster serves. Nothing happens unless this
+operation holds the target's lock (taken if free): with another run in flight the pass
+touches nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timezone
+from typing import Any
+
+from handlers.lib import audit, aws, clusters, expiry, guards, naming, polling, rds, secrets, tags
+from handlers.lib import document as doc
+from handlers.lib.errors import Locked
+
+LOG = logging.getLogger("aurora_restore")
+MASTER_SECRET = "MASTER_SECRET_ID"
+LOCK_GRACE_SECONDS = 600  # as acquire_lock: the lock outlives the execution a little
+MAX_PASSES = 200  # ~1,800 history events: the pipeline's budget leaves room for that
+
+SERVING_NEW = "this run's refreshed cluster"
+SERVING_OLD = "the target as it was before this run"
+SERVING_RESTORED = "the target as it was before this run, restored from its final snapshot"
+SERVING_NONE = "nothing"
+
+
+def run_pass(document: dict[str, Any], now: datetime | None = None) -> dict[str, Any]:
+    """One pass; updates and returns `document["undo"]` (shape in handlers/CONTRACT.md)."""
+    undo = document.setdefault("undo", {"attempt": 0, "actions": []})
+    undo["attempt"] = int(undo.get("attempt") or 0) + 1
+    try:
+        _take_lock(document)
+    except Locked as exc:
+        undo.update(
+            done=True, serving="unknown", left=[], pending=[], note=f"{exc}; nothing touched"
+        )
+        return dict(undo)
+    work = _Pass(document, now or datetime.now(timezone.utc))
+    if doc.strategy(document) == "replace":
+        work.replace()
+    else:
+        work.swap()
+    work.copy()
+    if work.serving == SERVING_NEW:
+        work.promote_master_password()
+    undo["actions"] = list(dict.fromkeys([*undo.get("actions", []), *work.actions]))
+    undo.update(serving=work.serving, left=work.left, pending=work.pending, done=not work.pending)
+    _pace(document, undo)
+    if undo["done"]:
+        swept = expiry.sweep(document, work.rds, work.now)
+        if swept:
+            undo["swept"] = swept
+    LOG.info(
+        "%s undo pass %s: %s",
+        doc.operation_id(document),
+        undo["attempt"],
+        "done" if undo["done"] else f"waiting for {'; '.join(work.pending)}",
+    )
+    return dict(undo)
+
+
+def _pace(document: dict[str, Any], undo: dict[str, Any]) -> None:
+    """When to pass again (`wait_seconds`, the WaitForUndo state's SecondsPath) and how many
+    passes at most (`max_passes`, UndoDone's bound): the undo waits on renames (swap), or on a
+    rename, a restore and its instances (replace), so it paces itself like those wait loops
+    (lib/polling) and is bounded by their `max_seconds` together — at most MAX_PASSES."""
+    pipeline = document.get("pipeline") or {}
+    waits = pipeline.get("waits") or {}
+    loops = ("rename",) if doc.strategy(document) == "swap" else ("rename", "restore", "instances")
+    settings = [waits.get(loop) or {} for loop in loops]
+    poll = int(settings[0].get("poll_seconds", polling.FALLBACK_WAIT_SECONDS))
+    growth = int(pipeline.get("poll_growth_percent", 0))
+    limit = sum(int(s.get("max_seconds", 0)) for s in settings) * (2 if len(loops) == 1 else 1)
+    checks = 2 * sum(int(s.get("max_polls", 0)) for s in settings)
+    if poll >= 1 or growth >= 1:
+        checks = max(checks, polling.checks_within(poll, poll, growth, limit)[0])
+    waited = int(undo.get("waited_seconds", 0)) + int(undo.get("wait_seconds", 0))
+    undo["waited_seconds"] = waited
+    undo["wait_seconds"] = polling.next_wait(poll, growth, waited)
+    undo["max_passes"] = min(MAX_PASSES, checks + 3)
+
+
+def _take_lock(document: dict[str, Any]) -> None:
+    audit.acquire_lock(
+        doc.target_cluster_id(document),
+        doc.operation_id(document),
+        doc.env(document),
+        hold_seconds=doc.timeout_seconds(document) + LOCK_GRACE_SECONDS,
+    )
+
+
+class _Pass:
+    def __init__(self, document: dict[str, Any], now: datetime) -> None:
+        self.document = document
+        self.now = now
+        self.op = doc.operation_id(document)
+        self.env = doc.env(document)
+        self.target_id = doc.target_cluster_id(document).lower()
+        self.old_id = naming.old_cluster_id(self.target_id, self.op)
+        self.staging_id = naming.staging_cluster_id(self.target_id, self.op)
+        self.final_id = naming.final_snapshot_id(self.target_id, self.op)
+        self.rds = aws.client("rds", doc.region(document))
+        self.expires_at = tags.expiry(now, doc.failed_run_expiry_hours(document))
+        self.serving = SERVING_NONE
+        self.actions: list[str] = []
+        self.left: list[str] = []
+        self.pending: list[str] = []
+
+    # --- reading ---------------------------------------------------------------------------
+
+    def describe(self, cluster_id: str) -> tuple[dict[str, Any] | None, dict[str, str]]:
+        cluster = rds.describe_cluster(self.rds, cluster_id)
+        return cluster, (rds.cluster_tags(self.rds, cluster) if cluster else {})
+
+    def is_new(self, cluster_tags: dict[str, str]) -> bool:
+        """This run's restored cluster (not one brought back from a final snapshot)."""
+        return (
+            cluster_tags.get(tags.OPERATION_KEY) == self.op
+            and tags.RESTORED_FROM_KEY not in cluster_tags
+        )
+
+    def serves(self, cluster: dict[str, Any], cluster_tags: dict[str, str]) -> None:
+        """The cluster under the target id stays: it must never carry an expiry (a sweep
+        would take it once it is swapped out by a later run)."""
+        if tags.EXPIRES_KEY in cluster_tags:
+            self.rds.remove_tags_from_resource(
+                ResourceName=cluster["DBClusterArn"], TagKeys=[tags.EXPIRES_KEY]
+            )
+            self.actions.append(f"removed the expiry tag from {self.target_id}")
+        self.settling(self.target_id, cluster)
+
+    def settling(self, cluster_id: str, cluster: dict[str, Any]) -> None:
+        state = clusters.status(cluster)
+        if state in clusters.BROKEN:
+            self.left.append(f"{cluster_id} is {state}")
+        elif state != clusters.AVAILABLE:
+            self.pending.append(f"{cluster_id} is {state}")
+
+    def keep(
+        self, cluster_id: str, cluster: dict[str, Any], cluster_tags: dict[str, str], why: str
+    ) -> None:
+        state = clusters.status(cluster)
+        if state == "deleting":
+            self.left.append(f"{cluster_id} ({why}) is being deleted")
+            return
+        if state == "renaming":  # it may be becoming the target: never mark that one
+            self.pending.append(f"{cluster_id} is renaming")
+            return
+        if clusters.mark_expiring(self.rds, cluster["DBClusterArn"], cluster_tags, self.expires_at):
+            self.actions.append(f"tagged {cluster_id} to expire at {self.expires_at}")
+        until = cluster_tags.get(tags.EXPIRES_KEY) or self.expires_at
+        self.left.append(f"{cluster_id} ({why}) kept until {until}")
+
+    # --- swap --------------------------------------------------------------------------------
+
+    def swap(self) -> None:
+        target, target_tags = self.describe(self.target_id)
+        old, old_tags = self.describe(self.old_id)
+        staging, staging_tags = self.describe(self.staging_id)
+        if staging is not None:
+            self.keep(self.staging_id, staging, staging_tags, "staging cluster, for inspection")
+        staging_renaming = clusters.status(staging) == "renaming"  # maybe becoming the target
+        if target is not None:
+            self.serving = SERVING_NEW if self.is_new(target_tags) else SERVING_OLD
+            self.serves(target, target_tags)
+            if old is not None:
+                why = (
+                    "the target before this run"
+                    if self.serving == SERVING_NEW
+                    else (f"not renamed back: {self.target_id} is taken")
+                )
+                self.keep(self.old_id, old, old_tags, why)
+        elif old is not None and not staging_renaming:
+            self.rename_back(old, old_tags)
+        elif not staging_renaming:
+            self.left.append(
+                f"no cluster serves under {self.target_id}: it did not exist "
+                "before this run, or was removed outside aurora-restore"
+            )
+
+    def rename_back(self, old: dict[str, Any], old_tags: dict[str, str]) -> None:
+        state = clusters.status(old)
+        if state != clusters.AVAILABLE:
+            self.pending.append(f"{self.old_id} is {state} (renamed back once available)")
+            return
+        guards.check_cluster(self.document, old, old_tags, "rename")
+        if tags.EXPIRES_KEY in old_tags:  # it serves again: it must never be swept
+            self.rds.remove_tags_from_resource(
+                ResourceName=old["DBClusterArn"], TagKeys=[tags.EXPIRES_KEY]
+            )
+        clusters.rename(self.rds, self.old_id, self.target_id)
+        self.actions.append(f"renamed {self.old_id} back to {self.target_id}")
+        self.pending.append(f"{self.target_id}: the rename back is settling")
+        self.serving = SERVING_OLD
+
+    # --- replace -----------------------------------------------------------------------------
+
+    def replace(self) -> None:
+        target, target_tags = self.describe(self.target_id)
+        staging, staging_tags = self.describe(self.staging_id)
+        if staging is not None:
+            self.keep(
+                self.staging_id,
+                staging,
+                staging_tags,
+                "this run's unverified cluster, for inspection",
+            )
+        if target is None:
+            if clusters.status(staging) != "renaming":  # else: moving off the target id
+                self.restore_from_final()
+        elif self.is_new(target_tags):
+            self.unverified_or_new(target, target_tags, staging)
+        elif target_tags.get(tags.RESTORED_FROM_KEY) == self.final_id:
+            self.serving = SERVING_RESTORED
+            self.ensure_instances(target)
+        elif clusters.status(target) == "deleting":
+            self.pending.append(
+                f"{self.target_id} is being deleted; it comes back from {self.final_id}"
+            )
+        else:
+            self.serving = SERVING_OLD
+            self.serves(target, target_tags)
+
+    def unverified_or_new(
+        self, target: dict[str, Any], target_tags: dict[str, str], staging: dict[str, Any] | None
+    ) -> None:
+        if doc.verified(self.document):
+            self.serving = SERVING_NEW
+            self.serves(target, target_tags)
+            return
+        state = clusters.status(target)
+        guards.check_cluster(self.document, target, target_tags, "delete")
+        if state in clusters.BROKEN:
+            outcome = clusters.delete_with_instances(self.rds, target, None)
+            self.actions.append(f"deleting {self.target_id} ({state}; restored by this run)")
+            self.pending.append(f"{self.target_id} {outcome}")
+        elif state != clusters.AVAILABLE:
+            self.pending.append(f"{self.target_id} (restored by this run, unverified) is {state}")
+        elif staging is not None:
+            self.left.append(
+                f"{self.target_id} holds unverified data and {self.staging_id} "
+                "is taken: move or delete one of them"
+            )
+            self.pending.append(f"{self.target_id} must not serve unverified data")
+        else:
+            clusters.rename(self.rds, self.target_id, self.staging_id)
+            self.actions.append(
+                f"moved {self.target_id} (restored by this run, not verified: possibly "
+                f"unmasked) out of the target id to {self.staging_id}"
+            )
+            self.pending.append(f"{self.staging_id}: the rename is settling")
+
+    def restore_from_final(self) -> None:
+        snapshot = rds.describe_cluster_snapshot(self.rds, self.final_id)
+        if snapshot is None:
+            self.left.append(
+                f"no cluster serves under {self.target_id} and there is no final "
+                f"snapshot {self.final_id}: it did not exist before this run"
+            )
+            return
+        if snapshot.get("Status") != "available":
+            self.pending.append(f"final snapshot {self.final_id} is {snapshot.get('Status')}")
+            return
+        from handlers.restore_cluster import restore_parameters
+
+        params = restore_parameters(self.document, self.target_id, self.final_id)
+        params["Tags"] = tags.to_list(
+            {**tags.managed(self.env, self.op), tags.RESTORED_FROM_KEY: self.final_id}
+        )
+        self.rds.restore_db_cluster_from_snapshot(**params)
+        self.actions.append(f"restoring {self.target_id} from its final snapshot {self.final_id}")
+        self.pending.append(f"{self.target_id} is being restored")
+        self.serving = SERVING_RESTORED
+
+    def ensure_instances(self, target: dict[str, Any]) -> None:
+        state = clusters.status(target)
+        if state != clusters.AVAILABLE:
+            self.pending.append(f"{self.target_id} is {state}")
+            return
+        settings = doc.target(self.document)
+        for number in range(1, int(settings.get("instance_count") or 1) + 1):
+            instance_id = naming.recovery_instance_id(self.target_id, self.op, number)
+            instance = rds.describe_instance(self.rds, instance_id)
+            if instance is None:
+                self.rds.create_db_instance(
+                    DBInstanceIdentifier=instance_id,
+                    DBClusterIdentifier=self.target_id,
+                    Engine=settings.get("engine") or "aurora-postgresql",
+                    DBInstanceClass=settings.get("instance_class") or "db.r6g.large",
+                    PubliclyAccessible=False,
+                    Tags=tags.to_list(tags.managed(self.env, self.op)),
+                )
+                self.actions.append(f"created instance {instance_id} in {self.target_id}")
+                self.pending.append(f"instance {instance_id} is creating")
+            elif instance.get("DBInstanceStatus") != "available":
+                self.pending.append(f"instance {instance_id} is {instance.get('DBInstanceStatus')}")
+
+    # --- both --------------------------------------------------------------------------------
+
+    def copy(self) -> None:
+        copy_id = naming.copy_snapshot_id(self.target_id, self.op)
+        snapshot = rds.describe_cluster_snapshot(self.rds, copy_id)
+        if snapshot is None:
+            return
+        snapshot_tags = tags.from_list(snapshot.get("TagList"))
+        if snapshot_tags.get(tags.OPERATION_KEY) != self.op or not tags.is_managed(
+            snapshot_tags, self.env
+        ):
+            return  # not ours: never touched
+        if not doc.target(self.document).get("delete_copied_snapshot", True):
+            self.left.append(f"snapshot copy {copy_id} kept (delete_copied_snapshot: false)")
+            return
+        try:
+            self.rds.delete_db_cluster_snapshot(DBClusterSnapshotIdentifier=copy_id)
+            self.actions.append(f"deleted the snapshot copy {copy_id}")
+            return
+        except Exception as exc:  # e.g. still in use by a restore: keep it, with an expiry
+            LOG.warning("%s: cannot delete %s yet: %s", self.op, copy_id, exc)
+        arn = snapshot["DBClusterSnapshotArn"]
+        if clusters.mark_expiring(self.rds, arn, snapshot_tags, self.expires_at):
+            self.actions.append(f"tagged {copy_id} to expire at {self.expires_at}")
+        until = snapshot_tags.get(tags.EXPIRES_KEY) or self.expires_at
+        self.left.append(f"snapshot copy {copy_id} kept until {until}")
+
+    def promote_master_password(self) -> None:
+        sm = aws.client("secretsmanager", doc.region(self.document))
+        secret = secrets.secret_id(MASTER_SECRET)
+        if secrets.promote(sm, secret, secrets.master_version_id(self.op)):
+            self.actions.append(
+                "master secret: this run's password promoted to AWSCURRENT (its cluster serves)"
+            )

@@ -1,0 +1,59 @@
+"""Recovery function (not a pipeline step): finish the failure path of an execution that
+ended TIMED_OUT or ABORTED (no Catch runs then) or FAILED with its undo unfinished.
+
+Two kinds of event:
+- EventBridge "Step Functions Execution Status Change" for this env's state machine (the rule
+  `setup` creates): `detail.executionArn`, `detail.status`. The function waits for clusters in
+  transition as long as its own timeout allows, then notifies (done or still pending).
+- `{"operation_id": "...", "wait": false, "requested_by": "..."}` from `aurora-restore
+  recover`: one undo pass per invocation (the CLI repeats while `status` is "pending").
+
+Returns {"status": "recovered" | "pending" | "already recovered" | "refused" |
+"nothing to recover", "operation_id", "execution_status", "undo": {...}, ...}.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from typing import Any
+
+from handlers.lib import recovery
+from handlers.lib.errors import SettingsInvalid
+
+LOG = logging.getLogger("aurora_restore")
+LOG.setLevel(logging.INFO)
+STATUS_CHANGE = "Step Functions Execution Status Change"
+
+
+def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    env = os.environ.get("ENVIRONMENT") or ""
+    if not env:
+        raise SettingsInvalid("environment variable ENVIRONMENT is not set")
+    if not isinstance(event, dict):
+        raise SettingsInvalid("recover-execution: the event is not an object")
+    if event.get("detail-type") == STATUS_CHANGE:
+        detail = event.get("detail") or {}
+        arn = str(detail.get("executionArn") or "")
+        machine = str(detail.get("stateMachineArn") or "")
+        if not machine.endswith(f":stateMachine:{recovery.state_machine_name(env)}"):
+            raise SettingsInvalid(f"recover-execution: {machine!r} is not this env's pipeline")
+        wait, notify_pending = True, True
+        requested_by = f"recovery function ({detail.get('status')} event)"
+    elif event.get("operation_id"):
+        function_arn = str(getattr(context, "invoked_function_arn", "") or "")
+        arn = recovery.execution_arn(function_arn, env, str(event["operation_id"]))
+        wait, notify_pending = bool(event.get("wait", False)), bool(event.get("notify_pending"))
+        requested_by = str(event.get("requested_by") or "aurora-restore recover")
+    else:
+        raise SettingsInvalid("recover-execution: expected a status-change event or operation_id")
+    remaining = getattr(context, "get_remaining_time_in_millis", None)
+    result = recovery.recover(
+        arn,
+        wait=wait,
+        notify_pending=notify_pending,
+        requested_by=requested_by,
+        **({"remaining_ms": remaining} if callable(remaining) else {}),
+    )
+    LOG.info("%s recover %s", result.get("operation_id"), result.get("status"))
+    return result
