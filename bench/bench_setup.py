@@ -52,10 +52,10 @@ class Run:
     resources: int | None = None
 
 
-def moto_config(work: Path) -> Path:
-    """config/ with dev pointed at moto's one account (what `--local` does for the sandbox)."""
+def moto_config(work: Path, code: Path) -> Path:
+    """`code`'s config/ with dev pointed at moto's one account (as `--local` does)."""
     target = work / "config"
-    shutil.copytree(ROOT / "config", target)
+    shutil.copytree(code / "config", target)
     file = target / "dev.yaml"
     data = yaml.safe_load(file.read_text())
     data["account_id"] = ACCOUNT
@@ -152,7 +152,8 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=1, help="rounds per latency (median)")
     parser.add_argument("--no-guide", action="store_true", help="skip the guide's replay")
     parser.add_argument("--code", type=Path, default=ROOT,
-                        help="run aurora-restore from this checkout (before/after comparisons)")
+                        help="run aurora-restore from this checkout, with its config/ (before/after "
+                             "comparisons; add --no-guide if that config is older)")
     parser.add_argument("--json", action="store_true", help="print the numbers as JSON")
     args = parser.parse_args()
     latencies = [float(x) for x in args.latency_ms.split(",")]
@@ -168,7 +169,7 @@ def main() -> None:
     env.pop("AWS_PROFILE", None)
     if args.concurrency is not None:
         env["AURORA_RESTORE_CONCURRENCY"] = str(args.concurrency)
-    config = moto_config(work)
+    config = moto_config(work, CODE)
     box, _ = sandbox.start()
     results: dict[float, list[Run]] = {}
     try:
