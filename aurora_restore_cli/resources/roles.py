@@ -123,17 +123,20 @@ class Role(Resource[RoleState]):
 
     def read(self) -> RoleState | None:
         # The role, its inline and its attached policies: all at once (one round trip, plus
-        # one for the inline documents); a missing role makes each of them NoSuchEntity.
+        # one for the inline documents); a missing role makes each of them NoSuchEntity. A
+        # role the config does not want is most often missing: ask for it alone first.
+        get_role = partial(self.iam.get_role, RoleName=self.name)
         try:
-            role, inline, managed = concurrently(
-                [
-                    lambda: self.iam.get_role(RoleName=self.name)["Role"],
-                    self._inline_documents,
-                    self._attached,
-                ]
-            )
+            if self.unwanted:
+                found = get_role()
+                inline, managed = concurrently([self._inline_documents, self._attached])
+            else:
+                found, inline, managed = concurrently(
+                    [get_role, self._inline_documents, self._attached]
+                )
         except self.iam.exceptions.NoSuchEntityException:
             return None
+        role = found["Role"]
         return RoleState(
             arn=role["Arn"],
             description=role.get("Description") or "",
