@@ -111,17 +111,18 @@ def _run(
 ) -> Report:
     """Read every item, then (if `act`) act on it in `order` ("setup" / "cleanup" / "none")."""
     tasks: list[scheduler.Task[Change | None]] = []
-    # Each bulk read (a list call, the tag index) first, once; the reads it answers wait for
-    # it instead of occupying workers while one of them makes the call.
+    # Each bulk read (a list call, the tag index) once; the reads it answers wait for it
+    # instead of occupying workers while one of them makes the call.
     bulk: dict[int, str] = {}
     for item in items:
         for loadable in item.res.bulk_reads():
             if id(loadable) not in bulk:
-                bulk[id(loadable)] = key = f"bulk {len(bulk)}"
-                tasks.append(scheduler.Task(key, _loader(loadable), first=True))
+                bulk[id(loadable)] = f"bulk {len(bulk)}"
     for i in _round_robin(items):
         needs = tuple(dict.fromkeys(bulk[id(x)] for x in items[i].res.bulk_reads()))
         tasks.append(scheduler.Task(f"read {i}", _bind(read, items[i]), needs))
+    loadables = {id(x): x for item in items for x in item.res.bulk_reads()}
+    tasks += [scheduler.Task(key, _loader(loadables[ident])) for ident, key in bulk.items()]
     if act is not None:
         dependents: dict[int, list[int]] = {i: [] for i in range(len(items))}
         for i, item in enumerate(items):

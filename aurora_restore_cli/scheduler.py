@@ -5,9 +5,9 @@ as failed (`failed(result)`), every task that needs it, directly or not, is skip
 tasks still run, so what can be done is done. The outcomes are returned in the order the tasks
 were given, whatever order they finished in, so the caller's report is deterministic.
 
-Of the tasks ready to start, those marked `first` go first, then the one heading the longest
-chain of tasks that wait on it (then the given order), so a free worker is never spent on
-work that nothing waits for while the slowest chain could advance.
+Of the tasks ready to start, the one heading the longest chain of tasks that wait on it goes
+first (then the given order), so a free worker is never spent on work that nothing waits for
+while the slowest chain could advance.
 
 An exception raised by a task (a bug, Ctrl-C, a simulated crash) is not a result: no new task
 starts, the running ones finish, and the exception is raised again to the caller.
@@ -29,7 +29,6 @@ class Task(Generic[T]):
     key: str
     run: Callable[[], T]
     needs: tuple[str, ...] = ()
-    first: bool = False  # start before any other ready task (e.g. a read others wait on)
 
 
 @dataclass(frozen=True)
@@ -73,8 +72,7 @@ def run(
             """Every need of `task` has finished: queue it, or skip it (and settle that)."""
             blocked = _blocked_by(task, done, failed)
             if blocked is None:
-                rank = len(tasks) + 1 if task.first else chain[task.key]
-                heapq.heappush(ready, (-rank, order[task.key], task.key))
+                heapq.heappush(ready, (-chain[task.key], order[task.key], task.key))
             else:
                 done[task.key] = Outcome(task.key, None, blocked)
                 settle(task.key)

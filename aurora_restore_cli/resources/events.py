@@ -190,8 +190,7 @@ class RecoveryRule(Resource[RuleState]):
 
     def create(self) -> None:
         self._put_rule(Tags=tag_list(self.ctx.tags()))
-        self._permit()
-        self._put_target()
+        concurrently([self._permit, self._put_target])  # each needs only the rule
 
     def update(self, current: RuleState, differences: list[str]) -> None:
         if {"event pattern", "state", "description"} & set(differences):
