@@ -4,8 +4,10 @@ For each resource: read it, decide (create / update / unchanged / foreign), and 
 dry-run. A same-named resource without our managed-by tag for this env is never modified or
 deleted: it is reported as `foreign` and the command exits 1.
 
-How the work is scheduled (scheduler.py, `AURORA_RESTORE_CONCURRENCY` workers):
-- every resource is read at once, at the start (reads never wait for other resources);
+How the work is scheduled (scheduler.py, `AURORA_RESTORE_CONCURRENCY` workers, the work
+heading the longest chain first):
+- every resource is read up front; a read waits only for the bulk read that answers it (a
+  list call, the tag index), never for another resource's changes;
 - setup applies a resource once every resource it depends on is applied (its step's
   DEPENDS_ON and its `after`, see resources/__init__.py); a failure skips exactly what
   depends on it, everything else is still done;
@@ -106,30 +108,30 @@ def _run(
     items: list[_Item],
     read: Callable[[_Item], Change | None],
     act: Callable[[_Item], Change | None] | None,
-    order: str,
+    direction: str,
     progress: Progress,
 ) -> Report:
-    """Read every item, then (if `act`) act on it in `order` ("setup" / "cleanup" / "none")."""
+    """Read every item, then (if `act`) act on it in `direction` order ("setup": after what
+    it depends on; "cleanup": after what depends on it)."""
     tasks: list[scheduler.Task[Change | None]] = []
     # Each bulk read (a list call, the tag index) once; the reads it answers wait for it
     # instead of occupying workers while one of them makes the call.
-    bulk: dict[int, str] = {}
-    for item in items:
-        for loadable in item.res.bulk_reads():
-            if id(loadable) not in bulk:
-                bulk[id(loadable)] = f"bulk {len(bulk)}"
+    bulk_of = [item.res.bulk_reads() for item in items]
+    bulk: dict[int, tuple[str, Loadable]] = {}
+    for loadables in bulk_of:
+        for loadable in loadables:
+            bulk.setdefault(id(loadable), (f"bulk {len(bulk)}", loadable))
     for i in _round_robin(items):
-        needs = tuple(dict.fromkeys(bulk[id(x)] for x in items[i].res.bulk_reads()))
+        needs = tuple(dict.fromkeys(bulk[id(x)][0] for x in bulk_of[i]))
         tasks.append(scheduler.Task(f"read {i}", _bind(read, items[i]), needs))
-    loadables = {id(x): x for item in items for x in item.res.bulk_reads()}
-    tasks += [scheduler.Task(key, _loader(loadables[ident])) for ident, key in bulk.items()]
+    tasks += [scheduler.Task(key, _loader(loadable)) for key, loadable in bulk.values()]
     if act is not None:
         dependents: dict[int, list[int]] = {i: [] for i in range(len(items))}
         for i, item in enumerate(items):
             for need in item.needs:
                 dependents[need].append(i)
         for i, item in enumerate(items):
-            after = item.needs if order == "setup" else dependents[i]
+            after = item.needs if direction == "setup" else dependents[i]
             needs = (f"read {i}", *(f"act {j}" for j in after))
             tasks.append(scheduler.Task(f"act {i}", _bind(act, item), needs))
 
@@ -139,7 +141,7 @@ def _run(
 
     # Setup skips what depends on a failure; cleanup keeps going (see the module docstring).
     outcomes = scheduler.run(
-        tasks, ctx.clients.concurrency, _failed if order == "setup" else _never, on_done
+        tasks, ctx.clients.concurrency, _failed if direction == "setup" else _never, on_done
     )
     by_key = {outcome.key: outcome for outcome in outcomes}
     report = Report()

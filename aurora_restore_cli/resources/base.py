@@ -5,9 +5,10 @@ decides policy (ownership checks, dry-run, ordering): the engine does.
 
 Ordering (see resources/__init__.py for the whole picture): a module declares the steps it
 depends on (`DEPENDS_ON`; a resource that needs less overrides it in `depends_on`); inside
-one step, a resource that must wait for another of the same step lists it in `after`. Everything else is independent and runs concurrently, so `read()`,
-`create()`, `update()` and `delete()` are called from worker threads: keep per-resource state
-on the resource, and guard anything shared through the context (see `BulkRead`).
+one step, a resource that must wait for another of the same step lists it in `after`.
+Everything else is independent and runs concurrently, so `read()`, `create()`, `update()`
+and `delete()` are called from worker threads: keep per-resource state on the resource, and
+guard anything shared through the context (see `BulkRead`).
 """
 
 from __future__ import annotations
@@ -32,6 +33,8 @@ V = TypeVar("V")
 
 
 class Loadable(Protocol):
+    """A bulk read the engine can run ahead of the reads it answers."""
+
     def load(self) -> None: ...
 
 
