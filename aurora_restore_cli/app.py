@@ -204,9 +204,10 @@ class App:
                     f"account_id {settings.account_id}; refusing to touch the wrong account"
                 )
             if sandbox:
-                from .sandbox_seed import for_sandbox
+                from .sandbox_seed import for_sandbox, seeded_source_key
 
-                settings = self._settings = for_sandbox(settings, account)
+                source_key = seeded_source_key(clients, settings.source.region)
+                settings = self._settings = for_sandbox(settings, account, source_key)
             names = Names(settings.environment, settings.region, account)
             self._context = Context(
                 settings=settings, names=names, clients=clients, sandbox=sandbox

@@ -11,7 +11,17 @@ import click
 
 from . import __version__
 from .app import Group, Options, global_options
-from .commands import demo, diagram, init, provisioning, recover, runs, sandbox, secrets
+from .commands import (
+    demo,
+    diagram,
+    init,
+    preflight,
+    provisioning,
+    recover,
+    runs,
+    sandbox,
+    secrets,
+)
 
 
 @click.group(cls=Group, context_settings={"help_option_names": ["-h", "--help"]})
@@ -43,6 +53,7 @@ for command in (
     provisioning.status,
     provisioning.cleanup,
     provisioning.validate,
+    preflight.preflight,
     runs.run,
     runs.executions,
     runs.history,

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
+import ssl
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -30,6 +31,14 @@ KMS_KEY = (
     r"arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:(key/[0-9a-f-]{36}|alias/[A-Za-z0-9/_-]+)"
     r"|[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|alias/[A-Za-z0-9/_-]+"
 )
+# A key ARN (not an alias): IAM grants on keys name the key ARN, and a key of another account
+# can only be referred to by ARN.
+KMS_KEY_ARN = r"arn:aws[a-z-]*:kms:([a-z0-9-]+):(\d{12}):key/([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|mrk-[0-9a-f]{32})"
+INSTANCE_CLASS = r"db\.serverless|db\.[a-z0-9-]+\.[a-z0-9]+"
+SERVERLESS_CLASS = "db.serverless"
+# AWS's published bundle of the RDS certificate authorities (all commercial regions).
+RDS_CA_BUNDLE_URL = "https://truststore.pki.rds.amazonaws.com/global/global-bundle.pem"
+RDS_CA_BUNDLE_FILE = "rds-global-bundle.pem"
 IAM_PRINCIPAL = r"arn:aws[a-z-]*:iam::\d{12}:(root|role/[\w+=,.@/-]+|user/[\w+=,.@/-]+)"
 EMAIL = r"[^@\s]+@[^@\s]+\.[A-Za-z]{2,}"
 PG_NAME = r"[A-Za-z_][A-Za-z0-9_$]{0,62}"
@@ -69,6 +78,15 @@ class Source:
     account_id: str
     snapshot_type: str
     max_age_hours: int
+    kms_key_id: str | None  # key ARN of the key encrypting the source snapshots; None: unencrypted
+
+
+@dataclass(frozen=True)
+class Serverless:
+    """Aurora Serverless v2 capacity range (ACUs) for `instance_class: db.serverless`."""
+
+    min_capacity: float
+    max_capacity: float
 
 
 @dataclass(frozen=True)
@@ -76,7 +94,9 @@ class Target:
     cluster_id: str
     engine: str
     engine_version: str
+    allow_major_version_upgrade: bool
     instance_class: str
+    serverless: Serverless | None
     instance_count: int
     subnet_group: str
     security_group_ids: tuple[str, ...]
@@ -232,6 +252,15 @@ class Settings:
     def config_dir(self) -> Path:
         return self.file.parent
 
+    @property
+    def source_elsewhere(self) -> bool:
+        """The source lives in another region or account: its snapshots must be copied."""
+        return (self.source.region, self.source.account_id) != (self.region, self.account_id)
+
+    @property
+    def cross_account(self) -> bool:
+        return self.source.account_id != self.account_id
+
 
 def config_file(config_dir: Path, env: str) -> Path:
     return config_dir / f"{env}.yaml"
@@ -330,6 +359,13 @@ def _source(s: Section) -> Source:
             account_id=_account(s, "account_id"),
             snapshot_type=s.string("snapshot_type", "any", choices=("automated", "manual", "any")),
             max_age_hours=s.integer("max_age_hours", 1, 24 * 366),
+            kms_key_id=s.string(
+                "kms_key_id",
+                None,
+                pattern=KMS_KEY_ARN,
+                expected="the ARN of the KMS key encrypting the source snapshots "
+                "(arn:aws:kms:<source region>:<source account>:key/<id>; not an alias)",
+            ),
         )
 
 
@@ -342,15 +378,18 @@ def _target(s: Section) -> Target:
             expected="an RDS cluster identifier of at most 40 characters (letters, digits, "
             "single hyphens; starts with a letter)",
         )
+        instance_class = s.string(
+            "instance_class",
+            pattern=INSTANCE_CLASS,
+            expected="an instance class such as db.r6g.large or db.serverless",
+        )
         return Target(
             cluster_id=cluster_id,
             engine=s.string("engine", "aurora-postgresql", choices=("aurora-postgresql",)),
             engine_version=_version(s),
-            instance_class=s.string(
-                "instance_class",
-                pattern=r"db\.[a-z0-9-]+\.[a-z0-9]+",
-                expected="an instance class such as db.r6g.large",
-            ),
+            allow_major_version_upgrade=s.boolean("allow_major_version_upgrade", False),
+            instance_class=instance_class,
+            serverless=_serverless(s, instance_class),
             instance_count=s.integer("instance_count", 1, 15),
             subnet_group=s.string(
                 "subnet_group", pattern=r"[A-Za-z0-9 ._-]{1,255}", expected="a DB subnet group name"
@@ -388,6 +427,42 @@ def _target(s: Section) -> Target:
             final_snapshot_retention_days=s.integer("final_snapshot_retention_days", 1, 3650, 7),
             failed_run_expiry_hours=s.integer("failed_run_expiry_hours", 1, 720, 24),
         )
+
+
+def _serverless(s: Section, instance_class: str) -> Serverless | None:
+    """`serverless: {min_capacity, max_capacity}`: required with db.serverless, refused otherwise.
+    ACUs in steps of 0.5; 0 (auto-pause) needs a recent engine version, which RDS checks."""
+    section = s.optional_section("serverless")
+    if instance_class != SERVERLESS_CLASS:
+        if section is not None:
+            raise s.error("serverless", f"only allowed with instance_class: {SERVERLESS_CLASS}")
+        return None
+    if section is None:
+        raise s.error(
+            "serverless",
+            f"instance_class {SERVERLESS_CLASS} needs serverless: {{min_capacity: 0.5, "
+            "max_capacity: 4}} (Aurora capacity units)",
+        )
+    with section.reading():
+        low = _capacity(section, "min_capacity", 0)
+        high = _capacity(section, "max_capacity", 1)
+    if low > high:
+        raise section.error("min_capacity", f"is {low:g}, above max_capacity {high:g}")
+    return Serverless(min_capacity=low, max_capacity=high)
+
+
+def _capacity(s: Section, key: str, low: float) -> float:
+    value = s.raw(key)
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, (int, float))
+        or not low <= value <= 256
+        or (value * 2) % 1
+    ):
+        raise s.error(
+            key, f"expected Aurora capacity units from {low:g} to 256 in steps of 0.5, got {value!r}"
+        )
+    return float(value)
 
 
 def _version(s: Section) -> str:
@@ -440,6 +515,57 @@ def _existing_file(s: Section, path: str, value: Any) -> Path:
     return resolved
 
 
+def _ca_bundle(s: Section, value: Any) -> Path:
+    """A PEM file of CA certificates that Python's ssl module can load."""
+    path = _existing_file(s, "database.ca_bundle", value)
+    count = ca_certificate_count(path)
+    if count == 0:
+        raise ConfigError(
+            s.file,
+            "database.ca_bundle",
+            f"{path} holds no PEM CA certificate; get AWS's bundle with: "
+            f"{ca_bundle_fetch_command(s.file.parent)}",
+        )
+    return path
+
+
+def ca_certificate_count(path: Path) -> int:
+    """How many CA certificates `path` holds (0 when it is not loadable PEM)."""
+    try:
+        text = path.read_text(encoding="ascii")
+    except (OSError, UnicodeDecodeError):
+        return 0
+    if "-----BEGIN CERTIFICATE-----" not in text:
+        return 0
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    try:
+        context.load_verify_locations(cadata=text)
+    except (ssl.SSLError, ValueError):
+        return 0
+    return len(context.get_ca_certs())
+
+
+def ca_bundle_fetch_command(config_dir: Path) -> str:
+    return f"curl -fsSo {config_dir / RDS_CA_BUNDLE_FILE} {RDS_CA_BUNDLE_URL}"
+
+
+def require_ca_bundle(settings: Settings) -> Path:
+    """The CA bundle the database steps verify the cluster's certificate with.
+
+    Needed against AWS (not in the sandbox, whose database steps are skipped): the RDS
+    certificate authorities are not in the Lambda runtime's trust store, and we never fall
+    back to unverified TLS. Raises ConfigError saying exactly how to get AWS's bundle."""
+    if settings.database.ca_bundle is not None:
+        return settings.database.ca_bundle
+    raise ConfigError(
+        settings.file,
+        "database.ca_bundle",
+        "is required against AWS: the RDS certificate authorities are not in the Lambda "
+        f"runtime's trust store. Get AWS's bundle with `{ca_bundle_fetch_command(settings.config_dir)}` "
+        f"and set database.ca_bundle: {RDS_CA_BUNDLE_FILE}",
+    )
+
+
 def _database(s: Section) -> Database:
     f = s.file
     with s.reading():
@@ -458,7 +584,7 @@ def _database(s: Section) -> Database:
                 expected = verify.items("expected_tables", _expected_table(f), [])
         return Database(
             name=name,
-            ca_bundle=None if ca is None else _existing_file(s, "database.ca_bundle", ca),
+            ca_bundle=None if ca is None else _ca_bundle(s, ca),
             connect_timeout_seconds=s.integer("connect_timeout_seconds", 1, 120, 10),
             schemas=s.items(
                 "schemas", string_item(f, PG_NAME, "a schema name"), ["public"], min_items=1
@@ -649,9 +775,14 @@ def _check_cross_references(st: Settings) -> None:
             f, "source.region", f"{src.region} is in partition {partition(src.region)}, region "
             f"{st.region} in {partition(st.region)}: snapshots cannot be copied across partitions"
         )
-    if (src.cluster_id, src.region, src.account_id) == (tgt.cluster_id, st.region, st.account_id):
+    target_id = tgt.cluster_id.lower()  # RDS compares (and stores) cluster ids lower-case
+    if target_id == src.cluster_id.lower():
         raise ConfigError(
-            f, "target.cluster_id", "is the source cluster itself; refusing to overwrite production"
+            f,
+            "target.cluster_id",
+            f"is the source cluster's id {src.cluster_id!r} (ids compare case-insensitively, "
+            "and a same-named target is refused in any region or account); refusing to "
+            "overwrite production",
         )
     if tgt.strategy == "replace" and not tgt.final_snapshot:
         raise ConfigError(
@@ -660,11 +791,13 @@ def _check_cross_references(st: Settings) -> None:
             "must be true with strategy: replace (the target is deleted before the restore; "
             "its final snapshot is what a failed run brings back)",
         )
-    if tgt.cluster_id in tgt.protected_cluster_ids:
+    protected = [p for p in tgt.protected_cluster_ids if p.lower() == target_id]
+    if protected:
         raise ConfigError(
             f,
             "target.protected_cluster_ids",
-            f"lists the target {tgt.cluster_id!r}: it could never be refreshed",
+            f"lists the target {tgt.cluster_id!r} (as {protected[0]!r}; ids compare "
+            "case-insensitively): it could never be refreshed",
         )
     # Every configured key encrypts something in `region`; a key ARN names its own region.
     for key_path, key, what in (
@@ -681,3 +814,35 @@ def _check_cross_references(st: Settings) -> None:
                 f"is a key in {key_region}, but region is {st.region}: it must be a key in "
                 f"{st.region} ({what})",
             )
+    _check_source_key(st)
+    if st.cross_account and src.snapshot_type == "automated":
+        raise ConfigError(
+            f,
+            "source.snapshot_type",
+            f"automated snapshots cannot be shared with another account (the source is in "
+            f"{src.account_id}, the target in {st.account_id}): copy them to manual snapshots "
+            "in the source account, share those, and use manual or any",
+        )
+
+
+def _check_source_key(st: Settings) -> None:
+    f, src = st.file, st.source
+    if src.kms_key_id is None:
+        return
+    match = re.fullmatch(KMS_KEY_ARN, src.kms_key_id)
+    assert match is not None  # the pattern was checked when reading
+    region, account = match.group(1), match.group(2)
+    if (region, account) != (src.region, src.account_id):
+        raise ConfigError(
+            f,
+            "source.kms_key_id",
+            f"is a key in {region}/{account}, but the source snapshots are in "
+            f"{src.region}/{src.account_id}: the key encrypting them lives there",
+        )
+    if st.source_elsewhere and not st.target.kms_key_id:
+        raise ConfigError(
+            f,
+            "target.kms_key_id",
+            "is required: an encrypted source snapshot copied across regions or accounts must "
+            f"be re-encrypted with a key of this account in {st.region}",
+        )

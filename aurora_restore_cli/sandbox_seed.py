@@ -1,13 +1,13 @@
 """The sandbox as one AWS account, and what a real account would already hold.
 
 The sandbox (a moto server) is a single account (moto's 123456789012), so `for_sandbox()`
-rewrites the config's account ids to it, points KMS settings at a key that `seed()`
-creates, and polls every second (moto's resources are ready at once). `seed()` makes what the
-pipeline expects to find: the production cluster with a snapshot in the source region, the
-target cluster (tagged as ours) in the target region, its subnet group, and the KMS key.
-When the sandbox has PostgreSQL, the production cluster's database gets a few tables of fake
-personal data before the snapshot is taken (sandbox_data.py), and the admin login the
-database steps use is stored as the secret `aurora-restore-sandbox/postgres`.
+rewrites the config's account ids to it, points KMS settings at keys that `seed()` creates,
+and polls every second (moto's resources are ready at once). `seed()` makes what the pipeline
+expects to find: the production cluster (encrypted with its own key) with a snapshot in the
+source region, the target cluster (tagged as ours) in the target region, its subnet group, and
+the target's KMS key. When the sandbox has PostgreSQL, the production cluster's database gets a
+few tables of fake personal data before the snapshot is taken (sandbox_data.py), and the admin
+login the database steps use is stored as the secret `aurora-restore-sandbox/postgres`.
 Everything is created only when missing (re-runnable).
 """
 
@@ -26,16 +26,22 @@ from .resources.base import Context, tag_list
 from .sandbox_postgres import ADMIN_SECRET, PostgresServer
 
 SANDBOX_KEY_ALIAS = "alias/aurora-restore-sandbox"
+SOURCE_KEY_ALIAS = "alias/aurora-restore-sandbox-source"
 SEED_TAG = {"Key": "aurora-restore:sandbox-seed", "Value": "true"}
 
 
-def for_sandbox(settings: Settings, account_id: str) -> Settings:
-    """The settings as they apply inside the one-account sandbox."""
+def for_sandbox(settings: Settings, account_id: str, source_key_arn: str | None = None) -> Settings:
+    """The settings as they apply inside the one-account sandbox. `source_key_arn`: the seeded
+    source key (`seeded_source_key`), used when the config names a source key (before the
+    seed, the config's key stays as a placeholder that `seed()` replaces)."""
     target_key = SANDBOX_KEY_ALIAS if settings.target.kms_key_id else None
+    source_key = (
+        (source_key_arn or settings.source.kms_key_id) if settings.source.kms_key_id else None
+    )
     return dataclasses.replace(
         settings,
         account_id=account_id,
-        source=dataclasses.replace(settings.source, account_id=account_id),
+        source=dataclasses.replace(settings.source, account_id=account_id, kms_key_id=source_key),
         target=dataclasses.replace(settings.target, kms_key_id=target_key),
         audit=dataclasses.replace(settings.audit, kms_key_id=None),
         secrets=dataclasses.replace(settings.secrets, kms_key_id=None),
@@ -47,13 +53,30 @@ def for_sandbox(settings: Settings, account_id: str) -> Settings:
     )
 
 
+def seeded_source_key(clients: Any, source_region: str) -> str | None:
+    """ARN of the source key `seed()` made (None before the seed)."""
+    kms = clients.get("kms", source_region)
+    try:
+        return str(kms.describe_key(KeyId=SOURCE_KEY_ALIAS)["KeyMetadata"]["Arn"])
+    except kms.exceptions.NotFoundException:
+        return None
+
+
 def seed(ctx: Context) -> list[Change]:
     """Create the pre-existing world of a real account in the sandbox; returns what it did."""
     st = ctx.settings
-    changes = [_kms_key(ctx, st.region)]
+    changes = [_kms_key(ctx, st.region, SANDBOX_KEY_ALIAS, "target")]
     changes.append(_subnet_group(ctx))
+    source_key = _kms_key(ctx, st.source.region, SOURCE_KEY_ALIAS, "source snapshots'")
+    changes.append(source_key)
+    if st.source.kms_key_id:  # this command goes on (the demo: setup, run) with the real key
+        ctx.settings = st = dataclasses.replace(
+            st, source=dataclasses.replace(st.source, kms_key_id=source_key.arn)
+        )
     source = ctx.clients.get("rds", st.source.region)
-    changes.append(_cluster(ctx, source, st.source.cluster_id, tags=[SEED_TAG]))
+    changes.append(
+        _cluster(ctx, source, st.source.cluster_id, tags=[SEED_TAG], kms_key=source_key.arn)
+    )
     postgres = _postgres()
     if postgres is not None:  # the data first: the snapshot copies the database as it is
         changes.append(_source_database(postgres, st.source.cluster_id))
@@ -103,18 +126,18 @@ def _admin_secret(ctx: Context, postgres: PostgresServer) -> Change:
     return Change("seed", "Secrets Manager secret", ADMIN_SECRET, Action.UPDATED)
 
 
-def _kms_key(ctx: Context, region: str) -> Change:
+def _kms_key(ctx: Context, region: str, alias: str, what: str) -> Change:
     kms = ctx.clients.get("kms", region)
     try:
-        key = kms.describe_key(KeyId=SANDBOX_KEY_ALIAS)["KeyMetadata"]
-        return Change("seed", "KMS key", SANDBOX_KEY_ALIAS, Action.UNCHANGED, arn=key["Arn"])
+        key = kms.describe_key(KeyId=alias)["KeyMetadata"]
+        return Change("seed", "KMS key", alias, Action.UNCHANGED, arn=key["Arn"])
     except kms.exceptions.NotFoundException:
         key = kms.create_key(
-            Description="aurora-restore sandbox: target encryption key",
+            Description=f"aurora-restore sandbox: {what} encryption key",
             Tags=[{"TagKey": SEED_TAG["Key"], "TagValue": "true"}],
         )["KeyMetadata"]
-        kms.create_alias(AliasName=SANDBOX_KEY_ALIAS, TargetKeyId=key["KeyId"])
-        return Change("seed", "KMS key", SANDBOX_KEY_ALIAS, Action.CREATED, arn=key["Arn"])
+        kms.create_alias(AliasName=alias, TargetKeyId=key["KeyId"])
+        return Change("seed", "KMS key", alias, Action.CREATED, arn=key["Arn"])
 
 
 def _subnet_group(ctx: Context) -> Change:
@@ -149,6 +172,7 @@ def _cluster(
     cluster_id: str,
     tags: list[dict[str, str]],
     subnet_group: str | None = None,
+    kms_key: str | None = None,
 ) -> Change:
     try:
         found = rds.describe_db_clusters(DBClusterIdentifier=cluster_id)["DBClusters"][0]
@@ -158,7 +182,9 @@ def _cluster(
     except rds.exceptions.DBClusterNotFoundFault:
         pass
     target = ctx.settings.target
-    extra = {"DBSubnetGroupName": subnet_group} if subnet_group else {}
+    extra: dict[str, Any] = {"DBSubnetGroupName": subnet_group} if subnet_group else {}
+    if kms_key:
+        extra["KmsKeyId"] = kms_key
     cluster = rds.create_db_cluster(
         DBClusterIdentifier=cluster_id,
         Engine=target.engine,

@@ -1,8 +1,9 @@
 """Step: copy the snapshot into the target region/account, re-encrypted with the target's key.
 
 Needed when the snapshot is in another region or account, or encrypted with another key;
-otherwise SKIPPED (the restore reads it in place). Idempotent: a copy this operation already
-made is reused. The copy keeps the source snapshot's tags plus ours (AWS ignores CopyTags
+otherwise SKIPPED (the restore reads it in place). `KmsKeyId` is sent only for an encrypted
+snapshot (AWS refuses it for an unencrypted one, whose copy RestoreCluster then encrypts).
+Idempotent: a copy this operation already made is reused. The copy keeps the source snapshot's tags plus ours (AWS ignores CopyTags
 when Tags are given, so the two are merged here).
 """
 
@@ -10,28 +11,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from handlers.lib import aws, naming, polling, rds, tags
+from handlers.lib import aws, naming, polling, rds, snapshots, tags
 from handlers.lib import document as doc
-from handlers.lib.errors import CopyFailed
+from handlers.lib.errors import CopyFailed, SnapshotKeyUnusable
 from handlers.lib.step import Document, StepResult, pipeline_step, skipped
 
-
-def copy_reasons(document: Document) -> list[str]:
-    snapshot = document["snapshot"]
-    reasons = []
-    if snapshot["region"] != doc.region(document):
-        reasons.append("another region")
-    if doc.account_id(document) and snapshot["account_id"] != doc.account_id(document):
-        reasons.append("another account")
-    kms = doc.target(document).get("kms_key_id")
-    if snapshot.get("encrypted") and kms and not same_key(str(snapshot.get("kms_key_id")), kms):
-        reasons.append("re-encryption with the target key")
-    return reasons
-
-
-def same_key(a: str, b: str) -> bool:
-    """Key ARN vs bare key id of the same key count as equal; aliases never do (copy to be safe)."""
-    return a.rsplit("key/", 1)[-1] == b.rsplit("key/", 1)[-1] and "alias/" not in a + b
+copy_reasons = snapshots.copy_reasons
+same_key = snapshots.same_key
 
 
 @pipeline_step("copy-snapshot")
@@ -66,8 +52,16 @@ def _copy(document: Document, client: Any, copy_id: str) -> str:
         "Tags": tags.to_list(merged),
     }
     kms = doc.target(document).get("kms_key_id")
-    if kms:
+    # AWS refuses KmsKeyId for an unencrypted snapshot (the copy stays unencrypted and the
+    # restore encrypts it with the target key), and requires it for an encrypted one copied
+    # across regions or accounts (FindSnapshot refuses that case already).
+    if snapshot.get("encrypted") and kms:
         kwargs["KmsKeyId"] = kms
+    elif snapshot.get("encrypted") and snapshots.crosses_boundary(document):
+        raise SnapshotKeyUnusable(
+            f"snapshot {snapshot['id']} is encrypted and copied across regions/accounts: "
+            "set target.kms_key_id"
+        )
     if snapshot["region"] != doc.region(document):
         kwargs["SourceRegion"] = snapshot["region"]  # boto3 signs the PreSignedUrl from it
     response = client.copy_db_cluster_snapshot(**kwargs)

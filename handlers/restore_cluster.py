@@ -4,6 +4,10 @@ Strategy `swap` restores under this operation's staging id (the target keeps ser
 `replace` restores under the target id, after delete_old_cluster removed the old target.
 Retry-safe: a cluster already restored by this operation is reused; any other cluster with
 that id is refused (moto, unlike AWS, would silently overwrite it).
+
+EngineVersion is the one FindSnapshot chose (never below the snapshot's own). `KmsKeyId` is the
+target key: a copy is already encrypted with it, and an unencrypted snapshot gets encrypted with
+it here. `db.serverless` targets get the configured ServerlessV2ScalingConfiguration.
 """
 
 from __future__ import annotations
@@ -43,13 +47,21 @@ def restore_parameters(document: Document, cluster_id: str, snapshot_id: str) ->
         "CopyTagsToSnapshot": True,
         "Tags": tags.to_list(tags.managed(doc.env(document), doc.operation_id(document))),
     }
+    snapshot = document.get("snapshot") or {}
+    serverless = target.get("serverless") or {}
     optional = {
-        "EngineVersion": target.get("engine_version"),
+        "EngineVersion": snapshot.get("restore_engine_version") or snapshot.get("engine_version"),
         "DBSubnetGroupName": target.get("subnet_group"),
         "VpcSecurityGroupIds": target.get("security_group_ids"),
         "KmsKeyId": target.get("kms_key_id"),
         "DBClusterParameterGroupName": target.get("parameter_group"),
         "EnableCloudwatchLogsExports": target.get("log_exports"),
+        "ServerlessV2ScalingConfiguration": {
+            "MinCapacity": float(serverless["min_capacity"]),
+            "MaxCapacity": float(serverless["max_capacity"]),
+        }
+        if serverless
+        else None,
     }
     params.update({key: value for key, value in optional.items() if value})
     return params

@@ -78,8 +78,17 @@ def config_dir(tmp_path: Path) -> Path:
 @pytest.fixture
 def moto_config_dir(config_dir: Path) -> Path:
     """config/ with dev's account set to moto's, for commands against a plain moto server
-    (the CLI refuses credentials of another account than the config's)."""
-    edit_config(config_dir, "dev", lambda data: data.update(account_id=MOTO_ACCOUNT))
+    (the CLI refuses credentials of another account than the config's), and a (throwaway)
+    CA bundle: against anything but the sandbox, setup packages it with the database steps."""
+    from .certs import write_ca_bundle
+
+    write_ca_bundle(config_dir / "rds-global-bundle.pem")
+
+    def edit(data: dict[str, Any]) -> None:
+        data["account_id"] = MOTO_ACCOUNT
+        data["database"]["ca_bundle"] = "rds-global-bundle.pem"
+
+    edit_config(config_dir, "dev", edit)
     return config_dir
 
 

@@ -6,14 +6,22 @@ from __future__ import annotations
 import re
 import shutil
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner
 
 from aurora_restore_cli.cli import cli
-from aurora_restore_cli.config import ConfigError, load_settings
+from aurora_restore_cli.config import (
+    ConfigError,
+    Serverless,
+    ca_certificate_count,
+    load_settings,
+    require_ca_bundle,
+)
 
-from .conftest import CONFIG_DIR, ApiCallRecorder
+from .certs import write_ca_bundle
+from .conftest import CONFIG_DIR, ApiCallRecorder, edit_config
 
 BAD = sorted((Path(__file__).parent / "bad_configs").glob("*.yaml"))
 
@@ -78,3 +86,76 @@ def test_no_env_is_a_usage_error() -> None:
     result = CliRunner().invoke(cli, ["validate"])
     assert result.exit_code == 2
     assert "--env" in result.stderr
+
+
+# --- what a real account needs (issue "Real AWS, right the first time") -------------------
+
+
+def test_new_settings_of_the_examples() -> None:
+    dev = load_settings(CONFIG_DIR, "dev")
+    assert dev.source.kms_key_id and ":us-west-2:222222222222:key/" in dev.source.kms_key_id
+    assert dev.target.allow_major_version_upgrade is False
+    assert dev.target.serverless is None
+    assert dev.source_elsewhere and dev.cross_account
+    prod = load_settings(CONFIG_DIR, "prod")
+    assert not prod.cross_account and prod.source.snapshot_type == "automated"
+
+
+def test_serverless_target(config_dir: Path) -> None:
+    edit_config(
+        config_dir,
+        "dev",
+        lambda d: d["target"].update(
+            instance_class="db.serverless", serverless={"min_capacity": 0, "max_capacity": 16}
+        ),
+    )
+    target = load_settings(config_dir, "dev").target
+    assert target.instance_class == "db.serverless"
+    assert target.serverless == Serverless(min_capacity=0.0, max_capacity=16.0)
+
+
+@pytest.mark.parametrize(
+    ("edit", "key"),
+    [
+        ({"target": {"cluster_id": "PROD-ORDERS"}}, "target.cluster_id"),
+        ({"target": {"cluster_id": "Prod-Orders"}}, "target.cluster_id"),
+        # same name as the source in another region and account: still refused
+        ({"target": {"cluster_id": "prod-orders", "protected_cluster_ids": []}}, "target.cluster_id"),
+        ({"target": {"protected_cluster_ids": ["DEV-ORDERS"]}}, "target.protected_cluster_ids"),
+        ({"target": {"protected_cluster_ids": ["Dev-Orders"]}}, "target.protected_cluster_ids"),
+        ({"target": {"cluster_id": "DEV-Orders"}, "source": {"cluster_id": "dev-orders"}},
+         "target.cluster_id"),
+    ],
+)
+def test_ids_compare_case_insensitively(
+    config_dir: Path, edit: dict[str, dict[str, object]], key: str, api_calls: ApiCallRecorder
+) -> None:
+    def apply(data: dict[str, Any]) -> None:
+        for section, values in edit.items():
+            data[section].update(values)
+
+    edit_config(config_dir, "dev", apply)
+    result = CliRunner().invoke(cli, ["validate", "--env", "dev", "--config-dir", str(config_dir)])
+    assert result.exit_code == 2, result.output
+    assert f"{config_dir / 'dev.yaml'}: {key}:" in result.stderr
+    assert api_calls.calls == []
+
+
+def test_ca_bundle_is_checked_as_pem(config_dir: Path) -> None:
+    write_ca_bundle(config_dir / "rds-global-bundle.pem", count=3)
+    edit_config(config_dir, "dev", lambda d: d["database"].update(ca_bundle="rds-global-bundle.pem"))
+    settings = load_settings(config_dir, "dev")
+    assert settings.database.ca_bundle == (config_dir / "rds-global-bundle.pem").resolve()
+    assert ca_certificate_count(settings.database.ca_bundle) == 3
+    assert require_ca_bundle(settings) == settings.database.ca_bundle
+
+
+def test_missing_ca_bundle_says_how_to_get_it() -> None:
+    settings = load_settings(CONFIG_DIR, "dev")
+    with pytest.raises(ConfigError) as info:
+        require_ca_bundle(settings)
+    assert info.value.path == "database.ca_bundle"
+    assert (
+        f"curl -fsSo {CONFIG_DIR / 'rds-global-bundle.pem'} "
+        "https://truststore.pki.rds.amazonaws.com/global/global-bundle.pem"
+    ) in str(info.value)

@@ -52,9 +52,11 @@ def test_document_has_the_contract_shape() -> None:
         "account_id": "222222222222",
         "snapshot_type": "any",
         "max_age_hours": 48,
+        "kms_key_id": "arn:aws:kms:us-west-2:222222222222:key/5e6f7a8b-1111-2222-3333-444455556666",
     }
     assert set(document["target"]) == {
-        "cluster_id", "engine", "engine_version", "instance_class", "instance_count",
+        "cluster_id", "engine", "engine_version", "allow_major_version_upgrade",
+        "instance_class", "serverless", "instance_count",
         "subnet_group", "security_group_ids", "kms_key_id", "port", "parameter_group",
         "iam_auth", "log_exports", "deletion_protection", "strategy", "final_snapshot",
         "delete_copied_snapshot", "protected_cluster_ids", "final_snapshot_retention_days",
@@ -101,7 +103,11 @@ def test_account_ids_follow_the_account_we_talk_to() -> None:
 
 
 def test_same_account_source_follows_the_target_account(config_dir: Path) -> None:
-    edit_config(config_dir, "dev", lambda d: d["source"].update(account_id="111111111111"))
+    edit_config(
+        config_dir,
+        "dev",
+        lambda d: d["source"].update(account_id="111111111111", kms_key_id=None),
+    )
     document = pipeline_settings(load_settings(config_dir, "dev"), SANDBOX)
     assert document["account_id"] == document["source"]["account_id"] == MOTO_ACCOUNT
 

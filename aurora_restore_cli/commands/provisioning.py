@@ -33,7 +33,12 @@ def resolve_steps(steps: tuple[str, ...]) -> list[str]:
 
 def run_setup(app: App, steps: list[str], dry_run: bool, command: str) -> None:
     from .. import engine
+    from ..config import require_ca_bundle
 
+    if "lambdas" in steps and not app.options.local:
+        # The database functions are packaged with the RDS CA bundle: against AWS it is
+        # required (exit 2 before any AWS call); the sandbox skips the database steps.
+        require_ca_bundle(app.settings)
     ctx = app.context()
     before = ctx.clients.counter.writes
     with app.out.spinner("reading current state") as _:

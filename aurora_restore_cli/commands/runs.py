@@ -23,14 +23,39 @@ from ..output import LiveRun, audit_table, executions_table
     metavar="SECONDS",
     help="Stop following after this long (default: the pipeline's own timeout).",
 )
+@click.option(
+    "--skip-preflight",
+    is_flag=True,
+    help="Start without running `aurora-restore preflight` first (not recommended).",
+)
 @global_options
 @click.pass_context
-def run(ctx: click.Context, snapshot: str | None, wait: bool, follow_timeout: int | None) -> None:
-    """Start a refresh of the target cluster (an execution named by a new operation id)."""
+def run(
+    ctx: click.Context,
+    snapshot: str | None,
+    wait: bool,
+    follow_timeout: int | None,
+    skip_preflight: bool,
+) -> None:
+    """Start a refresh of the target cluster (an execution named by a new operation id).
+
+    Runs `preflight` first and starts nothing if a check fails (exit 1)."""
     from .. import runs
+    from .preflight import run_preflight
 
     app = make_app(ctx)
     context = app.context()
+    with pipeline_required(app, context):  # not set up at all: say so, not a preflight table
+        context.clients.get("stepfunctions").describe_state_machine(
+            stateMachineArn=context.names.state_machine_arn
+        )
+    if not skip_preflight:
+        checks = run_preflight(app, snapshot, command="run")
+        unknown = sum(1 for c in checks if c.status != "pass")
+        app.out.info(
+            f"preflight: {len(checks) - unknown} checks passed"
+            + (f", {unknown} not checkable here" if unknown else "")
+        )
     with pipeline_required(app, context):
         started = runs.start(context, snapshot)
     if context.sandbox:

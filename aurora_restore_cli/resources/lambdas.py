@@ -1,6 +1,7 @@
 """The pipeline's Lambda functions `aurora-restore-<step>-<env>`, one per `handlers.FUNCTIONS`
 (the state machine's steps and the recovery function),
 each preceded by its log group `/aws/lambda/<function>` (retention from config, tagged).
+Only the database steps (`bundled.database_steps()`) run in the configured VPC.
 
 Code is compared by CodeSha256 against the deterministic package (built once per command,
 while other resources are being read), configuration field by field; only what differs is
@@ -19,7 +20,7 @@ import threading
 from dataclasses import dataclass
 from typing import Any
 
-from ..bundled import deployed_functions
+from ..bundled import database_steps, deployed_functions
 from ..packaging import Package, Packager
 from .base import BulkRead, Context, Loadable, Resource, tag_differences
 from .log_group import LogGroup, log_groups_by_prefix
@@ -193,7 +194,10 @@ class Function(Resource[FunctionState]):
     def _configuration(self) -> dict[str, Any]:
         """Every configuration field we own, as update_function_configuration takes them."""
         lam = self.ctx.settings.lambda_
-        vpc = lam.vpc
+        # Only the functions that talk to the database go into the VPC: the others call AWS
+        # APIs (RDS in the source region too), which a VPC function reaches only via NAT or
+        # endpoints.
+        vpc = lam.vpc if self.step in database_steps() else None
         return {
             "Runtime": lam.runtime,
             "Handler": f"handlers.{self.step}.handler",
@@ -241,7 +245,7 @@ class Function(Resource[FunctionState]):
 
     def create(self) -> None:
         config = self._configuration()
-        if not self.ctx.settings.lambda_.vpc:
+        if not config["VpcConfig"]["SubnetIds"]:
             del config["VpcConfig"]
         while_role_propagates(
             self.ctx,

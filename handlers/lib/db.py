@@ -2,7 +2,9 @@
 
 Modes (env `AURORA_RESTORE_DB_MODE`):
   unset    real: the staging cluster's endpoint from RDS, TLS verified against the packaged
-           CA bundle (handlers/certs/ca-bundle.pem) or else the system store.
+           CA bundle (handlers/certs/ca-bundle.pem, from `database.ca_bundle`). Without it
+           the step fails (SettingsInvalid): the Lambda runtime's trust store lacks the RDS
+           CAs, and there is no unverified fallback.
   skip     sandbox without a database: the database steps record SKIPPED and say why.
   override tests/local: `AURORA_RESTORE_DB_HOST`/`_PORT`, admin credentials from the secret
            `AURORA_RESTORE_DB_ADMIN_SECRET_ID`, TLS per `AURORA_RESTORE_DB_SSL` (`verify`
@@ -217,8 +219,10 @@ def resolve_target(
     staging_cluster_id: str | None,
     rds: Any,
     environ: Mapping[str, str] | None = None,
+    ca_file: Path | None = None,
 ) -> Target:
-    """Where the database steps connect: the staging cluster (real) or the override host."""
+    """Where the database steps connect: the staging cluster (real) or the override host.
+    `ca_file`: the RDS CA bundle (default: the one packaged with the function)."""
     env = os.environ if environ is None else environ
     timeout = connect_timeout(settings)
     dbname = database_name(settings)
@@ -235,7 +239,14 @@ def resolve_target(
     if not endpoint:
         raise DatabaseUnreachable(f"cluster {staging_cluster_id} has no endpoint yet")
     port = clusters[0].get("Port") or settings.get("target", {}).get("port") or 5432
-    return Target(endpoint, int(port), dbname, tls_context(default_ca_file()), timeout)
+    ca = ca_file or default_ca_file()
+    if ca is None:
+        raise SettingsInvalid(
+            "no RDS CA bundle was packaged with this function (database.ca_bundle is not set): "
+            "the Lambda runtime does not trust the RDS certificate authorities; set "
+            "database.ca_bundle and run `aurora-restore setup lambdas`"
+        )
+    return Target(endpoint, int(port), dbname, tls_context(ca), timeout)
 
 
 def _override_database(template: str, default: str, cluster_id: str | None) -> str:

@@ -33,11 +33,28 @@ class SnapshotNotAvailable(PipelineError):
 
 
 class SnapshotIncompatible(PipelineError):
-    """The snapshot is of another engine or of a cluster other than the configured source."""
+    """The snapshot is not of the configured source (cluster, region, account), or of another
+    engine, or of an engine version the target cannot be restored to."""
+
+
+class SnapshotKeyUnusable(PipelineError):
+    """The snapshot's encryption cannot be carried over: its key is not the configured source
+    key (or none is configured), no target key is configured for an encrypted copy, or it is
+    the default aws/rds key of another account (such snapshots cannot be shared)."""
 
 
 class UnsafeTarget(PipelineError):
     """The safety guard refused to rename or delete a cluster (nothing was changed)."""
+
+
+class TargetNotAvailable(PipelineError):
+    """The target cluster exists but is not `available` (stopped, modifying, …): AWS refuses
+    renames and deletes then, so the run stops before anything is copied."""
+
+
+class TargetUnsupported(PipelineError):
+    """The target is of a kind aurora-restore does not refresh (e.g. an RDS-managed master
+    password, to which RDS refuses MasterUserPassword)."""
 
 
 class CopyFailed(PipelineError):

@@ -162,7 +162,9 @@ class _Pass:
 
     def settling(self, cluster_id: str, cluster: dict[str, Any]) -> None:
         state = clusters.status(cluster)
-        if state in clusters.BROKEN:
+        # A stopped cluster does not start by waiting (CheckTarget refuses one up front, and
+        # the run changed nothing): report it, do not hold the lock for it.
+        if state in clusters.BROKEN or state == "stopped":
             self.left.append(f"{cluster_id} is {state}")
         elif state != clusters.AVAILABLE:
             self.pending.append(f"{cluster_id} is {state}")

@@ -81,9 +81,24 @@ def test_run_to_success_then_executions_and_history(provisioned: dict[str, str])
     assert text.returncode == 0 and "find-snapshot" in text.stdout
 
 
-def test_run_to_failure_exits_1_with_the_error(provisioned: dict[str, str]) -> None:
+def test_run_refuses_to_start_when_preflight_fails(provisioned: dict[str, str]) -> None:
+    before = CliRunner().invoke(cli, ["executions", "--local", "--env", "dev", "-o", "json"])
     done = cli_run("--local", "--env", "dev", "run", "--snapshot", "no-such-snapshot", "--wait",
                    "-o", "json", env=provisioned)
+    assert done.returncode == 1, done.stdout + done.stderr
+    result = json.loads(done.stdout)
+    assert result["command"] == "run" and result["ok"] is False
+    failed = [c for c in result["checks"] if c["status"] == "fail"]
+    assert [(c["area"], c["name"]) for c in failed] == [("snapshot", "source snapshot")]
+    assert "no-such-snapshot" in failed[0]["detail"]
+    assert "preflight failed: snapshot: source snapshot" in done.stderr
+    after = CliRunner().invoke(cli, ["executions", "--local", "--env", "dev", "-o", "json"])
+    assert json.loads(after.stdout)["executions"] == json.loads(before.stdout)["executions"]
+
+
+def test_run_to_failure_exits_1_with_the_error(provisioned: dict[str, str]) -> None:
+    done = cli_run("--local", "--env", "dev", "run", "--snapshot", "no-such-snapshot", "--wait",
+                   "--skip-preflight", "-o", "json", env=provisioned)
     assert done.returncode == 1, done.stdout + done.stderr
     result = json.loads(done.stdout)
     assert result["status"] == "FAILED"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 
 from aurora_restore_cli.cli import cli
@@ -60,3 +61,40 @@ def test_bad_documents_are_usage_errors(reset_moto: str, moto_config_dir: Path) 
                      stdin=json.dumps({"users": {"someone_else": VALUE}}))
     assert code == 2, out
     assert VALUE not in out
+
+
+@pytest.mark.parametrize(
+    ("password", "why"),
+    [
+        ("short7!", "8 to 128 characters"),
+        ("x" * 129, "8 to 128 characters"),
+        ("has a space in it", "must not contain"),
+        ("user@example-pw", "must not contain"),
+        ("slash/inside-pw", "must not contain"),
+        ('quote"inside-pw', "must not contain"),
+        ("caf\u00e9-password-1", "printable ASCII"),
+        ("tab\there-password", "printable ASCII"),
+    ],
+)
+def test_master_passwords_rds_refuses_are_usage_errors(
+    reset_moto: str, moto_config_dir: Path, password: str, why: str
+) -> None:
+    _run(moto_config_dir, reset_moto, "setup", "secrets")
+    code, out = _run(moto_config_dir, reset_moto, "secrets", "set", "master",
+                     stdin=json.dumps({"username": "postgres", "password": password}))
+    assert code == 2, out
+    assert why in out
+    assert password not in out
+
+
+def test_generated_passwords_follow_the_rds_rules() -> None:
+    import boto3
+    from moto import mock_aws
+
+    from aurora_restore_cli.resources.secrets import generate_password, master_password_problem
+
+    with mock_aws():
+        sm = boto3.client("secretsmanager", "us-east-1")
+        for _ in range(50):
+            assert master_password_problem(generate_password(sm)) is None
+    assert master_password_problem("Valid-pass#word~1") is None

@@ -1,5 +1,6 @@
 """Fixtures for the pipeline tests: fake credentials, moto with real Step Functions execution
-and no-Docker Lambda, our handlers routed in-process, and scripted RDS statuses."""
+and no-Docker Lambda, our handlers routed in-process, scripted RDS statuses, and AWS's rules
+(aws_rules: what real AWS refuses, refused here too) on for every test."""
 
 from __future__ import annotations
 
@@ -11,16 +12,23 @@ from moto import mock_aws
 from aurora_restore_cli.local import lambda_router
 
 from . import support
+from .aws_rules import AwsRules
+from .aws_rules import aws_rules as aws_rules_layer
 from .moto_patches import RdsScript, patched_moto
 
 
 @pytest.fixture(autouse=True)
-def _aws_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in ("AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_SESSION_TOKEN", "AWS_REGION"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    monkeypatch.setenv("AWS_DEFAULT_REGION", support.REGION)
+def _aws_env() -> Iterator[None]:
+    # Its own MonkeyPatch, not the `monkeypatch` fixture: that one must be set up after (and so
+    # undone before) the fixtures below that patch moto's classes, or a test's
+    # monkeypatch.setattr(RDSBackend, …) would be undone last and leave a stale wrapper.
+    with pytest.MonkeyPatch.context() as patch:
+        for name in ("AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_SESSION_TOKEN", "AWS_REGION"):
+            patch.delenv(name, raising=False)
+        patch.setenv("AWS_ACCESS_KEY_ID", "testing")
+        patch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+        patch.setenv("AWS_DEFAULT_REGION", support.REGION)
+        yield
 
 
 @pytest.fixture
@@ -34,6 +42,13 @@ def rds_script() -> Iterator[RdsScript]:
     """moto patched to behave like AWS where the pipeline relies on it (see moto_patches)."""
     with patched_moto() as script:
         yield script
+
+
+@pytest.fixture(autouse=True)
+def aws_rules(rds_script: RdsScript) -> Iterator[AwsRules]:
+    """AWS's rules on top of moto (aws_rules): every pipeline test runs with them on."""
+    with aws_rules_layer() as rules:
+        yield rules
 
 
 @pytest.fixture

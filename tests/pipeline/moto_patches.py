@@ -16,6 +16,13 @@ applies to every region and thread, including Step Functions' interpreter thread
 - Automated snapshots: AWS deletes a cluster's automated snapshots with the cluster (unless
   asked to retain them); moto keeps them, so deleting `x` and restoring `x` in the same minute
   (strategy `replace`) clashes on `rds:x-<minute>`. `delete_db_cluster` is wrapped to drop them.
+- Shared snapshots: on AWS a cluster snapshot shared with this account (its `restore`
+  attribute lists the account) is described and copied by its ARN. moto looks every ARN up in
+  the caller's own account, so `get_snapshot` and `describe_db_cluster_snapshots` are wrapped
+  to resolve an ARN of another account in that account, if (and only if) it is shared.
+- Encryption at restore: on AWS, RestoreDBClusterFromSnapshot with KmsKeyId encrypts the new
+  cluster with that key even when the snapshot is unencrypted; moto keeps the snapshot's
+  `StorageEncrypted`. `restore_db_cluster_from_snapshot` is wrapped to set it.
 - Secrets Manager: moving AWSCURRENT with `update_secret_version_stage` leaves moto's
   `get_secret_value` returning the old version (moto 5.2.5 does not update its default
   version); the wrapper updates it, as AWS does.
@@ -42,7 +49,7 @@ import moto.stepfunctions.parser.asl.component.common.path.result_path as sfn_re
 import moto.stepfunctions.parser.asl.component.state.exec.state_task.lambda_eval_utils as sfn_lambda
 import moto.stepfunctions.parser.asl.utils.json_path as sfn_json_path
 from moto.core.models import botocore_stubber
-from moto.rds.models import RDSBackend
+from moto.rds.models import DBClusterSnapshot, RDSBackend, rds_backends
 from moto.secretsmanager.models import SecretsManagerBackend
 from moto.stepfunctions.parser.asl.parse.asl_parser import AmazonStateLanguageParser
 
@@ -66,6 +73,22 @@ def _memoised(parse: Any) -> Any:
         return _PARSED[key]
 
     return cached
+
+
+def _shared_snapshot(backend: Any, identifier: str, resource_type: Any) -> Any:
+    """The snapshot an ARN of another account names, if it is shared with `backend`'s account."""
+    parts = identifier.split(":")
+    if len(parts) < 7 or parts[0] != "arn" or parts[4] == backend.account_id:
+        return None
+    region, account, name = parts[3], parts[4], ":".join(parts[6:])
+    if account not in rds_backends or region not in rds_backends[account]:
+        return None
+    owner = rds_backends[account][region]
+    found = owner.resource_map[resource_type].get(name.lower())
+    if found is None:
+        return None
+    restore = found.attributes.get("restore") or []
+    return found if backend.account_id in restore or "all" in restore else None
 
 
 class RdsScript:
@@ -96,6 +119,8 @@ def patched_moto() -> Iterator[RdsScript]:
             "describe_db_clusters",
             "modify_db_cluster",
             "delete_db_cluster",
+            "get_snapshot",
+            "restore_db_cluster_from_snapshot",
         )
     }
     original_stage = SecretsManagerBackend.update_secret_version_stage
@@ -106,14 +131,36 @@ def patched_moto() -> Iterator[RdsScript]:
             _KEYS[key_spec] = original_key(key_spec)
         return _KEYS[key_spec]
 
+    def get_snapshot(
+        self: Any, identifier: str, resource_type: Any, not_found_exception: Any
+    ) -> Any:
+        shared = _shared_snapshot(self, identifier, resource_type)
+        if shared is not None:
+            return shared
+        return originals["get_snapshot"](self, identifier, resource_type, not_found_exception)
+
     def describe_db_cluster_snapshots(self: Any, *args: Any, **kwargs: Any) -> Any:
-        found = originals["describe_db_cluster_snapshots"](self, *args, **kwargs)
+        wanted = kwargs.get("db_snapshot_identifier", args[1] if len(args) > 1 else None)
+        shared = _shared_snapshot(self, str(wanted or ""), DBClusterSnapshot)
+        found = (
+            [shared]
+            if shared is not None
+            else originals["describe_db_cluster_snapshots"](self, *args, **kwargs)
+        )
         for snapshot in found:
             sid = snapshot.db_cluster_snapshot_identifier
             if sid in script.snapshots:
                 script.reads[sid] += 1
                 snapshot.status = script.next_status(script.snapshots[sid])
         return found
+
+    def restore_db_cluster_from_snapshot(
+        self: Any, from_snapshot_id: str, overrides: dict[str, Any]
+    ) -> Any:
+        cluster = originals["restore_db_cluster_from_snapshot"](self, from_snapshot_id, overrides)
+        if overrides.get("kms_key_id"):
+            cluster.storage_encrypted = True
+        return cluster
 
     def describe_db_clusters(self: Any, *args: Any, **kwargs: Any) -> Any:
         found = originals["describe_db_clusters"](self, *args, **kwargs)
@@ -166,6 +213,8 @@ def patched_moto() -> Iterator[RdsScript]:
     RDSBackend.describe_db_clusters = describe_db_clusters  # type: ignore[method-assign]
     RDSBackend.modify_db_cluster = modify_db_cluster  # type: ignore[method-assign]
     RDSBackend.delete_db_cluster = delete_db_cluster  # type: ignore[method-assign]
+    RDSBackend.get_snapshot = get_snapshot  # type: ignore[method-assign,assignment]
+    RDSBackend.restore_db_cluster_from_snapshot = restore_db_cluster_from_snapshot  # type: ignore[method-assign]
     SecretsManagerBackend.update_secret_version_stage = update_secret_version_stage  # type: ignore[method-assign]
     kms_models.generate_private_key = generate_private_key
     parsers = {module: module.parse for module in (sfn_json_path, sfn_result_path)}

@@ -63,7 +63,9 @@ def function_name(step: str) -> str:
     return f"aurora-restore-{step.replace('_', '-')}-{ENV}"
 
 
-def make_settings(target_kms: str | None, **target_overrides: Any) -> dict[str, Any]:
+def make_settings(
+    target_kms: str | None, source_kms: str | None = None, **target_overrides: Any
+) -> dict[str, Any]:
     settings: dict[str, Any] = {
         "env": ENV,
         "region": REGION,
@@ -74,12 +76,15 @@ def make_settings(target_kms: str | None, **target_overrides: Any) -> dict[str, 
             "account_id": ACCOUNT,
             "snapshot_type": "any",
             "max_age_hours": 48,
+            "kms_key_id": source_kms,
         },
         "target": {
             "cluster_id": TARGET,
             "engine": "aurora-postgresql",
             "engine_version": "15.4",
+            "allow_major_version_upgrade": False,
             "instance_class": "db.r6g.large",
+            "serverless": None,
             "instance_count": 1,
             "subnet_group": None,
             "security_group_ids": ["sg-0a1b2c3d4e5f60718"],
@@ -206,7 +211,7 @@ def build_world(**target_overrides: Any) -> World:
         role_arn=role_arn,
         snapshot_id=snapshot["DBClusterSnapshotIdentifier"],
         snapshot_arn=snapshot["DBClusterSnapshotArn"],
-        settings=make_settings(target_kms, **target_overrides),
+        settings=make_settings(target_kms, source_kms, **target_overrides),
     )
 
 

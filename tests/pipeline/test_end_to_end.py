@@ -52,8 +52,13 @@ OK_STEPS = [
     ("run-sql", "SKIPPED"),
     ("verify", "SKIPPED"),
     ("swap-out-target", "SUCCEEDED"),
+    # renames are asynchronous on AWS (aws_rules): renaming for two polls, then settled
+    ("check-rename", "SUCCEEDED"),
+    ("check-rename", "SUCCEEDED"),
     ("check-rename", "SUCCEEDED"),
     ("swap-in-staging", "SUCCEEDED"),
+    ("check-rename", "SUCCEEDED"),
+    ("check-rename", "SUCCEEDED"),
     ("check-rename", "SUCCEEDED"),
     ("delete-old-cluster", "SUCCEEDED"),
     ("check-delete", "SUCCEEDED"),
@@ -199,7 +204,7 @@ def test_refresh_across_regions_swaps_in_the_restored_cluster(
 def test_replace_strategy_with_a_given_snapshot_and_input_that_tries_to_override_settings(
     world: World,
 ) -> None:
-    settings = support.make_settings(world.target_kms, strategy="replace")
+    settings = support.make_settings(world.target_kms, world.source_kms, strategy="replace")
     machine = support.deploy(world, settings=settings)
     op = "replace-1"
     request = {
@@ -323,7 +328,7 @@ def test_failure_at_a_database_step_leaves_staging_for_inspection(
 
 @pytest.mark.parametrize("problem", ["untagged", "protected"])
 def test_failure_at_the_guard_changes_nothing(world: World, problem: str) -> None:
-    settings = support.make_settings(world.target_kms)
+    settings = support.make_settings(world.target_kms, world.source_kms)
     if problem == "untagged":
         arn = support.cluster(TARGET)["DBClusterArn"]  # type: ignore[index]
         support.rds().remove_tags_from_resource(

@@ -60,7 +60,7 @@ def run_with(
     world: World, monkeypatch: pytest.MonkeyPatch, fault: Fault, strategy: str
 ) -> tuple[str, dict[str, Any], dict[str, Any], str]:
     faults.inject(monkeypatch, fault)
-    settings = support.make_settings(world.target_kms, strategy=strategy)
+    settings = support.make_settings(world.target_kms, world.source_kms, strategy=strategy)
     machine = support.deploy(world, settings=settings)
     operation_id = f"{strategy}-{fault.id}"
     before = original_target()

@@ -195,7 +195,7 @@ def test_override_database_per_cluster(pg: PgServer) -> None:
 
 
 @mock_aws
-def test_real_target_is_the_staging_cluster_with_verified_tls() -> None:
+def test_real_target_is_the_staging_cluster_with_verified_tls(pg: PgServer) -> None:
     rds = boto3.client("rds", region_name="us-east-1")
     rds.create_db_cluster(
         DBClusterIdentifier="dev-orders-staging-op1",
@@ -204,12 +204,18 @@ def test_real_target_is_the_staging_cluster_with_verified_tls() -> None:
         MasterUserPassword="irrelevant-here",
         Port=5433,
     )
-    target = db.resolve_target(SETTINGS, "dev-orders-staging-op1", rds, environ={})
+    target = db.resolve_target(
+        SETTINGS, "dev-orders-staging-op1", rds, environ={}, ca_file=pg.ca_file
+    )
     assert target.host.startswith("dev-orders-staging-op1.cluster-")
     assert (target.port, target.database, target.tls_mode) == (5433, "orders", "verify")
     assert target.tls is not None and target.tls.check_hostname
     with pytest.raises(SettingsInvalid, match="staging_cluster_id"):
-        db.resolve_target(SETTINGS, None, rds, environ={})
+        db.resolve_target(SETTINGS, None, rds, environ={}, ca_file=pg.ca_file)
+    # No bundle packaged (database.ca_bundle unset): refused, never unverified or system-only.
+    assert db.default_ca_file() is None
+    with pytest.raises(SettingsInvalid, match=r"database\.ca_bundle"):
+        db.resolve_target(SETTINGS, "dev-orders-staging-op1", rds, environ={})
 
 
 @pytest.mark.parametrize(

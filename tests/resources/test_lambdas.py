@@ -190,11 +190,14 @@ def test_create_every_function_with_its_configuration_and_tags(role: None, tree:
             "MASTER_SECRET_ID": "aurora-restore/dev/master",
             "APP_SECRET_ID": "aurora-restore/dev/app",
         }
-        assert set(config["VpcConfig"]["SubnetIds"]) == {
-            "subnet-0a1b2c3d4e5f60718",
-            "subnet-1a2b3c4d5e6f70819",
-        }
-        assert config["VpcConfig"]["SecurityGroupIds"] == ["sg-0f1e2d3c4b5a69788"]
+        if step in handlers.DATABASE_STEPS:  # only the database steps run in the VPC
+            assert set(config["VpcConfig"]["SubnetIds"]) == {
+                "subnet-0a1b2c3d4e5f60718",
+                "subnet-1a2b3c4d5e6f70819",
+            }
+            assert config["VpcConfig"]["SecurityGroupIds"] == ["sg-0f1e2d3c4b5a69788"]
+        else:
+            assert not (config.get("VpcConfig") or {}).get("SubnetIds")
         assert config["CodeSha256"] == lambdas.package_for(ctx, step).sha256
         assert found["Tags"] == expected_tags
 
@@ -330,11 +333,18 @@ def test_vpc_removed_and_retention_changed(role: None, tree: Path, config_dir: P
     details = {c.name: c.detail for c in report.changes}
     assert details["aurora-restore-verify-dev"] == "VPC"
     assert details["/aws/lambda/aurora-restore-verify-dev"] == "retention"
-    # Only the VPC is sent, for every function (functions are updated concurrently).
-    assert sorted(params, key=lambda p: p["FunctionName"]) == [
-        {"FunctionName": name, "VpcConfig": {"SubnetIds": [], "SecurityGroupIds": []}}
-        for name in sorted(function_names())
-    ]
+    # Only the VPC is sent, for every function in it (functions are updated concurrently).
+    assert sorted(params, key=lambda p: p["FunctionName"]) == sorted(
+        (
+            {
+                "FunctionName": f"aurora-restore-{step.replace('_', '-')}-dev",
+                "VpcConfig": {"SubnetIds": [], "SecurityGroupIds": []},
+            }
+            for step in handlers.STEPS
+            if step in handlers.DATABASE_STEPS
+        ),
+        key=lambda p: str(p["FunctionName"]),
+    )
     groups = boto3.client("logs", REGION).describe_log_groups(logGroupNamePrefix="/aws/lambda/")
     assert {g["retentionInDays"] for g in groups["logGroups"]} == {90}
     again = context(tree, config_dir)

@@ -1,0 +1,301 @@
+"""Test support: AWS's rules that moto does not enforce, as a thin layer on top of moto.
+
+moto accepts requests that real AWS refuses (notes/aws-rules.md), so a pipeline that passes on
+plain moto can still fail on its first real run. This module patches moto's RDS backend classes
+(like moto_patches, so it applies to every region, account and thread, including Step
+Functions' interpreter threads) to refuse what AWS refuses, with the error code AWS returns:
+
+| request | AWS's answer | rule |
+|---|---|---|
+| CopyDBClusterSnapshot with KmsKeyId of an unencrypted snapshot | InvalidParameterValue | `kms_on_unencrypted_copy` |
+| CopyDBClusterSnapshot of an encrypted snapshot across regions/accounts without KmsKeyId | InvalidParameterValue | `encrypted_copy_needs_key` |
+| CopyDBClusterSnapshot of another account's automated snapshot | DBClusterSnapshotNotFoundFault (automated snapshots cannot be shared) | `shared_automated` |
+| CopyDBClusterSnapshot of another account's snapshot encrypted with its aws/rds key | KMSKeyNotAccessibleFault | `shared_default_key` |
+| RestoreDBClusterFromSnapshot with an EngineVersion below the snapshot's | InvalidParameterCombination | `lower_engine_version` |
+| CreateDBInstance db.serverless in a cluster without ServerlessV2ScalingConfiguration | InvalidParameterCombination | `serverless_without_scaling` |
+| ModifyDBCluster (rename or anything else) of a cluster that is not `available` | InvalidDBClusterStateFault | `modify_not_available` |
+| ModifyDBCluster renaming onto an existing id (moto silently overwrites) | DBClusterAlreadyExistsFault | `rename_onto_existing` |
+| ModifyDBCluster MasterUserPassword on a cluster with an RDS-managed password | InvalidParameterCombination | `password_on_managed` |
+| DeleteDBCluster of a cluster that still has instances | InvalidDBClusterStateFault | `delete_with_instances` |
+| DeleteDBCluster of a cluster that is not `available` | InvalidDBClusterStateFault | `delete_not_available` |
+| DeleteDBCluster without SkipFinalSnapshot and without FinalDBSnapshotIdentifier | InvalidParameterCombination | `delete_without_final_choice` |
+
+And renames are asynchronous, as on AWS: after `ModifyDBCluster NewDBClusterIdentifier`, the
+cluster reports `renaming` under its new id for `rename_polls` describes, and the old id still
+resolves (to the same cluster, `renaming`) for as many describes of it. While renaming, the
+cluster refuses further modifications and deletion (it is not `available`).
+
+`AwsRules.fired` counts refusals per rule, so a test can show that a rule fired.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+from moto.rds.exceptions import (
+    DBClusterNotFoundError,
+    DBClusterSnapshotNotFoundError,
+    RDSClientError,
+)
+from moto.rds.models import RDSBackend
+from moto.rds.responses import RDSResponse
+
+DEFAULT_RENAME_POLLS = 2
+
+
+@dataclass
+class AwsRules:
+    rename_polls: int = DEFAULT_RENAME_POLLS
+    fired: Counter[str] = field(default_factory=Counter)
+    # new id -> describes left in `renaming`; old id -> (new id, describes left resolving)
+    renaming: dict[tuple[str, str, str], int] = field(default_factory=dict)
+    ghosts: dict[tuple[str, str, str], tuple[str, int]] = field(default_factory=dict)
+
+    def refuse(self, rule: str, code: str, message: str) -> RDSClientError:
+        self.fired[rule] += 1
+        return RDSClientError(code, f"{message} [aws_rules: {rule}]")
+
+    def key(self, backend: Any, cluster_id: str) -> tuple[str, str, str]:
+        return (backend.account_id, backend.region_name, cluster_id.lower())
+
+    def settle(self) -> None:
+        """Let every rename in flight finish (what CheckRename waits for in the pipeline):
+        for unit tests that call one step after another without polling."""
+        self.renaming.clear()
+        self.ghosts.clear()
+
+    def is_renaming(self, backend: Any, cluster_id: str) -> bool:
+        return self.renaming.get(self.key(backend, cluster_id), 0) > 0
+
+
+def _truthy(value: Any) -> bool:
+    return value is True or str(value).lower() == "true"
+
+
+def _status(rules: AwsRules, backend: Any, cluster: Any) -> str:
+    if rules.is_renaming(backend, cluster.db_cluster_identifier):
+        return "renaming"
+    return str(cluster.status)
+
+
+def _is_default_rds_key(backend: Any, snapshot: Any) -> bool:
+    """Encrypted with the owning account's AWS managed aws/rds key."""
+    key = str(getattr(snapshot, "kms_key_id", "") or "")
+    if key.endswith("alias/aws/rds"):
+        return True
+    try:
+        kms = backend.get_backend("kms", snapshot.backend.region_name, snapshot.backend.account_id)
+        default = kms.describe_key("alias/aws/rds")
+    except Exception:
+        return False
+    return bool(key) and key.rsplit("/", 1)[-1] == default.id
+
+
+@contextmanager
+def aws_rules(rename_polls: int = DEFAULT_RENAME_POLLS) -> Iterator[AwsRules]:
+    rules = AwsRules(rename_polls=rename_polls)
+    names = (
+        "copy_db_cluster_snapshot",
+        "restore_db_cluster_from_snapshot",
+        "create_db_instance",
+        "modify_db_cluster",
+        "delete_db_cluster",
+        "describe_db_clusters",
+    )
+    originals = {name: getattr(RDSBackend, name) for name in names}
+    original_delete_response = RDSResponse.delete_db_cluster
+
+    def copy_db_cluster_snapshot(
+        self: Any,
+        source_db_cluster_snapshot_identifier: str,
+        target_db_cluster_snapshot_identifier: str,
+        kms_key_id: str | None = None,
+        **kwargs: Any,
+    ) -> Any:
+        source = self.get_db_cluster_snapshot(source_db_cluster_snapshot_identifier)
+        owner = source.backend
+        other_account = owner.account_id != self.account_id
+        crosses = other_account or owner.region_name != self.region_name
+        if other_account and source.snapshot_type == "automated":
+            raise rules.refuse(
+                "shared_automated",
+                "DBClusterSnapshotNotFoundFault",
+                f"{source_db_cluster_snapshot_identifier}: automated snapshots cannot be shared "
+                "with another account",
+            )
+        if other_account and source.encrypted and _is_default_rds_key(self, source):
+            raise rules.refuse(
+                "shared_default_key",
+                "KMSKeyNotAccessibleFault",
+                f"The source snapshot KMS key [{source.kms_key_id}] does not exist, is not "
+                "enabled or you do not have permissions to access it (aws/rds keys cannot be "
+                "used by another account)",
+            )
+        if kms_key_id and not source.encrypted:
+            raise rules.refuse(
+                "kms_on_unencrypted_copy",
+                "InvalidParameterValue",
+                "KmsKeyId cannot be specified when copying an unencrypted snapshot",
+            )
+        if source.encrypted and crosses and not kms_key_id:
+            raise rules.refuse(
+                "encrypted_copy_needs_key",
+                "InvalidParameterValue",
+                "Must specify new KMS key for a cross-region or shared encrypted snapshot copy",
+            )
+        return originals["copy_db_cluster_snapshot"](
+            self,
+            source_db_cluster_snapshot_identifier,
+            target_db_cluster_snapshot_identifier,
+            kms_key_id,
+            **kwargs,
+        )
+
+    def restore_db_cluster_from_snapshot(
+        self: Any, from_snapshot_id: str, overrides: dict[str, Any]
+    ) -> Any:
+        wanted = overrides.get("engine_version")
+        snapshot = self.get_db_cluster_snapshot(from_snapshot_id)
+        if wanted and _version(wanted) < _version(snapshot.engine_version):
+            raise rules.refuse(
+                "lower_engine_version",
+                "InvalidParameterCombination",
+                f"Cannot restore snapshot {from_snapshot_id} (engine version "
+                f"{snapshot.engine_version}) to the lower engine version {wanted}",
+            )
+        return originals["restore_db_cluster_from_snapshot"](self, from_snapshot_id, overrides)
+
+    def create_db_instance(self: Any, db_kwargs: dict[str, Any]) -> Any:
+        cluster = self.clusters.get(str(db_kwargs.get("db_cluster_identifier") or "").lower())
+        if (
+            db_kwargs.get("db_instance_class") == "db.serverless"
+            and cluster is not None
+            and not getattr(cluster, "serverless_v2_scaling_configuration", None)
+        ):
+            raise rules.refuse(
+                "serverless_without_scaling",
+                "InvalidParameterCombination",
+                "A db.serverless instance needs ServerlessV2ScalingConfiguration on its cluster",
+            )
+        return originals["create_db_instance"](self, db_kwargs)
+
+    def modify_db_cluster(self: Any, kwargs: dict[str, Any]) -> Any:
+        cluster_id = str(kwargs["db_cluster_identifier"]).lower()
+        cluster = self.clusters.get(cluster_id)
+        if cluster is None:
+            raise DBClusterNotFoundError(cluster_id)
+        status = _status(rules, self, cluster)
+        if status != "available":
+            raise rules.refuse(
+                "modify_not_available",
+                "InvalidDBClusterStateFault",
+                f"DB cluster {cluster_id} is in {status} state and cannot be modified",
+            )
+        new_id = str(kwargs.get("new_db_cluster_identifier") or "").lower()
+        ghost = rules.ghosts.get(rules.key(self, new_id)) if new_id else None
+        if (
+            new_id
+            and new_id != cluster_id
+            and (new_id in self.clusters or (ghost is not None and ghost[1] > 0))
+        ):
+            raise rules.refuse(
+                "rename_onto_existing",
+                "DBClusterAlreadyExistsFault",
+                f"DB cluster {new_id} already exists",
+            )
+        if kwargs.get("master_user_password") and getattr(
+            cluster, "manage_master_user_password", False
+        ):
+            raise rules.refuse(
+                "password_on_managed",
+                "InvalidParameterCombination",
+                f"DB cluster {cluster_id} manages its master user password in Secrets Manager: "
+                "MasterUserPassword cannot be specified",
+            )
+        result = originals["modify_db_cluster"](self, kwargs)
+        if new_id and new_id != cluster_id:
+            rules.ghosts.pop(rules.key(self, new_id), None)
+        if new_id and new_id != cluster_id and rules.rename_polls > 0:
+            rules.renaming[rules.key(self, new_id)] = rules.rename_polls
+            rules.ghosts[rules.key(self, cluster_id)] = (new_id, rules.rename_polls)
+        return result
+
+    def delete_db_cluster(self: Any, cluster_identifier: str, *args: Any, **kwargs: Any) -> Any:
+        cluster = self.clusters.get(str(cluster_identifier).lower())
+        if cluster is not None:
+            members = [
+                i.db_instance_identifier
+                for i in self.databases.values()
+                if str(getattr(i, "db_cluster_identifier", "") or "").lower()
+                == cluster.db_cluster_identifier
+            ]
+            if members:
+                raise rules.refuse(
+                    "delete_with_instances",
+                    "InvalidDBClusterStateFault",
+                    f"Cluster {cluster_identifier} still has instances: {', '.join(members)}",
+                )
+            status = _status(rules, self, cluster)
+            if status != "available":
+                raise rules.refuse(
+                    "delete_not_available",
+                    "InvalidDBClusterStateFault",
+                    f"DB cluster {cluster_identifier} is in {status} state and cannot be deleted",
+                )
+        return originals["delete_db_cluster"](self, cluster_identifier, *args, **kwargs)
+
+    def delete_db_cluster_response(self: Any) -> Any:
+        if not _truthy(self.params.get("SkipFinalSnapshot")) and not self.params.get(
+            "FinalDBSnapshotIdentifier"
+        ):
+            raise rules.refuse(
+                "delete_without_final_choice",
+                "InvalidParameterCombination",
+                "FinalDBSnapshotIdentifier is required unless SkipFinalSnapshot is specified",
+            )
+        return original_delete_response(self)
+
+    def describe_db_clusters(
+        self: Any, db_cluster_identifier: str | None = None, *args: Any, **kwargs: Any
+    ) -> Any:
+        wanted = str(db_cluster_identifier or "").lower()
+        ghost = rules.ghosts.get(rules.key(self, wanted)) if wanted else None
+        if ghost is not None and ghost[1] > 0 and ghost[0] in self.clusters:
+            rules.ghosts[rules.key(self, wanted)] = (ghost[0], ghost[1] - 1)
+            view = copy.copy(self.clusters[ghost[0]])
+            view.db_cluster_identifier = wanted
+            view.status = "renaming"
+            return [view]
+        found = originals["describe_db_clusters"](self, db_cluster_identifier, *args, **kwargs)
+        views = []
+        for cluster in found:
+            key = rules.key(self, cluster.db_cluster_identifier)
+            if rules.renaming.get(key, 0) > 0:
+                if wanted:
+                    rules.renaming[key] -= 1
+                cluster = copy.copy(cluster)
+                cluster.status = "renaming"
+            views.append(cluster)
+        return views
+
+    for name in names:
+        setattr(RDSBackend, name, locals()[name])
+    RDSResponse.delete_db_cluster = delete_db_cluster_response  # type: ignore[method-assign]
+    try:
+        yield rules
+    finally:
+        for name, original in originals.items():
+            setattr(RDSBackend, name, original)
+        RDSResponse.delete_db_cluster = original_delete_response  # type: ignore[method-assign]
+
+
+def _version(text: str) -> tuple[int, ...]:
+    return tuple(int(p) for p in str(text).split(".") if p.isdigit())
+
+
+__all__ = ["DEFAULT_RENAME_POLLS", "AwsRules", "DBClusterSnapshotNotFoundError", "aws_rules"]
