@@ -53,14 +53,40 @@ class Run:
 
 
 def moto_config(work: Path, code: Path) -> Path:
-    """`code`'s config/ with dev pointed at moto's one account (as `--local` does)."""
+    """`code`'s config/ with dev pointed at moto's one account (as `--local` does), and a
+    throwaway CA bundle where AWS's RDS bundle would be (required outside the sandbox)."""
     target = work / "config"
     shutil.copytree(code / "config", target)
     file = target / "dev.yaml"
     data = yaml.safe_load(file.read_text())
     data["account_id"] = ACCOUNT
+    if "ca_bundle" in data.get("database", {}):
+        (target / "rds-global-bundle.pem").write_bytes(throwaway_ca())
+        data["database"]["ca_bundle"] = "rds-global-bundle.pem"
     file.write_text(yaml.safe_dump(data, sort_keys=False))
     return target
+
+
+def throwaway_ca() -> bytes:
+    import datetime
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "bench CA")])
+    now = datetime.datetime.now(datetime.timezone.utc)
+    certificate = (
+        x509.CertificateBuilder().subject_name(name).issuer_name(name)
+        .public_key(key.public_key()).serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(days=1))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    return certificate.public_bytes(serialization.Encoding.PEM)
 
 
 CODE = ROOT  # the checkout whose aurora-restore is measured (--code)
