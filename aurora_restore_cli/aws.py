@@ -1,19 +1,45 @@
 """The one AWS-client factory. boto3 is imported here, lazily, so `--help` stays fast.
 
 Every client shares one session (profile / sandbox credentials), one endpoint override and a
-retry configuration suited to throttling; every API call is counted (reads vs writes), which
-`-v`, the tests and the benchmarks use.
+retry configuration suited to throttling (standard mode: throttling answers are retried with
+backoff); every API call is counted (reads vs writes), which `-v`, the tests and the
+benchmarks use.
+
+Threads: the engine calls AWS from a pool of `AURORA_RESTORE_CONCURRENCY` workers. boto3
+clients are thread-safe once built, but building them (and the session) is not: `get()`
+builds each client once, under a lock, with its exception classes, and the connection pool
+of every client is as large as the worker pool. The counter is locked too.
 """
 
 from __future__ import annotations
 
+import os
 import threading
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
-READ_PREFIXES = ("Describe", "Get", "List", "Head", "Query", "Scan", "Batch Get", "Lookup")
+READ_PREFIXES = ("Describe", "Get", "List", "Head", "Query", "Scan", "BatchGet", "Lookup")
 SANDBOX_CREDENTIALS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
+CONCURRENCY_ENV = "AURORA_RESTORE_CONCURRENCY"
+DEFAULT_CONCURRENCY = 32  # a whole wave (22 functions, 25 alarms) at once; retries absorb throttling
+MAX_CONCURRENCY = 64
+
+
+def concurrency_from_env() -> int:
+    """How many AWS calls may be in flight at once (`AURORA_RESTORE_CONCURRENCY`, 1 = serial).
+
+    A bad value is a usage error (exit 2), reported before any AWS call."""
+    from .config_reader import ConfigError
+
+    raw = os.environ.get(CONCURRENCY_ENV, "").strip()
+    if not raw:
+        return DEFAULT_CONCURRENCY
+    if not raw.isdigit() or not 1 <= int(raw) <= MAX_CONCURRENCY:
+        raise ConfigError(
+            CONCURRENCY_ENV, "", f"expected an integer from 1 to {MAX_CONCURRENCY}, got {raw!r}"
+        )
+    return int(raw)
 
 
 def is_read(operation: str) -> bool:
@@ -31,16 +57,37 @@ class CallCounter:
         with self._lock:
             self.calls[f"{service}.{operation}"] += 1
 
+    def snapshot(self) -> Counter[str]:
+        """A consistent copy (other threads may be counting meanwhile)."""
+        with self._lock:
+            return Counter(self.calls)
+
     @property
     def reads(self) -> int:
-        return sum(n for key, n in self.calls.items() if is_read(key.split(".", 1)[1]))
+        return sum(n for key, n in self.snapshot().items() if is_read(key.split(".", 1)[1]))
 
     @property
     def writes(self) -> int:
-        return sum(n for key, n in self.calls.items() if not is_read(key.split(".", 1)[1]))
+        return sum(n for key, n in self.snapshot().items() if not is_read(key.split(".", 1)[1]))
 
     def write_calls(self) -> list[str]:
-        return sorted(k for k in self.calls if not is_read(k.split(".", 1)[1]))
+        return sorted(k for k in self.snapshot() if not is_read(k.split(".", 1)[1]))
+
+
+_LOADER: Any = None
+_LOADER_LOCK = threading.Lock()
+
+
+def _shared_loader() -> Any:
+    """One botocore data loader per process: each service's model is parsed once, however
+    many `Clients` the process makes (tests and the demo make several)."""
+    global _LOADER
+    with _LOADER_LOCK:
+        if _LOADER is None:
+            from botocore.loaders import create_loader
+
+            _LOADER = create_loader()
+        return _LOADER
 
 
 class Clients:
@@ -54,6 +101,7 @@ class Clients:
         sandbox: bool = False,
         counter: CallCounter | None = None,
         max_attempts: int = 8,
+        concurrency: int | None = None,
     ) -> None:
         self.region = region
         self.profile = profile
@@ -61,19 +109,28 @@ class Clients:
         self.sandbox = sandbox
         self.counter = counter if counter is not None else CallCounter()
         self.max_attempts = max_attempts
+        self.concurrency = concurrency if concurrency is not None else concurrency_from_env()
         self._session: Any = None
         self._clients: dict[tuple[str, str], Any] = {}
         self._lock = threading.Lock()
 
     def _boto_session(self) -> Any:
+        """The one session (call with the lock held: sessions are not thread-safe)."""
         if self._session is None:
             import boto3
+            import botocore.session
 
+            core = botocore.session.Session()
+            core.register_component("data_loader", _shared_loader())
             if self.sandbox:
                 # Never send real credentials to the sandbox (and never need any).
-                self._session = boto3.Session(region_name=self.region, **SANDBOX_CREDENTIALS)
+                self._session = boto3.Session(
+                    region_name=self.region, botocore_session=core, **SANDBOX_CREDENTIALS
+                )
             else:
-                self._session = boto3.Session(profile_name=self.profile, region_name=self.region)
+                self._session = boto3.Session(
+                    profile_name=self.profile, region_name=self.region, botocore_session=core
+                )
         return self._session
 
     def get(self, service: str, region: str | None = None) -> Any:
@@ -90,12 +147,17 @@ class Clients:
             retries={"mode": "standard", "max_attempts": self.max_attempts},
             connect_timeout=10,
             read_timeout=70,
+            max_pool_connections=max(10, self.concurrency),  # one connection per worker
             user_agent_extra="aurora-restore",
         )
         client = self._boto_session().client(
             service, region_name=region, endpoint_url=self.endpoint_url, config=config
         )
         name = client.meta.service_model.service_name
+        # botocore builds `client.exceptions` lazily; two threads doing it at once get two sets
+        # of classes, and `except client.exceptions.X` misses the other thread's X. Build it
+        # here, under the lock.
+        _ = client.exceptions
 
         def count(model: Any, **_: Any) -> None:
             self.counter.record(name, model.name)

@@ -22,6 +22,7 @@ class Action(str, Enum):
     DRIFTED = "drifted"
     MISSING = "missing"
     FAILED = "failed"
+    SKIPPED = "skipped"  # setup: not attempted, something it depends on failed
 
     def __str__(self) -> str:
         return self.value

@@ -11,7 +11,7 @@ import json
 from collections.abc import Iterator
 from pathlib import Path
 
-import handlers
+from aurora_restore_cli.bundled import handler_steps
 from aurora_restore_cli.naming import Names, step_function_name
 
 ACCOUNT = "123456789012"
@@ -42,7 +42,7 @@ def commands(url: str, env: str, workdir: Path, definition: str, zips: dict[str,
            "AttributeName=operation_id,KeyType=HASH", "AttributeName=timestamp,KeyType=RANGE",
            "--provisioned-throughput", "ReadCapacityUnits=5,WriteCapacityUnits=5"]
     yield [*aws, "sns", "create-topic", "--name", names.topic]
-    for step in handlers.STEPS:
+    for step in handler_steps():
         yield [*aws, "lambda", "create-function", "--function-name", names.function(step),
                "--runtime", "python3.12", "--handler", f"handlers.{step}.handler",
                "--role", names.role_arn("lambda"), "--zip-file", f"fileb://{zips[step]}",

@@ -47,8 +47,24 @@ def aws() -> Iterator[None]:
     """moto in-process for the test (every service, one fresh account)."""
     from moto import mock_aws
 
+    load_moto_backends()
     with mock_aws():
         yield
+
+
+# What the engine calls, from several worker threads at once.
+ENGINE_SERVICES = ("sts", "iam", "lambda", "logs", "dynamodb", "sns", "secretsmanager",
+                   "stepfunctions", "cloudwatch", "scheduler", "resourcegroupstaggingapi", "events")
+
+
+def load_moto_backends() -> None:
+    """In-process moto imports a service's code on that service's first call; two threads
+    doing so at once can trip Python's import-deadlock detection. Import them up front
+    (once per process; moto's server mode does this under a lock itself)."""
+    from moto.backends import get_backend
+
+    for service in ENGINE_SERVICES:
+        get_backend(service)
 
 
 @pytest.fixture
@@ -93,6 +109,7 @@ def make_context(config_dir: Path = CONFIG_DIR, env: str = "dev", **kwargs: Any)
     from aurora_restore_cli.naming import Names
     from aurora_restore_cli.resources.base import Context
 
+    load_moto_backends()
     settings = load_settings(config_dir, env)
     return Context(
         settings=settings,

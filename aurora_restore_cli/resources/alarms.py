@@ -6,8 +6,8 @@ Lambda errors get one alarm per function (`aurora-restore-<step>-errors-<env>`),
 metric-math SUM: a metric-math alarm can reference at most 10 metrics (a hard CloudWatch
 limit) and the pipeline has more functions than that; a per-function alarm also names the
 failing step in the notification. The API cost stays small: all alarms of the step are read
-with one batched describe_alarms call (plus one tags call each), and nothing is written when
-nothing differs.
+with one batched describe_alarms call, their tags from the tag index (one call for every kind),
+and nothing is written when nothing differs.
 """
 
 from __future__ import annotations
@@ -17,9 +17,12 @@ from typing import Any
 
 from ..bundled import handler_steps
 from ..naming import step_function_name
-from .base import Context, Resource, tag_differences, tag_list
+from .base import BulkRead, Context, Loadable, Resource, tag_differences, tag_list
 
 STEP = "alarms"
+# What the alarms notify and watch; a function's alarm needs only the topic and the functions.
+DEPENDS_ON = ("topic", "lambdas", "state-machine")
+FUNCTION_ALARM_DEPENDS_ON = ("topic", "lambdas")
 DESCRIBE_BATCH = 100  # describe_alarms accepts at most 100 names
 # Compared field by field; a field we do not set must be absent (None) on the alarm.
 COMPARED = (
@@ -110,8 +113,15 @@ def resources(ctx: Context) -> list[Resource[Any]]:
                 settings.lambda_errors,
             )
         )
-    reader = AlarmReader(ctx, [r["AlarmName"] for r in requests])
-    return [Alarm(ctx, r, reader) for r in requests]
+    alarm_names = [r["AlarmName"] for r in requests]
+    reader = BulkRead(lambda: describe_alarms(ctx, alarm_names))
+    alarms: list[Resource[Any]] = []
+    for request in requests:
+        alarm = Alarm(ctx, request, reader)
+        if request["Namespace"] == "AWS/Lambda":
+            alarm.depends_on = FUNCTION_ALARM_DEPENDS_ON
+        alarms.append(alarm)
+    return alarms
 
 
 def alarm_request(
@@ -143,37 +153,25 @@ def alarm_request(
     }
 
 
-class AlarmReader:
-    """Reads every alarm of the step with one describe_alarms call (per 100), on first use.
-
-    One reader lives for one walk of the engine over this step (`resources()` builds a new one
-    each time), so a later command never sees a stale answer.
-    """
-
-    def __init__(self, ctx: Context, names: list[str]) -> None:
-        self.ctx = ctx
-        self.names = names
-        self._alarms: dict[str, dict[str, Any]] | None = None
-
-    def get(self, name: str) -> dict[str, Any] | None:
-        if self._alarms is None:
-            cloudwatch = self.ctx.clients.get("cloudwatch")
-            found: dict[str, dict[str, Any]] = {}
-            for start in range(0, len(self.names), DESCRIBE_BATCH):
-                batch = self.names[start : start + DESCRIBE_BATCH]
-                pages = cloudwatch.get_paginator("describe_alarms").paginate(
-                    AlarmNames=batch, AlarmTypes=["MetricAlarm"]
-                )
-                for page in pages:
-                    found.update({a["AlarmName"]: a for a in page["MetricAlarms"]})
-            self._alarms = found
-        return self._alarms.get(name)
+def describe_alarms(ctx: Context, names: list[str]) -> dict[str, dict[str, Any]]:
+    """Name → alarm, for those of `names` that exist: one describe_alarms call per 100 names."""
+    cloudwatch = ctx.clients.get("cloudwatch")
+    found: dict[str, dict[str, Any]] = {}
+    for start in range(0, len(names), DESCRIBE_BATCH):
+        pages = cloudwatch.get_paginator("describe_alarms").paginate(
+            AlarmNames=names[start : start + DESCRIBE_BATCH], AlarmTypes=["MetricAlarm"]
+        )
+        for page in pages:
+            found.update({a["AlarmName"]: a for a in page["MetricAlarms"]})
+    return found
 
 
 class Alarm(Resource[AlarmState]):
     kind = "CloudWatch alarm"
 
-    def __init__(self, ctx: Context, request: dict[str, Any], reader: AlarmReader) -> None:
+    def __init__(
+        self, ctx: Context, request: dict[str, Any], reader: BulkRead[dict[str, Any]]
+    ) -> None:
         super().__init__(ctx, request["AlarmName"])
         self.request = request
         self.reader = reader
@@ -186,14 +184,20 @@ class Alarm(Resource[AlarmState]):
     def cloudwatch(self) -> Any:
         return self.client("cloudwatch")
 
+    def bulk_reads(self) -> tuple[Loadable, ...]:
+        return self.bulk_with_index(self.reader)
+
     def read(self) -> AlarmState | None:
-        alarm = self.reader.get(self.name)
+        bulk, alarm = self.reader.take(self.name)
+        if not bulk:
+            alarm = describe_alarms(self.ctx, [self.name]).get(self.name)
         if alarm is None:
             return None
-        tags = self.cloudwatch.list_tags_for_resource(ResourceARN=alarm["AlarmArn"]).get("Tags")
-        return AlarmState(
-            alarm["AlarmArn"], _normalise(alarm), {t["Key"]: t["Value"] for t in tags or []}
-        )
+        tags = self.indexed_tags(alarm["AlarmArn"])
+        if tags is None:
+            listed = self.cloudwatch.list_tags_for_resource(ResourceARN=alarm["AlarmArn"])
+            tags = {t["Key"]: t["Value"] for t in listed.get("Tags") or []}
+        return AlarmState(alarm["AlarmArn"], _normalise(alarm), tags)
 
     def tags(self, current: AlarmState) -> dict[str, str]:
         return current.tags

@@ -24,17 +24,28 @@ from .schedule import expression_problems, timezone_problems
 from .secrets import _Secret
 
 STEP = "drill"
+# The drill state machine invokes the functions as the state machine's role and its steps
+# read the table, topic and secrets, like the refresh's (resources/state_machine.py).
+DEPENDS_ON = ("secrets", "roles", "table", "topic", "lambdas")
 
 
 def resources(ctx: Context) -> list[Resource[Any]]:
     names = ctx.names
-    return [
-        DrillSecret(ctx, names.drill_secret),
-        LogGroup(ctx, names.drill_state_machine_log_group, ctx.settings.lambda_.log_retention_days),
-        drill_state_machine.DrillStateMachine(ctx),
-        *drill_alarms.resources(ctx),
-        *drill_schedule.resources(ctx),
-    ]
+    secret = DrillSecret(ctx, names.drill_secret)
+    log_group = LogGroup(
+        ctx, names.drill_state_machine_log_group, ctx.settings.lambda_.log_retention_days
+    )
+    secret.depends_on = log_group.depends_on = ()  # they need nothing
+    machine = drill_state_machine.DrillStateMachine(ctx)
+    machine.after = (log_group,)  # its logging configuration names the group
+    alarms = drill_alarms.resources(ctx)
+    schedule = drill_schedule.resources(ctx)
+    for res in [*alarms, *schedule]:
+        # Alarms watch the drill state machine; the schedule starts it. Absent (unwanted)
+        # ones are removed first, whatever the machine does.
+        if not res.unwanted:
+            res.after = (*res.after, machine)
+    return [secret, log_group, machine, *alarms, *schedule]
 
 
 class DrillSecret(_Secret):

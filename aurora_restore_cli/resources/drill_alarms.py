@@ -11,9 +11,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..naming import DRILL_METRIC_NAMESPACE, is_managed
-from .alarms import Alarm, AlarmReader, AlarmState, alarm_request
-from .base import Context, Resource
+from ..naming import DRILL_METRIC_NAMESPACE
+from .alarms import Alarm, AlarmState, alarm_request, describe_alarms
+from .base import BulkRead, Context, Resource
 
 RTO_METRIC = "DrillRtoSeconds"
 NOT_CONFIGURED = "not in config: removed"
@@ -39,16 +39,16 @@ def resources(ctx: Context) -> list[Resource[Any]]:
         )
     ]
     rto_name = names.alarm("drill-rto")
-    reader = AlarmReader(ctx, [*(r["AlarmName"] for r in requests), rto_name])
+    alarm_names = [*(r["AlarmName"] for r in requests), rto_name]
+    reader = BulkRead(lambda: describe_alarms(ctx, alarm_names))
     found: list[Resource[Any]] = [Alarm(ctx, r, reader) for r in requests]
     minutes = ctx.settings.drill.rto_alarm_minutes
     if minutes is not None:
         found.append(Alarm(ctx, rto_request(ctx, rto_name, minutes), reader))
     else:
         dropped = RemovedAlarm(ctx, rto_request(ctx, rto_name, 1), reader)
-        current = dropped.read()
-        if current is not None and is_managed(current.tags, ctx.env):
-            found.append(dropped)
+        dropped.unwanted = True  # listed only when it exists and is ours
+        found.append(dropped)
     return found
 
 

@@ -17,7 +17,7 @@ from ..naming import Names
 from ..policies import POLICY_PREFIX, VERSION
 from .base import Context, Resource
 from .roles import Role
-from .schedule import RETRY_POLICY, Schedule, ScheduleGroup, SchedulerRole, _ours
+from .schedule import RETRY_POLICY, Schedule, ScheduleGroup, SchedulerRole
 
 ROLE_KIND = "drill-scheduler"
 INPUT = {"snapshot_id": None, "requested_by": "schedule"}
@@ -25,13 +25,15 @@ INPUT = {"snapshot_id": None, "requested_by": "schedule"}
 
 def resources(ctx: Context) -> list[Resource[Any]]:
     if ctx.settings.drill.schedule is not None:
-        return [DrillSchedulerRole(ctx), DrillScheduleGroup(ctx), DrillSchedule(ctx)]
-    leftovers: list[Resource[Any]] = [
-        DrillSchedule(ctx, absent=True),
-        DrillScheduleGroup(ctx, absent=True),
-        DrillSchedulerRole(ctx, absent=True),
-    ]
-    return [res for res in leftovers if _ours(ctx, res)]
+        role, group, schedule = DrillSchedulerRole(ctx), DrillScheduleGroup(ctx), DrillSchedule(ctx)
+        schedule.after = (role, group)
+        return [role, group, schedule]
+    # Absent (`unwanted`: listed only when it exists and is ours): schedule first, so `setup`
+    # removes it before its group and role.
+    gone = DrillSchedule(ctx, absent=True)
+    group, role = DrillScheduleGroup(ctx, absent=True), DrillSchedulerRole(ctx, absent=True)
+    group.after = role.after = (gone,)
+    return [gone, group, role]
 
 
 def trust_policy(names: Names) -> dict[str, Any]:
@@ -65,7 +67,7 @@ def inline_policies(names: Names) -> dict[str, dict[str, Any]]:
 class DrillSchedulerRole(SchedulerRole):
     def __init__(self, ctx: Context, absent: bool = False) -> None:
         Role.__init__(self, ctx, ROLE_KIND)
-        self.absent = absent
+        self.unwanted = absent
 
     def _description(self) -> str:
         return f"aurora-restore {self.ctx.env}: EventBridge Scheduler starts restore drills"
@@ -80,7 +82,7 @@ class DrillSchedulerRole(SchedulerRole):
 class DrillScheduleGroup(ScheduleGroup):
     def __init__(self, ctx: Context, absent: bool = False) -> None:
         Resource.__init__(self, ctx, ctx.names.drill_schedule_group)
-        self.absent = absent
+        self.unwanted = absent
 
     def arn(self) -> str:
         return self.ctx.names.drill_schedule_group_arn
@@ -89,7 +91,7 @@ class DrillScheduleGroup(ScheduleGroup):
 class DrillSchedule(Schedule):
     def __init__(self, ctx: Context, absent: bool = False) -> None:
         Resource.__init__(self, ctx, ctx.names.drill_schedule)
-        self.absent = absent
+        self.unwanted = absent
         self.group = DrillScheduleGroup(ctx)
 
     def _request(self) -> dict[str, Any]:

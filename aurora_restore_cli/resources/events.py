@@ -17,13 +17,17 @@ from __future__ import annotations
 import contextlib
 import json
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from ..bundled import recovery_functions
 from ..naming import Names
-from .base import Context, Resource, tag_dict, tag_differences, tag_list
+from .base import Context, Resource, concurrently, tag_dict, tag_differences, tag_list
 
 STEP = "events"
+# The function it invokes (and grants itself permission on); the state machine it watches is
+# only named in the pattern, so the rule is made alongside it.
+DEPENDS_ON = ("lambdas",)
 STATUSES = ("ABORTED", "FAILED", "TIMED_OUT")
 TARGET_ID = "recover-execution"
 STATEMENT_ID = "aurora-restore-recovery-rule"
@@ -97,17 +101,29 @@ class RecoveryRule(Resource[RuleState]):
             rule = self.events.describe_rule(Name=self.name)
         except self.events.exceptions.ResourceNotFoundException:
             return None
-        tags = self.events.list_tags_for_resource(ResourceARN=rule["Arn"]).get("Tags", [])
-        targets = self.events.list_targets_by_rule(Rule=self.name).get("Targets", [])
+        # Tags (unless the tag index has them), targets and the invoke permission: at once.
+        tags, targets, permitted = concurrently(
+            [
+                partial(self._tags_of, rule["Arn"]),
+                partial(self.events.list_targets_by_rule, Rule=self.name),
+                self._permitted,
+            ]
+        )
         return RuleState(
             arn=rule["Arn"],
             pattern=json.loads(rule.get("EventPattern") or "null"),
             state=rule.get("State", ""),
             description=rule.get("Description", ""),
-            tags=tag_dict(tags),
-            targets={t["Id"]: t["Arn"] for t in targets},
-            permitted=self._permitted(),
+            tags=tags,
+            targets={t["Id"]: t["Arn"] for t in targets.get("Targets", [])},
+            permitted=permitted,
         )
+
+    def _tags_of(self, arn: str) -> dict[str, str]:
+        indexed = self.indexed_tags(arn)
+        if indexed is not None:
+            return indexed
+        return tag_dict(self.events.list_tags_for_resource(ResourceARN=arn).get("Tags", []))
 
     def _statement(self) -> dict[str, Any] | None:
         try:
@@ -178,8 +194,7 @@ class RecoveryRule(Resource[RuleState]):
 
     def create(self) -> None:
         self._put_rule(Tags=tag_list(self.ctx.tags()))
-        self._permit()
-        self._put_target()
+        concurrently([self._permit, self._put_target])  # each needs only the rule
 
     def update(self, current: RuleState, differences: list[str]) -> None:
         if {"event pattern", "state", "description"} & set(differences):

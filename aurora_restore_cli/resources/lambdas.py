@@ -3,48 +3,67 @@
 each preceded by its log group `/aws/lambda/<function>` (retention from config, tagged).
 Only the database steps (`bundled.database_steps()`) run in the configured VPC.
 
-Code is compared by CodeSha256 against the deterministic package (built lazily, once per
-command), configuration field by field; only what differs is written. Creation retries, with
-a bound, while the execution role is not yet assumable (IAM propagation).
+Code is compared by CodeSha256 against the deterministic package (built once per command,
+while other resources are being read), configuration field by field; only what differs is
+written. Creation retries, with a bound, while the execution role is not yet assumable (IAM
+propagation, see propagation.py).
+
+Reads in bulk: one ListFunctions pass answers every function (tags from the tag index), one
+DescribeLogGroups by prefix every log group. Each function comes after its own log group (a
+function invoked before its group exists would get one from Lambda, untagged); the log groups
+need nothing, so they are made while the roles are, and the pairs are independent.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import threading
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any
 
 from ..bundled import database_steps, deployed_functions
 from ..packaging import Package, Packager
-from .base import Context, Resource, tag_differences
-from .log_group import LogGroup
+from .base import BulkRead, Context, Loadable, Resource, tag_differences
+from .log_group import LogGroup, log_groups_by_prefix
+from .propagation import role_not_ready, while_role_propagates
 
 STEP = "lambdas"
+DEPENDS_ON = ("roles",)  # the execution role (the log groups need nothing)
 WAIT = {"Delay": 2, "MaxAttempts": 150}  # functions settle in seconds (VPC: ~1 min); 5 min bound
-ROLE_WAIT_SECONDS = 60.0  # IAM propagation usually takes ~10 s
-ROLE_FIRST_DELAY, ROLE_MAX_DELAY = 2.0, 10.0
 # What Lambda answers while a new role (or its inline policy) has not propagated yet.
 ROLE_NOT_READY = (
     "cannot be assumed by lambda",
     "does not have permissions to call createnetworkinterface",
 )
+FUNCTION_PREFIX = "aurora-restore-"  # every function of ours, whatever its env
 PACKAGER_KEY = "lambdas.packager"
 PACKAGES_KEY = "lambdas.packages"
+PACKAGE_LOCK_KEY = "lambdas.package-lock"
 DB_MODE_ENV = "AURORA_RESTORE_DB_MODE"
-
-T = TypeVar("T")
 
 
 def resources(ctx: Context) -> list[Resource[Any]]:
+    functions = BulkRead(lambda: list_functions(ctx))
+    groups = log_groups_by_prefix(ctx, f"/aws/lambda/{FUNCTION_PREFIX}")
     out: list[Resource[Any]] = []
     for step in deployed_functions():
-        out.append(
-            LogGroup(
-                ctx, ctx.names.function_log_group(step), ctx.settings.lambda_.log_retention_days
-            )
-        )
-        out.append(Function(ctx, ctx.names.function(step), step))
+        retention = ctx.settings.lambda_.log_retention_days
+        group = LogGroup(ctx, ctx.names.function_log_group(step), retention, groups)
+        group.depends_on = ()
+        function = Function(ctx, ctx.names.function(step), step, functions)
+        function.after = (group,)
+        out += [group, function]
     return out
+
+
+def list_functions(ctx: Context) -> dict[str, dict[str, Any]]:
+    """Name → configuration of every function of ours (any env), from one ListFunctions pass.
+    AWS leaves out State and LastUpdateStatus here (GetFunction has them)."""
+    found: dict[str, dict[str, Any]] = {}
+    for page in ctx.clients.get("lambda").get_paginator("list_functions").paginate():
+        for config in page["Functions"]:
+            if config["FunctionName"].startswith(FUNCTION_PREFIX):
+                found[config["FunctionName"]] = config
+    return found
 
 
 def use_packager(ctx: Context, packager: Packager) -> None:
@@ -54,14 +73,17 @@ def use_packager(ctx: Context, packager: Packager) -> None:
 
 
 def package_for(ctx: Context, step: str) -> Package:
-    """The step's package, built at most once per context (= per command)."""
-    packager = ctx.cache.get(PACKAGER_KEY)
-    if packager is None:
-        packager = ctx.cache[PACKAGER_KEY] = Packager()
-    packages: dict[str, Package] = ctx.cache.setdefault(PACKAGES_KEY, {})
-    if step not in packages:
-        packages[step] = packager.build(step, ctx.settings)
-    return packages[step]
+    """The step's package, built at most once per context (= per command), by one thread at
+    a time (building is CPU work: nothing to gain from doing two at once)."""
+    lock: threading.Lock = ctx.cache.setdefault(PACKAGE_LOCK_KEY, threading.Lock())
+    with lock:
+        packager = ctx.cache.get(PACKAGER_KEY)
+        if packager is None:
+            packager = ctx.cache[PACKAGER_KEY] = Packager()
+        packages: dict[str, Package] = ctx.cache.setdefault(PACKAGES_KEY, {})
+        if step not in packages:
+            packages[step] = packager.build(step, ctx.settings)
+        return packages[step]
 
 
 def environment(ctx: Context) -> dict[str, str]:
@@ -94,14 +116,22 @@ class FunctionState:
     security_group_ids: frozenset[str]
     code_sha256: str
     tags: dict[str, str]
+    settled: bool = True  # False: read from ListFunctions, an update may still be running
 
 
 class Function(Resource[FunctionState]):
     kind = "Lambda function"
 
-    def __init__(self, ctx: Context, name: str, step: str) -> None:
+    def __init__(
+        self,
+        ctx: Context,
+        name: str,
+        step: str,
+        listed: BulkRead[dict[str, Any]] | None = None,
+    ) -> None:
         super().__init__(ctx, name)
         self.step = step
+        self.listed = listed
 
     def arn(self) -> str:
         return self.ctx.names.function_arn(self.step)
@@ -110,7 +140,18 @@ class Function(Resource[FunctionState]):
     def lam(self) -> Any:
         return self.client("lambda")
 
+    def bulk_reads(self) -> tuple[Loadable, ...]:
+        return self.bulk_with_index(self.listed)
+
     def read(self) -> FunctionState | None:
+        bulk, listed = self.listed.take(self.name) if self.listed else (False, None)
+        if bulk:
+            if listed is None:
+                return None
+            tags = self.indexed_tags(listed["FunctionArn"])
+            if tags is None:
+                tags = self.lam.list_tags(Resource=listed["FunctionArn"]).get("Tags") or {}
+            return self._state(listed, tags, settled=False)
         try:
             found = self.lam.get_function(FunctionName=self.name)
         except self.lam.exceptions.ResourceNotFoundException:
@@ -119,6 +160,10 @@ class Function(Resource[FunctionState]):
         if config.get("State") == "Pending" or config.get("LastUpdateStatus") == "InProgress":
             self._settle()  # an interrupted create/update: compare what it became
             config = self.lam.get_function(FunctionName=self.name)["Configuration"]
+        return self._state(config, found.get("Tags") or {}, settled=True)
+
+    @staticmethod
+    def _state(config: dict[str, Any], tags: dict[str, str], settled: bool) -> FunctionState:
         vpc = config.get("VpcConfig") or {}
         return FunctionState(
             arn=config["FunctionArn"],
@@ -132,7 +177,8 @@ class Function(Resource[FunctionState]):
             subnet_ids=frozenset(vpc.get("SubnetIds") or ()),
             security_group_ids=frozenset(vpc.get("SecurityGroupIds") or ()),
             code_sha256=config["CodeSha256"],
-            tags=dict(found.get("Tags") or {}),
+            tags=dict(tags),
+            settled=settled,
         )
 
     def tags(self, current: FunctionState) -> dict[str, str]:
@@ -142,6 +188,9 @@ class Function(Resource[FunctionState]):
 
     def package(self) -> Package:
         return package_for(self.ctx, self.step)
+
+    def prepare(self) -> None:
+        self.package()
 
     def _configuration(self) -> dict[str, Any]:
         """Every configuration field we own, as update_function_configuration takes them."""
@@ -199,7 +248,8 @@ class Function(Resource[FunctionState]):
         config = self._configuration()
         if not config["VpcConfig"]["SubnetIds"]:
             del config["VpcConfig"]
-        self._while_role_propagates(
+        while_role_propagates(
+            self.ctx,
             lambda: self.lam.create_function(
                 FunctionName=self.name,
                 Code={"ZipFile": self.package().data},
@@ -208,11 +258,14 @@ class Function(Resource[FunctionState]):
                 Publish=False,
                 Tags=self.ctx.tags(),
                 **config,
-            )
+            ),
+            self._not_ready,
         )
         self.lam.get_waiter("function_active_v2").wait(FunctionName=self.name, WaiterConfig=WAIT)
 
     def update(self, current: FunctionState, differences: list[str]) -> None:
+        if not current.settled:
+            self._settle()  # Lambda refuses a change while the last one is still running
         if "code" in differences or "architecture" in differences:
             # The architecture can only change together with the code.
             self.lam.update_function_code(
@@ -224,8 +277,10 @@ class Function(Resource[FunctionState]):
             self._settle()
         changed = self._configuration_differences(current)
         if changed:
-            self._while_role_propagates(
-                lambda: self.lam.update_function_configuration(FunctionName=self.name, **changed)
+            while_role_propagates(
+                self.ctx,
+                lambda: self.lam.update_function_configuration(FunctionName=self.name, **changed),
+                self._not_ready,
             )
             self._settle()
         if "tags" in differences:
@@ -245,22 +300,8 @@ class Function(Resource[FunctionState]):
         self.lam.get_waiter("function_active_v2").wait(FunctionName=self.name, WaiterConfig=WAIT)
         self.lam.get_waiter("function_updated_v2").wait(FunctionName=self.name, WaiterConfig=WAIT)
 
-    def _while_role_propagates(self, call: Callable[[], T]) -> T:
-        """`call()`, retried with backoff (at most ROLE_WAIT_SECONDS of waiting) while Lambda
-        says the role cannot be assumed yet. The sandbox has no propagation delay: no retry."""
-        bound = 0.0 if self.ctx.sandbox else ROLE_WAIT_SECONDS
-        waited, delay = 0.0, ROLE_FIRST_DELAY
-        while True:
-            try:
-                return call()
-            except self.lam.exceptions.InvalidParameterValueException as exc:
-                message = str(exc.response.get("Error", {}).get("Message", "")).lower()
-                if not any(m in message for m in ROLE_NOT_READY) or waited >= bound:
-                    raise
-            pause = min(delay, bound - waited)
-            self.ctx.sleep(pause)
-            waited += pause
-            delay = min(delay * 2, ROLE_MAX_DELAY)
+    def _not_ready(self, exc: BaseException) -> bool:
+        return role_not_ready(exc, ("InvalidParameterValueException",), ROLE_NOT_READY)
 
 
 FIELD_NAMES = {

@@ -1,6 +1,8 @@
 """A CloudWatch Logs group we create and delete: retention from config, tagged at birth.
 
-Used for the state machine's execution log (`/aws/vendedlogs/states/<state machine>`).
+Used for the functions' logs (`/aws/lambda/<function>`) and the state machine's execution log
+(`/aws/vendedlogs/states/<state machine>`). Groups that share a name prefix can be read with
+one paginated DescribeLogGroups (`log_groups_by_prefix`); tags come from the tag index.
 """
 
 from __future__ import annotations
@@ -9,7 +11,20 @@ import contextlib
 from dataclasses import dataclass
 from typing import Any
 
-from .base import Context, Resource, tag_differences
+from .base import BulkRead, Context, Loadable, Resource, tag_differences
+
+
+def log_groups_by_prefix(ctx: Context, prefix: str) -> BulkRead[dict[str, Any]]:
+    """Every log group whose name starts with `prefix`, from one paginated call, on first use."""
+
+    def load() -> dict[str, dict[str, Any]]:
+        pages = ctx.clients.get("logs").get_paginator("describe_log_groups")
+        found: dict[str, dict[str, Any]] = {}
+        for page in pages.paginate(logGroupNamePrefix=prefix):
+            found.update({group["logGroupName"]: group for group in page["logGroups"]})
+        return found
+
+    return BulkRead(load)
 
 
 @dataclass(frozen=True)
@@ -22,9 +37,16 @@ class LogGroupState:
 class LogGroup(Resource[LogGroupState]):
     kind = "log group"
 
-    def __init__(self, ctx: Context, name: str, retention_days: int) -> None:
+    def __init__(
+        self,
+        ctx: Context,
+        name: str,
+        retention_days: int,
+        listed: BulkRead[dict[str, Any]] | None = None,
+    ) -> None:
         super().__init__(ctx, name)
         self.retention_days = retention_days
+        self.listed = listed
 
     def arn(self) -> str:
         return self.ctx.names.log_group_arn(self.name)
@@ -33,16 +55,29 @@ class LogGroup(Resource[LogGroupState]):
     def logs(self) -> Any:
         return self.client("logs")
 
+    def bulk_reads(self) -> tuple[Loadable, ...]:
+        return self.bulk_with_index(self.listed)
+
     def read(self) -> LogGroupState | None:
+        bulk, group = self.listed.take(self.name) if self.listed else (False, None)
+        if not bulk:
+            group = self._describe()
+        if group is None:
+            return None
+        arn = group.get("logGroupArn") or group["arn"].removesuffix(":*")
+        tags = self.indexed_tags(arn)
+        if tags is None:
+            tags = self.logs.list_tags_for_resource(resourceArn=arn).get("tags", {})
+        return LogGroupState(arn, group.get("retentionInDays"), dict(tags))
+
+    def _describe(self) -> dict[str, Any] | None:
         pages = self.logs.get_paginator("describe_log_groups").paginate(
             logGroupNamePrefix=self.name
         )
         for page in pages:
             for group in page["logGroups"]:
                 if group["logGroupName"] == self.name:
-                    arn = group.get("logGroupArn") or group["arn"].removesuffix(":*")
-                    tags = self.logs.list_tags_for_resource(resourceArn=arn).get("tags", {})
-                    return LogGroupState(arn, group.get("retentionInDays"), dict(tags))
+                    return dict(group)
         return None
 
     def tags(self, current: LogGroupState) -> dict[str, str]:

@@ -1,9 +1,11 @@
 """Bounded retry while a just-created IAM role (or its inline policy) has not propagated yet.
 
-Step Functions and EventBridge Scheduler check at create/update time that they can assume the
-role they are given; for some seconds after `setup roles` created it they cannot. Only the
-answers that mean exactly that are retried, with backoff, for at most `ROLE_WAIT_SECONDS` of
-(injectable) sleeping; anything else is raised at once. The sandbox has no propagation delay.
+Lambda, Step Functions and EventBridge Scheduler check at create/update time that they can
+assume the role they are given (Lambda: and that it may create network interfaces); for some
+seconds after `setup roles` created it they cannot. Each kind names the answers that mean
+exactly that (`role_not_ready`); only those are retried, with backoff, for at most
+`ROLE_WAIT_SECONDS` of (injectable) sleeping per call; anything else is raised at once. The
+sandbox has no propagation delay. Concurrent creates each wait on their own.
 """
 
 from __future__ import annotations

@@ -12,14 +12,16 @@ seconds; the `lambdas` kind retries its create_function for that (bounded).
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 from urllib.parse import unquote
 
 from .. import policies
 from ..config import Settings
 from ..naming import Names, is_managed
-from .base import Context, Resource, tag_dict, tag_differences, tag_list
+from .base import Context, Resource, concurrently, tag_dict, tag_differences, tag_list
 from .managed_policy import ManagedPolicy
 
 STEP = "roles"
@@ -54,7 +56,10 @@ def resources(ctx: Context) -> list[Resource[Any]]:
                 ctx.names.managed_policy(what)
             ]
             found.append(ManagedPolicy(ctx, what, document, MANAGED_PURPOSES[what]))
-    return [*found, *(Role(ctx, kind) for kind in policies.ROLE_KINDS)]
+    roles: list[Resource[Any]] = [Role(ctx, kind) for kind in policies.ROLE_KINDS]
+    for role in roles:
+        role.after = tuple(found)  # a role attaches our managed policies: they exist first
+    return [*found, *roles]
 
 
 def parse_document(value: Any) -> dict[str, Any]:
@@ -141,34 +146,53 @@ class Role(Resource[RoleState]):
         }
 
     def read(self) -> RoleState | None:
+        # The role, its inline and its attached policies: all at once (one round trip, plus
+        # one for the inline documents); a missing role makes each of them NoSuchEntity. A
+        # role the config does not want is most often missing: ask for it alone first.
+        get_role = partial(self.iam.get_role, RoleName=self.name)
         try:
-            role = self.iam.get_role(RoleName=self.name)["Role"]
+            if self.unwanted:
+                found = get_role()
+                inline, managed = concurrently([self._inline_documents, self._attached])
+            else:
+                found, inline, managed = concurrently(
+                    [get_role, self._inline_documents, self._attached]
+                )
         except self.iam.exceptions.NoSuchEntityException:
             return None
-        if "Tags" in role:
-            tags = tag_dict(role["Tags"])
-        else:
-            tags = {}
-            for page in self.iam.get_paginator("list_role_tags").paginate(RoleName=self.name):
-                tags.update(tag_dict(page["Tags"]))
-        inline = {}
-        for page in self.iam.get_paginator("list_role_policies").paginate(RoleName=self.name):
-            for policy_name in page["PolicyNames"]:
-                document = self.iam.get_role_policy(RoleName=self.name, PolicyName=policy_name)
-                inline[policy_name] = parse_document(document["PolicyDocument"])
-        managed = []
-        for page in self.iam.get_paginator("list_attached_role_policies").paginate(
-            RoleName=self.name
-        ):
-            managed += [p["PolicyArn"] for p in page["AttachedPolicies"]]
+        role = found["Role"]
         return RoleState(
             arn=role["Arn"],
             description=role.get("Description") or "",
             trust=parse_document(role["AssumeRolePolicyDocument"]),
             inline=inline,
             managed=tuple(sorted(managed)),
-            tags=tags,
+            tags=tag_dict(role["Tags"]) if "Tags" in role else self._list_tags(),
         )
+
+    def _list_tags(self) -> dict[str, str]:
+        tags: dict[str, str] = {}
+        for page in self.iam.get_paginator("list_role_tags").paginate(RoleName=self.name):
+            tags.update(tag_dict(page["Tags"]))
+        return tags
+
+    def _inline_documents(self) -> dict[str, dict[str, Any]]:
+        names = [
+            name
+            for page in self.iam.get_paginator("list_role_policies").paginate(RoleName=self.name)
+            for name in page["PolicyNames"]
+        ]
+        documents = concurrently(
+            [partial(self.iam.get_role_policy, RoleName=self.name, PolicyName=n) for n in names]
+        )
+        return {
+            name: parse_document(found["PolicyDocument"])
+            for name, found in zip(names, documents, strict=True)
+        }
+
+    def _attached(self) -> list[str]:
+        pages = self.iam.get_paginator("list_attached_role_policies").paginate(RoleName=self.name)
+        return [p["PolicyArn"] for page in pages for p in page["AttachedPolicies"]]
 
     def tags(self, current: RoleState) -> dict[str, str]:
         return current.tags
@@ -210,12 +234,23 @@ class Role(Resource[RoleState]):
             Tags=tag_list(self.ctx.tags()),
         )
         # Policies are put as an update, so an interrupted create is finished by a re-run.
-        for name, document in sorted(self._inline().items()):
-            self.iam.put_role_policy(
-                RoleName=self.name, PolicyName=name, PolicyDocument=json.dumps(document)
-            )
+        self._put_policies(sorted(self._inline().items()))
         for arn in sorted(self._managed()):
             self._attach(arn)
+
+    def _put_policies(self, policies: list[tuple[str, dict[str, Any]]]) -> None:
+        """Put inline policies, all at once (each is its own document)."""
+        concurrently(
+            [
+                partial(
+                    self.iam.put_role_policy,
+                    RoleName=self.name,
+                    PolicyName=name,
+                    PolicyDocument=json.dumps(document),
+                )
+                for name, document in policies
+            ]
+        )
 
     def update(self, current: RoleState, differences: list[str]) -> None:
         if current.description != self._description():
@@ -226,10 +261,7 @@ class Role(Resource[RoleState]):
             )
         to_put, to_delete = self._policy_changes(current)
         desired = self._inline()
-        for name in to_put:
-            self.iam.put_role_policy(
-                RoleName=self.name, PolicyName=name, PolicyDocument=json.dumps(desired[name])
-            )
+        self._put_policies([(name, desired[name]) for name in to_put])
         for name in to_delete:
             self.iam.delete_role_policy(RoleName=self.name, PolicyName=name)
         for arn in sorted(set(current.managed) - self._managed()):  # attached behind our back
@@ -254,11 +286,16 @@ class Role(Resource[RoleState]):
 
     def delete(self, current: RoleState) -> None:
         # IAM refuses to delete a role that still has policies or instance profiles.
-        for name in sorted(current.inline):
-            self.iam.delete_role_policy(RoleName=self.name, PolicyName=name)
-        for arn in current.managed:
-            self.iam.detach_role_policy(RoleName=self.name, PolicyArn=arn)
-        profiles = self.iam.list_instance_profiles_for_role(RoleName=self.name)
+        calls: list[Callable[[], Any]] = [
+            partial(self.iam.delete_role_policy, RoleName=self.name, PolicyName=name)
+            for name in sorted(current.inline)
+        ]
+        calls += [
+            partial(self.iam.detach_role_policy, RoleName=self.name, PolicyArn=arn)
+            for arn in current.managed
+        ]
+        calls.append(partial(self.iam.list_instance_profiles_for_role, RoleName=self.name))
+        profiles = concurrently(calls)[-1]
         for profile in profiles.get("InstanceProfiles", []):
             self.iam.remove_role_from_instance_profile(
                 InstanceProfileName=profile["InstanceProfileName"], RoleName=self.name

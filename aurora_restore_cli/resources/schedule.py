@@ -9,10 +9,11 @@ Schedules cannot carry tags; schedule groups can. So the group is created tagged
 our schedule: the schedule is ours exactly when its group is (a schedule in a same-named group
 without our tags is reported foreign and never touched, not even created).
 
-When the config has no schedule, the desired state is "absent": `resources()` returns only
-those of the three that exist and carry our tags (so an empty config costs three reads and
-changes nothing), `setup` deletes them (reported as updated: "not in config: removed") so a
-dropped schedule stops starting refreshes, and `cleanup` deletes them as usual.
+When the config has no schedule, the desired state is "absent": the three are `unwanted`
+(base.py), so a walk lists only those that exist and carry our tags (an empty config costs
+their reads, done with all the others, and changes nothing), `setup` deletes them (reported
+as updated: "not in config: removed") so a dropped schedule stops starting refreshes, and
+`cleanup` deletes them as usual.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from .propagation import role_not_ready, while_role_propagates
 from .roles import Role, RoleState
 
 STEP = "schedule"
+DEPENDS_ON = ("state-machine",)  # what the schedule starts
 ROLE_KIND = "scheduler"
 INPUT = {"snapshot_id": None, "requested_by": "schedule"}
 # A refresh that could not start within an hour is better skipped than started late.
@@ -44,14 +46,14 @@ ROLE_NOT_READY = ("to assume the role",)
 
 def resources(ctx: Context) -> list[Resource[Any]]:
     if ctx.settings.schedule is not None:
-        return [SchedulerRole(ctx), ScheduleGroup(ctx), Schedule(ctx)]
+        role, group, schedule = SchedulerRole(ctx), ScheduleGroup(ctx), Schedule(ctx)
+        schedule.after = (role, group)
+        return [role, group, schedule]
     # Absent: schedule first, so `setup` removes it before its group and role.
-    leftovers: list[Resource[Any]] = [
-        Schedule(ctx, absent=True),
-        ScheduleGroup(ctx, absent=True),
-        SchedulerRole(ctx, absent=True),
-    ]
-    return [res for res in leftovers if _ours(ctx, res)]
+    gone = Schedule(ctx, absent=True)
+    group, role = ScheduleGroup(ctx, absent=True), SchedulerRole(ctx, absent=True)
+    group.after = role.after = (gone,)
+    return [gone, group, role]
 
 
 def trust_policy(names: Names) -> dict[str, Any]:
@@ -138,17 +140,12 @@ def validate_offline(settings: Settings, names: Names) -> str:
     )
 
 
-def _ours(ctx: Context, res: Resource[Any]) -> bool:
-    current = res.read()
-    return current is not None and is_managed(res.tags(current), ctx.env)
-
-
 class SchedulerRole(Role):
     """The role Scheduler assumes to start an execution; nothing else."""
 
     def __init__(self, ctx: Context, absent: bool = False) -> None:
         super().__init__(ctx, ROLE_KIND)
-        self.absent = absent
+        self.unwanted = absent
 
     def _description(self) -> str:
         return f"aurora-restore {self.ctx.env}: EventBridge Scheduler starts the pipeline"
@@ -160,14 +157,14 @@ class SchedulerRole(Role):
         return inline_policies(self.ctx.names)
 
     def differences(self, current: RoleState) -> list[str]:
-        return [NOT_CONFIGURED] if self.absent else super().differences(current)
+        return [NOT_CONFIGURED] if self.unwanted else super().differences(current)
 
     def create(self) -> None:
-        if not self.absent:  # absent: only reached if it vanished after we listed it
+        if not self.unwanted:  # absent: only reached if it vanished after we listed it
             super().create()
 
     def update(self, current: RoleState, differences: list[str]) -> None:
-        if self.absent:
+        if self.unwanted:
             self.delete(current)
         else:
             super().update(current, differences)
@@ -184,7 +181,7 @@ class ScheduleGroup(Resource[GroupState]):
 
     def __init__(self, ctx: Context, absent: bool = False) -> None:
         super().__init__(ctx, ctx.names.schedule_group)
-        self.absent = absent
+        self.unwanted = absent
 
     def arn(self) -> str:
         return self.ctx.names.schedule_group_arn
@@ -217,16 +214,16 @@ class ScheduleGroup(Resource[GroupState]):
         return current.tags
 
     def differences(self, current: GroupState) -> list[str]:
-        if self.absent:
+        if self.unwanted:
             return [NOT_CONFIGURED]
         return ["tags"] if any(tag_differences(current.tags, self.ctx.tags())) else []
 
     def create(self) -> None:
-        if not self.absent:
+        if not self.unwanted:
             self.scheduler.create_schedule_group(Name=self.name, Tags=tag_list(self.ctx.tags()))
 
     def update(self, current: GroupState, differences: list[str]) -> None:
-        if self.absent:
+        if self.unwanted:
             self.delete(current)
             return
         to_set, to_remove = tag_differences(current.tags, self.ctx.tags())
@@ -253,7 +250,7 @@ class Schedule(Resource[ScheduleState]):
 
     def __init__(self, ctx: Context, absent: bool = False) -> None:
         super().__init__(ctx, ctx.names.schedule)
-        self.absent = absent
+        self.unwanted = absent
         self.group = ScheduleGroup(ctx)
 
     def arn(self) -> str:
@@ -329,7 +326,7 @@ class Schedule(Resource[ScheduleState]):
         return current.group_tags
 
     def differences(self, current: ScheduleState) -> list[str]:
-        if self.absent:
+        if self.unwanted:
             return [NOT_CONFIGURED]
         desired = self._fields(self._request())
         return [key for key, value in desired.items() if current.fields.get(key) != value]
@@ -338,7 +335,7 @@ class Schedule(Resource[ScheduleState]):
         return role_not_ready(exc, ("ValidationException",), ROLE_NOT_READY)
 
     def create(self) -> None:
-        if self.absent:
+        if self.unwanted:
             return
         request = self._request()
         while_role_propagates(
@@ -346,7 +343,7 @@ class Schedule(Resource[ScheduleState]):
         )
 
     def update(self, current: ScheduleState, differences: list[str]) -> None:
-        if self.absent:
+        if self.unwanted:
             self.delete(current)
             return
         request = self._request()

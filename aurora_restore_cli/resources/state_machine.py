@@ -21,6 +21,9 @@ from .log_group import LogGroup
 from .propagation import role_not_ready, while_role_propagates
 
 STEP = "state-machine"
+# The state machine is what runs a refresh: it comes after every part it uses (and its
+# schedule and alarms after it), so a part that failed never leaves a runnable pipeline.
+DEPENDS_ON = ("secrets", "roles", "table", "topic", "lambdas")
 TYPE = "STANDARD"
 LOG_LEVEL = "ERROR"
 DELETE_WAIT_SECONDS = 120.0  # a deleted state machine lingers as DELETING for a few seconds
@@ -32,10 +35,13 @@ TYPE_DIFFERS = "type (cannot change in place)"
 
 def resources(ctx: Context) -> list[Resource[Any]]:
     names = ctx.names
-    return [
-        LogGroup(ctx, names.state_machine_log_group, ctx.settings.lambda_.log_retention_days),
-        StateMachine(ctx, names.state_machine),
-    ]
+    log_group = LogGroup(
+        ctx, names.state_machine_log_group, ctx.settings.lambda_.log_retention_days
+    )
+    log_group.depends_on = ()  # a log group needs nothing: it is created with the first
+    state_machine = StateMachine(ctx, names.state_machine)
+    state_machine.after = (log_group,)  # its logging configuration names the group
+    return [log_group, state_machine]
 
 
 def validate_offline(settings: Settings, names: Names) -> str:
@@ -101,6 +107,9 @@ class StateMachine(Resource[StateMachineState]):
             self._definition = render_definition(self.ctx.settings, self.ctx.names)
         return self._definition
 
+    def prepare(self) -> None:
+        _ = self.definition
+
     @property
     def role_arn(self) -> str:
         return self.ctx.names.role_arn("stepfunctions")
@@ -125,7 +134,10 @@ class StateMachine(Resource[StateMachineState]):
             found = self._wait_until_deleted()
         if found is None:
             return None
-        tags = self.sfn.list_tags_for_resource(resourceArn=found["stateMachineArn"]).get("tags", [])
+        tags = self.indexed_tags(found["stateMachineArn"])
+        if tags is None:
+            listed = self.sfn.list_tags_for_resource(resourceArn=found["stateMachineArn"])
+            tags = {t["key"]: t["value"] for t in listed.get("tags", [])}
         return StateMachineState(
             arn=found["stateMachineArn"],
             status=found.get("status", "ACTIVE"),
@@ -134,7 +146,7 @@ class StateMachine(Resource[StateMachineState]):
             role_arn=found["roleArn"],
             logging=_normalise_logging(found.get("loggingConfiguration")),
             tracing=bool((found.get("tracingConfiguration") or {}).get("enabled", False)),
-            tags={t["key"]: t["value"] for t in tags},
+            tags=tags,
         )
 
     def _wait_until_deleted(self) -> dict[str, Any] | None:

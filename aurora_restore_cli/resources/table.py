@@ -4,9 +4,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
-from .base import Context, Resource, tag_dict, tag_differences, tag_list
+from .base import Context, Resource, concurrently, tag_dict, tag_differences, tag_list
 
 STEP = "table"
 TTL_ATTRIBUTE = "expires_at"
@@ -60,10 +61,18 @@ class AuditTable(Resource[TableState]):
         if table["TableStatus"] != "ACTIVE":  # creating/updating: let it settle before comparing
             self.ddb.get_waiter("table_exists").wait(TableName=self.name, WaiterConfig=WAIT)
             table = self.ddb.describe_table(TableName=self.name)["Table"]
-        backups = self.ddb.describe_continuous_backups(TableName=self.name)
+        backups, ttl = concurrently(
+            [
+                partial(self.ddb.describe_continuous_backups, TableName=self.name),
+                partial(self.ddb.describe_time_to_live, TableName=self.name),
+            ]
+        )
         pitr = backups["ContinuousBackupsDescription"].get("PointInTimeRecoveryDescription", {})
-        ttl = self.ddb.describe_time_to_live(TableName=self.name)["TimeToLiveDescription"]
-        tags = self.ddb.list_tags_of_resource(ResourceArn=table["TableArn"]).get("Tags", [])
+        ttl = ttl["TimeToLiveDescription"]
+        tags = self.indexed_tags(table["TableArn"])
+        if tags is None:
+            listed = self.ddb.list_tags_of_resource(ResourceArn=table["TableArn"])
+            tags = tag_dict(listed.get("Tags", []))
         sse = table.get("SSEDescription") or {}
         throughput = table.get("ProvisionedThroughput") or {}
         mode = (table.get("BillingModeSummary") or {}).get("BillingMode", "PROVISIONED")
@@ -81,7 +90,7 @@ class AuditTable(Resource[TableState]):
             ttl_attribute=ttl.get("AttributeName")
             if ttl.get("TimeToLiveStatus") in ("ENABLED", "ENABLING")
             else None,
-            tags=tag_dict(tags),
+            tags=tags,
         )
 
     def tags(self, current: TableState) -> dict[str, str]:
@@ -127,18 +136,31 @@ class AuditTable(Resource[TableState]):
         return {"Enabled": True, "SSEType": "KMS", "KMSMasterKeyId": key}
 
     def create(self) -> None:
-        self.ddb.create_table(
+        created = self.ddb.create_table(
             TableName=self.name,
             AttributeDefinitions=ATTRIBUTES,
             KeySchema=KEY_SCHEMA,
             SSESpecification=self._sse(),
             Tags=tag_list(self.ctx.tags()),
             **self._billing(),
-        )
+        )["TableDescription"]
         self.ddb.get_waiter("table_exists").wait(TableName=self.name, WaiterConfig=WAIT)
         # The rest is applied as an update so an interrupted create is finished by a re-run.
-        current = self.read()
-        assert current is not None
+        # A new table is as we created it, with PITR and TTL off (AWS's defaults): no need
+        # to read it back.
+        audit = self.ctx.settings.audit
+        current = TableState(
+            arn=created["TableArn"],
+            status="ACTIVE",
+            key_schema=KEY_SCHEMA,
+            billing_mode=audit.billing_mode,
+            read_capacity=audit.read_capacity if audit.billing_mode == "PROVISIONED" else None,
+            write_capacity=audit.write_capacity if audit.billing_mode == "PROVISIONED" else None,
+            kms_key=audit.kms_key_id,
+            pitr=False,
+            ttl_attribute=None,
+            tags=self.ctx.tags(),
+        )
         self.update(current, self.differences(current))
 
     def update(self, current: TableState, differences: list[str]) -> None:

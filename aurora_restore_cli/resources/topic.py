@@ -39,15 +39,15 @@ class Topic(Resource[TopicState]):
             attributes = self.sns.get_topic_attributes(TopicArn=arn)["Attributes"]
         except self.sns.exceptions.NotFoundException:
             return None
-        tags = self.sns.list_tags_for_resource(ResourceArn=arn).get("Tags", [])
+        tags = self.indexed_tags(arn)
+        if tags is None:
+            tags = tag_dict(self.sns.list_tags_for_resource(ResourceArn=arn).get("Tags", []))
         subscriptions: dict[str, str] = {}
         for page in self.sns.get_paginator("list_subscriptions_by_topic").paginate(TopicArn=arn):
             for sub in page["Subscriptions"]:
                 if sub["Protocol"] == "email":
                     subscriptions[sub["Endpoint"].lower()] = sub["SubscriptionArn"]
-        return TopicState(
-            arn, attributes.get("KmsMasterKeyId") or None, tag_dict(tags), subscriptions
-        )
+        return TopicState(arn, attributes.get("KmsMasterKeyId") or None, tags, subscriptions)
 
     def tags(self, current: TopicState) -> dict[str, str]:
         return current.tags

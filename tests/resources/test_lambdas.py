@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -21,10 +22,10 @@ from aurora_restore_cli.changes import Action
 from aurora_restore_cli.config import Settings, load_settings
 from aurora_restore_cli.naming import Names
 from aurora_restore_cli.packaging import Package, Packager, default_cache_dir
-from aurora_restore_cli.resources import lambdas
+from aurora_restore_cli.resources import lambdas, propagation
 from aurora_restore_cli.resources.base import Context
 
-from ..conftest import CONFIG_DIR, MOTO_ACCOUNT, edit_config
+from ..conftest import CONFIG_DIR, MOTO_ACCOUNT, edit_config, load_moto_backends
 
 STEPS = ["lambdas"]
 REGION = "us-east-1"
@@ -101,6 +102,7 @@ def context(
     tree: Path, config_dir: Path = CONFIG_DIR, packager: Packager | None = None, **kwargs: Any
 ) -> Context:
     """A fresh context (= one command) packaging the handlers in `tree`."""
+    load_moto_backends()
     settings = load_settings(config_dir, "dev")
     ctx = Context(
         settings=settings,
@@ -332,14 +334,18 @@ def test_vpc_removed_and_retention_changed(role: None, tree: Path, config_dir: P
     details = {c.name: c.detail for c in report.changes}
     assert details["aurora-restore-verify-dev"] == "VPC"
     assert details["/aws/lambda/aurora-restore-verify-dev"] == "retention"
-    assert params == [
-        {
-            "FunctionName": f"aurora-restore-{step.replace('_', '-')}-dev",
-            "VpcConfig": {"SubnetIds": [], "SecurityGroupIds": []},
-        }
-        for step in handlers.STEPS
-        if step in handlers.DATABASE_STEPS
-    ]
+    # Only the VPC is sent, for every function in it (functions are updated concurrently).
+    assert sorted(params, key=lambda p: p["FunctionName"]) == sorted(
+        (
+            {
+                "FunctionName": f"aurora-restore-{step.replace('_', '-')}-dev",
+                "VpcConfig": {"SubnetIds": [], "SecurityGroupIds": []},
+            }
+            for step in handlers.STEPS
+            if step in handlers.DATABASE_STEPS
+        ),
+        key=lambda p: str(p["FunctionName"]),
+    )
     groups = boto3.client("logs", REGION).describe_log_groups(logGroupNamePrefix="/aws/lambda/")
     assert {g["retentionInDays"] for g in groups["logGroups"]} == {90}
     again = context(tree, config_dir)
@@ -414,14 +420,18 @@ def test_foreign_same_named_function_is_left_alone(role: None, tree: Path) -> No
 
 
 class RecordingSleep:
+    """Records waits (from any worker thread); calls `then` at the `after`-th wait."""
+
     def __init__(self, after: int | None = None, then: Callable[[], None] | None = None) -> None:
         self.waits: list[float] = []
         self.after, self.then = after, then
+        self._lock = threading.Lock()
 
     def __call__(self, seconds: float) -> None:
-        self.waits.append(seconds)
-        if self.then is not None and len(self.waits) == self.after:
-            self.then()
+        with self._lock:
+            self.waits.append(seconds)
+            if self.then is not None and len(self.waits) == self.after:
+                self.then()
 
 
 def test_create_retries_while_the_role_is_not_yet_assumable(aws: None, tree: Path) -> None:
@@ -429,8 +439,11 @@ def test_create_retries_while_the_role_is_not_yet_assumable(aws: None, tree: Pat
     ctx = context(tree, sleep=sleep)
     report = setup(ctx)
     assert report.ok, report.failures
-    assert sleep.waits == [2.0, 4.0]
-    assert ctx.clients.counter.calls["lambda.CreateFunction"] == len(handlers.FUNCTIONS) + 2
+    # Functions are created concurrently: every refused create waited once, then retried.
+    assert len(sleep.waits) >= 2
+    assert set(sleep.waits) <= {propagation.FIRST_DELAY, 2 * propagation.FIRST_DELAY}
+    retried = len(handlers.FUNCTIONS) + len(sleep.waits)
+    assert ctx.clients.counter.calls["lambda.CreateFunction"] == retried
     assert existing_functions() == set(function_names())
 
 
@@ -438,9 +451,11 @@ def test_role_retry_is_bounded(aws: None, tree: Path) -> None:
     sleep = RecordingSleep()
     report = setup(context(tree, sleep=sleep))
     assert not report.ok
-    assert "cannot be assumed" in report.failures[0]
-    assert sum(sleep.waits) == pytest.approx(lambdas.ROLE_WAIT_SECONDS)
-    assert max(sleep.waits) <= lambdas.ROLE_MAX_DELAY
+    assert len(report.failures) == len(handlers.FUNCTIONS)
+    assert all("cannot be assumed" in failure for failure in report.failures)
+    # Each function waits at most ROLE_WAIT_SECONDS in all, in backoff steps.
+    assert sum(sleep.waits) == pytest.approx(len(handlers.FUNCTIONS) * propagation.ROLE_WAIT_SECONDS)
+    assert max(sleep.waits) <= propagation.MAX_DELAY
     assert existing_functions() == set()
 
 
@@ -471,6 +486,7 @@ def test_stubbed_role_error_twice_then_success(
 
     sleep = RecordingSleep()
     ctx = context(tree, sleep=sleep)
+    ctx.clients.concurrency = 1  # one function at a time: the backoff of one create, exactly
     client = ctx.clients.get("lambda")
     real = client.create_function
     failures = [2]
