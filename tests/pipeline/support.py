@@ -335,6 +335,17 @@ def entered_states(execution_arn: str) -> list[str]:
     ]
 
 
+def wait_until_entered(execution_arn: str, state: str, timeout: float = 60.0) -> None:
+    """Poll (with a pause: a tight loop starves the interpreter's threads of the GIL) until the
+    execution has entered `state`; it must still be RUNNING."""
+    deadline = time.monotonic() + timeout
+    while state not in entered_states(execution_arn):
+        wait_for(execution_arn, {"RUNNING"}, timeout=1)
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{execution_arn} never entered {state} in {timeout}s")
+        time.sleep(0.05)
+
+
 def audit_items(operation_id: str) -> list[dict[str, Any]]:
     from boto3.dynamodb.types import TypeDeserializer
 

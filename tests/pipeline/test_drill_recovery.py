@@ -57,8 +57,7 @@ def start_stuck_in_restore(
     drill_id = naming.drill_cluster_id(TARGET, operation_id)
     rds_script.script_cluster(drill_id, *["creating"] * 10_000)
     arn = support.start(machine, operation_id, drill_support.drill_request())
-    while "WaitForCluster" not in support.entered_states(arn):
-        support.wait_for(arn, {"RUNNING"})
+    support.wait_until_entered(arn, "WaitForCluster")
     assert drill_id in support.cluster_ids()
     return arn, drill_id
 

@@ -147,9 +147,7 @@ def test_a_run_in_flight_is_refused_then_recovered_once_aborted(
     operation_id = "in-flight"
     arn = support.start(machine, operation_id)
     copy_id = naming.copy_snapshot_id(TARGET, operation_id)
-    support.wait_for(arn, {"RUNNING"})
-    while "WaitForCopy" not in support.entered_states(arn):
-        support.wait_for(arn, {"RUNNING"})
+    support.wait_until_entered(arn, "WaitForCopy")
     state = support.world_state()
 
     code, answer, _ = recover_cli(config_dir, operation_id)
