@@ -5,6 +5,8 @@
 #     its binaries also let every sandbox (--local, demo) start a private server of its own, so
 #     the sandbox and demo tests run the pipeline's database steps for real
 # Extra arguments go to pytest, e.g. `bash scripts/test.sh tests/cli -x`.
+# Tests run in 4 pytest-xdist workers (many wait on moto's interpreter or a subprocess, so more
+# workers than cores pays); TEST_WORKERS=0 runs them in this process, one at a time.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -18,4 +20,4 @@ else
     sudo bash scripts/pg-test-server.sh
 fi
 
-exec .venv/bin/python -m pytest "$@"
+exec .venv/bin/python -m pytest -n "${TEST_WORKERS:-4}" --dist worksteal "$@"

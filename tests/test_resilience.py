@@ -131,10 +131,14 @@ def crash_points(calls: Counter[str]) -> list[tuple[str, int]]:
     return points
 
 
-def test_crash_sweep(write_calls: Counter[str]) -> None:
+SHARDS = 4  # the sweep is the suite's longest test: shards let pytest-xdist spread it
+
+
+@pytest.mark.parametrize("shard", range(SHARDS))
+def test_crash_sweep(write_calls: Counter[str], shard: int) -> None:
     points = crash_points(write_calls)
     assert len(points) > 20
-    for operation, n in points:
+    for operation, n in points[shard::SHARDS]:
         with mock_aws(config=MOTO_CONFIG):
             crashed_setup(operation, n)
             report = full_setup()
