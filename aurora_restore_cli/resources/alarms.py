@@ -15,7 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from ..bundled import handler_steps
+from ..bundled import deployed_functions
 from ..naming import step_function_name
 from .base import BulkRead, Context, Loadable, Resource, tag_differences, tag_list
 
@@ -100,7 +100,7 @@ def resources(ctx: Context) -> list[Resource[Any]]:
             settings.aborted_executions,
         ),
     ]
-    for step in handler_steps():
+    for step in deployed_functions():  # the recovery function too: it is the safety net
         function = names.function(step)
         requests.append(
             alarm_request(

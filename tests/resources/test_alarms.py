@@ -11,7 +11,7 @@ import boto3
 
 from aurora_restore_cli import engine
 from aurora_restore_cli.changes import Action
-from handlers import STEPS as HANDLER_STEPS
+from handlers import FUNCTIONS
 
 from ..conftest import MOTO_ACCOUNT, edit_config, make_context
 
@@ -23,7 +23,7 @@ ALL_ALARMS = {
     FAILURES,
     "aurora-restore-pipeline-timeouts-dev",
     "aurora-restore-pipeline-aborts-dev",
-    *(f"aurora-restore-{s.replace('_', '-')}-errors-dev" for s in HANDLER_STEPS),
+    *(f"aurora-restore-{s.replace('_', '-')}-errors-dev" for s in FUNCTIONS),  # recovery too
 }
 
 
