@@ -14,10 +14,16 @@ import json
 from typing import Any
 
 from ..naming import Names
-from ..policies import POLICY_PREFIX, VERSION
 from .base import Context, Resource
 from .roles import Role
-from .schedule import RETRY_POLICY, Schedule, ScheduleGroup, SchedulerRole
+from .schedule import (
+    RETRY_POLICY,
+    Schedule,
+    ScheduleGroup,
+    SchedulerRole,
+    scheduler_trust,
+    start_execution_policy,
+)
 
 ROLE_KIND = "drill-scheduler"
 INPUT = {"snapshot_id": None, "requested_by": "schedule"}
@@ -37,31 +43,11 @@ def resources(ctx: Context) -> list[Resource[Any]]:
 
 
 def trust_policy(names: Names) -> dict[str, Any]:
-    """Scheduler may assume the role only for schedules of this env's drill group."""
-    statement = {
-        "Sid": "Assume",
-        "Effect": "Allow",
-        "Principal": {"Service": "scheduler.amazonaws.com"},
-        "Action": "sts:AssumeRole",
-        "Condition": {
-            "StringEquals": {
-                "aws:SourceAccount": names.account_id,
-                "aws:SourceArn": names.drill_schedule_group_arn,
-            }
-        },
-    }
-    return {"Version": VERSION, "Statement": [statement]}
+    return scheduler_trust(names.account_id, names.drill_schedule_group_arn)
 
 
 def inline_policies(names: Names) -> dict[str, dict[str, Any]]:
-    """The role's only permission: start this env's drill state machine."""
-    statement = {
-        "Sid": "StartDrill",
-        "Effect": "Allow",
-        "Action": "states:StartExecution",
-        "Resource": names.drill_state_machine_arn,
-    }
-    return {f"{POLICY_PREFIX}start-drill": {"Version": VERSION, "Statement": [statement]}}
+    return start_execution_policy("StartDrill", "start-drill", names.drill_state_machine_arn)
 
 
 class DrillSchedulerRole(SchedulerRole):

@@ -57,7 +57,15 @@ def resources(ctx: Context) -> list[Resource[Any]]:
 
 
 def trust_policy(names: Names) -> dict[str, Any]:
-    """Scheduler may assume the role, only for schedules of this account's group for this env
+    return scheduler_trust(names.account_id, names.schedule_group_arn)
+
+
+def inline_policies(names: Names) -> dict[str, dict[str, Any]]:
+    return start_execution_policy("StartPipeline", "start-pipeline", names.state_machine_arn)
+
+
+def scheduler_trust(account_id: str, group_arn: str) -> dict[str, Any]:
+    """Scheduler may assume the role, only for schedules of this account's group `group_arn`
     (confused-deputy guard: AWS documents aws:SourceArn as the schedule group's ARN)."""
     statement = {
         "Sid": "Assume",
@@ -65,24 +73,21 @@ def trust_policy(names: Names) -> dict[str, Any]:
         "Principal": {"Service": "scheduler.amazonaws.com"},
         "Action": "sts:AssumeRole",
         "Condition": {
-            "StringEquals": {
-                "aws:SourceAccount": names.account_id,
-                "aws:SourceArn": names.schedule_group_arn,
-            }
+            "StringEquals": {"aws:SourceAccount": account_id, "aws:SourceArn": group_arn}
         },
     }
     return {"Version": VERSION, "Statement": [statement]}
 
 
-def inline_policies(names: Names) -> dict[str, dict[str, Any]]:
-    """The role's only permission: start this env's state machine."""
+def start_execution_policy(sid: str, name: str, state_machine_arn: str) -> dict[str, Any]:
+    """A scheduler role's only permission: start one state machine."""
     statement = {
-        "Sid": "StartPipeline",
+        "Sid": sid,
         "Effect": "Allow",
         "Action": "states:StartExecution",
-        "Resource": names.state_machine_arn,
+        "Resource": state_machine_arn,
     }
-    return {f"{POLICY_PREFIX}start-pipeline": {"Version": VERSION, "Statement": [statement]}}
+    return {f"{POLICY_PREFIX}{name}": {"Version": VERSION, "Statement": [statement]}}
 
 
 CRON_FIELDS = 6  # minutes hours day-of-month month day-of-week year
