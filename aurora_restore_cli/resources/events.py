@@ -193,8 +193,13 @@ class RecoveryRule(Resource[RuleState]):
         )
 
     def create(self) -> None:
+        # The target needs the rule; the invoke permission names the rule's ARN only as a
+        # condition, so it needs nothing but the function.
+        concurrently([self._create_rule_and_target, self._permit])
+
+    def _create_rule_and_target(self) -> None:
         self._put_rule(Tags=tag_list(self.ctx.tags()))
-        concurrently([self._permit, self._put_target])  # each needs only the rule
+        self._put_target()
 
     def update(self, current: RuleState, differences: list[str]) -> None:
         if {"event pattern", "state", "description"} & set(differences):

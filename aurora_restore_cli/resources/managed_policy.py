@@ -17,6 +17,14 @@ from typing import Any
 from .base import Context, Resource, tag_dict, tag_differences, tag_list
 
 MAX_VERSIONS = 5  # IAM's limit per managed policy
+# ctx.cache key: ARNs of the managed policies this walk created (so, with our tags): a role
+# attaching one of them need not read its tags again (resources/roles.py).
+CREATED_KEY = "managed-policies-created"
+
+
+def created_in_this_walk(ctx: Context) -> set[str]:
+    created: set[str] = ctx.cache.setdefault(CREATED_KEY, set())
+    return created
 
 
 @dataclass(frozen=True)
@@ -80,12 +88,13 @@ class ManagedPolicy(Resource[PolicyState]):
         return diffs  # the description cannot change in place; it only explains
 
     def create(self) -> None:
-        self.iam.create_policy(
+        created = self.iam.create_policy(
             PolicyName=self.name,
             PolicyDocument=json.dumps(self.document),
             Description=self._description(),
             Tags=tag_list(self.ctx.tags()),
         )
+        created_in_this_walk(self.ctx).add(created["Policy"]["Arn"])
 
     def update(self, current: PolicyState, differences: list[str]) -> None:
         if "document" in differences:

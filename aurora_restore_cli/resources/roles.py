@@ -22,7 +22,7 @@ from .. import policies
 from ..config import Settings
 from ..naming import Names, is_managed
 from .base import Context, Resource, concurrently, tag_dict, tag_differences, tag_list
-from .managed_policy import ManagedPolicy
+from .managed_policy import ManagedPolicy, created_in_this_walk
 
 STEP = "roles"
 DESCRIPTIONS = {
@@ -233,24 +233,27 @@ class Role(Resource[RoleState]):
             Description=self._description(),
             Tags=tag_list(self.ctx.tags()),
         )
-        # Policies are put as an update, so an interrupted create is finished by a re-run.
-        self._put_policies(sorted(self._inline().items()))
-        for arn in sorted(self._managed()):
-            self._attach(arn)
+        # Policies are put as an update, so an interrupted create is finished by a re-run. Each
+        # inline policy and each attachment needs only the role: all at once.
+        concurrently(
+            self._put_calls(sorted(self._inline().items()))
+            + [partial(self._attach, arn) for arn in sorted(self._managed())]
+        )
+
+    def _put_calls(self, policies: list[tuple[str, dict[str, Any]]]) -> list[Callable[[], Any]]:
+        return [
+            partial(
+                self.iam.put_role_policy,
+                RoleName=self.name,
+                PolicyName=name,
+                PolicyDocument=json.dumps(document),
+            )
+            for name, document in policies
+        ]
 
     def _put_policies(self, policies: list[tuple[str, dict[str, Any]]]) -> None:
         """Put inline policies, all at once (each is its own document)."""
-        concurrently(
-            [
-                partial(
-                    self.iam.put_role_policy,
-                    RoleName=self.name,
-                    PolicyName=name,
-                    PolicyDocument=json.dumps(document),
-                )
-                for name, document in policies
-            ]
-        )
+        concurrently(self._put_calls(policies))
 
     def update(self, current: RoleState, differences: list[str]) -> None:
         if current.description != self._description():
@@ -276,7 +279,11 @@ class Role(Resource[RoleState]):
 
     def _attach(self, arn: str) -> None:
         """Attach one of our managed policies — only if it carries our tags: a same-named
-        policy someone else made (reported `foreign`) must never grant our role anything."""
+        policy someone else made (reported `foreign`) must never grant our role anything.
+        One this walk created carries our tags: no need to read them again."""
+        if arn in created_in_this_walk(self.ctx):
+            self.iam.attach_role_policy(RoleName=self.name, PolicyArn=arn)
+            return
         try:
             tags = self.iam.list_policy_tags(PolicyArn=arn).get("Tags", [])
         except self.iam.exceptions.NoSuchEntityException:

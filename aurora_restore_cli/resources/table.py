@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
 from typing import Any
@@ -174,32 +175,38 @@ class AuditTable(Resource[TableState]):
             self.ddb.get_waiter("table_exists").wait(TableName=self.name, WaiterConfig=WAIT)
         if "encryption key" in differences:
             self.ddb.update_table(TableName=self.name, SSESpecification=self._sse())
+        # Backups and TTL are separate settings of an ACTIVE table: both at once.
+        settings_calls: list[Callable[[], Any]] = []
         if "point-in-time recovery" in differences:
-            self.ddb.update_continuous_backups(
-                TableName=self.name,
-                PointInTimeRecoverySpecification={
-                    "PointInTimeRecoveryEnabled": settings.point_in_time_recovery
-                },
-            )
-        if "TTL" in differences:
-            if current.ttl_attribute is not None:  # DynamoDB renames TTL only via disable first
-                self.ddb.update_time_to_live(
+            settings_calls.append(
+                partial(
+                    self.ddb.update_continuous_backups,
                     TableName=self.name,
-                    TimeToLiveSpecification={
-                        "Enabled": False,
-                        "AttributeName": current.ttl_attribute,
+                    PointInTimeRecoverySpecification={
+                        "PointInTimeRecoveryEnabled": settings.point_in_time_recovery
                     },
                 )
-            self.ddb.update_time_to_live(
-                TableName=self.name,
-                TimeToLiveSpecification={"Enabled": True, "AttributeName": TTL_ATTRIBUTE},
             )
+        if "TTL" in differences:
+            settings_calls.append(partial(self._set_ttl, current.ttl_attribute))
+        concurrently(settings_calls)
         if "tags" in differences:
             to_set, to_remove = tag_differences(current.tags, self.ctx.tags())
             if to_set:
                 self.ddb.tag_resource(ResourceArn=current.arn, Tags=tag_list(to_set))
             if to_remove:
                 self.ddb.untag_resource(ResourceArn=current.arn, TagKeys=to_remove)
+
+    def _set_ttl(self, current_attribute: str | None) -> None:
+        if current_attribute is not None:  # DynamoDB renames TTL only via disable first
+            self.ddb.update_time_to_live(
+                TableName=self.name,
+                TimeToLiveSpecification={"Enabled": False, "AttributeName": current_attribute},
+            )
+        self.ddb.update_time_to_live(
+            TableName=self.name,
+            TimeToLiveSpecification={"Enabled": True, "AttributeName": TTL_ATTRIBUTE},
+        )
 
     def delete(self, current: TableState) -> None:
         self.ddb.delete_table(TableName=self.name)

@@ -64,6 +64,9 @@ def test_created_attached_and_a_rerun_writes_nothing(aws: None) -> None:
     assert statement["Sid"] == "FunctionLogs"
     assert all(":log-group:/aws/lambda/aurora-restore-" in r for r in statement["Resource"])
     assert attached() == [POLICY_ARN]
+    # Created in this walk, so with our tags: the role attaches it without reading them again.
+    assert ctx.clients.counter.calls["iam.ListPolicyTags"] == 0
+    assert ctx.clients.counter.calls["iam.AttachRolePolicy"] == 1
     tags = {t["Key"]: t["Value"] for t in iam().list_policy_tags(PolicyArn=POLICY_ARN)["Tags"]}
     assert tags["aurora-restore:env"] == "dev"
     again = make_context()
