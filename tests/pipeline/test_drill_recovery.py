@@ -111,7 +111,8 @@ def test_a_drill_timed_out_mid_restore_is_cleaned_up_by_the_recovery_function(
 ) -> None:
     operation_id = "drill-timeout"
     snapshots_before = snapshot_ids()
-    arn, drill_id = start_stuck_in_restore(world, rds_script, operation_id, timeout=6)
+    # 12 s: room to reach the restore loop on a busy machine before the execution times out
+    arn, drill_id = start_stuck_in_restore(world, rds_script, operation_id, timeout=12)
     execution = support.wait_for(arn, {"TIMED_OUT"}, timeout=60)
     assert "CleanUpAfterFailure" not in support.entered_states(arn)  # no Catch ran
     assert drill_id in support.cluster_ids() and drill_lock(operation_id) is not None
