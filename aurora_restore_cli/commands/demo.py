@@ -18,7 +18,7 @@ from ..bundled import example_config_dir
 @global_options
 @click.pass_context
 def demo(ctx: click.Context, keep: bool, postgres: str | None) -> None:
-    """The whole life cycle on a fresh sandbox, no AWS account needed (about 20 seconds).
+    """The whole life cycle on a fresh sandbox, no AWS account needed (about half a minute).
 
     Starts a private sandbox, seeds it (a production cluster with a snapshot in another
     region, the target cluster, a KMS key), runs setup, runs a refresh with live progress,
