@@ -83,9 +83,13 @@ def sandbox_row(area: str, name: str, why: str) -> Check:
 
 
 def preflight(
-    ctx: Context, snapshot_id: str | None = None, progress: Callable[[str], None] | None = None
+    ctx: Context,
+    snapshot_id: str | None = None,
+    progress: Callable[[str], None] | None = None,
+    drill: bool = False,
 ) -> list[Check]:
-    """Every check, in the order a run would meet them."""
+    """Every check, in the order a run would meet them. For a restore drill: what the drill
+    asks of IAM, and no target checks (a drill never touches the target)."""
     from . import preflight_access as access
 
     say = progress or (lambda _: None)
@@ -97,9 +101,10 @@ def preflight(
     snapshot_check, snapshot = source_snapshot(ctx, document)
     checks.append(snapshot_check)
     say("IAM policy simulator")
-    checks += access.permissions(ctx, document, snapshot)
-    say("target")
-    checks += target(ctx, document)
+    checks += access.permissions(ctx, document, snapshot, drill)
+    if not drill:
+        say("target")
+        checks += target(ctx, document)
     say("network")
     checks += access.network(ctx)
     checks += database_steps(ctx)

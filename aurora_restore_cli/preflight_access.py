@@ -89,6 +89,45 @@ def planned_requests(
     return requests
 
 
+def planned_drill_requests(
+    ctx: Context, snapshot: dict[str, Any] | None, key_arns: dict[str, str]
+) -> list[Request]:
+    """What a restore drill asks of IAM, as the Lambda role: the same copy and keys as a
+    refresh, a restore into its own cluster `<target>-drill-<token>`, a password change on it,
+    and the deletion of that cluster (no final snapshot), its instances and its copy."""
+    naming = pipeline("lib.naming")
+    arns = Arns(ctx.settings, ctx.names)
+    target = arns.target
+    env = {ENV_TAG: ("string", ctx.env)}
+    drill = arns.rds(f"cluster:{naming.drill_cluster_id(target, OPERATION)}")
+    instance = arns.rds(f"db:{naming.instance_id(target, OPERATION, 1)}")
+    copy = arns.rds(f"cluster-snapshot:{naming.copy_snapshot_id(target, OPERATION)}")
+    source = str((snapshot or {}).get("arn") or arns.source_snapshots().replace("*", "example"))
+    copied = snapshot is None or bool(_copy_needed(ctx, snapshot))
+    groups = (arns.subnet_group(), arns.option_group())
+    requests = [
+        Request("rds", "rds:DescribeDBClusters", ("*",)),
+        Request("rds", "rds:DescribeDBInstances", ("*",)),
+        Request("rds", "rds:DescribeDBClusterSnapshots", ("*",)),
+        Request(
+            "rds",
+            "rds:RestoreDBClusterFromSnapshot",
+            (drill, copy if copied else source, arns.cluster_parameter_group(), *groups),
+        ),
+        Request("rds", "rds:AddTagsToResource", (drill, instance, *((copy,) if copied else ()))),
+        Request(
+            "rds", "rds:CreateDBInstance", (instance, drill, arns.instance_parameter_group(), *groups)
+        ),
+        Request("rds", "rds:ModifyDBCluster", (drill,), env),
+        Request("rds", "rds:DeleteDBInstance", (instance,)),
+        Request("rds", "rds:DeleteDBCluster", (drill,), env),
+    ]
+    if copied:
+        requests.insert(3, Request("rds", "rds:CopyDBClusterSnapshot", (source, copy)))
+        requests.append(Request("rds", "rds:DeleteDBClusterSnapshot", (copy,), env))
+    return requests + _key_requests(ctx, snapshot, key_arns, copied)
+
+
 def _copy_needed(ctx: Context, snapshot: dict[str, Any]) -> list[str]:
     from .pipeline_settings import pipeline_settings
 
@@ -146,7 +185,7 @@ def resolve_keys(ctx: Context) -> tuple[dict[str, str], list[Check]]:
 
 
 def permissions(
-    ctx: Context, document: dict[str, Any], snapshot: dict[str, Any] | None
+    ctx: Context, document: dict[str, Any], snapshot: dict[str, Any] | None, drill: bool = False
 ) -> list[Check]:
     if ctx.sandbox:
         return [
@@ -158,7 +197,8 @@ def permissions(
     from botocore.exceptions import BotoCoreError, ClientError
 
     key_arns, problems = resolve_keys(ctx)
-    requests = planned_requests(ctx, snapshot, key_arns)
+    plan = planned_drill_requests if drill else planned_requests
+    requests = plan(ctx, snapshot, key_arns)
     iam = ctx.clients.get("iam")
     try:
         return problems + simulate(iam, ctx.names.role_arn("lambda"), requests)

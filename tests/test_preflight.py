@@ -12,7 +12,13 @@ from typing import Any
 import pytest
 
 from aurora_restore_cli import policies, preflight, preflight_access
-from aurora_restore_cli.preflight_access import Request, planned_requests, simulate
+from aurora_restore_cli.preflight_access import (
+    Request,
+    planned_drill_requests,
+    planned_requests,
+    simulate,
+)
+from handlers.lib import naming
 
 from .certs import ca_pem, write_ca_bundle
 from .conftest import MOTO_ACCOUNT, edit_config, make_context
@@ -136,6 +142,22 @@ def test_the_lambda_policy_allows_everything_a_run_asks_for(
         r.context["kms:ViaService"] == ("string", "rds.us-west-2.amazonaws.com") for r in source_key
     )
     assert ("cluster-snapshot" in asked["rds:DeleteDBCluster"]) is final_snapshot
+
+
+def test_the_lambda_policy_allows_everything_a_drill_asks_for(config_dir: Path) -> None:
+    ctx = _context(config_dir)
+    key_arns = {k: k for k in (ctx.settings.source.kms_key_id, ctx.settings.target.kms_key_id) if k}
+    requests = planned_drill_requests(ctx, SNAPSHOT, key_arns)
+    rows = simulate(_simulator(ctx), ctx.names.role_arn("lambda"), requests)
+    assert [r for r in rows if r.status != "pass"] == []
+    drill_id = naming.drill_cluster_id(ctx.settings.target.cluster_id, preflight.OPERATION)
+    clusters = {arn.rsplit(":", 1)[1] for r in requests for arn in r.resources if ":cluster:" in arn}
+    assert clusters == {drill_id}  # never the target, never a refresh's staging or old cluster
+    actions = {r.action for r in requests}
+    assert {"rds:CopyDBClusterSnapshot", "rds:DeleteDBClusterSnapshot"} <= actions  # copied
+    assert "rds:ModifyDBCluster" in actions  # the drill cluster's own password
+    (delete,) = [r for r in requests if r.action == "rds:DeleteDBCluster"]
+    assert [a.rsplit(":", 2)[1] for a in delete.resources] == ["cluster"]  # no final snapshot
 
 
 def test_a_denied_action_fails_naming_the_resource(config_dir: Path) -> None:

@@ -31,6 +31,11 @@ from ..output import LiveRun, drills_table, rto_table
     metavar="SECONDS",
     help="Stop following after this long (default: the drill's own timeout).",
 )
+@click.option(
+    "--skip-preflight",
+    is_flag=True,
+    help="Start without running the preflight checks first (not recommended).",
+)
 @global_options
 @click.pass_context
 def drill(
@@ -39,14 +44,25 @@ def drill(
     keep_minutes: int | None,
     wait: bool,
     follow_timeout: int | None,
+    skip_preflight: bool,
 ) -> None:
     """Restore drill: restore a production snapshot into a temporary cluster (never the
-    target), verify it, measure the time per phase (RTO), delete it again."""
+    target), verify it, measure the time per phase (RTO), delete it again.
+
+    Runs the preflight checks a drill needs first (those of `preflight` but the target's) and
+    starts nothing if one fails (exit 1)."""
     from .. import drills, runs
     from ..pipeline_settings import drill_timeout_seconds
+    from .preflight import preflight_first
 
     app = make_app(ctx)
     context = app.context()
+    with drill_required(app, context):  # not set up at all: say so, not a preflight table
+        context.clients.get("stepfunctions").describe_state_machine(
+            stateMachineArn=context.names.drill_state_machine_arn
+        )
+    if not skip_preflight:
+        preflight_first(app, snapshot, command="drill")
     with drill_required(app, context):
         started = drills.start(context, snapshot, keep_minutes)
     if context.sandbox:

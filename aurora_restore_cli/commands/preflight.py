@@ -27,7 +27,7 @@ def run_preflight(app: App, snapshot: str | None, command: str) -> list[Any]:
 
     context = app.context()
     with app.out.spinner("preflight"):
-        checks = preflight(context, snapshot, app.out.debug)
+        checks = preflight(context, snapshot, app.out.debug, drill=command == "drill")
     ok = passed(checks)
     settings = context.settings
     if command == "preflight" or not ok:
@@ -46,3 +46,14 @@ def run_preflight(app: App, snapshot: str | None, command: str) -> list[Any]:
         failed = [f"{c.area}: {c.name}" for c in checks if c.status == FAIL]
         raise CommandFailure(f"preflight failed: {'; '.join(failed)}")
     return checks
+
+
+def preflight_first(app: App, snapshot: str | None, command: str) -> None:
+    """Before `run` or `drill` starts anything: every check, one summary line if all passed
+    (the table only when one failed: exit 1, nothing started)."""
+    checks = run_preflight(app, snapshot, command)
+    unknown = sum(1 for c in checks if c.status != "pass")
+    app.out.info(
+        f"preflight: {len(checks) - unknown} checks passed"
+        + (f", {unknown} not checkable here" if unknown else "")
+    )

@@ -41,7 +41,7 @@ def run(
 
     Runs `preflight` first and starts nothing if a check fails (exit 1)."""
     from .. import runs
-    from .preflight import run_preflight
+    from .preflight import preflight_first
 
     app = make_app(ctx)
     context = app.context()
@@ -50,12 +50,7 @@ def run(
             stateMachineArn=context.names.state_machine_arn
         )
     if not skip_preflight:
-        checks = run_preflight(app, snapshot, command="run")
-        unknown = sum(1 for c in checks if c.status != "pass")
-        app.out.info(
-            f"preflight: {len(checks) - unknown} checks passed"
-            + (f", {unknown} not checkable here" if unknown else "")
-        )
+        preflight_first(app, snapshot, command="run")
     with pipeline_required(app, context):
         started = runs.start(context, snapshot)
     if context.sandbox:

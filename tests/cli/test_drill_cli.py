@@ -120,6 +120,7 @@ def test_a_failing_drill_exits_1_names_the_error_and_cleans_up(
         "drill",
         "--snapshot",
         "no-such-snapshot",
+        "--skip-preflight",  # the execution's own failure path, not the preflight's refusal
         "--wait",
         "-o",
         "json",
@@ -139,6 +140,52 @@ def test_a_failing_drill_exits_1_names_the_error_and_cleans_up(
         if r["operation_id"] == result["operation_id"]
     )
     assert (row["status"], row["error"], row["rto_seconds"]) == ("FAILED", "SnapshotNotFound", None)
+
+
+def test_preflight_refuses_a_drill_that_would_fail_and_starts_nothing(
+    provisioned: dict[str, str],
+) -> None:
+    before, drills_before = world(), listed_drills()
+    done = cli_run(
+        "--local", "--env", "dev", "drill", "--snapshot", "no-such-snapshot", "-o", "json",
+        env=provisioned,
+    )
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "preflight failed: snapshot: source snapshot" in done.stderr
+    document = json.loads(done.stdout)
+    assert document["command"] == "drill" and document["ok"] is False
+    areas = {c["area"] for c in document["checks"]}
+    assert "target" not in areas  # a drill never touches the target: its checks do not apply
+    assert {"setup", "snapshot", "database"} <= areas
+    failed = [c for c in document["checks"] if c["status"] == "fail"]
+    assert [(c["area"], c["name"]) for c in failed] == [("snapshot", "source snapshot")]
+    assert "SnapshotNotFound" in failed[0]["detail"]
+    assert world() == before and listed_drills() == drills_before  # nothing started
+
+
+def test_a_drill_runs_preflight_without_the_target_checks(provisioned: dict[str, str]) -> None:
+    """The target's managed tag removed: a refresh's preflight fails on it, a drill's does
+    not look at the target at all."""
+    client = rds()
+    arn = client.describe_db_clusters(DBClusterIdentifier="dev-orders")["DBClusters"][0][
+        "DBClusterArn"
+    ]
+    tags = client.list_tags_for_resource(ResourceName=arn)["TagList"]
+    client.remove_tags_from_resource(ResourceName=arn, TagKeys=["aurora-restore:env"])
+    try:
+        refresh = cli_run("--local", "--env", "dev", "preflight", env=provisioned)
+        assert refresh.returncode == 1 and "target: tagged as ours" in refresh.stderr
+        done = cli_run("--local", "--env", "dev", "drill", "--wait", env=provisioned)
+        assert done.returncode == 0, done.stdout + done.stderr
+        assert "preflight:" in done.stderr and "checks passed" in done.stderr
+    finally:
+        client.add_tags_to_resource(ResourceName=arn, Tags=tags)
+
+
+def listed_drills() -> list[str]:
+    listed = CliRunner().invoke(cli, ["drills", "--local", "--env", "dev", "-o", "json"])
+    assert listed.exit_code == 0, listed.output
+    return sorted(r["operation_id"] for r in json.loads(listed.stdout)["drills"])
 
 
 def test_keep_minutes_out_of_range_is_bad_usage(provisioned: dict[str, str]) -> None:
