@@ -38,6 +38,63 @@ class Request:
         ]
 
 
+@dataclass(frozen=True)
+class _Restore:
+    """What a refresh and a drill share: the snapshot, its copy, the restore's instance."""
+
+    arns: Arns
+    env: dict[str, tuple[str, str]]
+    instance: str
+    copy: str
+    source: str
+    copied: bool
+
+    def cluster(self, cluster_id: str) -> str:
+        return self.arns.rds(f"cluster:{cluster_id}")
+
+    def requests(self, restored: str) -> list[Request]:
+        """Find the snapshot, copy it if needed, restore it as `restored` with an instance."""
+        arns, copy, instance = self.arns, self.copy, self.instance
+        groups = (arns.subnet_group(), arns.option_group())
+        snapshot = copy if self.copied else self.source
+        copying = [Request("rds", "rds:CopyDBClusterSnapshot", (self.source, copy))]
+        return [
+            Request("rds", "rds:DescribeDBClusters", ("*",)),
+            Request("rds", "rds:DescribeDBInstances", ("*",)),
+            Request("rds", "rds:DescribeDBClusterSnapshots", ("*",)),
+            *(copying if self.copied else []),
+            Request(
+                "rds",
+                "rds:RestoreDBClusterFromSnapshot",
+                (restored, snapshot, arns.cluster_parameter_group(), *groups),
+            ),
+            Request(
+                "rds",
+                "rds:AddTagsToResource",
+                (restored, instance, *((copy,) if self.copied else ())),
+            ),
+            Request(
+                "rds",
+                "rds:CreateDBInstance",
+                (instance, restored, arns.instance_parameter_group(), *groups),
+            ),
+        ]
+
+
+def _restore(ctx: Context, snapshot: dict[str, Any] | None) -> _Restore:
+    naming = pipeline("lib.naming")
+    arns = Arns(ctx.settings, ctx.names)
+    target = arns.target
+    return _Restore(
+        arns=arns,
+        env={ENV_TAG: ("string", ctx.env)},
+        instance=arns.rds(f"db:{naming.instance_id(target, OPERATION, 1)}"),
+        copy=arns.rds(f"cluster-snapshot:{naming.copy_snapshot_id(target, OPERATION)}"),
+        source=str((snapshot or {}).get("arn") or arns.source_snapshots().replace("*", "example")),
+        copied=snapshot is None or bool(_copy_needed(ctx, snapshot)),
+    )
+
+
 def planned_requests(
     ctx: Context, snapshot: dict[str, Any] | None, key_arns: dict[str, str]
 ) -> list[Request]:
@@ -45,48 +102,25 @@ def planned_requests(
     a sample of the source's snapshots); `key_arns`: configured key → key ARN (aliases
     resolved)."""
     naming = pipeline("lib.naming")
-    settings, arns = ctx.settings, Arns(ctx.settings, ctx.names)
-    target = arns.target
-    env = {ENV_TAG: ("string", ctx.env)}
-    staging = arns.rds(f"cluster:{naming.staging_cluster_id(target, OPERATION)}")
-    old = arns.rds(f"cluster:{naming.old_cluster_id(target, OPERATION)}")
-    restored = arns.rds(f"cluster:{target}") if settings.target.strategy == "replace" else staging
-    instance = arns.rds(f"db:{naming.instance_id(target, OPERATION, 1)}")
-    copy = arns.rds(f"cluster-snapshot:{naming.copy_snapshot_id(target, OPERATION)}")
-    source = str((snapshot or {}).get("arn") or arns.source_snapshots().replace("*", "example"))
-    copied = snapshot is None or bool(_copy_needed(ctx, snapshot))
-    groups = (arns.subnet_group(), arns.option_group())
+    settings, plan = ctx.settings, _restore(ctx, snapshot)
+    target_id = plan.arns.target
+    target = plan.cluster(target_id)
+    staging = plan.cluster(naming.staging_cluster_id(target_id, OPERATION))
+    old = plan.cluster(naming.old_cluster_id(target_id, OPERATION))
+    restored = target if settings.target.strategy == "replace" else staging
     requests = [
-        Request("rds", "rds:DescribeDBClusters", ("*",)),
-        Request("rds", "rds:DescribeDBInstances", ("*",)),
-        Request("rds", "rds:DescribeDBClusterSnapshots", ("*",)),
-        Request("rds", "rds:ListTagsForResource", (arns.rds(f"cluster:{target}"),)),
-        Request(
-            "rds",
-            "rds:RestoreDBClusterFromSnapshot",
-            (restored, copy if copied else source, arns.cluster_parameter_group(), *groups),
-        ),
-        Request("rds", "rds:AddTagsToResource", (restored, instance, *((copy,) if copied else ()))),
-        Request(
-            "rds",
-            "rds:CreateDBInstance",
-            (instance, restored, arns.instance_parameter_group(), *groups),
-        ),
-        Request("rds", "rds:ModifyDBCluster", (arns.rds(f"cluster:{target}"), old, staging), env),
-        Request("rds", "rds:DeleteDBInstance", (arns.rds(f"db:{target}-instance-1"),)),
-        Request("rds", "rds:DeleteDBCluster", (old,), env),
+        *plan.requests(restored),
+        Request("rds", "rds:ListTagsForResource", (target,)),
+        Request("rds", "rds:ModifyDBCluster", (target, old, staging), plan.env),
+        Request("rds", "rds:DeleteDBInstance", (plan.arns.rds(f"db:{target_id}-instance-1"),)),
+        Request("rds", "rds:DeleteDBCluster", (old,), plan.env),
     ]
-    if copied:
-        requests.insert(4, Request("rds", "rds:CopyDBClusterSnapshot", (source, copy)))
     if settings.target.final_snapshot:
-        final = arns.rds(
-            f"cluster-snapshot:{naming.final_snapshot_id(target, OPERATION)}"
-        )
+        final = plan.arns.rds(f"cluster-snapshot:{naming.final_snapshot_id(target_id, OPERATION)}")
         requests.append(Request("rds", "rds:DeleteDBCluster", (old, final)))
-    if settings.target.delete_copied_snapshot and copied:
-        requests.append(Request("rds", "rds:DeleteDBClusterSnapshot", (copy,), env))
-    requests += _key_requests(ctx, snapshot, key_arns, copied)
-    return requests
+    if settings.target.delete_copied_snapshot and plan.copied:
+        requests.append(Request("rds", "rds:DeleteDBClusterSnapshot", (plan.copy,), plan.env))
+    return requests + _key_requests(ctx, snapshot, key_arns, plan.copied)
 
 
 def planned_drill_requests(
@@ -96,36 +130,17 @@ def planned_drill_requests(
     refresh, a restore into its own cluster `<target>-drill-<token>`, a password change on it,
     and the deletion of that cluster (no final snapshot), its instances and its copy."""
     naming = pipeline("lib.naming")
-    arns = Arns(ctx.settings, ctx.names)
-    target = arns.target
-    env = {ENV_TAG: ("string", ctx.env)}
-    drill = arns.rds(f"cluster:{naming.drill_cluster_id(target, OPERATION)}")
-    instance = arns.rds(f"db:{naming.instance_id(target, OPERATION, 1)}")
-    copy = arns.rds(f"cluster-snapshot:{naming.copy_snapshot_id(target, OPERATION)}")
-    source = str((snapshot or {}).get("arn") or arns.source_snapshots().replace("*", "example"))
-    copied = snapshot is None or bool(_copy_needed(ctx, snapshot))
-    groups = (arns.subnet_group(), arns.option_group())
+    plan = _restore(ctx, snapshot)
+    drill = plan.cluster(naming.drill_cluster_id(plan.arns.target, OPERATION))
     requests = [
-        Request("rds", "rds:DescribeDBClusters", ("*",)),
-        Request("rds", "rds:DescribeDBInstances", ("*",)),
-        Request("rds", "rds:DescribeDBClusterSnapshots", ("*",)),
-        Request(
-            "rds",
-            "rds:RestoreDBClusterFromSnapshot",
-            (drill, copy if copied else source, arns.cluster_parameter_group(), *groups),
-        ),
-        Request("rds", "rds:AddTagsToResource", (drill, instance, *((copy,) if copied else ()))),
-        Request(
-            "rds", "rds:CreateDBInstance", (instance, drill, arns.instance_parameter_group(), *groups)
-        ),
-        Request("rds", "rds:ModifyDBCluster", (drill,), env),
-        Request("rds", "rds:DeleteDBInstance", (instance,)),
-        Request("rds", "rds:DeleteDBCluster", (drill,), env),
+        *plan.requests(drill),
+        Request("rds", "rds:ModifyDBCluster", (drill,), plan.env),
+        Request("rds", "rds:DeleteDBInstance", (plan.instance,)),
+        Request("rds", "rds:DeleteDBCluster", (drill,), plan.env),
     ]
-    if copied:
-        requests.insert(3, Request("rds", "rds:CopyDBClusterSnapshot", (source, copy)))
-        requests.append(Request("rds", "rds:DeleteDBClusterSnapshot", (copy,), env))
-    return requests + _key_requests(ctx, snapshot, key_arns, copied)
+    if plan.copied:
+        requests.append(Request("rds", "rds:DeleteDBClusterSnapshot", (plan.copy,), plan.env))
+    return requests + _key_requests(ctx, snapshot, key_arns, plan.copied)
 
 
 def _copy_needed(ctx: Context, snapshot: dict[str, Any]) -> list[str]:
