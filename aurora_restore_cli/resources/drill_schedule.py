@@ -21,6 +21,7 @@ from .schedule import (
     Schedule,
     ScheduleGroup,
     SchedulerRole,
+    schedule_resources,
     scheduler_trust,
     start_execution_policy,
 )
@@ -30,16 +31,13 @@ INPUT = {"snapshot_id": None, "requested_by": "schedule"}
 
 
 def resources(ctx: Context) -> list[Resource[Any]]:
-    if ctx.settings.drill.schedule is not None:
-        role, group, schedule = DrillSchedulerRole(ctx), DrillScheduleGroup(ctx), DrillSchedule(ctx)
-        schedule.after = (role, group)
-        return [role, group, schedule]
-    # Absent (`unwanted`: listed only when it exists and is ours): schedule first, so `setup`
-    # removes it before its group and role.
-    gone = DrillSchedule(ctx, absent=True)
-    group, role = DrillScheduleGroup(ctx, absent=True), DrillSchedulerRole(ctx, absent=True)
-    group.after = role.after = (gone,)
-    return [gone, group, role]
+    return schedule_resources(
+        ctx,
+        ctx.settings.drill.schedule is not None,
+        DrillSchedulerRole,
+        DrillScheduleGroup,
+        DrillSchedule,
+    )
 
 
 def trust_policy(names: Names) -> dict[str, Any]:

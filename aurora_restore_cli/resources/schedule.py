@@ -45,13 +45,27 @@ ROLE_NOT_READY = ("to assume the role",)
 
 
 def resources(ctx: Context) -> list[Resource[Any]]:
-    if ctx.settings.schedule is not None:
-        role, group, schedule = SchedulerRole(ctx), ScheduleGroup(ctx), Schedule(ctx)
+    return schedule_resources(
+        ctx, ctx.settings.schedule is not None, SchedulerRole, ScheduleGroup, Schedule
+    )
+
+
+def schedule_resources(
+    ctx: Context,
+    wanted: bool,
+    role_kind: type[SchedulerRole],
+    group_kind: type[ScheduleGroup],
+    schedule_kind: type[Schedule],
+) -> list[Resource[Any]]:
+    """A scheduler role, a schedule group and a schedule in it (also the drill's)."""
+    if wanted:
+        role, group, schedule = role_kind(ctx), group_kind(ctx), schedule_kind(ctx)
         schedule.after = (role, group)
         return [role, group, schedule]
-    # Absent: schedule first, so `setup` removes it before its group and role.
-    gone = Schedule(ctx, absent=True)
-    group, role = ScheduleGroup(ctx, absent=True), SchedulerRole(ctx, absent=True)
+    # Absent (`unwanted`: listed only when it exists and is ours): schedule first, so `setup`
+    # removes it before its group and role.
+    gone = schedule_kind(ctx, absent=True)
+    group, role = group_kind(ctx, absent=True), role_kind(ctx, absent=True)
     group.after = role.after = (gone,)
     return [gone, group, role]
 
