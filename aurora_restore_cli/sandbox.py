@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .sandbox_postgres import PostgresServer
+from .sandbox_postgres import PostgresServer, process_alive
 
 START_TIMEOUT = 30.0
 STOP_TIMEOUT = 10.0
@@ -66,23 +66,6 @@ def _state_file() -> Path:
     return state_dir() / "sandbox.json"
 
 
-def _alive(pid: int) -> bool:
-    """Running (a zombie counts as gone: in containers nobody may reap it)."""
-    try:
-        with open(f"/proc/{pid}/stat", encoding="ascii") as stat:
-            if stat.read().rsplit(")", 1)[1].split()[0] == "Z":
-                return False
-    except (OSError, IndexError):
-        pass  # no /proc (macOS): fall back to signal 0
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def _accepts(port: int) -> bool:
     with socket.socket() as sock:
         sock.settimeout(0.5)
@@ -96,7 +79,7 @@ def find() -> Sandbox | None:
         box = _from_state(json.loads(file.read_text()))
     except (OSError, ValueError, KeyError, TypeError):
         return None
-    if _alive(box.pid) and _accepts(box.port):
+    if process_alive(box.pid) and _accepts(box.port):
         return box
     _forget(box)
     return None
@@ -156,10 +139,10 @@ def stop() -> bool:
         return False
     os.kill(box.pid, signal.SIGTERM)
     deadline = time.monotonic() + STOP_TIMEOUT
-    while time.monotonic() < deadline and _alive(box.pid):
+    while time.monotonic() < deadline and process_alive(box.pid):
         _reap(box.pid)
         time.sleep(0.05)
-    if _alive(box.pid):
+    if process_alive(box.pid):
         os.kill(box.pid, signal.SIGKILL)
         _reap(box.pid)
     _forget(box)  # after a clean stop the server has done this already: a no-op

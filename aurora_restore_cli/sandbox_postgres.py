@@ -290,14 +290,14 @@ def stop(server: PostgresServer) -> None:
     if server.origin == "dsn":
         _drop_prefixed(server)
         return
-    if server.pid is not None and _alive(server.pid) and _is_ours(server):
+    if server.pid is not None and process_alive(server.pid) and _is_ours(server):
         with contextlib.suppress(ProcessLookupError):
             os.kill(server.pid, signal.SIGINT)  # fast shutdown: no need to keep anything
         deadline = time.monotonic() + STOP_TIMEOUT
-        while time.monotonic() < deadline and _alive(server.pid):
+        while time.monotonic() < deadline and process_alive(server.pid):
             _reap(server.pid)
             time.sleep(0.05)
-        if _alive(server.pid):
+        if process_alive(server.pid):
             with contextlib.suppress(ProcessLookupError):
                 os.kill(server.pid, signal.SIGKILL)
             _reap(server.pid)
@@ -402,7 +402,8 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def _alive(pid: int) -> bool:
+def process_alive(pid: int) -> bool:
+    """Running (a zombie counts as gone: in containers nobody may reap it)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:

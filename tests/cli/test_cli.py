@@ -254,7 +254,7 @@ def test_sandbox_lifecycle_with_local_flag(tmp_path: Path) -> None:
         stopped = _subprocess("sandbox", "stop", env=env)
     assert stopped.returncode == 0
     assert "sandbox stopped" in stopped.stdout
-    assert not sandbox._alive(state["pid"])
+    assert not sandbox.process_alive(state["pid"])
 
 
 def test_aws_cli_sees_what_setup_created(reset_moto: str, moto_config_dir: Path) -> None:
