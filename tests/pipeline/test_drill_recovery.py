@@ -19,7 +19,6 @@ from click.testing import CliRunner
 from aurora_restore_cli.cli import cli
 from handlers.lib import naming
 
-from ..conftest import CONFIG_DIR, MOTO_ACCOUNT, edit_config
 from . import drill_support, support
 from .aws_rules import AwsRules
 from .drill_support import RdsWrites
@@ -37,16 +36,6 @@ def target_guard(world: World) -> Iterator[RdsWrites]:
         yield writes
     assert drill_support.target_fingerprint() == before
     assert writes.touching(TARGET, before["cluster"]["DBClusterArn"], *members) == []
-
-
-@pytest.fixture
-def config_dir(tmp_path: Path) -> Path:
-    import shutil
-
-    target = tmp_path / "config"
-    shutil.copytree(CONFIG_DIR, target)
-    edit_config(target, "dev", lambda data: data.update(account_id=MOTO_ACCOUNT))
-    return target
 
 
 def start_stuck_in_restore(
@@ -135,7 +124,7 @@ def test_a_drill_timed_out_mid_restore_is_cleaned_up_by_the_recovery_function(
 
 
 def test_an_aborted_drill_is_cleaned_up_by_the_recover_command(
-    world: World, rds_script: RdsScript, target_guard: RdsWrites, config_dir: Path
+    world: World, rds_script: RdsScript, target_guard: RdsWrites, moto_config_dir: Path
 ) -> None:
     operation_id = "drill-abort"
     snapshots_before = snapshot_ids()
@@ -150,7 +139,7 @@ def test_an_aborted_drill_is_cleaned_up_by_the_recover_command(
                 "--env",
                 "dev",
                 "--config-dir",
-                str(config_dir),
+                str(moto_config_dir),
                 "-o",
                 "json",
             ],

@@ -18,7 +18,6 @@ from aurora_restore_cli.cli import cli
 from handlers import recover_execution
 from handlers.lib import naming, recovery
 
-from ..conftest import MOTO_ACCOUNT, edit_config
 from . import faults, support
 from .guarantees import assert_never_lost, original_target
 from .support import TARGET, World
@@ -33,19 +32,6 @@ def master_version() -> str:
 
 def audit_and_notifications(world: World, operation_id: str) -> tuple[int, int]:
     return len(support.audit_items(operation_id)), len(support.notifications(world.topic_arn))
-
-
-@pytest.fixture
-def config_dir(tmp_path: Path) -> Path:
-    """config/ for the CLI, in moto's account (the world uses env dev, target dev-orders)."""
-    import shutil
-
-    from ..conftest import CONFIG_DIR
-
-    target = tmp_path / "config"
-    shutil.copytree(CONFIG_DIR, target)
-    edit_config(target, "dev", lambda data: data.update(account_id=MOTO_ACCOUNT))
-    return target
 
 
 def recover_cli(config_dir: Path, operation_id: str) -> tuple[int, dict[str, Any], str]:
@@ -101,7 +87,7 @@ def test_timeout_mid_swap_is_recovered_by_the_function_and_twice_changes_nothing
 
 
 def test_abort_mid_swap_is_recovered_by_the_recover_command_and_twice_changes_nothing(
-    world: World, monkeypatch: pytest.MonkeyPatch, config_dir: Path
+    world: World, monkeypatch: pytest.MonkeyPatch, moto_config_dir: Path
 ) -> None:
     machine = support.deploy(world)
     blocker = faults.block(monkeypatch, "SwapInStaging")
@@ -113,7 +99,7 @@ def test_abort_mid_swap_is_recovered_by_the_recover_command_and_twice_changes_no
     blocker.release.set()  # moto aborts once the running Task returns
     execution = support.wait_for(arn, {"ABORTED"})
 
-    code, answer, stderr = recover_cli(config_dir, operation_id)
+    code, answer, stderr = recover_cli(moto_config_dir, operation_id)
     assert code == 0, stderr
     assert answer["status"] == "recovered" and answer["lock_released"] is True
     facts = assert_never_lost(
@@ -132,7 +118,7 @@ def test_abort_mid_swap_is_recovered_by_the_recover_command_and_twice_changes_no
     assert answer["undo"]["undone"] == facts["undone"]
 
     state, counts = support.world_state(), audit_and_notifications(world, operation_id)
-    code, again, stderr = recover_cli(config_dir, operation_id)
+    code, again, stderr = recover_cli(moto_config_dir, operation_id)
     assert code == 0, stderr
     assert again["status"] == "already recovered"
     assert support.world_state() == state
@@ -140,7 +126,7 @@ def test_abort_mid_swap_is_recovered_by_the_recover_command_and_twice_changes_no
 
 
 def test_a_run_in_flight_is_refused_then_recovered_once_aborted(
-    world: World, config_dir: Path
+    world: World, moto_config_dir: Path
 ) -> None:
     """Sitting in a Wait state (the copy loop): RUNNING, nothing may be undone under it."""
     machine = support.deploy(world, poll_interval=30)
@@ -150,7 +136,7 @@ def test_a_run_in_flight_is_refused_then_recovered_once_aborted(
     support.wait_until_entered(arn, "WaitForCopy")
     state = support.world_state()
 
-    code, answer, _ = recover_cli(config_dir, operation_id)
+    code, answer, _ = recover_cli(moto_config_dir, operation_id)
     assert code == 1 and answer["status"] == "refused"
     assert "still RUNNING" in answer["reason"]
     event = {"operation_id": operation_id}
@@ -161,7 +147,7 @@ def test_a_run_in_flight_is_refused_then_recovered_once_aborted(
 
     support.client("stepfunctions").stop_execution(executionArn=arn)
     execution = support.wait_for(arn, {"ABORTED"})
-    code, answer, stderr = recover_cli(config_dir, operation_id)
+    code, answer, stderr = recover_cli(moto_config_dir, operation_id)
     assert code == 0, stderr
     assert f"deleted the snapshot copy {copy_id}" in answer["undo"]["undone"]
     assert support.lock_item() is None and support.cluster_ids() == {TARGET}
