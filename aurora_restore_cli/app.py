@@ -24,6 +24,7 @@ import click
 
 from .config import ENV_NAME, ConfigError, Settings, config_file, load_settings
 from .output import Output
+from .time_limits import within_limits
 
 F = TypeVar("F", bound=Callable[..., Any])
 DEFAULT_CONFIG_DIR = Path("config")
@@ -158,7 +159,7 @@ class App:
     def settings(self) -> Settings:
         if self._settings is None:
             self._require_config_file()
-            self._settings = load_settings(self.config_dir, self.env)
+            self._settings = within_limits(load_settings(self.config_dir, self.env))
             region = self.options.region
             if region and region != self._settings.region:
                 raise UsageFailure(

@@ -279,7 +279,8 @@ def config_file(config_dir: Path, env: str) -> Path:
 
 
 def load_settings(config_dir: Path, env: str) -> Settings:
-    """Load and validate `<config_dir>/<env>.yaml`. Raises ConfigError, never anything else."""
+    """Load and validate `<config_dir>/<env>.yaml`. Raises ConfigError, never anything else.
+    Every command also checks the pipeline's time limits (time_limits.within_limits)."""
     if not re.fullmatch(ENV_NAME, env):
         raise ConfigError(
             "--env", "", f"{env!r} is not an environment name (lower-case letters, digits, '-')"
@@ -289,7 +290,6 @@ def load_settings(config_dir: Path, env: str) -> Settings:
     with top.reading():
         settings = _settings(file, top, env)
     _check_cross_references(settings)
-    _check_time_limits(settings)
     return settings
 
 
@@ -686,17 +686,6 @@ def _wait_loop(s: Section, default: WaitLoop, timeout: int) -> WaitLoop:
                 f"is longer than the whole execution (pipeline.timeout_seconds {timeout})",
             )
         return WaitLoop(first_seconds=first, poll_seconds=poll, max_seconds=longest)
-
-
-def _check_time_limits(st: Settings) -> None:
-    """The longest path's waits (at their bounds) and Lambda time fit inside the execution's
-    timeout, and its history stays under Step Functions' event limit (aurora_restore_cli.
-    validation). Checked here so that every command refuses such a config before any AWS call."""
-    from .validation import time_limit_problems
-
-    problems = time_limit_problems(st)
-    if problems:
-        raise ConfigError(st.file, *problems[0])
 
 
 def _audit(s: Section) -> Audit:

@@ -14,13 +14,8 @@ will use.
 
 from __future__ import annotations
 
-import importlib
-import sys
-from collections.abc import Callable, Iterable
-from dataclasses import asdict, dataclass
+from collections.abc import Callable
 from datetime import datetime, timezone
-from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 from . import bundled
@@ -32,55 +27,18 @@ from .config import (
     require_ca_bundle,
 )
 from .pipeline_settings import pipeline_settings
+from .preflight_checks import (
+    FAIL,
+    OPERATION,
+    PASS,
+    Check,
+    pipeline,
+    pipeline_error,
+    sandbox_row,
+)
 from .resources.base import Context
 
-PASS, FAIL, NOT_CHECKABLE = "pass", "fail", "not checkable"
-IN_SANDBOX = "not checkable in the sandbox"
-OPERATION = "preflight"  # a stand-in operation id for the ids a run derives
 RDS_CA_MARK = ("organizationalUnitName", "Amazon RDS")
-
-
-def pipeline(module: str) -> ModuleType:
-    """A module of the shipped pipeline (`handlers.<module>`), imported as the Lambda runtime
-    imports it: with the directory holding `handlers/` (bundled.root()) on sys.path, in this
-    process only — the same code the run executes, so preflight refuses what the run would."""
-    root = str(bundled.root())
-    if root not in sys.path:
-        sys.path.insert(0, root)
-    package = importlib.import_module("handlers")
-    where = Path(package.__file__ or "").resolve().parent
-    if where != bundled.handlers_dir().resolve():
-        # Another top-level `handlers` (the user's own) was imported first: never run it.
-        raise ImportError(f"a different `handlers` package is loaded ({where}); run preflight "
-                          "in a fresh process")
-    return importlib.import_module(f"handlers.{module}")
-
-
-def _pipeline_error() -> type[Exception]:
-    error: type[Exception] = pipeline("lib.errors").PipelineError
-    return error
-
-
-@dataclass(frozen=True)
-class Check:
-    area: str
-    name: str
-    status: str
-    detail: str
-    fix: str = ""
-
-    def to_json(self) -> dict[str, str]:
-        return asdict(self)
-
-
-def passed(checks: Iterable[Check]) -> bool:
-    """True when nothing failed (not-checkable rows do not fail a preflight)."""
-    return all(c.status != FAIL for c in checks)
-
-
-def sandbox_row(area: str, name: str, why: str) -> Check:
-    return Check(area, name, NOT_CHECKABLE, f"{IN_SANDBOX}: {why}")
-
 
 def preflight(
     ctx: Context,
@@ -184,7 +142,7 @@ def source_snapshot(ctx: Context, document: dict[str, Any]) -> tuple[Check, dict
     find_snapshot, snapshots = pipeline("find_snapshot"), pipeline("lib.snapshots")
     try:
         chosen = find_snapshot.select(document, lambda region: ctx.clients.get("rds", region))
-    except _pipeline_error() as exc:
+    except pipeline_error() as exc:
         name = type(exc).__name__
         return Check(
             "snapshot", "source snapshot", FAIL, f"{name}: {exc}", SNAPSHOT_FIXES.get(name, "")
@@ -213,7 +171,7 @@ def target(ctx: Context, document: dict[str, Any]) -> list[Check]:
     try:
         guards.check_config(document)
         rows.append(Check("target", "not the source, not protected", PASS, f"{target_id}"))
-    except _pipeline_error() as exc:
+    except pipeline_error() as exc:
         rows.append(
             Check(
                 "target", "not the source, not protected", FAIL, str(exc), "fix target.cluster_id"
@@ -289,7 +247,7 @@ def target(ctx: Context, document: dict[str, Any]) -> list[Check]:
 def _row(area: str, name: str, check: Callable[[], Any], ok_detail: str, fix: str) -> Check:
     try:
         check()
-    except _pipeline_error() as exc:
+    except pipeline_error() as exc:
         return Check(area, name, FAIL, f"{type(exc).__name__}: {exc}", fix)
     return Check(area, name, PASS, ok_detail)
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .policies import RDS_KEY_ACTIONS, SOURCE_KEY_ACTIONS, Arns
-from .preflight import FAIL, NOT_CHECKABLE, OPERATION, PASS, Check, pipeline, sandbox_row
+from .preflight_checks import FAIL, NOT_CHECKABLE, OPERATION, PASS, Check, pipeline, sandbox_row
 from .resources.base import Context
 
 ENV_TAG = "aws:ResourceTag/aurora-restore:env"

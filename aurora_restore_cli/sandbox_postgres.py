@@ -305,6 +305,11 @@ def stop(server: PostgresServer) -> None:
         shutil.rmtree(server.data_dir, ignore_errors=True)
 
 
+def quote(name: str) -> str:
+    """A PostgreSQL identifier, quoted."""
+    return '"' + name.replace('"', '""') + '"'
+
+
 def _is_ours(server: PostgresServer) -> bool:
     """The pid still runs our postmaster (not a process that got its number since)."""
     try:
@@ -315,8 +320,6 @@ def _is_ours(server: PostgresServer) -> bool:
 
 
 def _drop_prefixed(server: PostgresServer) -> None:
-    from .local.cluster_databases import quote
-
     try:
         conn = server.connect()
         try:

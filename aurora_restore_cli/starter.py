@@ -15,6 +15,7 @@ from pathlib import Path
 
 from .bundled import example_config_dir
 from .config import ENV_NAME, load_settings
+from .time_limits import within_limits
 
 BASE_ENV = "dev"
 
@@ -78,5 +79,5 @@ def write_starter(env: str, directory: Path) -> list[Written]:
     with config.open("x", encoding="utf-8") as out:  # "x": never clobber a file made meanwhile
         out.write(starter_text(env))
     written.insert(0, Written(config, "created"))
-    load_settings(directory, env)  # as written, it must validate (a ConfigError here is a bug)
+    within_limits(load_settings(directory, env))  # as written, it must validate (a ConfigError here is a bug)
     return written

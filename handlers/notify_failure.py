@@ -5,12 +5,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from handlers.lib import notify
+from handlers.lib import failure_notice, notify
 from handlers.lib.step import Document, StepResult, pipeline_step
 
 
 @pipeline_step("notify-failure")
 def handler(document: Document, context: Any) -> StepResult:
     failure = notify.failure(document)
-    message_id = notify.publish_failure(document, failure)
+    message_id = failure_notice.publish_failure(document, failure)
     return document, {"message_id": message_id, "error": failure["error"]}

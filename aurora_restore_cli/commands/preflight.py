@@ -23,7 +23,8 @@ def preflight(ctx: click.Context, snapshot: str | None) -> None:
 def run_preflight(app: App, snapshot: str | None, command: str) -> list[Any]:
     """Run every check, render them, raise CommandFailure (exit 1) if any failed."""
     from ..output import checks_table
-    from ..preflight import FAIL, passed, preflight
+    from ..preflight import preflight
+    from ..preflight_checks import FAIL, passed
 
     context = app.context()
     with app.out.spinner("preflight"):

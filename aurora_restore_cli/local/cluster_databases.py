@@ -24,7 +24,7 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-from ..sandbox_postgres import PostgresServer
+from ..sandbox_postgres import PostgresServer, quote
 
 LOG = logging.getLogger("aurora_restore.sandbox")
 SNAPSHOT_ATTRIBUTE = "_aurora_restore_database"
@@ -33,10 +33,6 @@ _lock = threading.RLock()
 _restoring = threading.local()  # the template while restore_db_cluster_from_snapshot runs
 _server: PostgresServer | None = None
 _originals: dict[str, Callable[..., Any]] = {}
-
-
-def quote(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
 
 
 def install(server: PostgresServer) -> None:

@@ -104,7 +104,7 @@ def validate_offline(settings: Settings, names: Names) -> str:
     """For `aurora-restore validate`: the drill definition, its history bound, the schedule
     and its scheduler policy."""
     from .. import policies
-    from ..validation import HISTORY_BUDGET
+    from ..time_limits import HISTORY_BUDGET
 
     summary = drill_state_machine.validate_offline(settings, names)
     events = history_bound(settings, names)

@@ -14,6 +14,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..policy_compare import parse_document, same_document
 from .base import Context, Resource, tag_dict, tag_differences, tag_list
 
 MAX_VERSIONS = 5  # IAM's limit per managed policy
@@ -55,8 +56,6 @@ class ManagedPolicy(Resource[PolicyState]):
         return f"aurora-restore {self.ctx.env}: {self.purpose}"
 
     def read(self) -> PolicyState | None:
-        from .roles import parse_document
-
         try:
             policy = self.iam.get_policy(PolicyArn=self.arn())["Policy"]
         except self.iam.exceptions.NoSuchEntityException:
@@ -78,8 +77,6 @@ class ManagedPolicy(Resource[PolicyState]):
         return current.tags
 
     def differences(self, current: PolicyState) -> list[str]:
-        from .roles import same_document
-
         diffs = []
         if not same_document(current.document, self.document):
             diffs.append("document")

@@ -129,24 +129,3 @@ def undo_facts(document: Mapping[str, Any]) -> dict[str, Any]:
             f"{operation} --env {env}`"
         )
     return facts
-
-
-def publish_failure(
-    document: Mapping[str, Any], error: Mapping[str, str], extra: Mapping[str, Any] | None = None
-) -> str:
-    """The failure notification (pipeline failure path and recovery)."""
-    if document.get("mode") == "drill":  # a restore drill: its own subject and facts
-        from handlers.lib import drill
-
-        subject, drill_facts = drill.notification(dict(document), "FAILED", dict(error))
-        recovered = undo_facts(document) if document.get("undo") else {}  # lib/recovery.py
-        return publish(subject, {**drill_facts, **recovered, **(extra or {})}, "FAILED")
-    facts = summary(document, "FAILED")
-    facts.update(error)
-    facts.update(extra or {})
-    facts.update(undo_facts(document))
-    settings = document.get("settings") or {}
-    target = (settings.get("target") or {}).get("cluster_id") or "?"
-    env = settings.get("env") or os.environ.get("ENVIRONMENT") or "unknown"
-    subject = f"aurora-restore [{env}] FAILED: {target} ({error['error']})"
-    return publish(subject, facts, "FAILED")

@@ -25,7 +25,7 @@ from collections.abc import Callable, Iterator
 from datetime import datetime
 from typing import Any
 
-from handlers.lib import audit, aws, drill, naming, notify, undo
+from handlers.lib import audit, aws, drill, failure_notice, naming, notify, undo
 from handlers.lib import document as doc
 from handlers.lib.errors import SettingsInvalid
 from handlers.lib.step import ttl_days
@@ -119,7 +119,7 @@ def recover(
     notified = bool(outcome["done"] or notify_pending)
     if notified:
         failure = notify.failure(document)
-        notify.publish_failure(
+        failure_notice.publish_failure(
             document, failure, {"execution_status": status, "recovered_by": requested_by}
         )
     return {**result, "status": "recovered" if outcome["done"] else "pending", "notified": notified}

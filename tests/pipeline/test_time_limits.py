@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from aurora_restore_cli import definition, validation
+from aurora_restore_cli import definition, time_limits, validation
 from aurora_restore_cli.config import ConfigError, load_settings
 from aurora_restore_cli.naming import Names
 from handlers.lib import naming
@@ -28,23 +28,23 @@ def names(settings: Any) -> Names:
 @pytest.mark.parametrize("env", ["dev", "staging", "prod"])
 def test_shipped_configs_fit(env: str) -> None:
     settings = load_settings(CONFIG_DIR, env)
-    bounds = validation.path_bounds(settings, names(settings))
+    bounds = time_limits.path_bounds(settings, names(settings))
     assert max(b.seconds for b in bounds) <= settings.pipeline.timeout_seconds
-    assert max(b.events for b in bounds) <= validation.HISTORY_BUDGET
+    assert max(b.events for b in bounds) <= time_limits.HISTORY_BUDGET
     # Realistic for a multi-terabyte cross-region copy: hours before the copy gives up.
     assert settings.pipeline.waits["copy"].max_seconds >= 8 * 3600
 
 
 def test_longest_path_per_strategy(config_dir: Path) -> None:
     swap = load_settings(config_dir, "dev")
-    slowest = max(validation.path_bounds(swap, names(swap)), key=lambda b: b.seconds)
+    slowest = max(time_limits.path_bounds(swap, names(swap)), key=lambda b: b.seconds)
     # swap waits for the old cluster's delete too (instances first, then the cluster: AWS)
     assert slowest.loops == (
         "copy", "restore", "instances", "password", "rename", "rename", "delete"
     )  # fmt: skip
     edit_config(config_dir, "dev", lambda data: data["target"].update(strategy="replace"))
     replace = load_settings(config_dir, "dev")
-    slowest = max(validation.path_bounds(replace, names(replace)), key=lambda b: b.seconds)
+    slowest = max(time_limits.path_bounds(replace, names(replace)), key=lambda b: b.seconds)
     assert slowest.loops == ("copy", "delete", "restore", "instances", "password")
     assert slowest.task_seconds == slowest.tasks * replace.lambda_.timeout_seconds
 
@@ -56,7 +56,7 @@ def test_a_longer_lambda_timeout_counts_against_the_execution(config_dir: Path) 
 
     edit_config(config_dir, "dev", edit)
     with pytest.raises(ConfigError) as failure:
-        load_settings(config_dir, "dev")
+        time_limits.within_limits(load_settings(config_dir, "dev"))
     assert failure.value.path == "pipeline.timeout_seconds"
     assert "Tasks × lambda.timeout_seconds 900" in failure.value.message
     assert "runs no failure path" in failure.value.message

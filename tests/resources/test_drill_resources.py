@@ -209,7 +209,7 @@ def test_validate_offline(config_dir: Path) -> None:
 def test_validate_offline_bounds_the_drills_history(
     config_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from aurora_restore_cli import validation
+    from aurora_restore_cli import time_limits
     from aurora_restore_cli.resources.drill import history_bound
 
     settings = load_settings(config_dir, "dev")
@@ -219,6 +219,6 @@ def test_validate_offline_bounds_the_drills_history(
     delete_polls = settings.pipeline.waits["delete"]
     assert events > 2 * 9 and delete_polls.max_seconds > 0
     assert f"at most {events} history events" in validate_offline(settings, names)
-    monkeypatch.setattr(validation, "HISTORY_BUDGET", events - 1)
+    monkeypatch.setattr(time_limits, "HISTORY_BUDGET", events - 1)
     with pytest.raises(ValueError, match=f"can write {events} history events"):
         validate_offline(settings, names)
