@@ -30,7 +30,7 @@ def concurrency_from_env() -> int:
     """How many AWS calls may be in flight at once (`AURORA_RESTORE_CONCURRENCY`, 1 = serial).
 
     A bad value is a usage error (exit 2), reported before any AWS call."""
-    from .config_reader import ConfigError
+    from .config.reader import ConfigError
 
     raw = os.environ.get(CONCURRENCY_ENV, "").strip()
     if not raw:

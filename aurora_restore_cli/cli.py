@@ -1,7 +1,7 @@
 """`aurora-restore`: the root command group (DESIGN.md §3) and the console entry point.
 
 Each command group lives in its own module under `commands/`; the shared context (options,
-settings, clients, output, failures → exit codes) is `app.py`. Exit codes: 0 done, 1 AWS or
+settings, clients, output, failures → exit codes) is `face/app.py`. Exit codes: 0 done, 1 AWS or
 pipeline failure, 2 bad usage or bad config.
 """
 
@@ -10,7 +10,6 @@ from __future__ import annotations
 import click
 
 from . import __version__
-from .app import Group, Options, global_options
 from .commands import (
     demo,
     diagram,
@@ -23,6 +22,7 @@ from .commands import (
     sandbox,
     secrets,
 )
+from .face.app import Group, Options, global_options
 
 
 @click.group(cls=Group, context_settings={"help_option_names": ["-h", "--help"]})

@@ -119,10 +119,10 @@ def reset(server: str) -> None:
 
 def one_latency(server: str, latency_ms: float, config: Path, work: Path,
                 env: dict[str, str], guide: bool = True) -> list[Run]:
-    from aurora_restore_cli.config import load_settings
-    from aurora_restore_cli.naming import Names
-    from aurora_restore_cli.packaging import Packager
-    from aurora_restore_cli.pipeline_settings import render_definition
+    from aurora_restore_cli.config.load import load_settings
+    from aurora_restore_cli.contract.naming import Names
+    from aurora_restore_cli.contract.pipeline_settings import render_definition
+    from aurora_restore_cli.documents.packaging import Packager
 
     reset(server)
     proxy = LatencyProxy(server, latency_ms) if latency_ms else None
@@ -186,7 +186,7 @@ def main() -> None:
     global CODE
     CODE = args.code.resolve()
 
-    from aurora_restore_cli import sandbox
+    from aurora_restore_cli.sandbox import control as sandbox
 
     work = Path(tempfile.mkdtemp(prefix="aurora-restore-bench-"))
     os.environ["AURORA_RESTORE_SANDBOX_DIR"] = str(work)

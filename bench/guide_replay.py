@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from aurora_restore_cli.bundled import handler_steps
-from aurora_restore_cli.naming import Names, step_function_name
+from aurora_restore_cli.contract.naming import Names, step_function_name
 
 ACCOUNT = "123456789012"
 REGION = "us-east-1"

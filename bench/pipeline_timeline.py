@@ -320,7 +320,7 @@ class SimulatedRuntime:
             wait_function,
         )
 
-        from aurora_restore_cli.local import lambda_router
+        from aurora_restore_cli.sandbox import lambda_router
 
         targets = (
             (wait_function.WaitFunction, "_wait_interval", self._wait_interval),
@@ -409,10 +409,10 @@ def simulated(timeline: Timeline) -> Iterator[None]:
 def pipeline_values(config_dir: Path, env: str) -> tuple[dict[str, Any], Any]:
     """The non-function placeholder values (waits, bounds, timeout) the CLI would render for
     this config, and the config itself."""
-    from aurora_restore_cli import definition
-    from aurora_restore_cli.config import load_settings
-    from aurora_restore_cli.naming import Names
-    from aurora_restore_cli.pipeline_settings import definition_values
+    from aurora_restore_cli.config.load import load_settings
+    from aurora_restore_cli.contract import definition
+    from aurora_restore_cli.contract.naming import Names
+    from aurora_restore_cli.contract.pipeline_settings import definition_values
     from tests.pipeline import support
 
     settings = load_settings(config_dir, env)
@@ -439,7 +439,7 @@ def run_strategy(
     """One execution of the pipeline with `strategy` on the simulated clock."""
     from moto import mock_aws
 
-    from aurora_restore_cli.local import lambda_router
+    from aurora_restore_cli.sandbox import lambda_router
     from tests.pipeline import support
     from tests.pipeline.moto_patches import patched_moto
 

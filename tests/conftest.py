@@ -105,9 +105,9 @@ def edit_config(config_dir: Path, env: str, edit: Any) -> None:
 def make_context(config_dir: Path = CONFIG_DIR, env: str = "dev", **kwargs: Any) -> Any:
     """A resource Context for moto's account; call inside `mock_aws()`."""
     from aurora_restore_cli.aws import Clients
-    from aurora_restore_cli.config import load_settings
-    from aurora_restore_cli.naming import Names
-    from aurora_restore_cli.resources.base import Context
+    from aurora_restore_cli.config.load import load_settings
+    from aurora_restore_cli.contract.naming import Names
+    from aurora_restore_cli.resources.base.resource import Context
 
     load_moto_backends()
     settings = load_settings(config_dir, env)

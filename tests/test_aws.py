@@ -19,7 +19,7 @@ from aurora_restore_cli.aws import (
     Clients,
     concurrency_from_env,
 )
-from aurora_restore_cli.config_reader import ConfigError
+from aurora_restore_cli.config.reader import ConfigError
 
 from .conftest import ROOT
 

@@ -12,13 +12,10 @@ import pytest
 from click.testing import CliRunner
 
 from aurora_restore_cli.cli import cli
-from aurora_restore_cli.config import (
-    ConfigError,
-    Serverless,
-    ca_certificate_count,
-    load_settings,
-    require_ca_bundle,
-)
+from aurora_restore_cli.config.database import ca_certificate_count, require_ca_bundle
+from aurora_restore_cli.config.load import load_settings
+from aurora_restore_cli.config.reader import ConfigError
+from aurora_restore_cli.config.settings import Serverless
 
 from .certs import write_ca_bundle
 from .conftest import CONFIG_DIR, ApiCallRecorder, edit_config

@@ -6,8 +6,9 @@ import json
 
 from click.testing import CliRunner
 
-from aurora_restore_cli import definition, diagram
 from aurora_restore_cli.cli import cli
+from aurora_restore_cli.contract import definition
+from aurora_restore_cli.face import diagram
 
 from .conftest import ROOT
 

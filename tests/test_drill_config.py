@@ -9,9 +9,10 @@ import pytest
 from click.testing import CliRunner
 
 from aurora_restore_cli.cli import cli
-from aurora_restore_cli.config import ConfigError, load_settings
-from aurora_restore_cli.naming import Names
-from aurora_restore_cli.pipeline_settings import (
+from aurora_restore_cli.config.load import load_settings
+from aurora_restore_cli.config.reader import ConfigError
+from aurora_restore_cli.contract.naming import Names
+from aurora_restore_cli.contract.pipeline_settings import (
     drill_settings,
     drill_timeout_seconds,
     render_drill_definition,

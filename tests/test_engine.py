@@ -17,11 +17,11 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
-from aurora_restore_cli import engine
-from aurora_restore_cli.changes import Action
-from aurora_restore_cli.naming import managed_tags
+from aurora_restore_cli.contract.naming import managed_tags
+from aurora_restore_cli.provisioning import engine
 from aurora_restore_cli.resources import depends_on
-from aurora_restore_cli.resources.base import Context, Resource
+from aurora_restore_cli.resources.base.changes import Action
+from aurora_restore_cli.resources.base.resource import Context, Resource
 
 from .conftest import make_context
 

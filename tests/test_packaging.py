@@ -19,8 +19,9 @@ from typing import Any
 import pytest
 
 import handlers
-from aurora_restore_cli.config import Settings, load_settings
-from aurora_restore_cli.packaging import (
+from aurora_restore_cli.config.load import load_settings
+from aurora_restore_cli.config.settings import Settings
+from aurora_restore_cli.documents.packaging import (
     VENDORED,
     Package,
     Packager,

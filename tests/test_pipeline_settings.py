@@ -11,10 +11,11 @@ from typing import Any
 
 import pytest
 
-from aurora_restore_cli import definition
-from aurora_restore_cli.config import WAIT_LOOP_DEFAULTS, load_settings
-from aurora_restore_cli.naming import Names
-from aurora_restore_cli.pipeline_settings import (
+from aurora_restore_cli.config.load import load_settings
+from aurora_restore_cli.config.settings import WAIT_LOOP_DEFAULTS
+from aurora_restore_cli.contract import definition
+from aurora_restore_cli.contract.naming import Names
+from aurora_restore_cli.contract.pipeline_settings import (
     definition_values,
     function_arns,
     packaged_sql_names,

@@ -13,9 +13,10 @@ from typing import Any
 import pytest
 
 import handlers
-from aurora_restore_cli import policies
-from aurora_restore_cli.config import Settings, load_settings
-from aurora_restore_cli.naming import Names
+from aurora_restore_cli.config.load import load_settings
+from aurora_restore_cli.config.settings import Settings
+from aurora_restore_cli.contract.naming import Names
+from aurora_restore_cli.documents import policies
 from aurora_restore_cli.resources.roles import validate_offline
 from handlers.lib import naming as pipeline_naming
 

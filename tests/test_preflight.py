@@ -11,8 +11,9 @@ from typing import Any
 
 import pytest
 
-from aurora_restore_cli import policies, preflight, preflight_access
-from aurora_restore_cli.preflight_access import (
+from aurora_restore_cli.documents import policies
+from aurora_restore_cli.operations import preflight, preflight_access
+from aurora_restore_cli.operations.preflight_access import (
     Request,
     planned_drill_requests,
     planned_requests,

@@ -1,11 +1,11 @@
-"""What recovery and final-snapshot retention may do, and no more (policies.py)."""
+"""What recovery and final-snapshot retention may do, and no more (documents/policies/)."""
 
 from __future__ import annotations
 
 from dataclasses import replace
 from typing import Any
 
-from aurora_restore_cli import policies
+from aurora_restore_cli.documents import policies
 
 from .conftest import MOTO_ACCOUNT
 from .test_policies import load

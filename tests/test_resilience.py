@@ -23,12 +23,12 @@ from botocore.awsrequest import AWSResponse
 from botocore.endpoint import Endpoint
 from moto import mock_aws
 
-from aurora_restore_cli import engine
 from aurora_restore_cli.aws import DEFAULT_CONCURRENCY, CallCounter, is_read
-from aurora_restore_cli.changes import Action
-from aurora_restore_cli.config import Settings
-from aurora_restore_cli.packaging import Package, Packager
+from aurora_restore_cli.config.settings import Settings
+from aurora_restore_cli.documents.packaging import Package, Packager
+from aurora_restore_cli.provisioning import engine
 from aurora_restore_cli.resources import available_steps
+from aurora_restore_cli.resources.base.changes import Action
 from aurora_restore_cli.resources.lambdas import use_packager
 
 from .conftest import make_context

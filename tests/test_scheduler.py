@@ -10,8 +10,8 @@ from functools import partial
 
 import pytest
 
-from aurora_restore_cli import scheduler
-from aurora_restore_cli.scheduler import Task
+from aurora_restore_cli.provisioning import scheduler
+from aurora_restore_cli.provisioning.scheduler import Task
 
 
 class Recorder:

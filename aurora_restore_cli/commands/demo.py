@@ -6,8 +6,8 @@ import os
 
 import click
 
-from ..app import Options, UsageFailure, global_options, make_app
 from ..bundled import example_config_dir
+from ..face.app import Options, UsageFailure, global_options, make_app
 
 
 @click.command()
@@ -33,7 +33,7 @@ def demo(ctx: click.Context, keep: bool, postgres: str | None) -> None:
     The first run also downloads the pinned PostgreSQL driver wheels for the Lambda packages
     from the package index (once; see the README to pre-seed that cache offline).
     """
-    from ..demo import run_demo
+    from ..face.demo import run_demo
 
     options = ctx.find_object(Options) or Options()
     options.env = options.env or os.environ.get("AURORA_RESTORE_ENV") or "dev"

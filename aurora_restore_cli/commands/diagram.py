@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from ..app import global_options, make_app
+from ..face.app import global_options, make_app
 
 
 @click.command()
@@ -16,7 +16,7 @@ from ..app import global_options, make_app
 @click.pass_context
 def diagram(ctx: click.Context, readme: Path | None) -> None:
     """The state machine as a Mermaid flowchart, generated from definitions/ (no AWS call)."""
-    from .. import diagram as diagram_module
+    from ..face import diagram as diagram_module
 
     app = make_app(ctx)
     if readme is None:

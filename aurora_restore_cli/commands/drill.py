@@ -8,9 +8,9 @@ from typing import Any
 
 import click
 
-from ..app import App, CommandFailure, global_options, make_app
-from ..config import MAX_DRILL_KEEP_MINUTES
-from ..output import LiveRun, drills_table, rto_table
+from ..config.settings import MAX_DRILL_KEEP_MINUTES
+from ..face.app import App, CommandFailure, global_options, make_app
+from ..face.output import LiveRun, drills_table, rto_table
 
 
 @click.command()
@@ -51,8 +51,8 @@ def drill(
 
     Runs the preflight checks a drill needs first (those of `preflight` but the target's) and
     starts nothing if one fails (exit 1)."""
-    from .. import drills, runs
-    from ..pipeline_settings import drill_timeout_seconds
+    from ..contract.pipeline_settings import drill_timeout_seconds
+    from ..operations import drills, runs
     from .preflight import preflight_first
 
     app = make_app(ctx)
@@ -90,7 +90,7 @@ def drill(
 
 
 def _finish(app: App, context: Any, started: dict[str, Any], view: Any) -> None:
-    from .. import drills, runs
+    from ..operations import drills, runs
 
     doc: dict[str, Any] = {"command": "drill", **started, "status": view.status}
     if not view.done:
@@ -130,7 +130,7 @@ def _finish(app: App, context: Any, started: dict[str, Any], view: Any) -> None:
 @click.pass_context
 def drills(ctx: click.Context, limit: int) -> None:
     """Recent restore drills of this env with their RTO per phase and in total."""
-    from .. import drills as drill_runs
+    from ..operations import drills as drill_runs
 
     app = make_app(ctx)
     context = app.context()

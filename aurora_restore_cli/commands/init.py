@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from ..app import DEFAULT_CONFIG_DIR, UsageFailure, global_options, make_app
+from ..face.app import DEFAULT_CONFIG_DIR, UsageFailure, global_options, make_app
 
 
 @click.command()
@@ -29,7 +29,7 @@ def init(ctx: click.Context, directory: Path | None) -> None:
 
     Existing files are never overwritten.
     """
-    from ..starter import StarterRefused, write_starter
+    from ..face.starter import StarterRefused, write_starter
 
     app = make_app(ctx)
     env = app.options.env or os.environ.get("AURORA_RESTORE_ENV") or "dev"

@@ -6,7 +6,7 @@ from typing import Any
 
 import click
 
-from ..app import App, CommandFailure, global_options, make_app
+from ..face.app import App, CommandFailure, global_options, make_app
 
 
 @click.command()
@@ -22,9 +22,9 @@ def preflight(ctx: click.Context, snapshot: str | None) -> None:
 
 def run_preflight(app: App, snapshot: str | None, command: str) -> list[Any]:
     """Run every check, render them, raise CommandFailure (exit 1) if any failed."""
-    from ..output import checks_table
-    from ..preflight import preflight
-    from ..preflight_checks import FAIL, passed
+    from ..face.output import checks_table
+    from ..operations.preflight import preflight
+    from ..operations.preflight_checks import FAIL, passed
 
     context = app.context()
     with app.out.spinner("preflight"):

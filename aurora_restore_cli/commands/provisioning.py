@@ -8,8 +8,8 @@ from typing import Any, TypeVar
 
 import click
 
-from ..app import App, CommandFailure, UsageFailure, global_options, make_app
-from ..config import Settings
+from ..config.settings import Settings
+from ..face.app import App, CommandFailure, UsageFailure, global_options, make_app
 from ..resources import STEPS
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -32,8 +32,8 @@ def resolve_steps(steps: tuple[str, ...]) -> list[str]:
 
 
 def run_setup(app: App, steps: list[str], dry_run: bool, command: str) -> None:
-    from .. import engine
-    from ..config import require_ca_bundle
+    from ..config.database import require_ca_bundle
+    from ..provisioning import engine
 
     if "lambdas" in steps and not app.options.local:
         # The database functions are packaged with the RDS CA bundle: against AWS it is
@@ -113,7 +113,7 @@ def deploy_lambdas(ctx: click.Context) -> None:
 @click.pass_context
 def status(ctx: click.Context) -> None:
     """Every resource: present / drifted / missing, with ARNs (-v)."""
-    from .. import engine
+    from ..provisioning import engine
 
     app = make_app(ctx)
     context = app.context()
@@ -146,7 +146,7 @@ def cleanup(
     Only resources tagged aurora-restore:managed-by=aurora-restore and aurora-restore:env=ENV
     are deleted; a same-named resource without those tags is reported and left alone.
     """
-    from .. import engine
+    from ..provisioning import engine
 
     app = make_app(ctx)
     selected = resolve_steps(steps)
@@ -187,7 +187,7 @@ def _confirm_cleanup(app: App, settings: Settings, steps: list[str]) -> None:
 @click.pass_context
 def validate(ctx: click.Context) -> None:
     """Check the config (and what is rendered from it) without any AWS call."""
-    from ..validation import validate_all
+    from ..provisioning.validation import validate_all
 
     app = make_app(ctx)
     checks = validate_all(app.settings)

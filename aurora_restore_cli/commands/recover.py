@@ -6,7 +6,7 @@ from typing import Any
 
 import click
 
-from ..app import App, CommandFailure, global_options, make_app
+from ..face.app import App, CommandFailure, global_options, make_app
 
 
 @click.command()
@@ -27,7 +27,7 @@ def recover(ctx: click.Context, operation_id: str, wait_seconds: int) -> None:
     its final snapshot), records FAILED, releases the lock and notifies — what the failure path
     does. Idempotent: run it again and nothing more changes. Refused while the run is in flight.
     """
-    from .. import recovery
+    from ..operations import recovery
 
     app = make_app(ctx)
     context = app.context()

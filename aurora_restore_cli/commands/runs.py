@@ -8,8 +8,8 @@ from typing import Any
 
 import click
 
-from ..app import App, CommandFailure, global_options, make_app
-from ..output import LiveRun, audit_table, executions_table
+from ..face.app import App, CommandFailure, global_options, make_app
+from ..face.output import LiveRun, audit_table, executions_table
 
 
 @click.command()
@@ -40,7 +40,7 @@ def run(
     """Start a refresh of the target cluster (an execution named by a new operation id).
 
     Runs `preflight` first and starts nothing if a check fails (exit 1)."""
-    from .. import runs
+    from ..operations import runs
     from .preflight import preflight_first
 
     app = make_app(ctx)
@@ -54,7 +54,7 @@ def run(
     with pipeline_required(app, context):
         started = runs.start(context, snapshot)
     if context.sandbox:
-        from ..sandbox import find
+        from ..sandbox.control import find
 
         box = find()
         if box is not None:
@@ -84,7 +84,7 @@ def run(
 
 
 def _finish_run(app: App, started: dict[str, Any], view: Any) -> None:
-    from .. import runs
+    from ..operations import runs
 
     duration = (
         (view.stopped - view.started).total_seconds() if view.stopped and view.started else None
@@ -160,7 +160,7 @@ def pipeline_required(app: App, context: Any) -> Iterator[None]:
 @click.pass_context
 def executions(ctx: click.Context, limit: int) -> None:
     """Recent refreshes of this env: operation id, status, start, duration, snapshot."""
-    from .. import runs
+    from ..operations import runs
 
     app = make_app(ctx)
     context = app.context()
@@ -176,7 +176,7 @@ def executions(ctx: click.Context, limit: int) -> None:
 @click.pass_context
 def history(ctx: click.Context, operation_id: str) -> None:
     """One run's audit trail from the audit table, step by step, in time order."""
-    from .. import runs
+    from ..operations import runs
 
     app = make_app(ctx)
     context = app.context()

@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-from ..app import global_options, make_app
+from ..face.app import global_options, make_app
 
 
 @click.group()
@@ -32,8 +32,8 @@ def _database(box: Any) -> dict[str, Any]:
 @click.pass_context
 def sandbox_start(ctx: click.Context, postgres: str | None) -> None:
     """Start the sandbox (no-op when it is running), with PostgreSQL when there is one."""
-    from .. import sandbox as box_module
-    from ..sandbox_postgres import ENV
+    from ..sandbox import control as box_module
+    from ..sandbox.postgres import ENV
 
     app = make_app(ctx)
     if postgres is not None:
@@ -52,7 +52,7 @@ def sandbox_start(ctx: click.Context, postgres: str | None) -> None:
 @click.pass_context
 def sandbox_stop(ctx: click.Context) -> None:
     """Stop the sandbox; everything in it is forgotten."""
-    from .. import sandbox as box_module
+    from ..sandbox import control as box_module
 
     app = make_app(ctx)
     stopped = box_module.stop()
@@ -65,7 +65,7 @@ def sandbox_stop(ctx: click.Context) -> None:
 @click.pass_context
 def sandbox_status(ctx: click.Context) -> None:
     """Is the sandbox running, and where."""
-    from .. import sandbox as box_module
+    from ..sandbox import control as box_module
 
     app = make_app(ctx)
     box = box_module.find()
@@ -88,8 +88,8 @@ def sandbox_status(ctx: click.Context) -> None:
 def sandbox_seed(ctx: click.Context) -> None:
     """Create what a real account already has: source cluster + snapshot, target, KMS key
     (and, with PostgreSQL, the source cluster's database full of fake personal data)."""
-    from .. import sandbox as box_module
-    from ..sandbox_seed import seed
+    from ..sandbox import control as box_module
+    from ..sandbox.seed import seed
 
     app = make_app(ctx)
     app.options.local = True

@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-from ..app import UsageFailure, global_options, make_app
+from ..face.app import UsageFailure, global_options, make_app
 
 
 @click.group("secrets")

@@ -12,7 +12,7 @@ Adding a kind: write `resources/<module>.py` with
   `after` attribute (e.g. the state machine after its log group).
 then add the step to `STEPS` (its place there is only where it appears in output) and
 `_MODULES`. Everything not ordered this way is read, created, updated and deleted
-concurrently by the engine (engine.py), and a failure skips only what depends on it.
+concurrently by the engine (provisioning/engine.py), and a failure skips only what depends on it.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ import importlib
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from .base import Context, Resource
+    from .base.resource import Context, Resource
 
 # Every step the CLI accepts, in the order setup reports them (cleanup: backwards). The order
 # in which AWS is changed follows each module's DEPENDS_ON, not this list.
@@ -48,7 +48,7 @@ _MODULES = {
     "events": "events",
     "alarms": "alarms",
     "schedule": "schedule",
-    "drill": "drill",
+    "drill": "drill.step",
 }
 
 

@@ -16,8 +16,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..bundled import deployed_functions
-from ..naming import step_function_name
-from .base import BulkRead, Context, Loadable, Resource, tag_differences, tag_list
+from ..contract.naming import step_function_name
+from .base.resource import BulkRead, Context, Loadable, Resource, tag_differences, tag_list
 
 STEP = "alarms"
 # What the alarms notify and watch; a function's alarm needs only the topic and the functions.

@@ -21,8 +21,8 @@ from functools import partial
 from typing import Any
 
 from ..bundled import recovery_functions
-from ..naming import Names
-from .base import Context, Resource, concurrently, tag_dict, tag_differences, tag_list
+from ..contract.naming import Names
+from .base.resource import Context, Resource, concurrently, tag_dict, tag_differences, tag_list
 
 STEP = "events"
 # The function it invokes (and grants itself permission on); the state machine it watches is

@@ -21,10 +21,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..bundled import database_steps, deployed_functions
-from ..packaging import Package, Packager
-from .base import BulkRead, Context, Loadable, Resource, tag_differences
+from ..documents.packaging import Package, Packager
+from .base.propagation import role_not_ready, while_role_propagates
+from .base.resource import BulkRead, Context, Loadable, Resource, tag_differences
 from .log_group import LogGroup, log_groups_by_prefix
-from .propagation import role_not_ready, while_role_propagates
 
 STEP = "lambdas"
 DEPENDS_ON = ("roles",)  # the execution role (the log groups need nothing)

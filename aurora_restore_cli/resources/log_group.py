@@ -11,7 +11,7 @@ import contextlib
 from dataclasses import dataclass
 from typing import Any
 
-from .base import BulkRead, Context, Loadable, Resource, tag_differences
+from .base.resource import BulkRead, Context, Loadable, Resource, tag_differences
 
 
 def log_groups_by_prefix(ctx: Context, prefix: str) -> BulkRead[dict[str, Any]]:

@@ -14,8 +14,8 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..policy_compare import parse_document, same_document
-from .base import Context, Resource, tag_dict, tag_differences, tag_list
+from ..documents.policies.compare import parse_document, same_document
+from .base.resource import Context, Resource, tag_dict, tag_differences, tag_list
 
 MAX_VERSIONS = 5  # IAM's limit per managed policy
 # ctx.cache key: ARNs of the managed policies this walk created (so, with our tags): a role

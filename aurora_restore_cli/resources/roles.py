@@ -1,5 +1,5 @@
 """The three IAM roles of the guide: `aurora-restore-<kind>-role-<env>` for the Lambda
-functions, the state machine and the DBAs. Documents come from `policies.py` (pure).
+functions, the state machine and the DBAs. Documents come from `documents/policies/` (pure).
 
 Trust and inline policies are compared as parsed, normalised documents (IAM returns them
 URL-encoded; single strings and one-element lists are the same thing; order of statements and
@@ -17,11 +17,11 @@ from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
 
-from .. import policies
-from ..config import Settings
-from ..naming import Names, is_managed
-from ..policy_compare import parse_document, same_document
-from .base import Context, Resource, concurrently, tag_dict, tag_differences, tag_list
+from ..config.settings import Settings
+from ..contract.naming import Names, is_managed
+from ..documents import policies
+from ..documents.policies.compare import parse_document, same_document
+from .base.resource import Context, Resource, concurrently, tag_dict, tag_differences, tag_list
 from .managed_policy import ManagedPolicy, created_in_this_walk
 
 STEP = "roles"

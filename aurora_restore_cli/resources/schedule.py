@@ -24,12 +24,12 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from .. import policies
-from ..config import Settings
-from ..naming import Names, is_managed
-from ..policies import POLICY_PREFIX, VERSION
-from .base import Context, Resource, tag_differences, tag_list
-from .propagation import role_not_ready, while_role_propagates
+from ..config.settings import Settings
+from ..contract.naming import Names, is_managed
+from ..documents import policies
+from ..documents.policies.statements import POLICY_PREFIX, VERSION
+from .base.propagation import role_not_ready, while_role_propagates
+from .base.resource import Context, Resource, tag_differences, tag_list
 from .roles import Role, RoleState
 
 STEP = "schedule"

@@ -31,9 +31,10 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from ..config import PG_NAME, Settings
-from ..naming import is_managed
-from .base import Context, Resource, tag_dict, tag_differences, tag_list
+from ..config.fields import PG_NAME
+from ..config.settings import Settings
+from ..contract.naming import is_managed
+from .base.resource import Context, Resource, tag_dict, tag_differences, tag_list
 
 STEP = "secrets"
 MASTER_USERNAME = "postgres"

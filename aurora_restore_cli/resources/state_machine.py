@@ -12,13 +12,13 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from ..config import Settings
-from ..definition import TEMPLATE_PATH
-from ..naming import Names
-from ..pipeline_settings import render_definition
-from .base import Context, Resource, tag_differences
+from ..config.settings import Settings
+from ..contract.definition import TEMPLATE_PATH
+from ..contract.naming import Names
+from ..contract.pipeline_settings import render_definition
+from .base.propagation import role_not_ready, while_role_propagates
+from .base.resource import Context, Resource, tag_differences
 from .log_group import LogGroup
-from .propagation import role_not_ready, while_role_propagates
 
 STEP = "state-machine"
 # The state machine is what runs a refresh: it comes after every part it uses (and its

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
-from .base import Context, Resource, concurrently, tag_dict, tag_differences, tag_list
+from .base.resource import Context, Resource, concurrently, tag_dict, tag_differences, tag_list
 
 STEP = "table"
 TTL_ATTRIBUTE = "expires_at"

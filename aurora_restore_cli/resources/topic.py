@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from .base import Context, Resource, tag_dict, tag_differences, tag_list
+from .base.resource import Context, Resource, tag_dict, tag_differences, tag_list
 
 STEP = "topic"
 PENDING = "PendingConfirmation"

@@ -14,8 +14,8 @@ import boto3
 import pytest
 from click.testing import CliRunner
 
-from aurora_restore_cli import sandbox
 from aurora_restore_cli.cli import cli
+from aurora_restore_cli.sandbox import control as sandbox
 
 from .test_runs import cli_run
 

@@ -10,8 +10,8 @@ import re
 import pytest
 from rich.console import Console
 
-from aurora_restore_cli.changes import Action, Change
-from aurora_restore_cli.output import Output, executions_table
+from aurora_restore_cli.face.output import Output, executions_table
+from aurora_restore_cli.resources.base.changes import Action, Change
 
 LONG_ID = "staging-eu-20261128-070102-abcdef"
 ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 import boto3
 import pytest
 
-from aurora_restore_cli import sandbox
+from aurora_restore_cli.sandbox import control as sandbox
 
 from ..conftest import ROOT
 
@@ -78,7 +78,7 @@ def test_text_output_is_one_row_per_check(provisioned: dict[str, str]) -> None:
 def test_preflight_fails_naming_the_target_check_without_the_managed_tag(
     provisioned: dict[str, str],
 ) -> None:
-    from aurora_restore_cli.sandbox import find
+    from aurora_restore_cli.sandbox.control import find
 
     box = find()
     assert box is not None

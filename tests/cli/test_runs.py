@@ -16,8 +16,8 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from aurora_restore_cli import sandbox
 from aurora_restore_cli.cli import cli
+from aurora_restore_cli.sandbox import control as sandbox
 
 from ..conftest import ROOT
 

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 import pytest
 from moto import mock_aws
 
-from aurora_restore_cli.local import lambda_router
+from aurora_restore_cli.sandbox import lambda_router
 
 from . import support
 from .aws_rules import AwsRules

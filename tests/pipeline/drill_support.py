@@ -10,7 +10,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from aurora_restore_cli import definition
+from aurora_restore_cli.contract import definition
 from handlers import FUNCTIONS
 
 from . import support

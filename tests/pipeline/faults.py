@@ -23,7 +23,7 @@ from typing import Any
 
 import pytest
 
-from aurora_restore_cli import definition
+from aurora_restore_cli.contract import definition
 from handlers import STEPS
 from handlers.lib.errors import PipelineError
 

@@ -16,7 +16,7 @@ from typing import Any
 
 import boto3
 
-from aurora_restore_cli import definition
+from aurora_restore_cli.contract import definition
 from handlers import FUNCTIONS
 from handlers.lib import polling
 

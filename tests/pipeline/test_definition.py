@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from aurora_restore_cli import definition
+from aurora_restore_cli.contract import definition
 from handlers import DRILL_STEPS, STEPS
 from handlers.lib import polling
 
@@ -234,7 +234,7 @@ def test_handlers_never_import_the_cli() -> None:
 
 
 def test_definition_module_does_not_use_boto3() -> None:
-    source = (ROOT / "aurora_restore_cli" / "definition.py").read_text()
+    source = (ROOT / "aurora_restore_cli" / "contract" / "definition.py").read_text()
     assert not re.search(r"^\s*(from|import)\s+(boto3|botocore|moto)", source, re.MULTILINE)
 
 

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from aurora_restore_cli import definition
+from aurora_restore_cli.contract import definition
 from handlers import DRILL_STEPS, STEPS
 
 # The shared steps a drill reuses; none of them can rename or delete the target.

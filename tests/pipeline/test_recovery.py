@@ -157,7 +157,7 @@ def test_a_run_in_flight_is_refused_then_recovered_once_aborted(
 
 def support_context() -> Any:
     """A Lambda context for calling the recovery handler in-process (not through moto)."""
-    from aurora_restore_cli.local.lambda_router import LambdaContext
+    from aurora_restore_cli.sandbox.lambda_router import LambdaContext
 
     name = support.function_name("recover_execution")
     arn = f"arn:aws:lambda:{support.REGION}:{support.ACCOUNT}:function:{name}"

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 import pytest
 from moto.awslambda_simple.models import LambdaSimpleBackend
 
-from aurora_restore_cli.local import lambda_router
+from aurora_restore_cli.sandbox import lambda_router
 
 from . import support
 

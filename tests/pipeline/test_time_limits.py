@@ -10,9 +10,11 @@ from typing import Any
 
 import pytest
 
-from aurora_restore_cli import definition, time_limits, validation
-from aurora_restore_cli.config import ConfigError, load_settings
-from aurora_restore_cli.naming import Names
+from aurora_restore_cli.config.load import load_settings
+from aurora_restore_cli.config.reader import ConfigError
+from aurora_restore_cli.contract import definition, time_limits
+from aurora_restore_cli.contract.naming import Names
+from aurora_restore_cli.provisioning import validation
 from handlers.lib import naming
 
 from ..conftest import CONFIG_DIR, edit_config

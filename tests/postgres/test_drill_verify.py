@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 from moto import mock_aws
 
-from aurora_restore_cli.local import lambda_router
+from aurora_restore_cli.sandbox import lambda_router
 from handlers.lib import naming
 
 from ..pipeline import drill_support, support

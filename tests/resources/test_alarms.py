@@ -9,8 +9,8 @@ from typing import Any
 
 import boto3
 
-from aurora_restore_cli import engine
-from aurora_restore_cli.changes import Action
+from aurora_restore_cli.provisioning import engine
+from aurora_restore_cli.resources.base.changes import Action
 from handlers import FUNCTIONS
 
 from ..conftest import MOTO_ACCOUNT, edit_config, make_context

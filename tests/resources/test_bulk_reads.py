@@ -15,10 +15,10 @@ import pytest
 from botocore.exceptions import ClientError
 from moto import mock_aws
 
-from aurora_restore_cli import engine
-from aurora_restore_cli.changes import Action
+from aurora_restore_cli.provisioning import engine
 from aurora_restore_cli.resources import available_steps
-from aurora_restore_cli.resources.tag_index import TagIndex
+from aurora_restore_cli.resources.base.changes import Action
+from aurora_restore_cli.resources.base.tag_index import TagIndex
 
 from ..conftest import load_moto_backends, make_context
 

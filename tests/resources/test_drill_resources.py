@@ -12,13 +12,13 @@ from typing import Any
 import boto3
 import pytest
 
-from aurora_restore_cli import engine
-from aurora_restore_cli.changes import Action
-from aurora_restore_cli.config import load_settings
-from aurora_restore_cli.naming import Names
-from aurora_restore_cli.pipeline_settings import drill_timeout_seconds
+from aurora_restore_cli.config.load import load_settings
+from aurora_restore_cli.contract.naming import Names
+from aurora_restore_cli.contract.pipeline_settings import drill_timeout_seconds
+from aurora_restore_cli.provisioning import engine
 from aurora_restore_cli.resources import available_steps
-from aurora_restore_cli.resources.drill import validate_offline
+from aurora_restore_cli.resources.base.changes import Action
+from aurora_restore_cli.resources.drill.step import validate_offline
 
 from ..conftest import MOTO_ACCOUNT, edit_config, make_context
 
@@ -209,8 +209,8 @@ def test_validate_offline(config_dir: Path) -> None:
 def test_validate_offline_bounds_the_drills_history(
     config_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from aurora_restore_cli import time_limits
-    from aurora_restore_cli.resources.drill import history_bound
+    from aurora_restore_cli.contract import time_limits
+    from aurora_restore_cli.resources.drill.step import history_bound
 
     settings = load_settings(config_dir, "dev")
     names = Names("dev", settings.region, settings.account_id)

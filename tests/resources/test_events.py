@@ -9,9 +9,9 @@ from typing import Any
 
 import boto3
 
-from aurora_restore_cli import engine
-from aurora_restore_cli.changes import Action
+from aurora_restore_cli.provisioning import engine
 from aurora_restore_cli.resources import events
+from aurora_restore_cli.resources.base.changes import Action
 
 from ..conftest import MOTO_ACCOUNT, make_context
 

@@ -16,14 +16,16 @@ import pytest
 from moto import mock_aws
 
 import handlers
-from aurora_restore_cli import engine
 from aurora_restore_cli.aws import Clients
-from aurora_restore_cli.changes import Action
-from aurora_restore_cli.config import Settings, load_settings
-from aurora_restore_cli.naming import Names
-from aurora_restore_cli.packaging import Package, Packager, default_cache_dir
-from aurora_restore_cli.resources import lambdas, propagation
-from aurora_restore_cli.resources.base import Context
+from aurora_restore_cli.config.load import load_settings
+from aurora_restore_cli.config.settings import Settings
+from aurora_restore_cli.contract.naming import Names
+from aurora_restore_cli.documents.packaging import Package, Packager, default_cache_dir
+from aurora_restore_cli.provisioning import engine
+from aurora_restore_cli.resources import lambdas
+from aurora_restore_cli.resources.base import propagation
+from aurora_restore_cli.resources.base.changes import Action
+from aurora_restore_cli.resources.base.resource import Context
 
 from ..conftest import CONFIG_DIR, MOTO_ACCOUNT, edit_config, load_moto_backends
 

@@ -11,9 +11,10 @@ from typing import Any
 
 import boto3
 
-from aurora_restore_cli import engine, policies
-from aurora_restore_cli.changes import Action
+from aurora_restore_cli.documents import policies
+from aurora_restore_cli.provisioning import engine
 from aurora_restore_cli.resources import roles
+from aurora_restore_cli.resources.base.changes import Action
 
 from ..conftest import MOTO_ACCOUNT, make_context
 

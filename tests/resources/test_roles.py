@@ -12,10 +12,11 @@ from urllib.parse import quote
 import boto3
 import pytest
 
-from aurora_restore_cli import engine, policies
-from aurora_restore_cli.changes import Action
+from aurora_restore_cli.documents import policies
+from aurora_restore_cli.provisioning import engine
+from aurora_restore_cli.provisioning.validation import validate_all
 from aurora_restore_cli.resources import roles
-from aurora_restore_cli.validation import validate_all
+from aurora_restore_cli.resources.base.changes import Action
 
 from ..conftest import CONFIG_DIR, MOTO_ACCOUNT, edit_config, make_context
 
@@ -371,7 +372,7 @@ def test_normalise_ignores_single_values_and_order() -> None:
 
 
 def test_validate_offline_is_part_of_validate() -> None:
-    from aurora_restore_cli.config import load_settings
+    from aurora_restore_cli.config.load import load_settings
 
     settings = load_settings(CONFIG_DIR, "dev")
     lines = validate_all(settings)

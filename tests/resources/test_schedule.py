@@ -11,8 +11,8 @@ from typing import Any
 import boto3
 import pytest
 
-from aurora_restore_cli import engine
-from aurora_restore_cli.changes import Action
+from aurora_restore_cli.provisioning import engine
+from aurora_restore_cli.resources.base.changes import Action
 
 from ..conftest import MOTO_ACCOUNT, edit_config, make_context
 
@@ -319,8 +319,8 @@ def test_create_schedule_retries_while_the_role_propagates(aws: None, scheduled:
 
 
 def test_validate_offline(config_dir: Path, api_calls: Any) -> None:
-    from aurora_restore_cli.config import load_settings
-    from aurora_restore_cli.naming import Names
+    from aurora_restore_cli.config.load import load_settings
+    from aurora_restore_cli.contract.naming import Names
     from aurora_restore_cli.resources.schedule import validate_offline
 
     names = Names("dev", "us-east-1", "111111111111")

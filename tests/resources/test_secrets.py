@@ -12,10 +12,10 @@ from typing import Any
 import boto3
 import pytest
 
-from aurora_restore_cli import engine
-from aurora_restore_cli.changes import Action
-from aurora_restore_cli.output import Output
+from aurora_restore_cli.face.output import Output
+from aurora_restore_cli.provisioning import engine
 from aurora_restore_cli.resources import secrets
+from aurora_restore_cli.resources.base.changes import Action
 from aurora_restore_cli.resources.secrets import (
     EXCLUDED_CHARACTERS,
     SecretValueError,

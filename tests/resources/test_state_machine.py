@@ -11,10 +11,10 @@ from typing import Any
 import boto3
 import pytest
 
-from aurora_restore_cli import engine
-from aurora_restore_cli.changes import Action
-from aurora_restore_cli.config import load_settings
-from aurora_restore_cli.naming import Names
+from aurora_restore_cli.config.load import load_settings
+from aurora_restore_cli.contract.naming import Names
+from aurora_restore_cli.provisioning import engine
+from aurora_restore_cli.resources.base.changes import Action
 from aurora_restore_cli.resources.state_machine import StateMachine, validate_offline
 from handlers import STEPS as HANDLER_STEPS
 

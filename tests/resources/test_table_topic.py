@@ -9,8 +9,8 @@ from typing import Any
 import boto3
 import pytest
 
-from aurora_restore_cli import engine
-from aurora_restore_cli.changes import Action
+from aurora_restore_cli.provisioning import engine
+from aurora_restore_cli.resources.base.changes import Action
 
 from ..conftest import edit_config, make_context
 

@@ -1,0 +1,170 @@
+"""The one config object: `config/<env>.yaml` loaded into frozen, fully validated settings.
+
+Validation is complete before any AWS call and never touches the network; a bad file raises
+`ConfigError` naming the file and key path (the CLI turns it into exit code 2). Each section
+has its reader (clusters, database, pipeline, operations); here they are put together and
+checked against each other.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from .clusters import read_source, read_target
+from .database import read_database
+from .fields import ENV_NAME, KMS_KEY_ARN, read_account, read_region
+from .operations import (
+    read_alarms,
+    read_audit,
+    read_drill,
+    read_notifications,
+    read_roles,
+    read_schedule,
+    read_secrets,
+)
+from .pipeline import read_lambda, read_pipeline
+from .reader import ConfigError, Section, load_yaml_mapping
+from .regions import partition
+from .settings import Settings
+
+
+def config_file(config_dir: Path, env: str) -> Path:
+    return config_dir / f"{env}.yaml"
+
+def load_settings(config_dir: Path, env: str) -> Settings:
+    """Load and validate `<config_dir>/<env>.yaml`. Raises ConfigError, never anything else.
+    Every command also checks the pipeline's time limits (time_limits.within_limits)."""
+    if not re.fullmatch(ENV_NAME, env):
+        raise ConfigError(
+            "--env", "", f"{env!r} is not an environment name (lower-case letters, digits, '-')"
+        )
+    file = config_file(config_dir, env)
+    top = Section(file, "", load_yaml_mapping(file))
+    with top.reading():
+        settings = _settings(file, top, env)
+    _check_cross_references(settings)
+    return settings
+
+def _settings(file: Path, top: Section, env: str) -> Settings:
+    environment = top.string("environment", pattern=ENV_NAME, expected="an environment name")
+    if environment != env:
+        raise top.error("environment", f"is {environment!r} but the file is for {env!r}")
+    region = read_region(top, "region")
+    return Settings(
+        file=file,
+        environment=environment,
+        region=region,
+        account_id=read_account(top, "account_id"),
+        tags=_tags(top),
+        source=read_source(top.section("source")),
+        target=read_target(top.section("target")),
+        database=read_database(top.section("database")),
+        lambda_=read_lambda(top.section("lambda")),
+        pipeline=read_pipeline(top.section("pipeline")),
+        audit=read_audit(top.section("audit")),
+        notifications=read_notifications(top.section("notifications")),
+        secrets=read_secrets(top.section("secrets")),
+        dba_principals=read_roles(top.section("roles")),
+        alarms=read_alarms(top.section("alarms")),
+        schedule=read_schedule(top.optional_section("schedule")),
+        drill=read_drill(top.optional_section("drill")),
+    )
+
+def _tags(top: Section) -> dict[str, str]:
+    tags = top.raw("tags", {})
+    if tags is None:
+        return {}
+    if not isinstance(tags, dict):
+        raise top.error("tags", "expected a mapping of tag names to values")
+    for key, value in tags.items():
+        path = f"tags.{key}"
+        if not isinstance(key, str) or not 1 <= len(key) <= 128:
+            raise ConfigError(top.file, path, "tag names are strings of 1 to 128 characters")
+        if key.lower().startswith(("aws:", "aurora-restore:")):
+            raise ConfigError(top.file, path, "the aws: and aurora-restore: prefixes are reserved")
+        if not isinstance(value, str) or len(value) > 256:
+            raise ConfigError(
+                top.file, path, "tag values are strings of up to 256 characters (quote numbers)"
+            )
+    if len(tags) > 40:
+        raise top.error("tags", "at most 40 tags (AWS allows 50 and we add our own)")
+    return dict(tags)
+
+def _check_cross_references(st: Settings) -> None:
+    f, src, tgt = st.file, st.source, st.target
+    if partition(src.region) != partition(st.region):
+        raise ConfigError(
+            f, "source.region", f"{src.region} is in partition {partition(src.region)}, region "
+            f"{st.region} in {partition(st.region)}: snapshots cannot be copied across partitions"
+        )
+    target_id = tgt.cluster_id.lower()  # RDS compares (and stores) cluster ids lower-case
+    if target_id == src.cluster_id.lower():
+        raise ConfigError(
+            f,
+            "target.cluster_id",
+            f"is the source cluster's id {src.cluster_id!r} (ids compare case-insensitively, "
+            "and a same-named target is refused in any region or account); refusing to "
+            "overwrite production",
+        )
+    if tgt.strategy == "replace" and not tgt.final_snapshot:
+        raise ConfigError(
+            f,
+            "target.final_snapshot",
+            "must be true with strategy: replace (the target is deleted before the restore; "
+            "its final snapshot is what a failed run brings back)",
+        )
+    protected = [p for p in tgt.protected_cluster_ids if p.lower() == target_id]
+    if protected:
+        raise ConfigError(
+            f,
+            "target.protected_cluster_ids",
+            f"lists the target {tgt.cluster_id!r} (as {protected[0]!r}; ids compare "
+            "case-insensitively): it could never be refreshed",
+        )
+    # Every configured key encrypts something in `region`; a key ARN names its own region.
+    for key_path, key, what in (
+        ("target.kms_key_id", tgt.kms_key_id, "a snapshot copy is encrypted there"),
+        ("audit.kms_key_id", st.audit.kms_key_id, "the audit table lives there"),
+        ("notifications.kms_key_id", st.notifications.kms_key_id, "the topic lives there"),
+        ("secrets.kms_key_id", st.secrets.kms_key_id, "the secrets live there"),
+    ):
+        key_region = key.split(":")[3] if key and key.startswith("arn:") else None
+        if key_region is not None and key_region != st.region:
+            raise ConfigError(
+                f,
+                key_path,
+                f"is a key in {key_region}, but region is {st.region}: it must be a key in "
+                f"{st.region} ({what})",
+            )
+    _check_source_key(st)
+    if st.cross_account and src.snapshot_type == "automated":
+        raise ConfigError(
+            f,
+            "source.snapshot_type",
+            f"automated snapshots cannot be shared with another account (the source is in "
+            f"{src.account_id}, the target in {st.account_id}): copy them to manual snapshots "
+            "in the source account, share those, and use manual or any",
+        )
+
+def _check_source_key(st: Settings) -> None:
+    f, src = st.file, st.source
+    if src.kms_key_id is None:
+        return
+    match = re.fullmatch(KMS_KEY_ARN, src.kms_key_id)
+    assert match is not None  # the pattern was checked when reading
+    region, account = match.group(1), match.group(2)
+    if (region, account) != (src.region, src.account_id):
+        raise ConfigError(
+            f,
+            "source.kms_key_id",
+            f"is a key in {region}/{account}, but the source snapshots are in "
+            f"{src.region}/{src.account_id}: the key encrypting them lives there",
+        )
+    if st.source_elsewhere and not st.target.kms_key_id:
+        raise ConfigError(
+            f,
+            "target.kms_key_id",
+            "is required: an encrypted source snapshot copied across regions or accounts must "
+            f"be re-encrypted with a key of this account in {st.region}",
+        )

@@ -1,0 +1,113 @@
+"""The ARNs of an env's resources, as the IAM documents name them.
+"""
+
+from __future__ import annotations
+
+from ...bundled import deployed_functions, handler_steps, recovery_functions
+from ...config.settings import Settings
+from ...contract.naming import Names
+
+
+class Arns:
+    """ARNs of this env's resources (RDS ids lower-case, as RDS reports them)."""
+
+    def __init__(self, settings: Settings, names: Names) -> None:
+        self.s = settings
+        self.n = names
+        self.p = names.partition
+        self.region = names.region
+        self.account = names.account_id
+        self.target = settings.target.cluster_id.lower()
+
+    def rds(self, resource: str, region: str | None = None, account: str | None = None) -> str:
+        return f"arn:{self.p}:rds:{region or self.region}:{account or self.account}:{resource}"
+
+    def clusters(self) -> list[str]:
+        t = self.target
+        return [
+            self.rds(f"cluster:{t}"),
+            self.rds(f"cluster:{t}-stg-*"),
+            self.rds(f"cluster:{t}-old-*"),
+        ]
+
+    def drill_clusters(self) -> list[str]:
+        """Restore drills' temporary clusters (handlers/lib/naming.drill_cluster_id)."""
+        return [self.rds(f"cluster:{self.target}-drill-*")]
+
+    def instances(self) -> list[str]:
+        return [self.rds(f"db:{self.target}-*")]
+
+    def copies(self) -> list[str]:
+        return [self.rds(f"cluster-snapshot:{self.target}-src-*")]
+
+    def final_snapshots(self) -> list[str]:
+        return [self.rds(f"cluster-snapshot:{self.target}-final-*")]
+
+    def subnet_group(self) -> str:
+        return self.rds(f"subgrp:{self.s.target.subnet_group.lower()}")
+
+    def parameter_group(self) -> str | None:
+        group = self.s.target.parameter_group
+        return self.rds(f"cluster-pg:{group.lower()}") if group else None
+
+    def major(self) -> str:
+        return self.s.target.engine_version.split(".")[0]
+
+    def cluster_parameter_group(self) -> str:
+        """The configured cluster parameter group, else RDS's default for the major version
+        (the restore is authorised against it too)."""
+        return self.parameter_group() or self.rds(
+            f"cluster-pg:default.{self.s.target.engine}{self.major()}"
+        )
+
+    def instance_parameter_group(self) -> str:
+        """RDS's default DB parameter group: the instances are created without one."""
+        return self.rds(f"pg:default.{self.s.target.engine}{self.major()}")
+
+    def option_group(self) -> str:
+        """RDS's default option group (Aurora PostgreSQL has no options to set)."""
+        return self.rds(f"og:default:{self.s.target.engine}-{self.major()}")
+
+    def restores_in_place(self) -> bool:
+        """Source snapshots in this region and account may be restored without a copy."""
+        src = self.s.source
+        return (src.region, src.account_id) == (self.region, self.account)
+
+    def source_snapshots(self) -> str:
+        src = self.s.source
+        name = f"rds:{src.cluster_id.lower()}-*" if src.snapshot_type == "automated" else "*"
+        return self.rds(f"cluster-snapshot:{name}", src.region, src.account_id)
+
+    def secrets(self) -> list[str]:
+        return [
+            self.n.secret_arn_pattern(self.n.master_secret),
+            self.n.secret_arn_pattern(self.n.app_secret),
+            self.n.secret_arn_pattern(self.n.drill_secret),
+        ]
+
+    def functions(self) -> list[str]:
+        return [self.n.function_arn(step) for step in handler_steps()]
+
+    def recovery_function(self) -> str:
+        return self.n.function_arn(recovery_functions()[0])
+
+    def function_log_groups(self) -> list[str]:
+        return [
+            f"arn:{self.p}:logs:{self.region}:{self.account}:log-group:"
+            f"{self.n.function_log_group(step)}:*"
+            for step in deployed_functions()
+        ]
+
+    def executions(self) -> str:
+        return (
+            f"arn:{self.p}:states:{self.region}:{self.account}:execution:{self.n.state_machine}:*"
+        )
+
+    def drill_executions(self) -> str:
+        return (
+            f"arn:{self.p}:states:{self.region}:{self.account}:execution:"
+            f"{self.n.drill_state_machine}:*"
+        )
+
+    def ec2(self, resource: str) -> str:
+        return f"arn:{self.p}:ec2:{self.region}:{self.account}:{resource}"

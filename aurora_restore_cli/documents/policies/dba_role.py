@@ -1,0 +1,47 @@
+"""The DBA role's document: read the audit trail and secrets, operate runs, recover.
+"""
+
+from __future__ import annotations
+
+from ...config.settings import Settings
+from .arns import Arns
+from .statements import Document, allow, kms_grants, policy_document
+
+
+def dba(settings: Settings, arns: Arns) -> Document:
+    n = arns.n
+    statements = [
+        allow(
+            "ReadAudit",
+            ["dynamodb:DescribeTable", "dynamodb:GetItem", "dynamodb:Query", "dynamodb:Scan"],
+            [n.table_arn],
+        ),
+        allow(
+            "OperatePipeline",
+            ["states:DescribeStateMachine", "states:ListExecutions", "states:StartExecution"],
+            [n.state_machine_arn, n.drill_state_machine_arn],
+        ),
+        allow(
+            "OperateExecutions",
+            ["states:DescribeExecution", "states:GetExecutionHistory", "states:StopExecution"],
+            [arns.executions(), arns.drill_executions()],
+        ),
+        allow(
+            "ReadSecrets",
+            ["secretsmanager:DescribeSecret", "secretsmanager:GetSecretValue"],
+            arns.secrets(),
+        ),
+        # `aurora-restore recover OPERATION_ID` runs the recovery function.
+        allow("Recover", ["lambda:InvokeFunction"], [arns.recovery_function()]),
+    ]
+    statements += kms_grants(
+        "KmsSecrets",
+        settings.secrets.kms_key_id,
+        ["kms:Decrypt", "kms:DescribeKey"],
+        "secretsmanager",
+        n,
+    )
+    statements += kms_grants(
+        "KmsAudit", settings.audit.kms_key_id, ["kms:Decrypt", "kms:DescribeKey"], "dynamodb", n
+    )
+    return policy_document(statements)

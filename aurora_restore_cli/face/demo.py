@@ -1,0 +1,199 @@
+"""`aurora-restore demo`: the whole life cycle on a private, throw-away sandbox.
+
+With PostgreSQL (sandbox/postgres.py) the database steps run for real, and the demo shows a
+few production rows before the refresh and the same rows in the refreshed, masked target.
+With `--output json` it prints one document at the end (every phase's outcome).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from rich.markup import escape
+
+from ..operations import drills, runs
+from ..provisioning import engine
+from ..resources import available_steps
+from ..sandbox import control as sandbox
+from ..sandbox.postgres import ENV as POSTGRES_ENV
+from .app import App, CommandFailure
+from .output import LiveRun, Rows, audit_table, change_rows, rto_table, step_summary, summary_line
+
+
+@contextmanager
+def private_sandbox(keep: bool, postgres: str | None) -> Iterator[sandbox.Sandbox]:
+    """A sandbox of our own (its own state dir), so a user's running sandbox is untouched."""
+    saved = {k: os.environ.get(k) for k in ("AURORA_RESTORE_SANDBOX_DIR", POSTGRES_ENV)}
+    os.environ["AURORA_RESTORE_SANDBOX_DIR"] = tempfile.mkdtemp(prefix="aurora-restore-demo-")
+    if postgres is not None:
+        os.environ[POSTGRES_ENV] = postgres
+    try:
+        box, _ = sandbox.start()
+        yield box
+    finally:
+        if not keep:
+            sandbox.stop()
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+def run_demo(app: App, keep: bool, postgres: str | None = None) -> None:
+    out = app.out
+    began = time.monotonic()
+    doc: dict[str, Any] = {"command": "demo", "env": app.env}
+    with private_sandbox(keep, postgres) as box:
+        out.info(f"[bold]1/7 sandbox[/bold] on {box.url} (a moto server: one fake AWS account)")
+        out.info(f"    {box.database_line}")
+        doc["sandbox"] = {"url": box.url, "database": box.database_line}
+        ctx = app.context()
+        from ..sandbox.seed import seed
+
+        out.info("[bold]2/7 seed[/bold]: what a real account already has")
+        seeded = seed(ctx)
+        out.rows(change_rows("Seed", seeded, with_arn=False))
+        doc["seed"] = [c.to_json() for c in seeded]
+        if box.postgres is not None:
+            source = ctx.settings.source.cluster_id
+            before = _sample(box, source)
+            out.rows(_rows_table(f"Production data ({source}), before the refresh", before))
+
+        out.info("[bold]3/7 setup[/bold]: every step of the guide, idempotent")
+        steps = list(available_steps())
+        report = engine.setup(ctx, steps, False, out.debug)
+        out.print(step_summary("Setup", report.changes))
+        doc["setup"] = summary_line(report.changes)
+        if not report.ok:
+            raise CommandFailure("; ".join(report.failures) or "setup did not complete")
+
+        queue_url = _listen_to_topic(ctx)
+        out.info("[bold]4/7 run[/bold]: refresh the target from the newest snapshot")
+        started = runs.start(ctx, None)
+        out.info(f"operation {started['operation_id']}")
+        with LiveRun(out) as live:
+            view = runs.follow(ctx, started["execution_arn"], live.update, 0.3, 120)
+        out.print(_run_summary(view))
+        doc["run"] = {"operation_id": started["operation_id"], "status": view.status,
+                      "skipped_steps": [n for n, s in view.steps.items() if s.status == "skipped"]}
+
+        out.info("[bold]5/7 what the run did[/bold]: audit trail, database, notification")
+        trail = runs.audit_trail(ctx, started["operation_id"])
+        out.rows(audit_table("Audit trail", trail))
+        doc["audit"] = trail
+        if box.postgres is not None:
+            target = ctx.settings.target.cluster_id
+            after = _sample(box, target)
+            out.rows(_rows_table(f"Refreshed target ({target}), after masking", after))
+            for line in _database_story(trail):
+                out.print(line)
+            doc["database"] = {"before": before, "after": after}
+        else:
+            out.print(f"[dim]database steps SKIPPED: {box.postgres_note}[/dim]")
+        notifications = _received(ctx, queue_url)
+        for message in notifications:
+            out.print(f"[bold]SNS[/bold] {message.get('Subject')}")
+            out.print(message.get("Message", ""))
+        doc["notifications"] = [m.get("Subject") for m in notifications]
+
+        out.info("[bold]6/7 drill[/bold]: prove the snapshot restores, and how fast, without "
+                 "touching the target")
+        drill = drills.start(ctx, None, None)
+        with LiveRun(out) as live:
+            drill_view = runs.follow(ctx, drill["execution_arn"], live.update, 0.3, 120)
+        summary = drills.result(ctx, drill["operation_id"]) or {}
+        out.rows(rto_table(f"Drill {drill_view.status}: restore time (RTO) by phase", summary))
+        out.print(f"drill cluster {summary.get('drill_cluster_id')}: restored, verified "
+                  f"({_checks(summary)}), deleted again; the target was not touched")
+        doc["drill"] = {"operation_id": drill["operation_id"], "status": drill_view.status,
+                        "rto_seconds": summary.get("rto_seconds")}
+
+        out.info("[bold]7/7 cleanup[/bold]: only what setup created")
+        ctx.force_delete_secrets = True  # the sandbox is thrown away: no recovery window
+        removed = engine.cleanup(ctx, list(reversed(steps)), False, out.debug)
+        out.print(step_summary("Cleanup", removed.changes))
+        doc["cleanup"] = summary_line(removed.changes)
+        doc["seconds"] = round(time.monotonic() - began, 1)
+        out.document(doc)
+        out.info(f"demo finished in {doc['seconds']:.1f}s"
+                 + ("; sandbox left running (aurora-restore sandbox stop)" if keep else ""))
+        if view.status != "SUCCEEDED":
+            failure = runs.failure_details(view)
+            raise CommandFailure(f"the demo refresh {view.status.lower()}: {failure}")
+        if drill_view.status != "SUCCEEDED":
+            failure = runs.failure_details(drill_view)
+            raise CommandFailure(f"the demo drill {drill_view.status.lower()}: {failure}")
+
+
+def _checks(summary: dict[str, Any]) -> str:
+    verification = summary.get("verification") or {}
+    if verification.get("skipped"):
+        return "database checks skipped: no PostgreSQL"
+    return (
+        f"{verification.get('tables_ok', 0)} tables, "
+        f"{verification.get('checks_ok', 0)} SQL checks"
+    )
+
+
+def _sample(box: sandbox.Sandbox, cluster_id: str) -> list[list[str]]:
+    from ..sandbox.data import sample
+
+    assert box.postgres is not None
+    conn = box.postgres.connect(box.postgres.database(cluster_id))
+    try:
+        return sample(conn)
+    finally:
+        conn.close()
+
+
+def _rows_table(title: str, rows: list[list[str]]) -> Rows:
+    from ..sandbox.data import SAMPLE_COLUMNS
+
+    return Rows(title, list(SAMPLE_COLUMNS), [[escape(c) for c in row] for row in rows],
+                optional=("born", "phone"), fold=("shipping address", "order note"))
+
+
+def _database_story(trail: list[dict[str, Any]]) -> list[str]:
+    """What the three database steps did, from their audit items."""
+    details = {e.get("step"): e.get("details") or {} for e in trail}
+    users = details.get("reset-app-users", {}).get("users", [])
+    files = details.get("run-sql", {}).get("files", [])
+    verify = details.get("verify", {})
+    return [
+        "users reset: " + (", ".join(f"{u['name']} ({u['privilege']}, {u['action']})"
+                                     for u in users) or "none"),
+        "masking SQL: " + (", ".join(f["file"] for f in files) or "none"),
+        f"verified as {verify.get('user', '-')}: {verify.get('tables_ok', 0)} of "
+        f"{verify.get('tables_checked', 0)} expected tables present with their rows",
+    ]
+
+
+def _listen_to_topic(ctx: Any) -> str:
+    """Subscribe a queue to the topic so the demo can show the notification it receives."""
+    sqs = ctx.clients.get("sqs")
+    url = str(sqs.create_queue(QueueName=f"aurora-restore-demo-{ctx.env}")["QueueUrl"])
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    ctx.clients.get("sns").subscribe(TopicArn=ctx.names.topic_arn, Protocol="sqs", Endpoint=arn)
+    return url
+
+
+def _received(ctx: Any, queue_url: str) -> list[dict[str, Any]]:
+    sqs = ctx.clients.get("sqs")
+    messages = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10).get("Messages", [])
+    return [json.loads(m["Body"]) for m in messages]
+
+
+def _run_summary(view: runs.ExecutionView) -> str:
+    if view.status == "SUCCEEDED":
+        output = view.output or {}
+        snapshot = (output.get("snapshot") or {}).get("id")
+        endpoint = (output.get("result") or {}).get("endpoint")
+        return f"[green]refresh SUCCEEDED[/green]: snapshot {snapshot} → {endpoint}"
+    return f"[red]refresh {view.status}[/red]: {runs.failure_details(view)}"

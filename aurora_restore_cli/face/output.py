@@ -1,0 +1,352 @@
+"""The one output layer: rich tables and spinners for people, one JSON document for machines.
+
+Results go to stdout; progress, logs and errors go to stderr. `NO_COLOR` is honoured by rich.
+Nothing else in the package prints.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from ..resources.base.changes import Action, Change
+
+ACTION_STYLE = {
+    Action.CREATED: "green",
+    Action.UPDATED: "yellow",
+    Action.DELETED: "red",
+    Action.UNCHANGED: "dim",
+    Action.PRESENT: "green",
+    Action.ABSENT: "dim",
+    Action.FOREIGN: "bold red",
+    Action.FAILED: "bold red",
+    Action.DRIFTED: "yellow",
+    Action.MISSING: "red",
+    Action.WOULD_CREATE: "cyan",
+    Action.WOULD_UPDATE: "cyan",
+    Action.WOULD_DELETE: "cyan",
+}
+
+
+class Output:
+    """`defer=True` (the CLI's): the JSON document is held until `flush()` or `fail()`, so a
+    failure after the result is known still yields exactly one document on stdout."""
+
+    def __init__(self, mode: str = "text", verbose: int = 0, defer: bool = False) -> None:
+        self.mode = mode
+        self.verbose = verbose
+        self.defer = defer
+        self._pending: dict[str, Any] | None = None
+        self.out = Console(file=sys.stdout, highlight=False, soft_wrap=True)
+        self.err = Console(file=sys.stderr, highlight=False, soft_wrap=True)
+
+    @property
+    def json(self) -> bool:
+        return self.mode == "json"
+
+    # progress and logs (stderr) -------------------------------------------------------
+    def info(self, message: str) -> None:
+        if not self.json:
+            self.err.print(message)
+
+    def debug(self, message: str) -> None:
+        if self.verbose:
+            self.err.print(f"[dim]{message}[/dim]")
+
+    def warn(self, message: str) -> None:
+        self.err.print(f"[yellow]warning:[/yellow] {message}")
+
+    def error(self, message: str) -> None:
+        self.err.print(f"[bold red]error:[/bold red] {message}", markup=True, soft_wrap=True)
+
+    def fail(self, message: str, exit_code: int) -> None:
+        """The one line on stderr; in JSON mode also the document with `error`/`exit_code`."""
+        self.error(message)
+        if self.json:
+            pending, self._pending = self._pending or {}, None
+            self._write({**pending, "error": message, "exit_code": exit_code})
+
+    @contextmanager
+    def spinner(self, message: str) -> Iterator[None]:
+        if self.err.is_terminal and not self.json:
+            with self.err.status(message):
+                yield
+        else:
+            yield
+
+    # results (stdout) ------------------------------------------------------------------
+    def document(self, doc: dict[str, Any]) -> None:
+        """The machine-readable result (json mode only); deferred: kept until `flush()`."""
+        if not self.json:
+            return
+        if self.defer:
+            self._pending = {**(self._pending or {}), **doc}
+        else:
+            self._write(doc)
+
+    def flush(self) -> None:
+        if self._pending is not None:
+            pending, self._pending = self._pending, None
+            self._write(pending)
+
+    @staticmethod
+    def _write(doc: dict[str, Any]) -> None:
+        sys.stdout.write(json.dumps(doc, indent=2, sort_keys=True, default=str) + "\n")
+
+    def print(self, renderable: Any) -> None:
+        if not self.json:
+            self.out.print(renderable)
+
+    def rows(self, listing: Rows) -> None:
+        """A listing whose cells are never cut or wrapped: a table that fits the terminal
+        (hiding optional columns if it must), else — and whenever stdout is not a terminal —
+        plain aligned lines, one per row, so `grep` sees whole rows."""
+        if self.json:
+            return
+        if self.out.is_terminal:
+            hidden: list[str] = []
+            for drop in ["", *reversed(listing.optional)]:
+                if drop:
+                    hidden.append(drop)
+                if listing.width(hidden) <= self.out.width:
+                    self.out.print(listing.table(hidden))
+                    if hidden:
+                        self.out.print(f"[dim](hidden to fit: {', '.join(hidden)}; widen the "
+                                       "terminal or use -o json)[/dim]", soft_wrap=False)
+                    return
+        for line in listing.lines():
+            self.out.print(line, markup=False, highlight=False, soft_wrap=True)
+
+    def changes(self, title: str, changes: Sequence[Change], doc: dict[str, Any]) -> None:
+        """Every resource in JSON, with -v, and when piped; on a terminal one row per step
+        (counts per action) plus every resource that needs attention."""
+        if self.json:
+            self.document({**doc, "changes": [c.to_json() for c in changes]})
+            return
+        if self.out.is_terminal and not self.verbose and len(changes) > GROUP_ABOVE:
+            self.out.print(step_summary(title, changes))
+            attention = [c for c in changes if c.action in ATTENTION]
+            if attention:
+                self.rows(change_rows("Needs attention", attention, with_arn=False))
+            self.out.print(summary_line(changes) + " [dim](every resource: -v)[/dim]")
+            return
+        self.rows(change_rows(title, changes, with_arn=bool(self.verbose)))
+        self.out.print(summary_line(changes))
+
+
+FOLD_WIDTH = 24  # a folded column gets at least this many cells before the table gives up
+GROUP_ABOVE = 12  # fewer changes than this read fine one per line, even on a terminal
+ATTENTION = {Action.FOREIGN, Action.FAILED, Action.DRIFTED, Action.MISSING}
+
+
+@dataclass
+class Rows:
+    """A titled listing; `optional` headers may be hidden (last first) to fit a terminal,
+    `fold` ones may wrap there (free text); every other cell stays whole on one line."""
+
+    title: str
+    headers: list[str]
+    rows: list[list[str]] = field(default_factory=list)  # cells may hold rich markup
+    optional: tuple[str, ...] = ()
+    fold: tuple[str, ...] = ()
+
+    def table(self, hidden: Sequence[str] = ()) -> Table:
+        shown = [i for i, h in enumerate(self.headers) if h not in hidden]
+        table = Table(title=self.title, title_justify="left")
+        for i in shown:
+            folds = self.headers[i] in self.fold
+            table.add_column(self.headers[i], no_wrap=not folds, overflow="fold" if folds else "ellipsis")
+        for row in self.rows:
+            table.add_row(*(row[i] for i in shown))
+        return table
+
+    def width(self, hidden: Sequence[str] = ()) -> int:
+        """The narrowest table that keeps every unfoldable cell whole (rich's box: a padded
+        cell and one rule per column, plus the last rule)."""
+        from rich.text import Text
+
+        total = 1
+        for i, header in enumerate(self.headers):
+            if header in hidden:
+                continue
+            cells = [header, *(Text.from_markup(r[i]).plain for r in self.rows)]
+            need = max(Text(c).cell_len for c in cells)
+            total += (min(need, FOLD_WIDTH) if header in self.fold else need) + 3
+        return total
+
+    def lines(self) -> list[str]:
+        from rich.text import Text
+
+        plain = [self.headers] + [[Text.from_markup(c).plain for c in r] for r in self.rows]
+        widths = [max(len(r[i]) for r in plain) for i in range(len(self.headers))]
+        text = ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in plain]
+        return [self.title, *text]
+
+
+def change_rows(title: str, changes: Sequence[Change], with_arn: bool) -> Rows:
+    listing = Rows(title, ["step", "resource", "name", "action", "detail"],
+                   optional=("resource", "detail"))
+    for c in changes:
+        style = ACTION_STYLE.get(c.action, "")
+        detail = f"{c.detail} {c.arn}".strip() if with_arn and c.arn else c.detail
+        listing.rows.append([c.step, c.kind, c.name, f"[{style}]{c.action}[/{style}]", detail])
+    return listing
+
+
+CHECK_STYLE = {"pass": "green", "fail": "bold red", "not checkable": "yellow"}
+
+
+def checks_table(title: str, checks: Sequence[Any]) -> Rows:
+    """Preflight: one row per check (area, check, status, detail, fix)."""
+    listing = Rows(
+        title, ["area", "check", "status", "detail", "fix"], optional=("fix",), fold=("detail", "fix")
+    )
+    for check in checks:
+        style = CHECK_STYLE.get(check.status, "")
+        listing.rows.append(
+            [check.area, check.name, f"[{style}]{check.status}[/{style}]", check.detail, check.fix]
+        )
+    return listing
+
+
+def executions_table(title: str, executions: Sequence[dict[str, Any]]) -> Rows:
+    listing = Rows(title, ["operation", "status", "started", "duration", "snapshot"],
+                   optional=("snapshot", "started", "duration"))
+    for row in executions:
+        duration = "-" if row["duration_seconds"] is None else f"{row['duration_seconds']:.0f}s"
+        listing.rows.append(
+            [row["operation_id"], row["status"], row["started"] or "-", duration,
+             row["snapshot"] or "-"]
+        )
+    return listing
+
+
+def step_summary(title: str, changes: Sequence[Change]) -> Table:
+    """One row per step: how many resources, and what happened to them (for the demo)."""
+    table = Table(title=title, title_justify="left")
+    for column in ("step", "resources", "actions"):
+        table.add_column(column)
+    steps: dict[str, list[Change]] = {}
+    for change in changes:
+        steps.setdefault(change.step, []).append(change)
+    for step, items in steps.items():
+        table.add_row(step, str(len(items)), summary_line(items))
+    return table
+
+
+def summary_line(changes: Sequence[Change]) -> str:
+    counts: dict[str, int] = {}
+    for c in changes:
+        counts[c.action.value] = counts.get(c.action.value, 0) + 1
+    return ", ".join(f"{n} {action}" for action, n in sorted(counts.items())) or "nothing to do"
+
+
+STEP_STYLE = {
+    "done": "green",
+    "skipped": "dim",
+    "running": "cyan",
+    "waiting": "yellow",
+    "failed": "bold red",
+}
+
+
+def execution_table(view: Any, now: Any) -> Table:
+    """The live view of a run: one row per Task state, in the order they started."""
+    table = Table(title_justify="left", box=None, pad_edge=False)
+    for column in ("step", "status", "elapsed"):
+        table.add_column(column)
+    for step in view.steps.values():
+        status = step.status
+        if status == "waiting" or (step.polls > 1 and status != "failed"):
+            status = f"{status} (poll {step.polls})"
+        style = STEP_STYLE.get(step.status, "")
+        table.add_row(step.name, f"[{style}]{status}[/{style}]", f"{step.elapsed(now):.1f}s")
+    return table
+
+
+class LiveRun:
+    """Follows a run on stderr: a live table on a terminal, one line per change otherwise."""
+
+    def __init__(self, output: Output) -> None:
+        self.output = output
+        self._live: Any = None
+        self._printed: dict[str, str] = {}
+
+    def __enter__(self) -> LiveRun:
+        if self.output.err.is_terminal and not self.output.json:
+            from rich.live import Live
+
+            self._live = Live(console=self.output.err, refresh_per_second=4, transient=False)
+            self._live.__enter__()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        if self._live is not None:
+            self._live.__exit__(*exc)
+
+    def update(self, view: Any) -> None:
+        from datetime import datetime, timezone
+
+        if self.output.json:
+            return
+        now = datetime.now(timezone.utc)
+        if self._live is not None:
+            self._live.update(execution_table(view, now))
+            return
+        for step in view.steps.values():
+            line = f"{step.status}" + (f" (poll {step.polls})" if step.polls > 1 else "")
+            if self._printed.get(step.name) != line:
+                self._printed[step.name] = line
+                self.output.err.print(f"  {step.name:<24} {line:<18} {step.elapsed(now):6.1f}s")
+
+
+DRILL_PHASES = ("copy", "restore", "instances", "verification")
+
+
+def _seconds(value: Any) -> str:
+    return "-" if value is None else f"{float(value):.1f}s"
+
+
+def drills_table(title: str, drills: Sequence[dict[str, Any]]) -> Rows:
+    """Restore drills (aurora_restore_cli.drills.recent): RTO per phase and in total."""
+    listing = Rows(title, ["drill", "status", "RTO", *DRILL_PHASES, "snapshot (age)"],
+                   optional=("snapshot (age)",))
+    for row in drills:
+        age = row["snapshot_age_hours"]
+        snapshot = "-" if not row["snapshot"] else (
+            f"{row['snapshot']} ({'?' if age is None else f'{float(age):.1f}h'})"
+        )
+        status = row["status"] if not row["error"] else f"{row['status']} ({row['error']})"
+        listing.rows.append(
+            [row["operation_id"], status, f"[bold]{_seconds(row['rto_seconds'])}[/bold]",
+             *(_seconds(row["phases"].get(phase)) for phase in DRILL_PHASES), escape(snapshot)]
+        )
+    return listing
+
+
+def rto_table(title: str, summary: dict[str, Any]) -> Rows:
+    """One drill's restore time (its summary audit item): seconds per phase and in total."""
+    listing = Rows(title, ["phase", "seconds"])
+    phases = summary.get("phases") or {}
+    listing.rows.extend([phase, _seconds(phases.get(phase))] for phase in DRILL_PHASES)
+    listing.rows.append(["[bold]total (RTO)[/bold]", f"[bold]{_seconds(summary.get('rto_seconds'))}[/bold]"])
+    return listing
+
+
+def audit_table(title: str, items: Sequence[dict[str, Any]]) -> Rows:
+    """An operation's audit items, in the order given (time order); details fold on a TTY."""
+    listing = Rows(title, ["time (UTC)", "step", "status", "details"], fold=("details",))
+    for item in items:
+        details = ", ".join(f"{k}={v}" for k, v in sorted((item.get("details") or {}).items()))
+        listing.rows.append(
+            [item["timestamp"], item.get("step", ""), item.get("status", ""), escape(details)]
+        )
+    return listing

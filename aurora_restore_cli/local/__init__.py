@@ -1,1 +1,0 @@
-"""Local (no AWS account) support: running our handlers inside moto's Lambda backend."""

@@ -1,0 +1,412 @@
+"""Preflight checks of access: what the Lambda role may do (IAM's policy simulator) and how the
+database steps reach the cluster and the AWS APIs (the VPC).
+
+`planned_requests()` lists every (action, resource ARNs, condition context) a run performs as
+the Lambda role — the KMS keys it uses and every RDS action on every resource RDS authorises it
+against, including parameter, option and subnet groups; `permissions()` asks
+`iam:SimulatePrincipalPolicy` about each and reports one row per action. The simulator
+evaluates the role's identity policies; a key policy in another account is not visible from
+here (the detail says so).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..documents.policies.arns import Arns
+from ..documents.policies.statements import RDS_KEY_ACTIONS, SOURCE_KEY_ACTIONS
+from ..resources.base.resource import Context
+from .preflight_checks import FAIL, NOT_CHECKABLE, OPERATION, PASS, Check, pipeline, sandbox_row
+
+ENV_TAG = "aws:ResourceTag/aurora-restore:env"
+
+
+@dataclass(frozen=True)
+class Request:
+    """One question to the simulator: may the role do `action` on all of `resources`?"""
+
+    area: str
+    action: str
+    resources: tuple[str, ...]
+    context: dict[str, tuple[str, str]] = field(default_factory=dict)  # key → (type, value)
+
+    def context_entries(self) -> list[dict[str, Any]]:
+        return [
+            {"ContextKeyName": key, "ContextKeyType": kind, "ContextKeyValues": [value]}
+            for key, (kind, value) in sorted(self.context.items())
+        ]
+
+
+@dataclass(frozen=True)
+class _Restore:
+    """What a refresh and a drill share: the snapshot, its copy, the restore's instance."""
+
+    arns: Arns
+    env: dict[str, tuple[str, str]]
+    instance: str
+    copy: str
+    source: str
+    copied: bool
+
+    def cluster(self, cluster_id: str) -> str:
+        return self.arns.rds(f"cluster:{cluster_id}")
+
+    def requests(self, restored: str) -> list[Request]:
+        """Find the snapshot, copy it if needed, restore it as `restored` with an instance."""
+        arns, copy, instance = self.arns, self.copy, self.instance
+        groups = (arns.subnet_group(), arns.option_group())
+        snapshot = copy if self.copied else self.source
+        copying = [Request("rds", "rds:CopyDBClusterSnapshot", (self.source, copy))]
+        return [
+            Request("rds", "rds:DescribeDBClusters", ("*",)),
+            Request("rds", "rds:DescribeDBInstances", ("*",)),
+            Request("rds", "rds:DescribeDBClusterSnapshots", ("*",)),
+            *(copying if self.copied else []),
+            Request(
+                "rds",
+                "rds:RestoreDBClusterFromSnapshot",
+                (restored, snapshot, arns.cluster_parameter_group(), *groups),
+            ),
+            Request(
+                "rds",
+                "rds:AddTagsToResource",
+                (restored, instance, *((copy,) if self.copied else ())),
+            ),
+            Request(
+                "rds",
+                "rds:CreateDBInstance",
+                (instance, restored, arns.instance_parameter_group(), *groups),
+            ),
+        ]
+
+
+def _restore(ctx: Context, snapshot: dict[str, Any] | None) -> _Restore:
+    naming = pipeline("lib.naming")
+    arns = Arns(ctx.settings, ctx.names)
+    target = arns.target
+    return _Restore(
+        arns=arns,
+        env={ENV_TAG: ("string", ctx.env)},
+        instance=arns.rds(f"db:{naming.instance_id(target, OPERATION, 1)}"),
+        copy=arns.rds(f"cluster-snapshot:{naming.copy_snapshot_id(target, OPERATION)}"),
+        source=str((snapshot or {}).get("arn") or arns.source_snapshots().replace("*", "example")),
+        copied=snapshot is None or bool(_copy_needed(ctx, snapshot)),
+    )
+
+
+def planned_requests(
+    ctx: Context, snapshot: dict[str, Any] | None, key_arns: dict[str, str]
+) -> list[Request]:
+    """What the run asks of IAM, as the Lambda role. `snapshot`: the one preflight found (else
+    a sample of the source's snapshots); `key_arns`: configured key → key ARN (aliases
+    resolved)."""
+    naming = pipeline("lib.naming")
+    settings, plan = ctx.settings, _restore(ctx, snapshot)
+    target_id = plan.arns.target
+    target = plan.cluster(target_id)
+    staging = plan.cluster(naming.staging_cluster_id(target_id, OPERATION))
+    old = plan.cluster(naming.old_cluster_id(target_id, OPERATION))
+    restored = target if settings.target.strategy == "replace" else staging
+    requests = [
+        *plan.requests(restored),
+        Request("rds", "rds:ListTagsForResource", (target,)),
+        Request("rds", "rds:ModifyDBCluster", (target, old, staging), plan.env),
+        Request("rds", "rds:DeleteDBInstance", (plan.arns.rds(f"db:{target_id}-instance-1"),)),
+        Request("rds", "rds:DeleteDBCluster", (old,), plan.env),
+    ]
+    if settings.target.final_snapshot:
+        final = plan.arns.rds(f"cluster-snapshot:{naming.final_snapshot_id(target_id, OPERATION)}")
+        requests.append(Request("rds", "rds:DeleteDBCluster", (old, final)))
+    if settings.target.delete_copied_snapshot and plan.copied:
+        requests.append(Request("rds", "rds:DeleteDBClusterSnapshot", (plan.copy,), plan.env))
+    return requests + _key_requests(ctx, snapshot, key_arns, plan.copied)
+
+
+def planned_drill_requests(
+    ctx: Context, snapshot: dict[str, Any] | None, key_arns: dict[str, str]
+) -> list[Request]:
+    """What a restore drill asks of IAM, as the Lambda role: the same copy and keys as a
+    refresh, a restore into its own cluster `<target>-drill-<token>`, a password change on it,
+    and the deletion of that cluster (no final snapshot), its instances and its copy."""
+    naming = pipeline("lib.naming")
+    plan = _restore(ctx, snapshot)
+    drill = plan.cluster(naming.drill_cluster_id(plan.arns.target, OPERATION))
+    requests = [
+        *plan.requests(drill),
+        Request("rds", "rds:ModifyDBCluster", (drill,), plan.env),
+        Request("rds", "rds:DeleteDBInstance", (plan.instance,)),
+        Request("rds", "rds:DeleteDBCluster", (drill,), plan.env),
+    ]
+    if plan.copied:
+        requests.append(Request("rds", "rds:DeleteDBClusterSnapshot", (plan.copy,), plan.env))
+    return requests + _key_requests(ctx, snapshot, key_arns, plan.copied)
+
+
+def _copy_needed(ctx: Context, snapshot: dict[str, Any]) -> list[str]:
+    from ..contract.pipeline_settings import pipeline_settings
+
+    document = {"settings": pipeline_settings(ctx.settings, ctx.names), "snapshot": snapshot}
+    reasons: list[str] = pipeline("lib.snapshots").copy_reasons(document)
+    return reasons
+
+
+def _key_requests(
+    ctx: Context, snapshot: dict[str, Any] | None, key_arns: dict[str, str], copied: bool
+) -> list[Request]:
+    settings = ctx.settings
+    found: list[Request] = []
+    source_key = settings.source.kms_key_id
+    encrypted = snapshot is None or bool(snapshot.get("encrypted"))
+    if source_key and copied and encrypted:
+        via = {"kms:ViaService": ("string", f"rds.{settings.source.region}.amazonaws.com")}
+        grant = {**via, "kms:GrantIsForAWSResource": ("boolean", "true")}
+        for action in SOURCE_KEY_ACTIONS:
+            context = grant if action == "kms:CreateGrant" else via
+            found.append(Request("kms", action, (key_arns.get(source_key, source_key),), context))
+    target_key = settings.target.kms_key_id
+    if target_key and target_key in key_arns:
+        via = {"kms:ViaService": ("string", f"rds.{settings.region}.amazonaws.com")}
+        if target_key.rsplit(":", 1)[-1].startswith("alias/") or target_key.startswith("alias/"):
+            via["kms:ResourceAliases"] = ("stringList", target_key.split(":")[-1])
+        grant = {**via, "kms:GrantIsForAWSResource": ("boolean", "true")}
+        for action in (*RDS_KEY_ACTIONS, "kms:CreateGrant"):
+            context = grant if action == "kms:CreateGrant" else via
+            found.append(Request("kms", action, (key_arns[target_key],), context))
+    return found
+
+
+def resolve_keys(ctx: Context) -> tuple[dict[str, str], list[Check]]:
+    """Configured key → key ARN (aliases resolved with the CLI's own credentials)."""
+    resolved: dict[str, str] = {}
+    problems: list[Check] = []
+    for name, key, region in (
+        ("source key", ctx.settings.source.kms_key_id, ctx.settings.source.region),
+        ("target key", ctx.settings.target.kms_key_id, ctx.settings.region),
+    ):
+        if not key:
+            continue
+        if ":key/" in key:
+            resolved[key] = key
+            continue
+        kms = ctx.clients.get("kms", region)
+        try:
+            resolved[key] = str(kms.describe_key(KeyId=key)["KeyMetadata"]["Arn"])
+        except Exception as exc:  # any AWS answer: the key cannot be resolved from here
+            problems.append(
+                Check("kms", name, FAIL, f"cannot resolve {key}: {exc}", "fix the key id")
+            )
+    return resolved, problems
+
+
+def permissions(
+    ctx: Context, document: dict[str, Any], snapshot: dict[str, Any] | None, drill: bool = False
+) -> list[Check]:
+    if ctx.sandbox:
+        return [
+            sandbox_row("kms", "Lambda role may use the keys", "moto has no IAM policy simulator"),
+            sandbox_row(
+                "iam", "Lambda role may do every RDS action", "moto has no IAM policy simulator"
+            ),
+        ]
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    key_arns, problems = resolve_keys(ctx)
+    plan = planned_drill_requests if drill else planned_requests
+    requests = plan(ctx, snapshot, key_arns)
+    iam = ctx.clients.get("iam")
+    try:
+        return problems + simulate(iam, ctx.names.role_arn("lambda"), requests)
+    except (BotoCoreError, ClientError) as exc:  # e.g. no iam:SimulatePrincipalPolicy for us
+        why = f"IAM's policy simulator answered: {exc}"
+        fix = "allow your principal iam:SimulatePrincipalPolicy on the Lambda role"
+        return [
+            *problems,
+            Check("kms", "Lambda role may use the keys", NOT_CHECKABLE, why, fix),
+            Check("iam", "Lambda role may do every RDS action", NOT_CHECKABLE, why, fix),
+        ]
+
+
+def simulate(iam: Any, role_arn: str, requests: Iterable[Request]) -> list[Check]:
+    """One row per request: allowed on every resource, or which ones are denied and how."""
+    rows = []
+    for request in requests:
+        denied = []
+        kwargs: dict[str, Any] = {
+            "PolicySourceArn": role_arn,
+            "ActionNames": [request.action],
+            "ResourceArns": list(request.resources),
+        }
+        if request.context:
+            kwargs["ContextEntries"] = request.context_entries()
+        for page in iam.get_paginator("simulate_principal_policy").paginate(**kwargs):
+            for result in page.get("EvaluationResults", []):
+                decision = result.get("EvalDecision")
+                if decision != "allowed":
+                    denied.append(f"{result.get('EvalResourceName')} ({decision})")
+        where = ", ".join(request.resources)
+        name = f"{request.action}"
+        if denied:
+            rows.append(
+                Check(
+                    request.area,
+                    name,
+                    FAIL,
+                    f"denied on {'; '.join(denied)}",
+                    "run `aurora-restore setup roles`; for keys also check the key policy",
+                )
+            )
+        else:
+            note = " (identity policy; the key's own policy is checked by KMS at run time)"
+            rows.append(
+                Check(
+                    request.area,
+                    name,
+                    PASS,
+                    f"allowed on {where}" + (note if request.area == "kms" else ""),
+                )
+            )
+    return rows
+
+
+# --- network --------------------------------------------------------------------------------
+
+
+def endpoint_services(region: str) -> dict[str, str]:
+    """What the database steps call from inside the VPC: RDS (the cluster's endpoint), Secrets
+    Manager (credentials), DynamoDB (their audit items)."""
+    return {
+        "rds": f"com.amazonaws.{region}.rds",
+        "secretsmanager": f"com.amazonaws.{region}.secretsmanager",
+        "dynamodb": f"com.amazonaws.{region}.dynamodb",
+    }
+
+
+def network(ctx: Context) -> list[Check]:
+    vpc = ctx.settings.lambda_.vpc
+    if ctx.sandbox:
+        why = "its network is not the config's (no such subnets or security groups in it)"
+        return [
+            sandbox_row("network", "route to AWS APIs", why),
+            sandbox_row("network", "cluster admits the database steps", why),
+        ]
+    if vpc is None:
+        return [
+            Check(
+                "network",
+                "database steps in a VPC",
+                FAIL,
+                "lambda.vpc is not set: the database steps cannot reach a private cluster",
+                "set lambda.vpc: subnet_ids and security_group_ids",
+            )
+        ]
+    ec2 = ctx.clients.get("ec2")
+    return [
+        _routes(ctx, ec2, list(vpc.subnet_ids)),
+        _ingress(ctx, ec2, list(vpc.security_group_ids)),
+    ]
+
+
+def _routes(ctx: Context, ec2: Any, subnet_ids: list[str]) -> Check:
+    try:
+        subnets = ec2.describe_subnets(SubnetIds=subnet_ids)["Subnets"]
+    except Exception as exc:
+        return Check(
+            "network",
+            "route to AWS APIs",
+            FAIL,
+            f"cannot read the subnets: {exc}",
+            "fix lambda.vpc.subnet_ids",
+        )
+    needed = endpoint_services(ctx.settings.region)
+    lacking = []
+    for subnet in subnets:
+        table = _route_table(ec2, subnet)
+        routes = (table or {}).get("Routes") or []
+        if any(
+            r.get("NatGatewayId") and r.get("DestinationCidrBlock") == "0.0.0.0/0" for r in routes
+        ):
+            continue
+        endpoints = ec2.describe_vpc_endpoints(
+            Filters=[{"Name": "vpc-id", "Values": [subnet["VpcId"]]}]
+        )["VpcEndpoints"]
+        missing = []
+        for short, service in needed.items():
+            match = [e for e in endpoints if e.get("ServiceName") == service]
+            if short == "dynamodb":  # a gateway endpoint works through the route table
+                match = [
+                    e
+                    for e in match
+                    if e.get("VpcEndpointType") == "Interface"
+                    or (table and table.get("RouteTableId") in (e.get("RouteTableIds") or []))
+                ]
+            if not match:
+                missing.append(short)
+        if missing:
+            lacking.append(
+                f"{subnet['SubnetId']} (no NAT route; no endpoint for {', '.join(missing)})"
+            )
+    if lacking:
+        return Check(
+            "network",
+            "route to AWS APIs",
+            FAIL,
+            "; ".join(lacking),
+            "give the subnets a route 0.0.0.0/0 to a NAT gateway, or VPC endpoints for "
+            + ", ".join(needed.values()),
+        )
+    return Check(
+        "network", "route to AWS APIs", PASS, f"{len(subnets)} subnet(s): NAT or endpoints"
+    )
+
+
+def _route_table(ec2: Any, subnet: dict[str, Any]) -> dict[str, Any] | None:
+    tables = ec2.describe_route_tables(
+        Filters=[{"Name": "association.subnet-id", "Values": [subnet["SubnetId"]]}]
+    )["RouteTables"]
+    if not tables:  # the VPC's main route table applies
+        tables = ec2.describe_route_tables(
+            Filters=[
+                {"Name": "vpc-id", "Values": [subnet["VpcId"]]},
+                {"Name": "association.main", "Values": ["true"]},
+            ]
+        )["RouteTables"]
+    return dict(tables[0]) if tables else None
+
+
+def _ingress(ctx: Context, ec2: Any, lambda_groups: list[str]) -> Check:
+    port = ctx.settings.target.port
+    cluster_groups = list(ctx.settings.target.security_group_ids)
+    try:
+        groups = ec2.describe_security_groups(GroupIds=cluster_groups)["SecurityGroups"]
+    except Exception as exc:
+        return Check(
+            "network",
+            "cluster admits the database steps",
+            FAIL,
+            f"cannot read target.security_group_ids: {exc}",
+            "fix target.security_group_ids",
+        )
+    for group in groups:
+        for rule in group.get("IpPermissions") or []:
+            covers = rule.get("IpProtocol") == "-1" or (
+                rule.get("IpProtocol") == "tcp"
+                and int(rule.get("FromPort", -1)) <= port <= int(rule.get("ToPort", -1))
+            )
+            sources = {p.get("GroupId") for p in rule.get("UserIdGroupPairs") or []}
+            if covers and sources & set(lambda_groups):
+                return Check(
+                    "network",
+                    "cluster admits the database steps",
+                    PASS,
+                    f"{group['GroupId']} admits {', '.join(sorted(sources & set(lambda_groups)))} on {port}",
+                )
+    return Check(
+        "network",
+        "cluster admits the database steps",
+        FAIL,
+        f"none of {', '.join(cluster_groups)} admits {', '.join(lambda_groups)} on port {port}",
+        f"aws ec2 authorize-security-group-ingress --group-id {cluster_groups[0]} --protocol tcp "
+        f"--port {port} --source-group {lambda_groups[0]}",
+    )

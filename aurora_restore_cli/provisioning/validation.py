@@ -1,0 +1,80 @@
+"""`aurora-restore validate`: everything we can check without an AWS call.
+
+Each check returns a one-line description of what it verified, or raises `ConfigError` /
+`ValueError` naming what is wrong.
+
+The time limits' arithmetic is in time_limits.py (every command checks them on loading the
+config); here `validate` prints its figures.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from ..config.settings import Settings
+from ..contract.naming import Names
+from ..contract.time_limits import (
+    HISTORY_BUDGET,
+    HISTORY_LIMIT,
+    config_names,
+    describe,
+    duration,
+    path_bounds,
+    time_limit_problems,
+)
+
+Check = Callable[[Settings, Names], str]
+
+
+def _config(settings: Settings, names: Names) -> str:
+    return (
+        f"config {settings.file} (env {settings.environment}, target {settings.target.cluster_id})"
+    )
+
+
+def _time_limits(settings: Settings, names: Names) -> str:
+    problems = time_limit_problems(settings)
+    if problems:
+        raise ValueError("; ".join(f"{key}: {message}" for key, message in problems))
+    bounds = path_bounds(settings, names)
+    slowest = max(bounds, key=lambda b: b.seconds)
+    busiest = max(bounds, key=lambda b: b.events)
+    return (
+        f"time limits: longest path {describe(slowest, settings)} = "
+        f"{duration(slowest.seconds)} ≤ timeout {duration(settings.pipeline.timeout_seconds)}; "
+        f"at most {busiest.events} history events ≤ {HISTORY_BUDGET} of {HISTORY_LIMIT}"
+    )
+
+
+def checks() -> list[Check]:
+    found: list[Check] = [_config, _time_limits]
+    try:
+        from ..resources.state_machine import validate_offline as definition_check
+    except ImportError:
+        pass
+    else:
+        found.append(definition_check)
+    try:
+        from ..resources.roles import validate_offline as policy_check
+    except ImportError:
+        pass
+    else:
+        found.append(policy_check)
+    try:
+        from ..resources.schedule import validate_offline as schedule_check
+    except ImportError:
+        pass
+    else:
+        found.append(schedule_check)
+    try:
+        from ..resources.drill.step import validate_offline as drill_check
+    except ImportError:
+        pass
+    else:
+        found.append(drill_check)
+    return found
+
+
+def validate_all(settings: Settings) -> list[str]:
+    names = config_names(settings)
+    return [check(settings, names) for check in checks()]

@@ -1,0 +1,106 @@
+"""The sandbox process: a moto server on 127.0.0.1 that behaves like one AWS account, and
+(when there is one) the PostgreSQL server its clusters' databases live on.
+
+Run by `aurora-restore sandbox start` (or on demand by `--local`) as
+`python -m aurora_restore_cli.sandbox.server STATE_FILE`. It binds a free port, switches on
+moto's real Step Functions execution and its Docker-less Lambda, routes our functions'
+invocations to our handler code in this process, provides PostgreSQL (postgres.py:
+a private server, a DSN's, or none — then the database steps are skipped), and writes
+`{"pid", "port", "url", "postgres", "postgres_note"}` to STATE_FILE (mode 0600: it holds the
+throwaway admin password) once it accepts connections. SIGTERM stops both servers cleanly.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import signal
+import sys
+import threading
+from pathlib import Path
+from typing import Any
+
+from .postgres import PostgresServer, PostgresUnavailable, provide
+from .postgres import stop as stop_postgres
+
+
+def configure_moto(postgres: PostgresServer | None = None) -> None:
+    from moto.core.config import default_user_config
+
+    from ..bundled import root
+
+    # Our functions' handler is `handlers.<step>.handler`, as in their zip: this process (and
+    # only this one) puts the shipped handlers on its path, the way Lambda does with the zip.
+    if str(root()) not in sys.path:
+        sys.path.insert(0, str(root()))
+    default_user_config["stepfunctions"] = {"execute_state_machine": True}
+    default_user_config["lambda"] = {"use_docker": False}
+    from . import cluster_databases, lambda_router, rds_fidelity
+
+    # The sandbox decides the database mode of the functions it runs: it knows whether it
+    # has a database (the functions' own configuration says skip).
+    lambda_router.install(extra_env=postgres.handler_environment() if postgres else None)
+    rds_fidelity.install()  # AWS deletes a cluster's automated backups with it; moto does not
+    if postgres is not None:
+        cluster_databases.install(postgres)
+
+
+def _postgres(directory: Path, found: dict[str, Any]) -> None:
+    try:
+        found["server"] = provide(directory)
+    except PostgresUnavailable as exc:
+        found["note"] = str(exc)
+    except Exception as exc:  # a broken installation must not take the sandbox down
+        found["note"] = f"PostgreSQL could not be started: {type(exc).__name__}: {exc}"
+
+
+def serve(state_file: Path) -> None:
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(message)s")
+    # PostgreSQL (initdb: ~1 s) starts while moto loads.
+    found: dict[str, Any] = {}
+    starting = threading.Thread(target=_postgres, args=(state_file.parent, found), daemon=True)
+    starting.start()
+    from moto.server import ThreadedMotoServer
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    starting.join()
+    postgres: PostgresServer | None = found.get("server")
+    configure_moto(postgres)
+    server.start()
+    _, port = server.get_host_and_port()
+    # Step Functions' interpreter calls Lambda at localhost:$MOTO_PORT, and our handlers,
+    # running in this process, must talk to this server rather than to AWS.
+    os.environ["MOTO_PORT"] = str(port)
+    os.environ["AWS_ENDPOINT_URL"] = f"http://127.0.0.1:{port}"
+    os.environ.setdefault("AWS_ACCESS_KEY_ID", "testing")
+    os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "testing")
+    stop = threading.Event()
+
+    def on_signal(*_: Any) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    state = {
+        "pid": os.getpid(),
+        "port": port,
+        "url": f"http://127.0.0.1:{port}",
+        "postgres": postgres.to_json() if postgres else None,
+        "postgres_note": found.get("note"),
+    }
+    tmp = state_file.with_suffix(".tmp")
+    tmp.touch(mode=0o600)
+    tmp.chmod(0o600)
+    tmp.write_text(json.dumps(state))
+    tmp.replace(state_file)
+    try:
+        stop.wait()
+    finally:
+        server.stop()
+        if postgres is not None:
+            stop_postgres(postgres)
+
+
+if __name__ == "__main__":
+    serve(Path(sys.argv[1]))
