@@ -4,7 +4,7 @@
 #   - a local PostgreSQL server with TLS for the database tests (scripts/pg-test-server.sh, as root);
 #     its binaries also let every sandbox (--local, demo) start a private server of its own, so
 #     the sandbox and demo tests run the pipeline's database steps for real
-# Extra arguments go to pytest, e.g. `bash scripts/test.sh tests/cli -x`.
+# Extra arguments go to pytest, e.g. `bash scripts/test.sh tests/commands -x`.
 # Tests run in 4 pytest-xdist workers (many wait on moto's interpreter or a subprocess, so more
 # workers than cores pays); TEST_WORKERS=0 runs them in this process, one at a time.
 set -euo pipefail

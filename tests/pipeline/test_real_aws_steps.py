@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from handlers import check_target, copy_snapshot, create_instances, find_snapshot, restore_cluster
-from handlers.lib import naming
+from handlers.lib import naming, restore
 from handlers.lib.errors import (
     SnapshotIncompatible,
     SnapshotKeyUnusable,
@@ -157,7 +157,7 @@ def test_restore_version_is_never_below_the_snapshots(
     version_world(snapshot_version)
     document = find_snapshot.handler(version_document(make_document, configured), None)
     assert document["snapshot"]["restore_engine_version"] == restored
-    params = restore_cluster.restore_parameters(document, "x", "y")
+    params = restore.restore_parameters(document, "x", "y")
     assert params["EngineVersion"] == restored
 
 

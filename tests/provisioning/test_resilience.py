@@ -31,7 +31,7 @@ from aurora_restore_cli.resources import available_steps
 from aurora_restore_cli.resources.base.changes import Action
 from aurora_restore_cli.resources.lambdas import use_packager
 
-from .conftest import make_context
+from ..conftest import make_context
 
 MOTO_CONFIG: Any = {"lambda": {"use_docker": False}}
 MANY = 8  # an operation made more often than this is sampled (one call per function/alarm)

@@ -23,7 +23,7 @@ from aurora_restore_cli.resources import depends_on
 from aurora_restore_cli.resources.base.changes import Action
 from aurora_restore_cli.resources.base.resource import Context, Resource
 
-from .conftest import make_context
+from ..conftest import make_context
 
 # A walk over these steps, with these stand-ins per step (real step names: real DEPENDS_ON).
 LAYOUT = {

@@ -10,7 +10,7 @@ from aurora_restore_cli.cli import cli
 from aurora_restore_cli.contract import definition
 from aurora_restore_cli.face import diagram
 
-from .conftest import ROOT
+from ..conftest import ROOT
 
 
 def test_readme_diagram_matches_the_definition() -> None:

@@ -21,8 +21,8 @@ from aurora_restore_cli.operations.preflight_access import (
 )
 from handlers.lib import naming
 
-from .certs import ca_pem, write_ca_bundle
-from .conftest import MOTO_ACCOUNT, edit_config, make_context
+from ..certs import ca_pem, write_ca_bundle
+from ..conftest import MOTO_ACCOUNT, edit_config, make_context
 
 
 def _matches(patterns: Any, value: str) -> bool:

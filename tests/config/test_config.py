@@ -17,8 +17,8 @@ from aurora_restore_cli.config.load import load_settings
 from aurora_restore_cli.config.reader import ConfigError
 from aurora_restore_cli.config.settings import Serverless
 
-from .certs import write_ca_bundle
-from .conftest import CONFIG_DIR, ApiCallRecorder, edit_config
+from ..certs import write_ca_bundle
+from ..conftest import CONFIG_DIR, ApiCallRecorder, edit_config
 
 BAD = sorted((Path(__file__).parent / "bad_configs").glob("*.yaml"))
 

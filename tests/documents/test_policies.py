@@ -20,7 +20,7 @@ from aurora_restore_cli.documents import policies
 from aurora_restore_cli.resources.roles import validate_offline
 from handlers.lib import naming as pipeline_naming
 
-from .conftest import CONFIG_DIR, MOTO_ACCOUNT, edit_config
+from ..conftest import CONFIG_DIR, MOTO_ACCOUNT, edit_config
 
 REGION = "us-east-1"
 SOURCE_KEY_ID = "5e6f7a8b-aaaa-bbbb-cccc-444455556666"

@@ -27,7 +27,7 @@ from aurora_restore_cli.contract.pipeline_settings import (
 from handlers import STEPS
 from handlers.lib import polling
 
-from .conftest import CONFIG_DIR, MOTO_ACCOUNT, edit_config
+from ..conftest import CONFIG_DIR, MOTO_ACCOUNT, edit_config
 
 SANDBOX = Names("dev", "us-east-1", MOTO_ACCOUNT)
 

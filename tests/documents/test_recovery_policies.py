@@ -7,7 +7,7 @@ from typing import Any
 
 from aurora_restore_cli.documents import policies
 
-from .conftest import MOTO_ACCOUNT
+from ..conftest import MOTO_ACCOUNT
 from .test_policies import load
 
 EXECUTIONS = "arn:aws:states:us-east-1:{account}:execution:aurora-restore-pipeline-dev:*"

@@ -19,7 +19,7 @@ from aurora_restore_cli.contract.pipeline_settings import (
 )
 from handlers.lib import polling
 
-from .conftest import CONFIG_DIR, edit_config
+from ..conftest import CONFIG_DIR, edit_config
 
 
 def test_dev_example_and_defaults() -> None:

@@ -31,7 +31,7 @@ from aurora_restore_cli.documents.packaging import (
     default_cache_dir,
 )
 
-from .conftest import CONFIG_DIR
+from ..conftest import CONFIG_DIR
 
 REAL_HANDLERS = Path(handlers.__file__).resolve().parent
 VENDORED_TOP_LEVEL = {"pg8000", "scramp", "asn1crypto", "dateutil", "six"}
