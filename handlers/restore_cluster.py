@@ -16,9 +16,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from handlers.lib import aws, drill, naming, polling, rds, tags
+from handlers.lib import aws, naming, polling, rds, tags
 from handlers.lib import document as doc
 from handlers.lib.errors import RestoreFailed
+from handlers.lib.restore import restore_parameters
 from handlers.lib.step import Document, StepResult, pipeline_step
 
 
@@ -32,41 +33,6 @@ def snapshot_to_restore(document: Document) -> str:
     if copy.get("required"):
         return str(copy["snapshot_id"])
     return str(document["snapshot"]["id"])
-
-
-def restore_parameters(document: Document, cluster_id: str, snapshot_id: str) -> dict[str, Any]:
-    target = doc.target(document)
-    params: dict[str, Any] = {
-        "DBClusterIdentifier": cluster_id,
-        "SnapshotIdentifier": snapshot_id,
-        "Engine": target.get("engine") or "aurora-postgresql",
-        "Port": int(target.get("port") or 5432),
-        "EnableIAMDatabaseAuthentication": bool(target.get("iam_auth")),
-        "DeletionProtection": bool(target.get("deletion_protection")),
-        "CopyTagsToSnapshot": True,
-        "Tags": tags.to_list(tags.managed(doc.env(document), doc.operation_id(document))),
-    }
-    snapshot = document.get("snapshot") or {}
-    serverless = target.get("serverless") or {}
-    optional = {
-        "EngineVersion": snapshot.get("restore_engine_version") or snapshot.get("engine_version"),
-        "DBSubnetGroupName": target.get("subnet_group"),
-        "VpcSecurityGroupIds": target.get("security_group_ids"),
-        "KmsKeyId": target.get("kms_key_id"),
-        "DBClusterParameterGroupName": target.get("parameter_group"),
-        "EnableCloudwatchLogsExports": target.get("log_exports"),
-        "ServerlessV2ScalingConfiguration": {
-            "MinCapacity": float(serverless["min_capacity"]),
-            "MaxCapacity": float(serverless["max_capacity"]),
-        }
-        if serverless
-        else None,
-    }
-    params.update({key: value for key, value in optional.items() if value})
-    if doc.is_drill(document):
-        params["Tags"] = tags.to_list(drill.cluster_tags(document))
-        params["DeletionProtection"] = False
-    return params
 
 
 @pipeline_step("restore-cluster")

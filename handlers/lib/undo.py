@@ -40,7 +40,19 @@ import logging
 from datetime import datetime, timezone
 from typing import Any
 
-from handlers.lib import audit, aws, clusters, expiry, guards, naming, polling, rds, secrets, tags
+from handlers.lib import (
+    audit,
+    aws,
+    clusters,
+    expiry,
+    guards,
+    naming,
+    polling,
+    rds,
+    restore,
+    secrets,
+    tags,
+)
 from handlers.lib import document as doc
 from handlers.lib.errors import Locked
 
@@ -294,9 +306,7 @@ class _Pass:
         if snapshot.get("Status") != "available":
             self.pending.append(f"final snapshot {self.final_id} is {snapshot.get('Status')}")
             return
-        from handlers.restore_cluster import restore_parameters
-
-        params = restore_parameters(self.document, self.target_id, self.final_id)
+        params = restore.restore_parameters(self.document, self.target_id, self.final_id)
         params["Tags"] = tags.to_list(
             {**tags.managed(self.env, self.op), tags.RESTORED_FROM_KEY: self.final_id}
         )
