@@ -107,7 +107,7 @@ def test_installed_wheel_works_from_an_empty_directory(installed: Path, empty_di
 
     drawn = _run([tool, "diagram"], cwd=empty_dir)
     assert drawn.returncode == 0, drawn.stderr
-    assert drawn.stdout.startswith("flowchart TD") and "RunSql" in drawn.stdout
+    assert drawn.stdout.startswith("flowchart TD") and "MaskData" in drawn.stdout
     for done in (helped, started, validated, drawn):
         assert "Traceback" not in done.stderr
 

@@ -52,7 +52,7 @@ def test_every_step_of_the_definition_is_injected_at() -> None:
     assert {state for state, when in covered if when == BEFORE} == set(SWAP_TAIL)
     assert SWAP_TAIL[0] == "SwapOutTarget" and "SwapInStaging" in SWAP_TAIL
     assert {"DeleteOldCluster", "CheckOldDeleted", "Finalize", "NotifySuccess"} <= set(SWAP_TAIL)
-    assert {"DeleteTargetFirst", "CheckTargetDeleted", "RunSql", "Verify"} <= set(REPLACE_TASKS)
+    assert {"DeleteTargetFirst", "CheckTargetDeleted", "MaskData", "ScanPii", "Verify"} <= set(REPLACE_TASKS)
     assert {"SwapOutDone", "SwapInDone", "OldDeleted", "CopyReady", "TargetDeleted"} <= loops
 
 
