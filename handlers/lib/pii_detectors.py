@@ -165,13 +165,16 @@ PERSON_QUALIFIERS = ("first", "last", "given", "family", "full", "maiden", "midd
 NOT_PERSONAL_LAST = ("id", "ids", "hash", "hashed", "verified", "status", "type", "count",
                      "enabled", "flag", "optin", "domain", "template", "format", "at", "sent",
                      "confirmed", "valid", "country", "prefix", "length")
+NOT_PERSONAL_ENDINGS = (("country", "code"), ("area", "code"), ("type", "code"))
 _CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
 
 
 def name_hint(column: str) -> str | None:
     """The kind of personal data a column's name says it holds, or None."""
     tokens = [t for t in re.split(r"[^a-z0-9]+", _CAMEL.sub("_", column).lower()) if t]
-    if not tokens or tokens[-1] in NOT_PERSONAL_LAST:
+    if not tokens or tokens[-1] in NOT_PERSONAL_LAST or any(
+        tuple(tokens[-len(ending):]) == ending for ending in NOT_PERSONAL_ENDINGS
+    ):
         return None
     joined = {"".join(tokens[i:j]) for i in range(len(tokens)) for j in
               range(i + 1, min(len(tokens), i + 4) + 1)}
