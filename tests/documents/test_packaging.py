@@ -199,14 +199,14 @@ def test_mask_data_holds_the_configured_scripts_in_order(
 
 def test_dev_config_sql_file_is_packaged(packages: dict[str, Package]) -> None:
     assert (
-        read(packages["mask_data"], "handlers/sql/01_mask_pii.sql")
-        == (CONFIG_DIR / "sql" / "mask_pii.sql").read_bytes()
+        read(packages["mask_data"], "handlers/sql/01_scrub_notes.sql")
+        == (CONFIG_DIR / "sql" / "scrub_notes.sql").read_bytes()
     )
 
 
 def test_editing_a_sql_file_changes_only_mask_data(config_dir: Path, packager: Packager) -> None:
     before = packager.build_all(load_settings(config_dir, "dev")).packages
-    script = config_dir / "sql" / "mask_pii.sql"
+    script = config_dir / "sql" / "scrub_notes.sql"
     script.write_text(script.read_text() + "\n-- reviewed\n")
     after = packager.build_all(load_settings(config_dir, "dev")).packages
     assert {s for s in handlers.STEPS if before[s].sha256 != after[s].sha256} == {"mask_data"}

@@ -253,7 +253,7 @@ class PostgreSQL:
         last_key: str | None, upto: str | None,
     ) -> Statement:
         name = self.table(table.schema, table.name)
-        sql = f"UPDATE {name} SET {', '.join(assignments)}"
+        sql = f"UPDATE {name} SET\n    " + ",\n    ".join(assignments)
         bounds: dict[str, Any] = {}
         if upto is not None:
             key = self.quote(str(table.key))
@@ -262,7 +262,7 @@ class PostgreSQL:
             if last_key is not None:
                 conditions.insert(0, f"{key} > CAST(:last AS {table.key_type})")
                 bounds["last"] = last_key
-            sql += " WHERE " + " AND ".join(conditions)
+            sql += "\nWHERE " + " AND ".join(conditions)
         return Statement(sql, {**params, **bounds})
 
     # --- the PII scan -------------------------------------------------------------------------
