@@ -12,9 +12,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from handlers.lib import aws, expiry, rds, secrets, tags
+from handlers.lib import aws, clusters, expiry, guards, rds, secrets, tags
 from handlers.lib import document as doc
-from handlers.lib.errors import RestoreFailed
+from handlers.lib.errors import RestoreFailed, UnsafeTarget
 from handlers.lib.step import Document, StepResult, pipeline_step
 
 APP_SECRET = "APP_SECRET_ID"
@@ -64,11 +64,11 @@ def _delete_copy(document: Document, client: Any) -> bool:
     snapshot = rds.describe_cluster_snapshot(client, str(copy["snapshot_id"]))
     if snapshot is None:
         return False
-    if tags.from_list(snapshot.get("TagList")).get(tags.OPERATION_KEY) != doc.operation_id(
-        document
-    ):
+    writes = clusters.Writes(guards.Guard(document), client)
+    try:
+        writes.delete_snapshot(snapshot)
+    except UnsafeTarget:
         return False  # not ours: leave it
-    client.delete_db_cluster_snapshot(DBClusterSnapshotIdentifier=copy["snapshot_id"])
     return True
 
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from handlers.lib import aws, drill, guards, polling, rds, secrets, tags
+from handlers.lib import aws, clusters, drill, guards, polling, rds, secrets, tags
 from handlers.lib import document as doc
 from handlers.lib.errors import UnsafeTarget
 from handlers.lib.step import Document, StepResult, pipeline_step
@@ -37,28 +37,23 @@ def handler(document: Document, context: Any) -> StepResult:
     region = doc.region(document)
     client = aws.client("rds", region)
     cluster = rds.describe_cluster(client, cluster_id)
+    cluster_tags = rds.cluster_tags(client, cluster) if cluster else {}
     # Only the cluster this operation restored: never touch another cluster's credentials.
-    if cluster is None or rds.cluster_tags(client, cluster).get(tags.OPERATION_KEY) != (
-        operation_id
-    ):
+    if cluster is None or cluster_tags.get(tags.OPERATION_KEY) != operation_id:
         raise UnsafeTarget(f"{cluster_id} was not restored by this operation; password untouched")
-    if cluster_id.lower() not in guards.allowed_ids(document):
-        raise UnsafeTarget(f"{cluster_id} is not this operation's cluster; password untouched")
+    writes = clusters.Writes(guards.Guard(document), client)
+    writes.guard.cluster(cluster, cluster_tags, "change the master password of")
     sm = aws.client("secretsmanager", region)
     if doc.is_drill(document):
         drill_secret = secrets.secret_id(drill.DRILL_SECRET_ENV)
         password = drill.store_password(sm, drill_secret, operation_id, cluster, EXCLUDED)
-        client.modify_db_cluster(
-            DBClusterIdentifier=cluster_id, MasterUserPassword=password, ApplyImmediately=True
-        )
+        writes.set_master_password(cluster, cluster_tags, password)
         polling.start(document, "password")
         return document, {"cluster_id": cluster_id, "secret": drill_secret}
     secret = secrets.secret_id(MASTER_SECRET)
     version = version_id(operation_id)
     password = _staged_password(sm, secret, version, str(cluster.get("MasterUsername") or ""))
-    client.modify_db_cluster(
-        DBClusterIdentifier=cluster_id, MasterUserPassword=password, ApplyImmediately=True
-    )
+    writes.set_master_password(cluster, cluster_tags, password)
     document["master_secret_version"] = version
     polling.start(document, "password")
     return document, {"cluster_id": cluster_id, "secret_version": version}

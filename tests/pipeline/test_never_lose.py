@@ -3,7 +3,8 @@ loop's bound), end to end on moto's Step Functions interpreter running our defin
 with a cluster serving under the target id, the lock released, a FAILED audit item, a failure
 notification that says what was undone and what is left where, no orphans (only what is
 documented to stay, carrying an expiry), and a master secret whose AWSCURRENT opens the
-cluster that serves.
+cluster that serves — and, checked after every test by the ownership rule (ownership.py,
+conftest), not one write of the run or its undo went to a resource that is not ours.
 
 The cases are derived from definitions/pipeline.asl.json (tests/pipeline/faults.py): a state
 added to the pipeline is injected at without touching this file, and
