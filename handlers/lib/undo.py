@@ -319,16 +319,30 @@ class _Pass:
         if snapshot.get("Status") != "available":
             self.pending.append(f"final snapshot {self.final_id} is {snapshot.get('Status')}")
             return
+        params = self.final_restore_parameters(snapshot)
+        self.rds.restore_db_cluster_from_snapshot(**params)
+        self.actions.append(f"restoring {self.target_id} from its final snapshot {self.final_id}")
+        self.pending.append(f"{self.target_id} is being restored")
+        self.serving = SERVING_RESTORED
+
+    def final_restore_parameters(self, snapshot: dict[str, Any]) -> dict[str, Any]:
+        """Like the run's restore, but at the final snapshot's own engine version: the target
+        may have been upgraded past production (RDS refuses to restore a snapshot below its
+        version). The configured parameter group belongs to the configured major version: left
+        out (RDS's default for the snapshot's) when the final snapshot is of another major."""
         from handlers.restore_cluster import restore_parameters
 
         params = restore_parameters(self.document, self.target_id, self.final_id)
         params["Tags"] = tags.to_list(
             {**tags.managed(self.env, self.op), tags.RESTORED_FROM_KEY: self.final_id}
         )
-        self.rds.restore_db_cluster_from_snapshot(**params)
-        self.actions.append(f"restoring {self.target_id} from its final snapshot {self.final_id}")
-        self.pending.append(f"{self.target_id} is being restored")
-        self.serving = SERVING_RESTORED
+        own = str(snapshot.get("EngineVersion") or "")
+        configured = str(params.pop("EngineVersion", "") or "")
+        if own:
+            params["EngineVersion"] = own
+        if own and configured and own.split(".")[0] != configured.split(".")[0]:
+            params.pop("DBClusterParameterGroupName", None)
+        return params
 
     def ensure_instances(self, target: dict[str, Any], target_tags: dict[str, str]) -> None:
         state = clusters.status(target)

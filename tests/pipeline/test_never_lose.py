@@ -21,6 +21,7 @@ import pytest
 from handlers.lib import naming, secrets
 
 from . import faults, support
+from .aws_rules import AwsRules
 from .faults import AFTER, BEFORE, NEVER_READY, Fault
 from .guarantees import assert_never_lost, original_target, succeeded
 from .support import TARGET, World
@@ -149,3 +150,29 @@ def test_master_secret_after_a_failure_between_password_reset_and_swap_in(
     staging = naming.staging_cluster_id(TARGET, "secret-kept")
     assert json.loads(pending["SecretString"])["password"] == support.master_password_of(staging)
     assert pending["VersionId"] == ours
+
+
+def test_replace_undo_restores_the_final_snapshot_at_its_own_engine_version(
+    world: World, monkeypatch: pytest.MonkeyPatch, aws_rules: AwsRules
+) -> None:
+    """The lower environment was minor-upgraded past production (15.6 against the snapshot's
+    15.4): its final snapshot is 15.6, and RDS refuses to restore it at production's version
+    (aws_rules: lower_engine_version). The undo restores it at its own version."""
+    support.rds().modify_db_cluster(
+        DBClusterIdentifier=TARGET, EngineVersion="15.6", ApplyImmediately=True
+    )
+    operation_id, execution, before, master_before = run_with(
+        world, monkeypatch, Fault("RunSql", AFTER), "replace"
+    )
+    facts = assert_never_lost(
+        world,
+        operation_id,
+        execution,
+        before=before,
+        master_before=master_before,
+        new_expected=False,
+        error="InjectedFailure",
+    )
+    assert any("from its final snapshot" in line for line in facts["undone"])
+    assert support.cluster(TARGET)["EngineVersion"] == "15.6"  # type: ignore[index]
+    assert aws_rules.fired["lower_engine_version"] == 0
