@@ -3,7 +3,11 @@
 Strategy `swap` restores under this operation's staging id (the target keeps serving);
 `replace` restores under the target id, after delete_old_cluster removed the old target. A
 restore drill restores under its own `<target>-drill-<token>` id, with the drill marker and
-expiry tags and never with deletion protection (it is deleted again at the end of the drill).
+expiry tags (it is deleted again at the end of the drill).
+
+Never with deletion protection: until it serves, the restored cluster is one a failed run's
+clean-up (the undo, the expiry sweep) must be able to delete. `target.deletion_protection` is
+applied to the refreshed target once it serves (finalize; the undo when it rolls forward).
 Retry-safe: a cluster already restored by this operation is reused; any other cluster with
 that id is refused (moto, unlike AWS, would silently overwrite it).
 
@@ -42,7 +46,7 @@ def restore_parameters(document: Document, cluster_id: str, snapshot_id: str) ->
         "Engine": target.get("engine") or "aurora-postgresql",
         "Port": int(target.get("port") or 5432),
         "EnableIAMDatabaseAuthentication": bool(target.get("iam_auth")),
-        "DeletionProtection": bool(target.get("deletion_protection")),
+        "DeletionProtection": False,  # applied once it serves (module docstring)
         "CopyTagsToSnapshot": True,
         "Tags": tags.to_list(tags.managed(doc.env(document), doc.operation_id(document))),
     }
@@ -65,7 +69,6 @@ def restore_parameters(document: Document, cluster_id: str, snapshot_id: str) ->
     params.update({key: value for key, value in optional.items() if value})
     if doc.is_drill(document):
         params["Tags"] = tags.to_list(drill.cluster_tags(document))
-        params["DeletionProtection"] = False
     return params
 
 

@@ -176,6 +176,9 @@ class _Pass:
             )
             if tags.EXPIRES_KEY in removed:
                 self.actions.append(f"removed the expiry tag from {self.target_id}")
+            # Rolled forward: this run's cluster is the target now, protected as configured.
+            if self.serving == SERVING_NEW and self.writes.protect(cluster, cluster_tags):
+                self.actions.append(f"turned on deletion protection of {self.target_id}")
         self.settling(self.target_id, cluster)
 
     def settling(self, cluster_id: str, cluster: dict[str, Any]) -> None:
@@ -336,6 +339,8 @@ class _Pass:
         params["Tags"] = tags.to_list(
             {**tags.managed(self.env, self.op), tags.RESTORED_FROM_KEY: self.final_id}
         )
+        # It serves at once: protected as the config asks (restore_cluster's are not, yet).
+        params["DeletionProtection"] = bool(doc.target(self.document).get("deletion_protection"))
         own = str(snapshot.get("EngineVersion") or "")
         configured = str(params.pop("EngineVersion", "") or "")
         if own:

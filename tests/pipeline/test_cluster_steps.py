@@ -109,7 +109,8 @@ def test_restore_uses_the_target_configuration_and_our_tags(
     assert cluster is not None
     assert cluster["Engine"] == "aurora-postgresql" and cluster["EngineVersion"] == "15.4"
     assert cluster["Port"] == 5432 and cluster["KmsKeyId"] == world.target_kms
-    assert cluster["DeletionProtection"] is True
+    # Protection comes once it serves (finalize): a failed run's clean-up must delete it.
+    assert cluster["DeletionProtection"] is False
     assert cluster["EnabledCloudwatchLogsExports"] == ["postgresql"]
     assert [g["VpcSecurityGroupId"] for g in cluster["VpcSecurityGroups"]] == [
         "sg-0a1b2c3d4e5f60718"
