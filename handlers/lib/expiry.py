@@ -13,7 +13,9 @@ Only ours (the guard, lib/guards, in its sweep mode), only expired:
 - final snapshots `<target>-final-<token>` tagged ours, with their operation's id and
   `aurora-restore:kind=final-snapshot`, older than `target.final_snapshot_retention_days`; the
   newest one is always kept.
-An expired cluster that is not ours is reported (`left_alone`) and never touched.
+An expired cluster that is not ours is reported (`left_alone`) and never touched. Last, the
+master secret's `aurora-restore-<token>` labels whose `<target>-stg-<token>` is gone are removed
+(`password_labels_removed`; lib/secrets).
 
 Best effort: a refusal (e.g. a cluster whose instances are still being deleted) is reported
 and retried by the next sweep; it never fails the step that sweeps.
@@ -26,11 +28,12 @@ from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from handlers.lib import clusters, guards, naming, rds, tags
+from handlers.lib import aws, clusters, guards, naming, rds, secrets, tags
 from handlers.lib import document as doc
 from handlers.lib.errors import UnsafeTarget
 
 LOG = logging.getLogger("aurora_restore")
+MASTER_SECRET = "MASTER_SECRET_ID"
 CLUSTER_KINDS = ("stg", "old", "drill")  # drill: a restore drill's, left behind
 
 
@@ -40,17 +43,34 @@ def sweep(document: dict[str, Any], client: Any, now: datetime | None = None) ->
     writes = clusters.Writes(guards.Guard(document, sweeping=True), client)
     target_id = doc.target_cluster_id(document)
     patterns = [naming.derived_pattern(target_id, kind) for kind in CLUSTER_KINDS]
+    present = set()
     for cluster in _clusters(client):
         cluster_id = str(cluster.get("DBClusterIdentifier", "")).lower()
         if not any(p.fullmatch(cluster_id) for p in patterns):
             continue
+        if cluster.get("Status") != "deleting":
+            present.add(cluster_id)
         cluster_tags = rds.cluster_tags(client, cluster)
         if tags.expired(cluster_tags, now) and _ours(
             writes, found, cluster_id, cluster, cluster_tags
         ):
             _sweep_cluster(document, writes, found, cluster, cluster_tags)
     _sweep_snapshots(document, writes, now, found)
+    staging = naming.derived_pattern(target_id, "stg")
+    live = {c.rsplit("-", 1)[-1] for c in present - set(found["deleted"]) if staging.fullmatch(c)}
+    _attempt(found, "password labels", _sweep_password_labels, document, live, found)
     return {key: value for key, value in found.items() if value}
+
+
+def _sweep_password_labels(document: dict[str, Any], live: set[str], found: dict[str, Any]) -> None:
+    """A kept staging cluster's password is found by its label (lib/secrets.cluster_label);
+    once the cluster is gone — deleted here, by the undo, or by hand — the label goes too
+    (Secrets Manager limits the labels of a secret)."""
+    sm = aws.client("secretsmanager", doc.region(document))
+    secret = secrets.secret_id(MASTER_SECRET)
+    removed = secrets.remove_labels(sm, secret, secrets.stale_cluster_labels(sm, secret, live))
+    if removed:
+        found["password_labels_removed"] = removed
 
 
 def _ours(

@@ -2,23 +2,34 @@
 
 The master secret's versions during a run (contract, handlers/CONTRACT.md):
 `reset_master_password` stages the staging cluster's new password as this operation's version
-(`master_version_id`), labelled AWSPENDING; the database steps read that version; `finalize`
-(or the failure path when it rolls forward) promotes it to AWSCURRENT once the new cluster
-serves under the target id. A failed run never touches AWSCURRENT: it keeps opening the
-cluster that still serves.
+(`master_version_id`), labelled AWSPENDING and `aurora-restore-<token>` (`cluster_label`); the
+database steps read that version; `finalize` (or the failure path when it rolls forward)
+promotes it to AWSCURRENT once the new cluster serves under the target id. A failed run never
+touches AWSCURRENT: it keeps opening the cluster that still serves.
+
+AWSPENDING moves to the next run's version, so a failed run's staging cluster, kept for
+inspection, is found by its own label: `aurora-restore-<token>` opens `<target>-stg-<token>`.
+Secrets Manager limits the staging labels of a secret, so the label goes when its cluster does
+not need it any more: on promotion (AWSCURRENT opens it), and in the expiry sweep once
+`<target>-stg-<token>` is gone (`stale_cluster_labels`).
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import uuid
+from collections.abc import Iterable
 from typing import Any
 
+from handlers.lib import naming
 from handlers.lib.errors import SettingsInvalid
 
 CURRENT = "AWSCURRENT"
 PENDING = "AWSPENDING"
+LABEL_PREFIX = "aurora-restore-"
+CLUSTER_LABEL = re.compile(re.escape(LABEL_PREFIX) + naming.TOKEN)
 
 
 def secret_id(variable: str) -> str:
@@ -31,6 +42,45 @@ def secret_id(variable: str) -> str:
 def master_version_id(operation_id: str) -> str:
     """The master-secret version an operation stages (a retried invocation reuses it)."""
     return str(uuid.uuid5(uuid.NAMESPACE_URL, f"aurora-restore:{operation_id}:master"))
+
+
+def cluster_label(operation_id: str) -> str:
+    """The version label that finds the password of the cluster an operation restored: the
+    token in it is the one in `<target>-stg-<token>`."""
+    return LABEL_PREFIX + naming.token(operation_id)
+
+
+def label_token(label: str) -> str | None:
+    return label[len(LABEL_PREFIX) :] if CLUSTER_LABEL.fullmatch(label) else None
+
+
+def attach_label(client: Any, secret: str, version: str, label: str) -> bool:
+    """Put `label` on `version` (a retried step: if it is not there yet). True when added."""
+    if label in stages(client, secret).get(version, []):
+        return False
+    client.update_secret_version_stage(SecretId=secret, VersionStage=label, MoveToVersionId=version)
+    return True
+
+
+def remove_labels(client: Any, secret: str, labels: Iterable[tuple[str, str]]) -> list[str]:
+    """Remove each (version, label); returns the labels removed."""
+    removed = []
+    for version, label in labels:
+        client.update_secret_version_stage(
+            SecretId=secret, VersionStage=label, RemoveFromVersionId=version
+        )
+        removed.append(label)
+    return removed
+
+
+def stale_cluster_labels(client: Any, secret: str, live_tokens: set[str]) -> list[tuple[str, str]]:
+    """(version, label) of every `aurora-restore-<token>` label whose cluster is gone."""
+    return [
+        (version, label)
+        for version, labels in stages(client, secret).items()
+        for label in labels
+        if label_token(label) is not None and label_token(label) not in live_tokens
+    ]
 
 
 def read_json(client: Any, secret: str, **kwargs: Any) -> dict[str, Any]:
@@ -59,7 +109,8 @@ def current_version(client: Any, secret: str) -> str | None:
 
 def promote(client: Any, secret: str, version: str) -> bool:
     """Make `version` AWSCURRENT (the previous one becomes AWSPREVIOUS) and drop its
-    AWSPENDING label. False when there was nothing to do (or no such version)."""
+    AWSPENDING and cluster labels (AWSCURRENT finds it now). False when there was nothing to
+    do (or no such version)."""
     labels = stages(client, secret)
     if version not in labels:
         return False
@@ -73,9 +124,5 @@ def promote(client: Any, secret: str, version: str) -> bool:
             **({"RemoveFromVersionId": current} if current else {}),
         )
         changed = True
-    if PENDING in labels[version]:
-        client.update_secret_version_stage(
-            SecretId=secret, VersionStage=PENDING, RemoveFromVersionId=version
-        )
-        changed = True
-    return changed
+    dropped = [(version, s) for s in labels[version] if s == PENDING or label_token(s)]
+    return bool(remove_labels(client, secret, dropped)) or changed

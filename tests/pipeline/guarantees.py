@@ -37,6 +37,21 @@ def succeeded(operation_id: str, step: str) -> bool:
     )
 
 
+def assert_password_findable(cluster_id: str) -> None:
+    """A kept cluster whose master password the pipeline changed opens with the master-secret
+    version its label finds (`aurora-restore-<token>`, the token of `<target>-stg-<token>`),
+    whatever later runs did to AWSPENDING. (Staging clusters are its only kind: an old target
+    still opens with the password it had, and its cluster never had its password changed.)"""
+    password = support.master_password_of(cluster_id)
+    if password == support.OLD_MASTER_PASSWORD:
+        return  # restored with production's, never reset: nothing of ours to find
+    label = f"aurora-restore-{cluster_id.rsplit('-', 1)[-1]}"
+    found = support.client("secretsmanager").get_secret_value(
+        SecretId=support.MASTER_SECRET, VersionStage=label
+    )
+    assert json.loads(found["SecretString"])["password"] == password, cluster_id
+
+
 def assert_never_lost(
     world: World,
     operation_id: str,
@@ -106,6 +121,7 @@ def assert_never_lost(
         assert cluster_tags["aurora-restore:managed-by"] == "aurora-restore"
         assert cluster_tags["aurora-restore:expires-at"] > now, cluster_id
         assert any(cluster_id in line for line in facts["left"]), facts["left"]
+        assert_password_findable(cluster_id)
     clusters = support.cluster_ids()
     for instance in support.rds().describe_db_instances()["DBInstances"]:
         assert instance["DBClusterIdentifier"] in clusters, instance["DBInstanceIdentifier"]
