@@ -42,14 +42,16 @@ def handler(document: Document, context: Any) -> StepResult:
     if not victim:
         return document, skipped("there is no old cluster")
     client = aws.client("rds", doc.region(document))
+    final = final_snapshot_id(document)
+    # Set before looking: a retried invocation that finds the cluster gone (its delete was
+    # accepted) still has check_delete tag the final snapshot that delete made.
+    document["final_snapshot_id"] = final
     cluster = rds.describe_cluster(client, victim)
     if cluster is None:
         return document, skipped(f"{victim} does not exist")
     cluster_tags = rds.cluster_tags(client, cluster)
     writes = clusters.Writes(guards.Guard(document), client)
     writes.guard.cluster(cluster, cluster_tags, "delete")
-    final = final_snapshot_id(document)
-    document["final_snapshot_id"] = final
     outcome = writes.delete_with_instances(cluster, cluster_tags, final)
     if final and outcome == "deleting":
         writes.tag_final_snapshot(final, victim, doc.operation_id(document))
