@@ -14,8 +14,9 @@ Only ours (the guard, lib/guards, in its sweep mode), only expired:
   `aurora-restore:kind=final-snapshot`, older than `target.final_snapshot_retention_days`; the
   newest one is always kept.
 An expired cluster that is not ours is reported (`left_alone`) and never touched. Last, the
-master secret's `aurora-restore-<token>` labels whose `<target>-stg-<token>` is gone are removed
-(`password_labels_removed`; lib/secrets).
+master secret's `aurora-restore-<token>` labels of operations none of whose restored clusters
+is left (under the target id or a derived one) are removed (`password_labels_removed`;
+lib/secrets).
 
 Best effort: a refusal (e.g. a cluster whose instances are still being deleted) is reported
 and retried by the next sweep; it never fails the step that sweeps.
@@ -43,29 +44,37 @@ def sweep(document: dict[str, Any], client: Any, now: datetime | None = None) ->
     writes = clusters.Writes(guards.Guard(document, sweeping=True), client)
     target_id = doc.target_cluster_id(document)
     patterns = [naming.derived_pattern(target_id, kind) for kind in CLUSTER_KINDS]
-    present = set()
+    restored_by: dict[str, str | None] = {}  # cluster id -> the operation whose password it has
     for cluster in _clusters(client):
         cluster_id = str(cluster.get("DBClusterIdentifier", "")).lower()
-        if not any(p.fullmatch(cluster_id) for p in patterns):
+        derived = any(p.fullmatch(cluster_id) for p in patterns)
+        if not derived and cluster_id != target_id.lower():
             continue
-        if cluster.get("Status") != "deleting":
-            present.add(cluster_id)
         cluster_tags = rds.cluster_tags(client, cluster)
-        if tags.expired(cluster_tags, now) and _ours(
-            writes, found, cluster_id, cluster, cluster_tags
-        ):
+        if cluster.get("Status") != "deleting":
+            restored_by[cluster_id] = _password_of(cluster_tags, doc.env(document))
+        expired = derived and tags.expired(cluster_tags, now)
+        if expired and _ours(writes, found, cluster_id, cluster, cluster_tags):
             _sweep_cluster(document, writes, found, cluster, cluster_tags)
     _sweep_snapshots(document, writes, now, found)
-    staging = naming.derived_pattern(target_id, "stg")
-    live = {c.rsplit("-", 1)[-1] for c in present - set(found["deleted"]) if staging.fullmatch(c)}
+    live = {naming.token(op) for c, op in restored_by.items() if op and c not in found["deleted"]}
     _attempt(found, "password labels", _sweep_password_labels, document, live, found)
     return {key: value for key, value in found.items() if value}
 
 
+def _password_of(cluster_tags: dict[str, str], env: str) -> str | None:
+    """The operation whose master-secret version opens this cluster: the one that restored it
+    (and reset its password) — not for a target brought back from its final snapshot (it has
+    the password it had), nor for a cluster that is not ours."""
+    if not tags.is_managed(cluster_tags, env) or tags.RESTORED_FROM_KEY in cluster_tags:
+        return None
+    return cluster_tags.get(tags.OPERATION_KEY)
+
+
 def _sweep_password_labels(document: dict[str, Any], live: set[str], found: dict[str, Any]) -> None:
-    """A kept staging cluster's password is found by its label (lib/secrets.cluster_label);
-    once the cluster is gone — deleted here, by the undo, or by hand — the label goes too
-    (Secrets Manager limits the labels of a secret)."""
+    """The cluster an operation restored is found by its label (lib/secrets.cluster_label)
+    wherever it sits; once no such cluster is left — deleted here, by a run, the undo, or by
+    hand — the label goes too (Secrets Manager limits the labels of a secret)."""
     sm = aws.client("secretsmanager", doc.region(document))
     secret = secrets.secret_id(MASTER_SECRET)
     removed = secrets.remove_labels(sm, secret, secrets.stale_cluster_labels(sm, secret, live))

@@ -7,11 +7,12 @@ database steps read that version; `finalize` (or the failure path when it rolls 
 promotes it to AWSCURRENT once the new cluster serves under the target id. A failed run never
 touches AWSCURRENT: it keeps opening the cluster that still serves.
 
-AWSPENDING moves to the next run's version, so a failed run's staging cluster, kept for
-inspection, is found by its own label: `aurora-restore-<token>` opens `<target>-stg-<token>`.
-Secrets Manager limits the staging labels of a secret, so the label goes when its cluster does
-not need it any more: on promotion (AWSCURRENT opens it), and in the expiry sweep once
-`<target>-stg-<token>` is gone (`stale_cluster_labels`).
+AWSPENDING moves to the next run's version and AWSPREVIOUS falls off two runs later, so the
+cluster an operation restored is found by that operation's own label, wherever it sits (kept
+for inspection as `<target>-stg-<token>`, serving as the target, kept as `<target>-old-…`):
+`aurora-restore-<token>`. Secrets Manager limits the staging labels of a secret, so the label
+goes once no cluster restored by that operation is left: the expiry sweep removes it
+(`stale_cluster_labels`).
 """
 
 from __future__ import annotations
@@ -45,8 +46,8 @@ def master_version_id(operation_id: str) -> str:
 
 
 def cluster_label(operation_id: str) -> str:
-    """The version label that finds the password of the cluster an operation restored: the
-    token in it is the one in `<target>-stg-<token>`."""
+    """The version label that finds the password of the cluster an operation restored (the
+    token of the operation, as in `<target>-stg-<token>`)."""
     return LABEL_PREFIX + naming.token(operation_id)
 
 
@@ -74,7 +75,8 @@ def remove_labels(client: Any, secret: str, labels: Iterable[tuple[str, str]]) -
 
 
 def stale_cluster_labels(client: Any, secret: str, live_tokens: set[str]) -> list[tuple[str, str]]:
-    """(version, label) of every `aurora-restore-<token>` label whose cluster is gone."""
+    """(version, label) of every `aurora-restore-<token>` label whose operation's cluster is
+    gone (`live_tokens`: the operations with a restored cluster left)."""
     return [
         (version, label)
         for version, labels in stages(client, secret).items()
@@ -109,8 +111,8 @@ def current_version(client: Any, secret: str) -> str | None:
 
 def promote(client: Any, secret: str, version: str) -> bool:
     """Make `version` AWSCURRENT (the previous one becomes AWSPREVIOUS) and drop its
-    AWSPENDING and cluster labels (AWSCURRENT finds it now). False when there was nothing to
-    do (or no such version)."""
+    AWSPENDING label (its cluster label stays: see the module docstring). False when there was
+    nothing to do (or no such version)."""
     labels = stages(client, secret)
     if version not in labels:
         return False
@@ -124,5 +126,7 @@ def promote(client: Any, secret: str, version: str) -> bool:
             **({"RemoveFromVersionId": current} if current else {}),
         )
         changed = True
-    dropped = [(version, s) for s in labels[version] if s == PENDING or label_token(s)]
-    return bool(remove_labels(client, secret, dropped)) or changed
+    if PENDING in labels[version]:
+        remove_labels(client, secret, [(version, PENDING)])
+        changed = True
+    return changed

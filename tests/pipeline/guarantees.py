@@ -38,14 +38,14 @@ def succeeded(operation_id: str, step: str) -> bool:
 
 
 def assert_password_findable(cluster_id: str) -> None:
-    """A kept cluster whose master password the pipeline changed opens with the master-secret
-    version its label finds (`aurora-restore-<token>`, the token of `<target>-stg-<token>`),
-    whatever later runs did to AWSPENDING. (Staging clusters are its only kind: an old target
-    still opens with the password it had, and its cluster never had its password changed.)"""
+    """A cluster whose master password the pipeline set opens with the master-secret version
+    that the label of the operation that restored it finds (`aurora-restore-<token>`), wherever
+    it sits and whatever later runs did to AWSPENDING and AWSCURRENT."""
     password = support.master_password_of(cluster_id)
     if password == support.OLD_MASTER_PASSWORD:
-        return  # restored with production's, never reset: nothing of ours to find
-    label = f"aurora-restore-{cluster_id.rsplit('-', 1)[-1]}"
+        return  # the password it was made with (production's, or the target's): not ours
+    operation = tags_of(support.cluster(cluster_id) or {})["aurora-restore:operation"]
+    label = f"aurora-restore-{naming.token(operation)}"
     found = support.client("secretsmanager").get_secret_value(
         SecretId=support.MASTER_SECRET, VersionStage=label
     )

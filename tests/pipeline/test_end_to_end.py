@@ -170,8 +170,9 @@ def test_refresh_across_regions_swaps_in_the_restored_cluster(
         support.master_password_of(TARGET)
     )
     stages = support.secret_stages()  # promoted once the new cluster served; nothing pending
-    assert stages[master_version(op)] == ["AWSCURRENT"]
-    assert sorted(stages.values()) == [["AWSCURRENT"], ["AWSPREVIOUS"]]
+    label = f"aurora-restore-{naming.token(op)}"  # finds the password of this run's cluster
+    assert sorted(stages[master_version(op)]) == ["AWSCURRENT", label]
+    assert sorted(map(sorted, stages.values())) == [["AWSCURRENT", label], ["AWSPREVIOUS"]]
     assert json.loads(secrets[support.APP_SECRET])["host"] == target["Endpoint"]
 
     # Audit trail: one item per step outcome, in order, all for this env with a TTL.
