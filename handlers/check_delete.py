@@ -2,7 +2,8 @@
 
 AWS refuses to delete a cluster while its instances are still being deleted; once they are
 gone this step issues the cluster delete (guarded again). It also tags the final snapshot as
-ours once AWS shows it. Strategy `replace` waits here before restoring under the target id;
+ours once AWS shows it — only after the delete was accepted (the snapshot is then the one it
+made). Strategy `replace` waits here before restoring under the target id;
 `swap` waits here before finalizing.
 """
 
@@ -21,15 +22,15 @@ def handler(document: Document, context: Any) -> StepResult:
     if not victim:
         return document, polling.record(document, "delete", ready=True, status="nothing deleted")
     client = aws.client("rds", doc.region(document))
+    writes = clusters.Writes(guards.Guard(document), client)
     final = document.get("final_snapshot_id")
     final = str(final) if final else None
     cluster = rds.describe_cluster(client, str(victim))
-    if final:
-        clusters.tag_final_snapshot(client, final, doc.env(document), doc.operation_id(document))
+    state = clusters.status(cluster)
+    if cluster is not None and state != "deleting" and not rds.member_ids(cluster):
+        state = writes.delete_with_instances(cluster, rds.cluster_tags(client, cluster), final)
+    if final and state in ("missing", "deleting"):
+        writes.tag_final_snapshot(final, str(victim), doc.operation_id(document))
     if cluster is None:
         return document, polling.record(document, "delete", ready=True, status="deleted")
-    state = clusters.status(cluster)
-    if state != "deleting" and not rds.member_ids(cluster):
-        guards.check_cluster(document, cluster, rds.cluster_tags(client, cluster), "delete")
-        state = clusters.delete_with_instances(client, cluster, final)
     return document, polling.record(document, "delete", ready=False, status=state)

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from handlers.lib import aws, guards, naming, rds, tags
+from handlers.lib import aws, guards, naming, rds
 from handlers.lib import document as doc
 from handlers.lib.errors import TargetNotAvailable, TargetUnsupported, UnsafeTarget
 from handlers.lib.step import Document, StepResult, pipeline_step
@@ -38,9 +38,7 @@ def handler(document: Document, context: Any) -> StepResult:
         naming.old_cluster_id(target_id, operation_id),
     ):
         found = rds.describe_cluster(client, other)
-        if found is not None and rds.cluster_tags(client, found).get(tags.OPERATION_KEY) != (
-            operation_id
-        ):
+        if found is not None and not _ours(document, found, rds.cluster_tags(client, found)):
             raise UnsafeTarget(f"cluster id {other} is already taken; refusing")
     return document, {
         "target_cluster_id": target_id,
@@ -50,6 +48,14 @@ def handler(document: Document, context: Any) -> StepResult:
     }
 
 
+def _ours(document: Document, cluster: dict[str, Any], cluster_tags: dict[str, str]) -> bool:
+    try:
+        guards.check_cluster(document, cluster, cluster_tags, "use")
+    except UnsafeTarget:
+        return False
+    return True
+
+
 def check_existing_target(
     document: Document, target: dict[str, Any], target_tags: dict[str, str]
 ) -> None:
@@ -57,8 +63,8 @@ def check_existing_target(
     guards.check_cluster(document, target, target_tags, "replace")
     check_state(target)
     # Refuse now, not after hours of copy/restore: delete_old_cluster would refuse later.
-    if target.get("DeletionProtection") and not (
-        tags.OPERATION_KEY in target_tags and doc.target(document).get("deletion_protection")
+    if target.get("DeletionProtection") and not guards.Guard(document).may_lift_protection(
+        target_tags
     ):
         raise UnsafeTarget(
             f"{target.get('DBClusterIdentifier')} has deletion protection that aurora-restore "

@@ -1,14 +1,14 @@
 """Step: create the configured number and class of instances in the restored cluster.
 
-Runs once the cluster is available (a restore brings no instances). Idempotent: existing
-instances with our ids are kept.
+Runs once the cluster is available (a restore brings no instances), only in the cluster this
+operation restored (guarded). Idempotent: existing instances with our ids are kept.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from handlers.lib import aws, naming, polling, rds, tags
+from handlers.lib import aws, clusters, guards, naming, polling, rds, tags
 from handlers.lib import document as doc
 from handlers.lib.errors import RestoreFailed
 from handlers.lib.step import Document, StepResult, pipeline_step
@@ -25,6 +25,11 @@ def handler(document: Document, context: Any) -> StepResult:
         naming.instance_id(doc.target_cluster_id(document), operation_id, n)
         for n in range(1, count + 1)
     ]
+    cluster = rds.describe_cluster(client, cluster_id)
+    cluster_tags = rds.cluster_tags(client, cluster) if cluster else {}
+    if cluster is None or cluster_tags.get(tags.OPERATION_KEY) != operation_id:
+        raise RestoreFailed(f"{cluster_id} is not the cluster this operation restored")
+    writes = clusters.Writes(guards.Guard(document), client)
     created = []
     for instance_id in ids:
         existing = rds.describe_instance(client, instance_id)
@@ -32,9 +37,10 @@ def handler(document: Document, context: Any) -> StepResult:
             if existing.get("DBClusterIdentifier") != cluster_id:
                 raise RestoreFailed(f"instance {instance_id} exists in another cluster")
             continue
-        client.create_db_instance(
+        writes.create_instance(
+            cluster,
+            cluster_tags,
             DBInstanceIdentifier=instance_id,
-            DBClusterIdentifier=cluster_id,
             Engine=target.get("engine") or "aurora-postgresql",
             DBInstanceClass=target.get("instance_class") or "db.r6g.large",
             PubliclyAccessible=False,

@@ -2,9 +2,9 @@
 
 Which cluster: with strategy `swap`, this operation's old cluster (the swapped-out target);
 with `replace`, the target itself, before the restore. The guard (lib/guards) runs first and
-nothing is changed if it refuses. Deletion protection is turned off only if aurora-restore set
-it (the cluster was restored by an earlier operation and the config asks for protection);
-otherwise the step refuses.
+nothing is changed if it refuses (the old cluster must carry this operation's swapped-out mark).
+Deletion protection is turned off only if aurora-restore set it (the cluster was restored by an
+earlier operation and the config asks for protection); otherwise the step refuses.
 
 The final snapshot (`target.final_snapshot`, default on; mandatory with `replace`) is
 `<target>-final-<token>`, tagged ours (`aurora-restore:kind=final-snapshot`) as soon as it is
@@ -16,9 +16,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from handlers.lib import aws, clusters, guards, naming, polling, rds, tags
+from handlers.lib import aws, clusters, guards, naming, polling, rds
 from handlers.lib import document as doc
-from handlers.lib.errors import UnsafeTarget
 from handlers.lib.step import Document, StepResult, pipeline_step, skipped
 
 
@@ -43,34 +42,22 @@ def handler(document: Document, context: Any) -> StepResult:
     if not victim:
         return document, skipped("there is no old cluster")
     client = aws.client("rds", doc.region(document))
+    final = final_snapshot_id(document)
+    # Set before looking: a retried invocation that finds the cluster gone (its delete was
+    # accepted) still has check_delete tag the final snapshot that delete made.
+    document["final_snapshot_id"] = final
     cluster = rds.describe_cluster(client, victim)
     if cluster is None:
         return document, skipped(f"{victim} does not exist")
     cluster_tags = rds.cluster_tags(client, cluster)
-    guards.check_cluster(document, cluster, cluster_tags, "delete")
-    if cluster.get("DeletionProtection"):
-        _lift_protection(document, client, victim, cluster_tags)
-    final = final_snapshot_id(document)
-    document["final_snapshot_id"] = final
-    outcome = clusters.delete_with_instances(client, cluster, final)
-    if final:
-        clusters.tag_final_snapshot(client, final, doc.env(document), doc.operation_id(document))
+    writes = clusters.Writes(guards.Guard(document), client)
+    writes.guard.cluster(cluster, cluster_tags, "delete")
+    outcome = writes.delete_with_instances(cluster, cluster_tags, final)
+    if final and outcome == "deleting":
+        writes.tag_final_snapshot(final, victim, doc.operation_id(document))
     return document, {
         "cluster_id": victim,
         "instances_deleted": len(rds.member_ids(cluster)),
         "final_snapshot": final,
         "status": outcome,
     }
-
-
-def _lift_protection(
-    document: Document, client: Any, cluster_id: str, cluster_tags: dict[str, str]
-) -> None:
-    ours = tags.OPERATION_KEY in cluster_tags and doc.target(document).get("deletion_protection")
-    if not ours:
-        raise UnsafeTarget(
-            f"{cluster_id} has deletion protection that aurora-restore did not set; refusing"
-        )
-    client.modify_db_cluster(
-        DBClusterIdentifier=cluster_id, DeletionProtection=False, ApplyImmediately=True
-    )

@@ -1,7 +1,8 @@
 """Step: clean up after a successful refresh.
 
-Promotes this run's master password to AWSCURRENT (already done after a swap; `replace` does it
-here), deletes the copied snapshot when `target.delete_copied_snapshot` (only the copy this
+Turns on deletion protection of the refreshed target when `target.deletion_protection` (restored
+clusters start without it, so that a failed run's clean-up can delete them), promotes this
+run's master password to AWSCURRENT (already done after a swap; `replace` does it here), deletes the copied snapshot when `target.delete_copied_snapshot` (only the copy this
 operation made), updates the app secret's host/port to the refreshed cluster (users untouched),
 sweeps what earlier failed runs kept past its expiry and our final snapshots past retention
 (lib/expiry), and puts the outcome in `document["result"]`.
@@ -12,9 +13,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from handlers.lib import aws, expiry, rds, secrets, tags
+from handlers.lib import aws, clusters, expiry, guards, rds, secrets, tags
 from handlers.lib import document as doc
-from handlers.lib.errors import RestoreFailed
+from handlers.lib.errors import RestoreFailed, UnsafeTarget
 from handlers.lib.step import Document, StepResult, pipeline_step
 
 APP_SECRET = "APP_SECRET_ID"
@@ -28,15 +29,16 @@ def handler(document: Document, context: Any) -> StepResult:
     target_id = doc.target_cluster_id(document)
     cluster = rds.describe_cluster(client, target_id)
     operation_id = doc.operation_id(document)
-    if cluster is None or rds.cluster_tags(client, cluster).get(tags.OPERATION_KEY) != (
-        operation_id
-    ):
+    cluster_tags = rds.cluster_tags(client, cluster) if cluster else {}
+    if cluster is None or cluster_tags.get(tags.OPERATION_KEY) != operation_id:
         raise RestoreFailed(f"{target_id} is not the cluster this operation restored")
+    writes = clusters.Writes(guards.Guard(document), client)
+    protected = writes.protect(cluster, cluster_tags)
     sm = aws.client("secretsmanager", region)
     promoted = secrets.promote(
         sm, secrets.secret_id(MASTER_SECRET), secrets.master_version_id(operation_id)
     )
-    copy_deleted = _delete_copy(document, client)
+    copy_deleted = _delete_copy(writes, document, client)
     endpoint, port = str(cluster.get("Endpoint") or ""), int(cluster.get("Port") or 5432)
     secret_updated = _update_app_secret(sm, endpoint, port)
     swept = expiry.sweep(document, client)
@@ -53,22 +55,22 @@ def handler(document: Document, context: Any) -> StepResult:
         "copy_deleted": copy_deleted,
         "app_secret_updated": secret_updated,
         "master_password_promoted": promoted,
+        "deletion_protection_turned_on": protected,
         **({"swept": swept} if swept else {}),
     }
 
 
-def _delete_copy(document: Document, client: Any) -> bool:
+def _delete_copy(writes: clusters.Writes, document: Document, client: Any) -> bool:
     copy = document.get("copy") or {}
     if not copy.get("required") or not doc.target(document).get("delete_copied_snapshot"):
         return False
     snapshot = rds.describe_cluster_snapshot(client, str(copy["snapshot_id"]))
     if snapshot is None:
         return False
-    if tags.from_list(snapshot.get("TagList")).get(tags.OPERATION_KEY) != doc.operation_id(
-        document
-    ):
+    try:
+        writes.delete_snapshot(snapshot)
+    except UnsafeTarget:
         return False  # not ours: leave it
-    client.delete_db_cluster_snapshot(DBClusterSnapshotIdentifier=copy["snapshot_id"])
     return True
 
 

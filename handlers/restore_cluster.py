@@ -3,7 +3,11 @@
 Strategy `swap` restores under this operation's staging id (the target keeps serving);
 `replace` restores under the target id, after delete_old_cluster removed the old target. A
 restore drill restores under its own `<target>-drill-<token>` id, with the drill marker and
-expiry tags and never with deletion protection (it is deleted again at the end of the drill).
+expiry tags (it is deleted again at the end of the drill).
+
+Never with deletion protection: until it serves, the restored cluster is one a failed run's
+clean-up (the undo, the expiry sweep) must be able to delete. `target.deletion_protection` is
+applied to the refreshed target once it serves (finalize; the undo when it rolls forward).
 Retry-safe: a cluster already restored by this operation is reused; any other cluster with
 that id is refused (moto, unlike AWS, would silently overwrite it).
 

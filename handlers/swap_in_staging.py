@@ -29,11 +29,13 @@ def handler(document: Document, context: Any) -> StepResult:
         ) == doc.operation_id(document):
             return document, {"cluster_id": target_id, "action": "already renamed"}
         raise SwapFailed(f"staging cluster {staging_id} not found")
-    guards.check_cluster(document, staging, rds.cluster_tags(client, staging), "rename")
+    staging_tags = rds.cluster_tags(client, staging)
+    writes = clusters.Writes(guards.Guard(document), client)
+    writes.guard.cluster(staging, staging_tags, "rename")
     if rds.describe_cluster(client, target_id) is not None:
         raise SwapFailed(f"{target_id} still exists; the old target was not renamed away")
     state = clusters.status(staging)
     if state != clusters.AVAILABLE:  # AWS refuses to rename a cluster in any other state
         raise SwapFailed(f"staging cluster {staging_id} is {state}, not available")
-    clusters.rename(client, staging_id, target_id)
+    writes.rename(staging, staging_tags, target_id)
     return document, {"cluster_id": target_id, "from": staging_id, "action": "renamed"}

@@ -22,7 +22,7 @@ import uuid
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from handlers.lib import audit, aws, guards, naming, notify, rds, secrets, tags
+from handlers.lib import audit, aws, clusters, guards, naming, notify, rds, secrets, tags
 from handlers.lib import document as doc
 from handlers.lib.errors import SettingsInvalid, UnsafeTarget
 
@@ -171,16 +171,18 @@ def _clean_up_cluster(document: Document, client: Any) -> str:
     if cluster is None:
         return "gone"
     cluster_tags_found = rds.cluster_tags(client, cluster)
-    guards.check_cluster(document, cluster, cluster_tags_found, "delete")
+    writes = clusters.Writes(guards.Guard(document), client)
+    writes.guard.cluster(cluster, cluster_tags_found, "delete")
     if not is_this_drills(cluster_tags_found, document):
         raise UnsafeTarget(f"refusing to delete {drill_id}: it is not this drill's cluster")
     if cluster.get("Status") == "deleting":
         return "deleting"
     if cluster.get("DeletionProtection"):
         raise UnsafeTarget(f"{drill_id} has deletion protection (set by hand?); refusing")
-    waiting = [i for i in _instances(document, client, cluster) if not _delete_instance(client, i)]
+    members = _instances(document, client, cluster)
+    waiting = [i for i in members if not _delete_instance(writes, cluster, cluster_tags_found, i)]
     try:
-        client.delete_db_cluster(DBClusterIdentifier=drill_id, SkipFinalSnapshot=True)
+        writes.delete_cluster(cluster, cluster_tags_found, None)
     except Exception as exc:
         if aws.error_code(exc) in NOT_YET:
             return (
@@ -212,16 +214,18 @@ def _instances(document: Document, client: Any, cluster: dict[str, Any]) -> list
     return sorted(found)
 
 
-def _delete_instance(client: Any, instance_id: str) -> bool:
-    """True when the instance is gone or being deleted."""
+def _delete_instance(
+    writes: clusters.Writes, cluster: dict[str, Any], found: dict[str, str], instance_id: str
+) -> bool:
+    """True when the instance (one of the drill cluster's) is gone or being deleted."""
     try:
-        client.delete_db_instance(DBInstanceIdentifier=instance_id)
+        writes.delete_instance(cluster, found, instance_id)
     except Exception as exc:
         code = aws.error_code(exc)
         if code in INSTANCE_NOT_FOUND:
             return True
         if code in NOT_YET:
-            instance = rds.describe_instance(client, instance_id)
+            instance = rds.describe_instance(writes.client, instance_id)
             return instance is None or instance.get("DBInstanceStatus") == "deleting"
         raise
     return True
@@ -241,7 +245,7 @@ def _clean_up_copy(document: Document, client: Any) -> str:
     if snapshot.get("Status") == "deleting":
         return "deleting"
     try:
-        client.delete_db_cluster_snapshot(DBClusterSnapshotIdentifier=copy_id)
+        clusters.Writes(guards.Guard(document), client).delete_snapshot(snapshot)
     except Exception as exc:
         if aws.error_code(exc) in SNAPSHOT_NOT_YET:
             return f"waiting ({snapshot.get('Status')})"

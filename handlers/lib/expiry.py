@@ -2,14 +2,21 @@
 once they are past retention. Run by `finalize` (every successful run), the failure path and
 `recover` — so nothing of a failed run outlives its expiry by more than one run.
 
-Only ours, only expired:
+Only ours (the guard, lib/guards, in its sweep mode), only expired:
 - clusters `<target>-stg-<token>` / `<target>-old-<token>` / `<target>-drill-<token>` (a
   restore drill's, when its cleanup could not finish) and copies `<target>-src-<token>`
-  carrying our managed-by/env tags and an `aurora-restore:expires-at` in the past (never the
-  source, never a protected id). An old target is deleted with a final snapshot when the config
-  asks for one (`<target>-final-<token>`); a staging cluster without (its snapshot still exists);
-- final snapshots `<target>-final-<token>` tagged ours and `aurora-restore:kind=final-snapshot`,
-  older than `target.final_snapshot_retention_days`; the newest one is always kept.
+  carrying our managed-by/env tags, the id of the operation their `<token>` names, and an
+  `aurora-restore:expires-at` in the past (never the source, never a protected id). An old
+  target is deleted with a final snapshot when the config asks for one
+  (`<target>-final-<token>`); a staging cluster without (its snapshot still exists). Deletion
+  protection that aurora-restore set is lifted first;
+- final snapshots `<target>-final-<token>` tagged ours, with their operation's id and
+  `aurora-restore:kind=final-snapshot`, older than `target.final_snapshot_retention_days`; the
+  newest one is always kept.
+An expired cluster that is not ours is reported (`left_alone`) and never touched. Last, the
+master secret's `aurora-restore-<token>` labels of operations none of whose restored clusters
+is left (under the target id or a derived one) are removed (`password_labels_removed`;
+lib/secrets).
 
 Best effort: a refusal (e.g. a cluster whose instances are still being deleted) is reported
 and retried by the next sweep; it never fails the step that sweeps.
@@ -22,57 +29,115 @@ from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from handlers.lib import clusters, naming, rds, tags
+from handlers.lib import aws, clusters, guards, naming, rds, secrets, tags
 from handlers.lib import document as doc
+from handlers.lib.errors import UnsafeTarget
 
 LOG = logging.getLogger("aurora_restore")
+MASTER_SECRET = "MASTER_SECRET_ID"
+CLUSTER_KINDS = ("stg", "old", "drill")  # drill: a restore drill's, left behind
 
 
 def sweep(document: dict[str, Any], client: Any, now: datetime | None = None) -> dict[str, Any]:
     now = now or datetime.now(timezone.utc)
-    found: dict[str, list[str]] = {"deleted": [], "waiting": [], "errors": []}
+    found: dict[str, list[str]] = {"deleted": [], "waiting": [], "errors": [], "left_alone": []}
+    writes = clusters.Writes(guards.Guard(document, sweeping=True), client)
     target_id = doc.target_cluster_id(document)
-    env = doc.env(document)
-    excluded = {str(c).lower() for c in doc.target(document).get("protected_cluster_ids") or []}
-    excluded.add(str(doc.source(document).get("cluster_id") or "").lower())
-    staging = naming.derived_pattern(target_id, "stg")
-    old = naming.derived_pattern(target_id, "old")
-    drill = naming.derived_pattern(target_id, "drill")  # a restore drill's, left behind
-    final = bool(doc.target(document).get("final_snapshot"))
+    patterns = [naming.derived_pattern(target_id, kind) for kind in CLUSTER_KINDS]
+    restored_by: dict[str, str | None] = {}  # cluster id -> the operation whose password it has
     for cluster in _clusters(client):
         cluster_id = str(cluster.get("DBClusterIdentifier", "")).lower()
-        if cluster_id in excluded or not (
-            staging.fullmatch(cluster_id) or old.fullmatch(cluster_id) or drill.fullmatch(cluster_id)
-        ):
+        derived = any(p.fullmatch(cluster_id) for p in patterns)
+        if not derived and cluster_id != target_id.lower():
             continue
         cluster_tags = rds.cluster_tags(client, cluster)
-        if not (tags.is_managed(cluster_tags, env) and tags.expired(cluster_tags, now)):
-            continue
-        final_id = None
-        if final and old.fullmatch(cluster_id):
-            final_id = naming.final_snapshot_for(target_id, cluster_id)
-        _attempt(found, cluster_id, clusters.delete_with_instances, client, cluster, final_id)
-        if final_id:
-            _attempt(found, final_id, _tag_final, client, final_id, env, cluster_tags)
-    _sweep_snapshots(document, client, now, found)
+        if cluster.get("Status") != "deleting":
+            restored_by[cluster_id] = _password_of(cluster_tags, doc.env(document))
+        expired = derived and tags.expired(cluster_tags, now)
+        if expired and _ours(writes, found, cluster_id, cluster, cluster_tags):
+            _sweep_cluster(document, writes, found, cluster, cluster_tags)
+    _sweep_snapshots(document, writes, now, found)
+    live = {naming.token(op) for c, op in restored_by.items() if op and c not in found["deleted"]}
+    _attempt(found, "password labels", _sweep_password_labels, document, live, found)
     return {key: value for key, value in found.items() if value}
 
 
+def _password_of(cluster_tags: dict[str, str], env: str) -> str | None:
+    """The operation whose master-secret version opens this cluster: the one that restored it
+    (and reset its password) — not for a target brought back from its final snapshot (it has
+    the password it had), nor for a cluster that is not ours."""
+    if not tags.is_managed(cluster_tags, env) or tags.RESTORED_FROM_KEY in cluster_tags:
+        return None
+    return cluster_tags.get(tags.OPERATION_KEY)
+
+
+def _sweep_password_labels(document: dict[str, Any], live: set[str], found: dict[str, Any]) -> None:
+    """The cluster an operation restored is found by its label (lib/secrets.cluster_label)
+    wherever it sits; once no such cluster is left — deleted here, by a run, the undo, or by
+    hand — the label goes too (Secrets Manager limits the labels of a secret)."""
+    sm = aws.client("secretsmanager", doc.region(document))
+    secret = secrets.secret_id(MASTER_SECRET)
+    removed = secrets.remove_labels(sm, secret, secrets.stale_cluster_labels(sm, secret, live))
+    if removed:
+        found["password_labels_removed"] = removed
+
+
+def _ours(
+    writes: clusters.Writes,
+    found: dict[str, list[str]],
+    cluster_id: str,
+    cluster: dict[str, Any],
+    cluster_tags: dict[str, str],
+) -> bool:
+    """Expired is not enough: only ours (lib/guards) — a cluster with our expiry tag but not
+    our tags and its operation's id is reported, never touched."""
+    try:
+        writes.guard.cluster(cluster, cluster_tags, "delete")
+    except UnsafeTarget as exc:
+        LOG.warning("sweep: %s", exc)
+        found["left_alone"].append(cluster_id)
+        return False
+    return True
+
+
+def _sweep_cluster(
+    document: dict[str, Any],
+    writes: clusters.Writes,
+    found: dict[str, list[str]],
+    cluster: dict[str, Any],
+    cluster_tags: dict[str, str],
+) -> None:
+    """An old target goes with a final snapshot when the config asks for one (named and tagged
+    after the operation that swapped it out); anything else without."""
+    target_id = doc.target_cluster_id(document)
+    cluster_id = str(cluster["DBClusterIdentifier"]).lower()
+    final_id = None
+    if doc.target(document).get("final_snapshot") and naming.derived_pattern(
+        target_id, "old"
+    ).fullmatch(cluster_id):
+        final_id = naming.final_snapshot_for(target_id, cluster_id)
+    deleting = len(found["deleted"])
+    _attempt(found, cluster_id, writes.delete_with_instances, cluster, cluster_tags, final_id)
+    if final_id and len(found["deleted"]) > deleting:  # only the snapshot our delete made
+        operation = cluster_tags[tags.SWAPPED_OUT_KEY]
+        _attempt(found, final_id, _tag_final, writes, final_id, cluster_id, operation)
+
+
 def _sweep_snapshots(
-    document: dict[str, Any], client: Any, now: datetime, found: dict[str, list[str]]
+    document: dict[str, Any], writes: clusters.Writes, now: datetime, found: dict[str, list[str]]
 ) -> None:
     target_id = doc.target_cluster_id(document)
     env = doc.env(document)
     copies = naming.derived_pattern(target_id, "src")
     finals = naming.derived_pattern(target_id, "final")
     kept_finals: list[dict[str, Any]] = []
-    for snapshot in _snapshots(client):
+    for snapshot in _snapshots(writes.client):
         snapshot_id = str(snapshot.get("DBClusterSnapshotIdentifier", "")).lower()
         snapshot_tags = tags.from_list(snapshot.get("TagList"))
-        if not tags.is_managed(snapshot_tags, env):
+        if not tags.is_managed(snapshot_tags, env) or not _snapshot_ours(writes, snapshot):
             continue
         if copies.fullmatch(snapshot_id) and tags.expired(snapshot_tags, now):
-            _attempt(found, snapshot_id, _delete_snapshot, client, snapshot_id)
+            _attempt(found, snapshot_id, _delete_snapshot, writes, snapshot)
         elif finals.fullmatch(snapshot_id) and (
             snapshot_tags.get(tags.KIND_KEY) == tags.FINAL_SNAPSHOT_KIND
         ):
@@ -82,7 +147,15 @@ def _sweep_snapshots(
     for snapshot in newest_first[1:]:
         if snapshot.get("Status") == "available" and _created(snapshot) < limit:
             snapshot_id = str(snapshot["DBClusterSnapshotIdentifier"])
-            _attempt(found, snapshot_id, _delete_snapshot, client, snapshot_id)
+            _attempt(found, snapshot_id, _delete_snapshot, writes, snapshot)
+
+
+def _snapshot_ours(writes: clusters.Writes, snapshot: dict[str, Any]) -> bool:
+    try:
+        writes.guard.snapshot(snapshot, "delete")
+    except UnsafeTarget:
+        return False
+    return True
 
 
 def _attempt(found: dict[str, list[str]], what: str, action: Any, *args: Any) -> None:
@@ -98,14 +171,13 @@ def _attempt(found: dict[str, list[str]], what: str, action: Any, *args: Any) ->
         found["waiting"].append(f"{what} ({outcome})")
 
 
-def _tag_final(client: Any, snapshot_id: str, env: str, cluster_tags: dict[str, str]) -> str:
-    operation = cluster_tags.get(tags.OPERATION_KEY) or "sweep"
-    clusters.tag_final_snapshot(client, snapshot_id, env, operation)
+def _tag_final(writes: clusters.Writes, snapshot_id: str, cluster_id: str, operation: str) -> str:
+    writes.tag_final_snapshot(snapshot_id, cluster_id, operation)
     return "tagged"
 
 
-def _delete_snapshot(client: Any, snapshot_id: str) -> str:
-    client.delete_db_cluster_snapshot(DBClusterSnapshotIdentifier=snapshot_id)
+def _delete_snapshot(writes: clusters.Writes, snapshot: dict[str, Any]) -> str:
+    writes.delete_snapshot(snapshot)
     return "deleted"
 
 

@@ -18,7 +18,7 @@ def restore_parameters(document: Document, cluster_id: str, snapshot_id: str) ->
         "Engine": target.get("engine") or "aurora-postgresql",
         "Port": int(target.get("port") or 5432),
         "EnableIAMDatabaseAuthentication": bool(target.get("iam_auth")),
-        "DeletionProtection": bool(target.get("deletion_protection")),
+        "DeletionProtection": False,  # applied once it serves (finalize, the undo)
         "CopyTagsToSnapshot": True,
         "Tags": tags.to_list(tags.managed(doc.env(document), doc.operation_id(document))),
     }
@@ -41,5 +41,4 @@ def restore_parameters(document: Document, cluster_id: str, snapshot_id: str) ->
     params.update({key: value for key, value in optional.items() if value})
     if doc.is_drill(document):
         params["Tags"] = tags.to_list(drill.cluster_tags(document))
-        params["DeletionProtection"] = False
     return params

@@ -2,23 +2,35 @@
 
 The master secret's versions during a run (contract, handlers/CONTRACT.md):
 `reset_master_password` stages the staging cluster's new password as this operation's version
-(`master_version_id`), labelled AWSPENDING; the database steps read that version; `finalize`
-(or the failure path when it rolls forward) promotes it to AWSCURRENT once the new cluster
-serves under the target id. A failed run never touches AWSCURRENT: it keeps opening the
-cluster that still serves.
+(`master_version_id`), labelled AWSPENDING and `aurora-restore-<token>` (`cluster_label`); the
+database steps read that version; `finalize` (or the failure path when it rolls forward)
+promotes it to AWSCURRENT once the new cluster serves under the target id. A failed run never
+touches AWSCURRENT: it keeps opening the cluster that still serves.
+
+AWSPENDING moves to the next run's version and AWSPREVIOUS falls off two runs later, so the
+cluster an operation restored is found by that operation's own label, wherever it sits (kept
+for inspection as `<target>-stg-<token>`, serving as the target, kept as `<target>-old-…`):
+`aurora-restore-<token>`. Secrets Manager limits the staging labels of a secret, so the label
+goes once no cluster restored by that operation is left: the expiry sweep removes it
+(`stale_cluster_labels`).
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import uuid
+from collections.abc import Iterable
 from typing import Any
 
+from handlers.lib import naming
 from handlers.lib.errors import SettingsInvalid
 
 CURRENT = "AWSCURRENT"
 PENDING = "AWSPENDING"
+LABEL_PREFIX = "aurora-restore-"
+CLUSTER_LABEL = re.compile(re.escape(LABEL_PREFIX) + naming.TOKEN)
 
 
 def secret_id(variable: str) -> str:
@@ -31,6 +43,46 @@ def secret_id(variable: str) -> str:
 def master_version_id(operation_id: str) -> str:
     """The master-secret version an operation stages (a retried invocation reuses it)."""
     return str(uuid.uuid5(uuid.NAMESPACE_URL, f"aurora-restore:{operation_id}:master"))
+
+
+def cluster_label(operation_id: str) -> str:
+    """The version label that finds the password of the cluster an operation restored (the
+    token of the operation, as in `<target>-stg-<token>`)."""
+    return LABEL_PREFIX + naming.token(operation_id)
+
+
+def label_token(label: str) -> str | None:
+    return label[len(LABEL_PREFIX) :] if CLUSTER_LABEL.fullmatch(label) else None
+
+
+def attach_label(client: Any, secret: str, version: str, label: str) -> bool:
+    """Put `label` on `version` (a retried step: if it is not there yet). True when added."""
+    if label in stages(client, secret).get(version, []):
+        return False
+    client.update_secret_version_stage(SecretId=secret, VersionStage=label, MoveToVersionId=version)
+    return True
+
+
+def remove_labels(client: Any, secret: str, labels: Iterable[tuple[str, str]]) -> list[str]:
+    """Remove each (version, label); returns the labels removed."""
+    removed = []
+    for version, label in labels:
+        client.update_secret_version_stage(
+            SecretId=secret, VersionStage=label, RemoveFromVersionId=version
+        )
+        removed.append(label)
+    return removed
+
+
+def stale_cluster_labels(client: Any, secret: str, live_tokens: set[str]) -> list[tuple[str, str]]:
+    """(version, label) of every `aurora-restore-<token>` label whose operation's cluster is
+    gone (`live_tokens`: the operations with a restored cluster left)."""
+    return [
+        (version, label)
+        for version, labels in stages(client, secret).items()
+        for label in labels
+        if label_token(label) is not None and label_token(label) not in live_tokens
+    ]
 
 
 def read_json(client: Any, secret: str, **kwargs: Any) -> dict[str, Any]:
@@ -59,7 +111,8 @@ def current_version(client: Any, secret: str) -> str | None:
 
 def promote(client: Any, secret: str, version: str) -> bool:
     """Make `version` AWSCURRENT (the previous one becomes AWSPREVIOUS) and drop its
-    AWSPENDING label. False when there was nothing to do (or no such version)."""
+    AWSPENDING label (its cluster label stays: see the module docstring). False when there was
+    nothing to do (or no such version)."""
     labels = stages(client, secret)
     if version not in labels:
         return False
@@ -74,8 +127,6 @@ def promote(client: Any, secret: str, version: str) -> bool:
         )
         changed = True
     if PENDING in labels[version]:
-        client.update_secret_version_stage(
-            SecretId=secret, VersionStage=PENDING, RemoveFromVersionId=version
-        )
+        remove_labels(client, secret, [(version, PENDING)])
         changed = True
     return changed

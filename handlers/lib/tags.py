@@ -2,6 +2,10 @@
 
 - `aurora-restore:managed-by=aurora-restore` and `aurora-restore:env=<env>`: ours, for this env.
 - `aurora-restore:operation=<operation id>`: the run that restored or made it.
+- `aurora-restore:swapped-out-by=<operation id>`: the target a run renamed to its
+  `<target>-old-<token>` id (set just before the rename): that run's id on the old cluster,
+  which the guard (lib/guards) requires before the run — or, once expired, the sweep — writes
+  to it. Removed when it serves under the target id again.
 - `aurora-restore:expires-at=<UTC, YYYY-MM-DDTHH:MM:SSZ>`: kept on purpose after a failed run
   (for inspection); later runs and `recover` delete it once the moment has passed.
 - `aurora-restore:kind=final-snapshot`: a final snapshot of a deleted cluster (kept per the
@@ -20,6 +24,7 @@ MANAGED_BY_KEY = "aurora-restore:managed-by"
 MANAGED_BY_VALUE = "aurora-restore"
 ENV_KEY = "aurora-restore:env"
 OPERATION_KEY = "aurora-restore:operation"
+SWAPPED_OUT_KEY = "aurora-restore:swapped-out-by"
 EXPIRES_KEY = "aurora-restore:expires-at"
 KIND_KEY = "aurora-restore:kind"
 FINAL_SNAPSHOT_KIND = "final-snapshot"

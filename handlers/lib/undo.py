@@ -54,7 +54,7 @@ from handlers.lib import (
     tags,
 )
 from handlers.lib import document as doc
-from handlers.lib.errors import Locked
+from handlers.lib.errors import Locked, UnsafeTarget
 
 LOG = logging.getLogger("aurora_restore")
 MASTER_SECRET = "MASTER_SECRET_ID"
@@ -65,6 +65,7 @@ SERVING_NEW = "this run's refreshed cluster"
 SERVING_OLD = "the target as it was before this run"
 SERVING_RESTORED = "the target as it was before this run, restored from its final snapshot"
 SERVING_NONE = "nothing"
+SERVING_FOREIGN = "a cluster that is not aurora-restore's (left alone)"
 
 
 def run_pass(document: dict[str, Any], now: datetime | None = None) -> dict[str, Any]:
@@ -143,6 +144,8 @@ class _Pass:
         self.staging_id = naming.staging_cluster_id(self.target_id, self.op)
         self.final_id = naming.final_snapshot_id(self.target_id, self.op)
         self.rds = aws.client("rds", doc.region(document))
+        self.guard = guards.Guard(document)
+        self.writes = clusters.Writes(self.guard, self.rds)
         self.expires_at = tags.expiry(now, doc.failed_run_expiry_hours(document))
         self.serving = SERVING_NONE
         self.actions: list[str] = []
@@ -162,14 +165,32 @@ class _Pass:
             and tags.RESTORED_FROM_KEY not in cluster_tags
         )
 
+    def ours(
+        self, cluster_id: str, cluster: dict[str, Any], cluster_tags: dict[str, str], action: str
+    ) -> bool:
+        """The guard's verdict (lib/guards); a cluster that is not ours is reported and never
+        written to — not even tagged — and the undo goes on without it."""
+        try:
+            self.guard.cluster(cluster, cluster_tags, action)
+        except UnsafeTarget as exc:
+            self.left.append(f"{cluster_id} left alone: {exc}")
+            return False
+        return True
+
     def serves(self, cluster: dict[str, Any], cluster_tags: dict[str, str]) -> None:
         """The cluster under the target id stays: it must never carry an expiry (a sweep
-        would take it once it is swapped out by a later run)."""
-        if tags.EXPIRES_KEY in cluster_tags:
-            self.rds.remove_tags_from_resource(
-                ResourceName=cluster["DBClusterArn"], TagKeys=[tags.EXPIRES_KEY]
+        would take it once it is swapped out by a later run) nor this run's swapped-out mark."""
+        if clusters.status(cluster) == clusters.AVAILABLE and self.ours(
+            self.target_id, cluster, cluster_tags, "untag"
+        ):
+            removed = self.writes.remove_tags(
+                cluster, cluster_tags, [tags.EXPIRES_KEY, tags.SWAPPED_OUT_KEY]
             )
-            self.actions.append(f"removed the expiry tag from {self.target_id}")
+            if tags.EXPIRES_KEY in removed:
+                self.actions.append(f"removed the expiry tag from {self.target_id}")
+            # Rolled forward: this run's cluster is the target now, protected as configured.
+            if self.serving == SERVING_NEW and self.writes.protect(cluster, cluster_tags):
+                self.actions.append(f"turned on deletion protection of {self.target_id}")
         self.settling(self.target_id, cluster)
 
     def settling(self, cluster_id: str, cluster: dict[str, Any]) -> None:
@@ -191,7 +212,9 @@ class _Pass:
         if state == "renaming":  # it may be becoming the target: never mark that one
             self.pending.append(f"{cluster_id} is renaming")
             return
-        if clusters.mark_expiring(self.rds, cluster["DBClusterArn"], cluster_tags, self.expires_at):
+        if not self.ours(cluster_id, cluster, cluster_tags, "tag"):
+            return
+        if self.writes.mark_expiring(cluster, cluster_tags, self.expires_at):
             self.actions.append(f"tagged {cluster_id} to expire at {self.expires_at}")
         until = cluster_tags.get(tags.EXPIRES_KEY) or self.expires_at
         self.left.append(f"{cluster_id} ({why}) kept until {until}")
@@ -207,6 +230,8 @@ class _Pass:
         staging_renaming = clusters.status(staging) == "renaming"  # maybe becoming the target
         if target is not None:
             self.serving = SERVING_NEW if self.is_new(target_tags) else SERVING_OLD
+            if not tags.is_managed(target_tags, self.env):
+                self.serving = SERVING_FOREIGN
             self.serves(target, target_tags)
             if old is not None:
                 why = (
@@ -228,12 +253,12 @@ class _Pass:
         if state != clusters.AVAILABLE:
             self.pending.append(f"{self.old_id} is {state} (renamed back once available)")
             return
-        guards.check_cluster(self.document, old, old_tags, "rename")
-        if tags.EXPIRES_KEY in old_tags:  # it serves again: it must never be swept
-            self.rds.remove_tags_from_resource(
-                ResourceName=old["DBClusterArn"], TagKeys=[tags.EXPIRES_KEY]
-            )
-        clusters.rename(self.rds, self.old_id, self.target_id)
+        if not self.ours(self.old_id, old, old_tags, "rename"):
+            return
+        # It serves again: it must never be swept. (Its swapped-out mark, the proof that it is
+        # this run's to rename back, goes once it serves: `serves`.)
+        self.writes.remove_tags(old, old_tags, [tags.EXPIRES_KEY])
+        self.writes.rename(old, old_tags, self.target_id)
         self.actions.append(f"renamed {self.old_id} back to {self.target_id}")
         self.pending.append(f"{self.target_id}: the rename back is settling")
         self.serving = SERVING_OLD
@@ -257,13 +282,14 @@ class _Pass:
             self.unverified_or_new(target, target_tags, staging)
         elif target_tags.get(tags.RESTORED_FROM_KEY) == self.final_id:
             self.serving = SERVING_RESTORED
-            self.ensure_instances(target)
+            self.ensure_instances(target, target_tags)
         elif clusters.status(target) == "deleting":
             self.pending.append(
                 f"{self.target_id} is being deleted; it comes back from {self.final_id}"
             )
         else:
-            self.serving = SERVING_OLD
+            managed = tags.is_managed(target_tags, self.env)
+            self.serving = SERVING_OLD if managed else SERVING_FOREIGN
             self.serves(target, target_tags)
 
     def unverified_or_new(
@@ -274,9 +300,11 @@ class _Pass:
             self.serves(target, target_tags)
             return
         state = clusters.status(target)
-        guards.check_cluster(self.document, target, target_tags, "delete")
+        if not self.ours(self.target_id, target, target_tags, "delete"):
+            self.pending.append(f"{self.target_id} must not serve unverified data")
+            return
         if state in clusters.BROKEN:
-            outcome = clusters.delete_with_instances(self.rds, target, None)
+            outcome = self.writes.delete_with_instances(target, target_tags, None)
             self.actions.append(f"deleting {self.target_id} ({state}; restored by this run)")
             self.pending.append(f"{self.target_id} {outcome}")
         elif state != clusters.AVAILABLE:
@@ -288,7 +316,7 @@ class _Pass:
             )
             self.pending.append(f"{self.target_id} must not serve unverified data")
         else:
-            clusters.rename(self.rds, self.target_id, self.staging_id)
+            self.writes.rename(target, target_tags, self.staging_id)
             self.actions.append(
                 f"moved {self.target_id} (restored by this run, not verified: possibly "
                 f"unmasked) out of the target id to {self.staging_id}"
@@ -306,28 +334,47 @@ class _Pass:
         if snapshot.get("Status") != "available":
             self.pending.append(f"final snapshot {self.final_id} is {snapshot.get('Status')}")
             return
-        params = restore.restore_parameters(self.document, self.target_id, self.final_id)
-        params["Tags"] = tags.to_list(
-            {**tags.managed(self.env, self.op), tags.RESTORED_FROM_KEY: self.final_id}
-        )
+        params = self.final_restore_parameters(snapshot)
         self.rds.restore_db_cluster_from_snapshot(**params)
         self.actions.append(f"restoring {self.target_id} from its final snapshot {self.final_id}")
         self.pending.append(f"{self.target_id} is being restored")
         self.serving = SERVING_RESTORED
 
-    def ensure_instances(self, target: dict[str, Any]) -> None:
+    def final_restore_parameters(self, snapshot: dict[str, Any]) -> dict[str, Any]:
+        """Like the run's restore, but at the final snapshot's own engine version: the target
+        may have been upgraded past production (RDS refuses to restore a snapshot below its
+        version). The configured parameter group belongs to the configured major version: left
+        out (RDS's default for the snapshot's) when the final snapshot is of another major."""
+        params = restore.restore_parameters(self.document, self.target_id, self.final_id)
+        params["Tags"] = tags.to_list(
+            {**tags.managed(self.env, self.op), tags.RESTORED_FROM_KEY: self.final_id}
+        )
+        # It serves at once: protected as the config asks (restore_cluster's are not, yet).
+        params["DeletionProtection"] = bool(doc.target(self.document).get("deletion_protection"))
+        own = str(snapshot.get("EngineVersion") or "")
+        configured = str(params.pop("EngineVersion", "") or "")
+        if own:
+            params["EngineVersion"] = own
+        if own and configured and own.split(".")[0] != configured.split(".")[0]:
+            params.pop("DBClusterParameterGroupName", None)
+        return params
+
+    def ensure_instances(self, target: dict[str, Any], target_tags: dict[str, str]) -> None:
         state = clusters.status(target)
         if state != clusters.AVAILABLE:
             self.pending.append(f"{self.target_id} is {state}")
+            return
+        if not self.ours(self.target_id, target, target_tags, "create instances in"):
             return
         settings = doc.target(self.document)
         for number in range(1, int(settings.get("instance_count") or 1) + 1):
             instance_id = naming.recovery_instance_id(self.target_id, self.op, number)
             instance = rds.describe_instance(self.rds, instance_id)
             if instance is None:
-                self.rds.create_db_instance(
+                self.writes.create_instance(
+                    target,
+                    target_tags,
                     DBInstanceIdentifier=instance_id,
-                    DBClusterIdentifier=self.target_id,
                     Engine=settings.get("engine") or "aurora-postgresql",
                     DBInstanceClass=settings.get("instance_class") or "db.r6g.large",
                     PubliclyAccessible=False,
@@ -346,21 +393,21 @@ class _Pass:
         if snapshot is None:
             return
         snapshot_tags = tags.from_list(snapshot.get("TagList"))
-        if snapshot_tags.get(tags.OPERATION_KEY) != self.op or not tags.is_managed(
-            snapshot_tags, self.env
-        ):
-            return  # not ours: never touched
+        try:
+            self.guard.snapshot(snapshot, "delete")
+        except UnsafeTarget as exc:
+            self.left.append(f"snapshot {copy_id} left alone: {exc}")
+            return
         if not doc.target(self.document).get("delete_copied_snapshot", True):
             self.left.append(f"snapshot copy {copy_id} kept (delete_copied_snapshot: false)")
             return
         try:
-            self.rds.delete_db_cluster_snapshot(DBClusterSnapshotIdentifier=copy_id)
+            self.writes.delete_snapshot(snapshot)
             self.actions.append(f"deleted the snapshot copy {copy_id}")
             return
         except Exception as exc:  # e.g. still in use by a restore: keep it, with an expiry
             LOG.warning("%s: cannot delete %s yet: %s", self.op, copy_id, exc)
-        arn = snapshot["DBClusterSnapshotArn"]
-        if clusters.mark_expiring(self.rds, arn, snapshot_tags, self.expires_at):
+        if self.writes.mark_expiring(snapshot, snapshot_tags, self.expires_at):
             self.actions.append(f"tagged {copy_id} to expire at {self.expires_at}")
         until = snapshot_tags.get(tags.EXPIRES_KEY) or self.expires_at
         self.left.append(f"snapshot copy {copy_id} kept until {until}")

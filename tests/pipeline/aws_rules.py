@@ -16,6 +16,7 @@ Functions' interpreter threads) to refuse what AWS refuses, with the error code 
 | ModifyDBCluster (rename or anything else) of a cluster that is not `available` | InvalidDBClusterStateFault | `modify_not_available` |
 | ModifyDBCluster renaming onto an existing id (moto silently overwrites) | DBClusterAlreadyExistsFault | `rename_onto_existing` |
 | ModifyDBCluster MasterUserPassword on a cluster with an RDS-managed password | InvalidParameterCombination | `password_on_managed` |
+| DeleteDBCluster of a cluster with DeletionProtection | InvalidParameterCombination | `delete_protected` |
 | DeleteDBCluster of a cluster that still has instances | InvalidDBClusterStateFault | `delete_with_instances` |
 | DeleteDBCluster of a cluster that is not `available` | InvalidDBClusterStateFault | `delete_not_available` |
 | DeleteDBCluster without SkipFinalSnapshot and without FinalDBSnapshotIdentifier | InvalidParameterCombination | `delete_without_final_choice` |
@@ -227,6 +228,13 @@ def aws_rules(rename_polls: int = DEFAULT_RENAME_POLLS) -> Iterator[AwsRules]:
 
     def delete_db_cluster(self: Any, cluster_identifier: str, *args: Any, **kwargs: Any) -> Any:
         cluster = self.clusters.get(str(cluster_identifier).lower())
+        if cluster is not None and getattr(cluster, "deletion_protection", False):
+            raise rules.refuse(
+                "delete_protected",
+                "InvalidParameterCombination",
+                "Cannot delete protected Cluster, please disable deletion protection and try "
+                "again.",
+            )
         if cluster is not None:
             members = [
                 i.db_instance_identifier

@@ -1,6 +1,7 @@
 """Fixtures for the pipeline tests: fake credentials, moto with real Step Functions execution
-and no-Docker Lambda, our handlers routed in-process, scripted RDS statuses, and AWS's rules
-(aws_rules: what real AWS refuses, refused here too) on for every test."""
+and no-Docker Lambda, our handlers routed in-process, scripted RDS statuses, AWS's rules
+(aws_rules: what real AWS refuses, refused here too) and the ownership rule (ownership: the
+pipeline never writes to what is not ours; checked after every test) on for every test."""
 
 from __future__ import annotations
 
@@ -15,6 +16,15 @@ from . import support
 from .aws_rules import AwsRules
 from .aws_rules import aws_rules as aws_rules_layer
 from .moto_patches import RdsScript, patched_moto
+from .ownership import Ownership, ownership_rule
+
+FOREIGN_WRITES = "foreign_writes"  # marker: the test makes pipeline code write to foreign things
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", f"{FOREIGN_WRITES}: the ownership rule's own tests (no check after the test)"
+    )
 
 
 @pytest.fixture(autouse=True)
@@ -49,6 +59,16 @@ def aws_rules(rds_script: RdsScript) -> Iterator[AwsRules]:
     """AWS's rules on top of moto (aws_rules): every pipeline test runs with them on."""
     with aws_rules_layer() as rules:
         yield rules
+
+
+@pytest.fixture(autouse=True)
+def ownership(aws_rules: AwsRules, request: pytest.FixtureRequest) -> Iterator[Ownership]:
+    """The ownership rule (ownership.py) on for every test; after the test, no pipeline write
+    may have gone to a resource that is not ours."""
+    with ownership_rule(support.ENV, {support.TARGET}) as rule:
+        yield rule
+    if request.node.get_closest_marker(FOREIGN_WRITES) is None:
+        assert rule.violations == [], "the pipeline wrote to what is not ours"
 
 
 @pytest.fixture

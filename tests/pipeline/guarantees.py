@@ -37,6 +37,21 @@ def succeeded(operation_id: str, step: str) -> bool:
     )
 
 
+def assert_password_findable(cluster_id: str) -> None:
+    """A cluster whose master password the pipeline set opens with the master-secret version
+    that the label of the operation that restored it finds (`aurora-restore-<token>`), wherever
+    it sits and whatever later runs did to AWSPENDING and AWSCURRENT."""
+    password = support.master_password_of(cluster_id)
+    if password == support.OLD_MASTER_PASSWORD:
+        return  # the password it was made with (production's, or the target's): not ours
+    operation = tags_of(support.cluster(cluster_id) or {})["aurora-restore:operation"]
+    label = f"aurora-restore-{naming.token(operation)}"
+    found = support.client("secretsmanager").get_secret_value(
+        SecretId=support.MASTER_SECRET, VersionStage=label
+    )
+    assert json.loads(found["SecretString"])["password"] == password, cluster_id
+
+
 def assert_never_lost(
     world: World,
     operation_id: str,
@@ -106,6 +121,7 @@ def assert_never_lost(
         assert cluster_tags["aurora-restore:managed-by"] == "aurora-restore"
         assert cluster_tags["aurora-restore:expires-at"] > now, cluster_id
         assert any(cluster_id in line for line in facts["left"]), facts["left"]
+        assert_password_findable(cluster_id)
     clusters = support.cluster_ids()
     for instance in support.rds().describe_db_instances()["DBInstances"]:
         assert instance["DBClusterIdentifier"] in clusters, instance["DBInstanceIdentifier"]

@@ -285,6 +285,25 @@ def test_delete_rules(aws: None, aws_rules: AwsRules) -> None:
     assert support.cluster("busy") is None
 
 
+def test_delete_of_a_protected_cluster(aws: None, aws_rules: AwsRules) -> None:
+    cluster("guarded", DeletionProtection=True)
+    rds = support.rds()
+    message = refused(
+        aws_rules,
+        "delete_protected",
+        "InvalidParameterCombination",
+        rds.delete_db_cluster,
+        DBClusterIdentifier="guarded",
+        SkipFinalSnapshot=True,
+    )
+    assert "disable deletion protection" in message
+    rds.modify_db_cluster(
+        DBClusterIdentifier="guarded", DeletionProtection=False, ApplyImmediately=True
+    )
+    rds.delete_db_cluster(DBClusterIdentifier="guarded", SkipFinalSnapshot=True)
+    assert support.cluster("guarded") is None
+
+
 def test_renames_are_asynchronous(aws: None, aws_rules: AwsRules) -> None:
     """The new id reports `renaming` for a few polls; the old id still resolves meanwhile;
     a cluster being renamed refuses other changes; then the rename settles."""

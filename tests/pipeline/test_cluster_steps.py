@@ -109,7 +109,8 @@ def test_restore_uses_the_target_configuration_and_our_tags(
     assert cluster is not None
     assert cluster["Engine"] == "aurora-postgresql" and cluster["EngineVersion"] == "15.4"
     assert cluster["Port"] == 5432 and cluster["KmsKeyId"] == world.target_kms
-    assert cluster["DeletionProtection"] is True
+    # Protection comes once it serves (finalize): a failed run's clean-up must delete it.
+    assert cluster["DeletionProtection"] is False
     assert cluster["EnabledCloudwatchLogsExports"] == ["postgresql"]
     assert [g["VpcSecurityGroupId"] for g in cluster["VpcSecurityGroups"]] == [
         "sg-0a1b2c3d4e5f60718"
@@ -225,7 +226,10 @@ def test_master_password_is_new_secret_and_never_exposed(
     assert current["VersionId"] == before["VersionId"]
     assert current["SecretString"] == before["SecretString"]
     stages = sm.describe_secret(SecretId=support.MASTER_SECRET)["VersionIdsToStages"]
-    assert stages[version] == ["AWSPENDING"] and stages[before["VersionId"]] == ["AWSCURRENT"]
+    # AWSPENDING for this run's database steps; its own label for as long as it is kept.
+    label = f"aurora-restore-{naming.token('op-unit')}"
+    assert stages[version] == ["AWSPENDING", label]
+    assert stages[before["VersionId"]] == ["AWSCURRENT"]
     pending = json.loads(
         sm.get_secret_value(SecretId=support.MASTER_SECRET, VersionStage="AWSPENDING")[
             "SecretString"
@@ -243,6 +247,8 @@ def test_master_password_is_new_secret_and_never_exposed(
     assert applied == [pending["password"]] * 2
     again = sm.get_secret_value(SecretId=support.MASTER_SECRET, VersionStage="AWSPENDING")
     assert json.loads(again["SecretString"])["password"] == pending["password"]
+    by_label = sm.get_secret_value(SecretId=support.MASTER_SECRET, VersionStage=label)
+    assert by_label["VersionId"] == version
 
 
 def test_master_password_only_for_this_operations_cluster(

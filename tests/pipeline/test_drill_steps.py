@@ -279,20 +279,21 @@ def test_the_sweep_removes_an_expired_drill_cluster_and_keeps_the_rest(
     only ours (env tags), only expired."""
     from handlers.lib import expiry, tags
 
-    def drill_cluster(token: str, expiry_at: str, managed: bool = True) -> str:
-        cluster_id = f"{TARGET}-drill-{token}"
+    def drill_cluster(op: str, expiry_at: str, managed: bool = True) -> str:
+        cluster_id = naming.drill_cluster_id(TARGET, op)
         extra = [
             {"Key": tags.EXPIRES_KEY, "Value": expiry_at},
             {"Key": drill.DRILL_KEY, "Value": "true"},
+            {"Key": tags.OPERATION_KEY, "Value": op},
         ]
         support.create_cluster(
             cluster_id, support.REGION, tags=[*(MANAGED_TAGS if managed else []), *extra]
         )
         return cluster_id
 
-    expired = drill_cluster("0a0a0a0a", "2020-01-01T00:00:00Z")
-    current = drill_cluster("0b0b0b0b", "2999-01-01T00:00:00Z")
-    foreign = drill_cluster("0c0c0c0c", "2020-01-01T00:00:00Z", managed=False)
+    expired = drill_cluster("drill-a", "2020-01-01T00:00:00Z")
+    current = drill_cluster("drill-b", "2999-01-01T00:00:00Z")
+    foreign = drill_cluster("drill-c", "2020-01-01T00:00:00Z", managed=False)
     swept = expiry.sweep(make_document("op-sweep"), support.rds())
     assert swept.get("deleted") == [expired]
     assert support.cluster_ids() == {TARGET, current, foreign}

@@ -7,7 +7,8 @@ moto's RDS is instantly available, so wait loops are made to loop by scripting s
 steps run with AURORA_RESTORE_DB_MODE=skip (they record SKIPPED); they are tested against a
 real PostgreSQL server in tests/postgres. To fail "at SQL" / "at verify" the module's handler
 is replaced by one that raises the step's named exception through the same @pipeline_step
-wrapper — what the real handler does when a script or a check fails.
+wrapper — what the real handler does when a script or a check fails. The ownership rule
+(ownership.py) watches every run: no test passes if the pipeline wrote to what is not ours.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from handlers.lib.step import pipeline_step
 
 from . import support
 from .moto_patches import RdsScript
+from .ownership import Ownership
 from .support import SOURCE, SOURCE_REGION, TARGET, World
 
 pytestmark = pytest.mark.usefixtures("router")
@@ -125,7 +127,7 @@ def everything_said(operation_id: str, execution: dict[str, Any], world: World) 
 
 
 def test_refresh_across_regions_swaps_in_the_restored_cluster(
-    world: World, rds_script: RdsScript, caplog: pytest.LogCaptureFixture
+    world: World, rds_script: RdsScript, caplog: pytest.LogCaptureFixture, ownership: Ownership
 ) -> None:
     caplog.set_level(logging.INFO)
     machine = support.deploy(world)
@@ -170,8 +172,9 @@ def test_refresh_across_regions_swaps_in_the_restored_cluster(
         support.master_password_of(TARGET)
     )
     stages = support.secret_stages()  # promoted once the new cluster served; nothing pending
-    assert stages[master_version(op)] == ["AWSCURRENT"]
-    assert sorted(stages.values()) == [["AWSCURRENT"], ["AWSPREVIOUS"]]
+    label = f"aurora-restore-{naming.token(op)}"  # finds the password of this run's cluster
+    assert sorted(stages[master_version(op)]) == ["AWSCURRENT", label]
+    assert sorted(map(sorted, stages.values())) == [["AWSCURRENT", label], ["AWSPREVIOUS"]]
     assert json.loads(secrets[support.APP_SECRET])["host"] == target["Endpoint"]
 
     # Audit trail: one item per step outcome, in order, all for this env with a TTL.
@@ -200,6 +203,8 @@ def test_refresh_across_regions_swaps_in_the_restored_cluster(
     output = json.loads(execution["output"])
     assert output["result"]["cluster_id"] == TARGET and output["timings"]
     assert "refresh-1 finalize SUCCEEDED" in caplog.text
+    # Every write went to what is ours and this run's (the ownership rule watched them all).
+    assert ownership.checked > 5 and ownership.violations == []
     assert_no_secrets(caplog.text, *everything_said(op, execution, world))
 
 

@@ -149,18 +149,24 @@ MANAGED = {"aurora-restore:managed-by": "aurora-restore", "aurora-restore:env": 
 def test_guard_allows_only_managed_target_staging_and_old(
     make_document: support.DocumentFactory,
 ) -> None:
+    """The target needs our tags; this run's staging and old ids need this run's id too (the
+    one who restored, or swapped out, the cluster there): anything else is not ours."""
     document = make_document("op-g")
-    for cluster_id in (
-        "dev-orders",
-        naming.staging_cluster_id("dev-orders", "op-g"),
-        naming.old_cluster_id("dev-orders", "op-g"),
-    ):
-        guards.check_cluster(document, cluster_of(cluster_id), MANAGED, "delete")
+    staging = naming.staging_cluster_id("dev-orders", "op-g")
+    old = naming.old_cluster_id("dev-orders", "op-g")
+    restored = {**MANAGED, "aurora-restore:operation": "op-g"}
+    swapped_out = {**MANAGED, "aurora-restore:swapped-out-by": "op-g"}
+    for cluster_id, tags in (("dev-orders", MANAGED), (staging, restored), (old, swapped_out)):
+        guards.check_cluster(document, cluster_of(cluster_id), tags, "delete")
     refusals = [
         (cluster_of("dev-other"), MANAGED, "neither the target"),
-        (cluster_of(naming.old_cluster_id("dev-orders", "op-other")), MANAGED, "neither"),
+        (cluster_of(naming.old_cluster_id("dev-orders", "op-other")), swapped_out, "neither"),
         (cluster_of("dev-orders"), {}, "lacks the tags"),
         (cluster_of("dev-orders"), {**MANAGED, "aurora-restore:env": "prod"}, "lacks the tags"),
+        (cluster_of(staging), MANAGED, "not ours"),  # managed, but no operation id
+        (cluster_of(staging), {**MANAGED, "aurora-restore:operation": "op-x"}, "not ours"),
+        (cluster_of(old), restored, "not ours"),  # restored by op-g is not swapped out by it
+        (cluster_of(staging), {"aurora-restore:operation": "op-g"}, "lacks the tags"),
     ]
     for cluster, tags, message in refusals:
         with pytest.raises(UnsafeTarget, match=message):

@@ -3,7 +3,8 @@ loop's bound), end to end on moto's Step Functions interpreter running our defin
 with a cluster serving under the target id, the lock released, a FAILED audit item, a failure
 notification that says what was undone and what is left where, no orphans (only what is
 documented to stay, carrying an expiry), and a master secret whose AWSCURRENT opens the
-cluster that serves.
+cluster that serves — and, checked after every test by the ownership rule (ownership.py,
+conftest), not one write of the run or its undo went to a resource that is not ours.
 
 The cases are derived from definitions/pipeline.asl.json (tests/pipeline/faults.py): a state
 added to the pipeline is injected at without touching this file, and
@@ -20,8 +21,9 @@ import pytest
 from handlers.lib import naming, secrets
 
 from . import faults, support
+from .aws_rules import AwsRules
 from .faults import AFTER, BEFORE, NEVER_READY, Fault
-from .guarantees import assert_never_lost, original_target, succeeded
+from .guarantees import assert_never_lost, assert_password_findable, original_target, succeeded
 from .support import TARGET, World
 
 pytestmark = pytest.mark.usefixtures("router")
@@ -35,6 +37,7 @@ SWAP_FAULTS = (
     + [Fault(state, BEFORE) for state in SWAP_TAIL]
     + [Fault(loop, NEVER_READY) for loop in faults.bounded_loops(START, "swap")]
 )
+PENDING_LABEL = "AWSPENDING"
 REPLACE_FAULTS = [Fault(state, AFTER) for state in REPLACE_TASKS] + [
     Fault(loop, NEVER_READY) for loop in faults.bounded_loops("DeleteTargetFirst", "replace")
 ]
@@ -137,7 +140,7 @@ def test_master_secret_after_a_failure_between_password_reset_and_swap_in(
     ours = secrets.master_version_id("secret-kept")
     assert support.secret_stages() == {
         current_before["VersionId"]: ["AWSCURRENT"],
-        ours: ["AWSPENDING"],
+        ours: ["AWSPENDING", secrets.cluster_label("secret-kept")],
     }
     current = sm.get_secret_value(SecretId=support.MASTER_SECRET, VersionStage="AWSCURRENT")
     assert current["SecretString"] == current_before["SecretString"]
@@ -148,3 +151,64 @@ def test_master_secret_after_a_failure_between_password_reset_and_swap_in(
     staging = naming.staging_cluster_id(TARGET, "secret-kept")
     assert json.loads(pending["SecretString"])["password"] == support.master_password_of(staging)
     assert pending["VersionId"] == ours
+
+
+def test_replace_undo_restores_the_final_snapshot_at_its_own_engine_version(
+    world: World, monkeypatch: pytest.MonkeyPatch, aws_rules: AwsRules
+) -> None:
+    """The lower environment was minor-upgraded past production (15.6 against the snapshot's
+    15.4): its final snapshot is 15.6, and RDS refuses to restore it at production's version
+    (aws_rules: lower_engine_version). The undo restores it at its own version."""
+    support.rds().modify_db_cluster(
+        DBClusterIdentifier=TARGET, EngineVersion="15.6", ApplyImmediately=True
+    )
+    operation_id, execution, before, master_before = run_with(
+        world, monkeypatch, Fault("RunSql", AFTER), "replace"
+    )
+    facts = assert_never_lost(
+        world,
+        operation_id,
+        execution,
+        before=before,
+        master_before=master_before,
+        new_expected=False,
+        error="InjectedFailure",
+    )
+    assert any("from its final snapshot" in line for line in facts["undone"])
+    assert support.cluster(TARGET)["EngineVersion"] == "15.6"  # type: ignore[index]
+    assert aws_rules.fired["lower_engine_version"] == 0
+
+
+def test_a_kept_staging_clusters_password_stays_findable_until_it_is_swept(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A failed run keeps its staging cluster for inspection; the next runs move AWSPENDING and
+    AWSCURRENT on. The label of the run that restored it keeps finding its password until the
+    sweep deletes the cluster — and then the label goes too (Secrets Manager limits a secret's
+    labels); so does the label of a run whose cluster was swapped out and deleted."""
+    faults.inject(monkeypatch, Fault("SwapOutTarget", BEFORE))
+    machine = support.deploy(world)
+    assert support.run(machine, "kept-1")["status"] == "FAILED"
+    staging = naming.staging_cluster_id(TARGET, "kept-1")
+    label = f"aurora-restore-{naming.token('kept-1')}"  # the token of its id: -stg-<token>
+    monkeypatch.undo()
+    assert support.run(machine, "kept-2")["status"] == "SUCCEEDED"
+    assert support.cluster(staging) is not None  # not expired yet: kept
+    assert PENDING_LABEL not in all_labels()
+    assert_password_findable(staging)
+    assert support.secret_stages()[secrets.master_version_id("kept-1")] == [label]
+    assert secrets.cluster_label("kept-1") == label and staging.endswith(label[-8:])
+
+    support.rds().add_tags_to_resource(
+        ResourceName=support.cluster(staging)["DBClusterArn"],  # type: ignore[index]
+        Tags=[{"Key": "aurora-restore:expires-at", "Value": "2020-01-01T00:00:00Z"}],
+    )
+    assert support.run(machine, "kept-3")["status"] == "SUCCEEDED"
+    assert support.cluster(staging) is None
+    assert_password_findable(TARGET)  # kept-3's, serving
+    current = secrets.cluster_label("kept-3")
+    assert sorted(all_labels()) == ["AWSCURRENT", "AWSPREVIOUS", current]  # none left behind
+
+
+def all_labels() -> list[str]:
+    return [label for labels in support.secret_stages().values() for label in labels]

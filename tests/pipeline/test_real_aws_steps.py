@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+from datetime import datetime, timezone
 from typing import Any
 
 import pytest
@@ -169,6 +170,27 @@ def test_major_versions_must_match_unless_an_upgrade_is_asked_for(
         find_snapshot.handler(version_document(make_document, "15.4"), None)
     document = find_snapshot.handler(version_document(make_document, "15.4", upgrade=True), None)
     assert document["snapshot"]["restore_engine_version"] == "15.4"
+
+
+def test_a_final_snapshot_is_restored_at_its_own_version(
+    world: World, make_document: DocumentFactory
+) -> None:
+    """The undo of `replace` brings the target back from its final snapshot: at that snapshot's
+    version, not the production snapshot's; after a major upgrade run, without the configured
+    (new major's) parameter group. End to end: test_never_lose."""
+    from handlers.lib import undo
+
+    version_world("14.9")
+    document = version_document(make_document, "15.4", upgrade=True)
+    document["settings"]["target"]["parameter_group"] = "orders-pg15"
+    document = find_snapshot.handler(document, None)
+    work = undo._Pass(document, datetime.now(timezone.utc))
+    same_major = work.final_restore_parameters({"EngineVersion": "15.6"})
+    assert same_major["EngineVersion"] == "15.6"
+    assert same_major["DBClusterParameterGroupName"] == "orders-pg15"
+    older_major = work.final_restore_parameters({"EngineVersion": "14.9"})
+    assert older_major["EngineVersion"] == "14.9"
+    assert "DBClusterParameterGroupName" not in older_major
 
 
 def test_a_newer_major_snapshot_is_refused_naming_both(

@@ -197,6 +197,31 @@ def test_delete_takes_a_final_snapshot_when_configured(
     assert tags["aurora-restore:operation"] == "op-unit" and tags["aurora-restore:env"] == "dev"
 
 
+def test_a_retried_delete_still_gets_its_final_snapshot_tagged(
+    world: World, make_document: DocumentFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The invocation that deleted the old cluster died before tagging its final snapshot; the
+    retry finds the cluster gone (SKIPPED) and CheckOldDeleted tags the snapshot that delete
+    made (it names the deleted cluster: ours to tag)."""
+    from handlers.lib import clusters
+
+    document = swapped(restored(make_document, final_snapshot=True))
+    retry = json.loads(json.dumps(document))
+    tag_final = clusters.Writes.tag_final_snapshot
+
+    def dies(*args: object) -> bool:
+        raise TimeoutError("the invocation timed out after the delete")
+
+    monkeypatch.setattr(clusters.Writes, "tag_final_snapshot", dies)
+    with pytest.raises(TimeoutError):
+        delete_old_cluster.handler(document, None)
+    monkeypatch.setattr(clusters.Writes, "tag_final_snapshot", tag_final)
+    document = check_delete.handler(delete_old_cluster.handler(retry, None), None)
+    assert document["poll"]["ready"] is True
+    final = naming.final_snapshot_id(TARGET, "op-unit")
+    assert support.manual_snapshots()[final]["aurora-restore:kind"] == "final-snapshot"
+
+
 @pytest.mark.parametrize("problem", ["untagged", "protected", "foreign-id"])
 def test_delete_guard_refuses_and_deletes_nothing(
     world: World, make_document: DocumentFactory, problem: str
