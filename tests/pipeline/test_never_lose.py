@@ -163,7 +163,7 @@ def test_replace_undo_restores_the_final_snapshot_at_its_own_engine_version(
         DBClusterIdentifier=TARGET, EngineVersion="15.6", ApplyImmediately=True
     )
     operation_id, execution, before, master_before = run_with(
-        world, monkeypatch, Fault("RunSql", AFTER), "replace"
+        world, monkeypatch, Fault("MaskData", AFTER), "replace"
     )
     facts = assert_never_lost(
         world,
