@@ -1,4 +1,4 @@
-"""aurora_restore_cli.local.lambda_router: moto's no-Docker Lambda runs our handlers."""
+"""aurora_restore_cli.sandbox.lambda_router: moto's no-Docker Lambda runs our handlers."""
 
 from __future__ import annotations
 
