@@ -90,6 +90,9 @@ def _shared_loader() -> Any:
         return _LOADER
 
 
+LAMBDA_READ_TIMEOUT = 910
+
+
 class Clients:
     """Builds and caches boto3 clients: `clients.get("dynamodb")`, `clients.get("rds", "us-west-2")`."""
 
@@ -146,7 +149,9 @@ class Clients:
         config = Config(
             retries={"mode": "standard", "max_attempts": self.max_attempts},
             connect_timeout=10,
-            read_timeout=70,
+            # A synchronous Lambda invoke (recover, masking scan) answers when the function
+            # ends: up to its 900 s limit.
+            read_timeout=LAMBDA_READ_TIMEOUT if service == "lambda" else 70,
             max_pool_connections=max(10, self.concurrency),  # one connection per worker
             user_agent_extra="aurora-restore",
         )

@@ -86,8 +86,13 @@ def deployed_functions() -> tuple[str, ...]:
 
 
 def database_steps() -> tuple[str, ...]:
-    """`handlers.DATABASE_STEPS`: the steps that talk to PostgreSQL."""
+    """`handlers.DATABASE_STEPS`: the steps that talk to the database."""
     return _step_lists()["DATABASE_STEPS"]
+
+
+def retired_functions() -> tuple[str, ...]:
+    """`handlers.RETIRED_FUNCTIONS`: deployed by earlier versions, deleted by setup."""
+    return _step_lists().get("RETIRED_FUNCTIONS", ())
 
 
 @cache

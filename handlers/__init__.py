@@ -6,7 +6,8 @@ The replace strategy runs `delete_old_cluster` and `check_delete` before `restor
 `FUNCTIONS` adds the functions the state machine does not run: `recover_execution`, started by
 an EventBridge rule on timed-out/aborted/failed executions and by `aurora-restore recover`.
 The CLI deploys one function per `FUNCTIONS` entry, named
-`aurora-restore-<module with _ → ->-<env>`. `DRILL_STEPS` are used only by the restore drill's
+`aurora-restore-<module with _ → ->-<env>`. `DATABASE_STEPS` connect to the database (their zips carry the driver and the CA bundle);
+`RETIRED_FUNCTIONS` were deployed by earlier versions. `DRILL_STEPS` are used only by the restore drill's
 state machine (definitions/drill.asl.json), which reuses most of the others. This package never
 imports `aurora_restore_cli`.
 """
@@ -22,7 +23,8 @@ STEPS: tuple[str, ...] = (
     "create_instances",
     "reset_master_password",
     "reset_app_users",
-    "run_sql",
+    "mask_data",
+    "scan_pii",
     "verify",
     "swap_out_target",
     "check_rename",
@@ -45,4 +47,8 @@ DRILL_STEPS: tuple[str, ...] = ("drill_prepare", "drill_cleanup", "drill_report"
 RECOVERY_FUNCTIONS: tuple[str, ...] = ("recover_execution",)
 FUNCTIONS: tuple[str, ...] = STEPS + RECOVERY_FUNCTIONS
 
-DATABASE_STEPS: tuple[str, ...] = ("reset_app_users", "run_sql", "verify")
+DATABASE_STEPS: tuple[str, ...] = ("reset_app_users", "mask_data", "scan_pii", "verify")
+
+# Functions an earlier version deployed and this one does not: `setup lambdas` deletes them
+# (when they carry our tags). `run_sql` became `mask_data` (SQL files and declared rules).
+RETIRED_FUNCTIONS: tuple[str, ...] = ("run_sql",)

@@ -81,7 +81,8 @@ def test_wheel_ships_the_pipeline_as_package_data_and_no_top_level_handlers(whee
     assert tops == {"aurora_restore_cli"}  # no top-level `handlers` (or anything else)
     bundle = "aurora_restore_cli/_bundle/"
     for shipped in ("handlers/__init__.py", "handlers/lib/db.py", "handlers/CONTRACT.md",
-                    "definitions/pipeline.asl.json", "config/dev.yaml", "config/sql/mask_pii.sql"):
+                    "definitions/pipeline.asl.json", "config/dev.yaml", "config/sql/scrub_notes.sql",
+                    "handlers/lib/masking.py", "handlers/lib/engines/postgresql.py"):
         assert bundle + shipped in names
     assert not any("__pycache__" in name or name.endswith(".pyc") for name in names)
 
@@ -107,7 +108,7 @@ def test_installed_wheel_works_from_an_empty_directory(installed: Path, empty_di
 
     drawn = _run([tool, "diagram"], cwd=empty_dir)
     assert drawn.returncode == 0, drawn.stderr
-    assert drawn.stdout.startswith("flowchart TD") and "RunSql" in drawn.stdout
+    assert drawn.stdout.startswith("flowchart TD") and "MaskData" in drawn.stdout
     for done in (helped, started, validated, drawn):
         assert "Traceback" not in done.stderr
 
@@ -122,5 +123,6 @@ def test_installed_wheel_runs_the_demo_from_an_empty_directory(
     assert "refresh SUCCEEDED" in output and "demo finished" in output
     # the bundled handlers ran the database steps on the sandbox's PostgreSQL (CI has one)
     assert "database steps run on a private PostgreSQL" in output
-    assert "customer1@example.invalid" in output and "masking SQL: 01_mask_pii.sql" in output
+    assert "refresh FAILED at ScanPii (PiiFound)" in output  # the PII gate, from the wheel too
+    assert "@example.invalid" in output and "hand-written SQL: after: 01_scrub_notes.sql" in output
     assert list(empty_dir.iterdir()) == []  # the demo wrote nothing where it was started

@@ -14,6 +14,7 @@ from pathlib import Path
 from .clusters import read_source, read_target
 from .database import read_database
 from .fields import ENV_NAME, KMS_KEY_ARN, read_account, read_region
+from .masking import read_masking
 from .operations import (
     read_alarms,
     read_audit,
@@ -69,6 +70,7 @@ def _settings(file: Path, top: Section, env: str) -> Settings:
         alarms=read_alarms(top.section("alarms")),
         schedule=read_schedule(top.optional_section("schedule")),
         drill=read_drill(top.optional_section("drill")),
+        masking=read_masking(top.optional_section("masking")),
     )
 
 def _tags(top: Section) -> dict[str, str]:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -161,6 +162,29 @@ class Drill:
     schedule: Schedule | None  # scheduled drills (EventBridge Scheduler)
 
 @dataclass(frozen=True)
+class MaskingRule:
+    """One declared rule (handlers/lib/masking_rules.py says what each transformer does)."""
+
+    key: str  # schema.table.column, quoted where it must be
+    schema: str
+    table: str
+    column: str
+    transformer: str
+    argument: Any = None
+
+
+@dataclass(frozen=True)
+class Masking:
+    """Declared masking rules, the hand-written SQL files' turn, batches, and the PII gate."""
+
+    rules: tuple[MaskingRule, ...] = ()
+    sql_files: str = "after"  # database.post_restore_sql run "before" or "after" the rules
+    batch_rows: int = 50_000
+    max_minutes: int = 60  # all masking invocations together; bounds the masking loop
+    sample_rows: int | None = 1000  # rows the PII gate samples per table; None: every row
+
+
+@dataclass(frozen=True)
 class Settings:
     file: Path
     environment: str
@@ -179,6 +203,7 @@ class Settings:
     alarms: Alarms
     schedule: Schedule | None
     drill: Drill
+    masking: Masking = field(default_factory=Masking)
 
     @property
     def config_dir(self) -> Path:

@@ -187,6 +187,20 @@ def wait_loops(document: Mapping[str, Any]) -> list[LoopStates]:
     return found
 
 
+def task_loops(document: Mapping[str, Any]) -> dict[str, str]:
+    """Task → Choice of each loop without a Wait: a Choice whose Default runs a Task again that
+    leads straight back to it (the masking step's batches)."""
+    states: Mapping[str, Any] = document["States"]
+    found = {}
+    for name, state in states.items():
+        if state.get("Type") != "Choice":
+            continue
+        task = states.get(str(state.get("Default")), {})
+        if task.get("Type") == "Task" and task.get("Next") == name:
+            found[str(state["Default"])] = name
+    return found
+
+
 def history_events(state: Mapping[str, Any]) -> int:
     return TASK_EVENTS if state.get("Type") == "Task" else STATE_EVENTS
 

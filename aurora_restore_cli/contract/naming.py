@@ -65,6 +65,11 @@ class Names:
     def app_secret(self) -> str:
         return f"aurora-restore/{self.env}/app"
 
+    @property
+    def masking_secret(self) -> str:
+        """The env's masking key (HMAC of the deterministic fakes); never printed."""
+        return f"aurora-restore/{self.env}/masking"
+
     def secret_arn_pattern(self, name: str) -> str:
         # Secrets Manager appends "-XXXXXX" to every secret ARN.
         return self._arn("secretsmanager", f"secret:{name}-??????")

@@ -26,7 +26,7 @@ from .naming import DRILL_METRIC_NAMESPACE, Names
 
 def packaged_sql_name(index: int, path: Path) -> str:
     """Name of the `index`-th (0-based) post-restore SQL file under `handlers/sql/` in the
-    run_sql zip: `01_mask_pii.sql`, `02_…` (the prefix keeps the configured order)."""
+    mask_data zip: `01_mask_pii.sql`, `02_…` (the prefix keeps the configured order)."""
     return f"{index + 1:02d}_{path.name}"
 
 
@@ -92,8 +92,31 @@ def pipeline_settings(settings: Settings, names: Names) -> dict[str, Any]:
                 ]
             },
         },
+        "masking": masking_settings(settings),
         "audit_ttl_days": settings.audit.ttl_days,
     }
+
+
+def masking_settings(settings: Settings) -> dict[str, Any]:
+    """`settings.masking`: the declared rules as handlers/lib/masking_rules.rule_from_json
+    reads them, the SQL files' turn, the batch size and the PII gate's sample."""
+    masking = settings.masking
+    return {
+        "rules": [
+            {"schema": r.schema, "table": r.table, "column": r.column,
+             "transformer": r.transformer, "argument": r.argument}
+            for r in masking.rules
+        ],
+        "sql_files": masking.sql_files,
+        "batch_rows": masking.batch_rows,
+        "scan": {"sample_rows": "all" if masking.sample_rows is None else masking.sample_rows},
+    }
+
+
+def masking_invocations(settings: Settings) -> int:
+    """The masking loop's bound: `masking.max_minutes` of invocations at the Lambda timeout."""
+    seconds = settings.masking.max_minutes * 60
+    return max(1, -(-seconds // settings.lambda_.timeout_seconds))
 
 
 def pipeline_block(settings: Settings) -> dict[str, Any]:
@@ -118,6 +141,7 @@ def pipeline_block(settings: Settings) -> dict[str, Any]:
         "timeout_seconds": pipeline.timeout_seconds,
         "poll_growth_percent": growth,
         "waits": waits,
+        "masking": {"max_invocations": masking_invocations(settings)},
     }
 
 

@@ -55,12 +55,20 @@ def path_bounds(settings: Settings, names: Names) -> list[PathBound]:
     growth = settings.pipeline.poll_growth_percent
     facts = {"settings": pipeline_settings(settings, names)}
     failure = _events_from(FAILURE_START, states)
+    task_loops = definition.task_loops(document)
+    rounds = {task: task_loop_bound(task, settings) for task in task_loops}
     bounds: list[PathBound] = []
     for path in definition.success_paths(document, facts):
         on_path = [loops[name] for name in path if name in loops]
         tasks = sum(1 for n in path if n not in in_loops and states[n]["Type"] == "Task")
         events = definition.EXECUTION_EVENTS + failure
         events += sum(definition.history_events(states[n]) for n in path)
+        for task, choice in task_loops.items():
+            if task in path:  # every round at the Lambda timeout, Task and Choice again
+                tasks += rounds[task] - 1
+                events += (rounds[task] - 1) * sum(
+                    definition.history_events(states[n]) for n in (task, choice)
+                )
         wait_seconds = 0
         for loop in on_path:
             settings_of = waits[loop.key]
@@ -77,6 +85,15 @@ def path_bounds(settings: Settings, names: Names) -> list[PathBound]:
             )
         )
     return bounds
+
+
+def task_loop_bound(task: str, settings: Settings) -> int:
+    """Rounds of a Task that loops without a Wait (definition.task_loops)."""
+    from .pipeline_settings import masking_invocations
+
+    if task == "MaskData":
+        return masking_invocations(settings)
+    raise ValueError(f"the definition loops on {task} without a known bound")
 
 
 def _bound_seconds(loop: Mapping[str, int], growth: int) -> int:

@@ -2,7 +2,7 @@
 
 A step's zip holds `handlers/__init__.py`, `handlers/lib/**` and `handlers/<step>.py`; the
 database steps (`handlers.DATABASE_STEPS`; the handlers come from `bundled.handlers_dir()`) also hold the vendored PostgreSQL driver, the
-configured CA bundle (`handlers/certs/ca-bundle.pem`) and, for `run_sql`, the post-restore SQL
+configured CA bundle (`handlers/certs/ca-bundle.pem`) and, for `mask_data`, the post-restore SQL
 files (`handlers/sql/01_<name>.sql`, …); `verify` holds the restore drills' checks file
 (`drill.checks_sql`) as `handlers/sql/drill_checks.sql`. Entries are sorted, dated 1980-01-01, mode 0644, with
 no directory entries and no bytecode, so `CodeSha256` changes only when the content does.
@@ -170,7 +170,7 @@ class Packager:
             files.update(self.vendored_files(lam.runtime, lam.architecture))
             if settings.database.ca_bundle is not None:
                 files[CA_BUNDLE_NAME] = _read(settings.database.ca_bundle)
-            if step == "run_sql":
+            if step == "mask_data":
                 paths = settings.database.post_restore_sql
                 for name, path in zip(packaged_sql_names(settings), paths, strict=True):
                     files[f"{SQL_DIR}/{name}"] = _read(path)

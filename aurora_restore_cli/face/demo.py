@@ -2,17 +2,24 @@
 
 With PostgreSQL (sandbox/postgres.py) the database steps run for real, and the demo shows a
 few production rows before the refresh and the same rows in the refreshed, masked target.
+It first shows the PII gate at work: production gains a column of e-mail addresses that no
+masking rule covers, the refresh stops before the swap (the target untouched), a rule is added
+to the demo's own copy of the config, and the next refresh goes through.
 With `--output json` it prints one document at the end (every phase's outcome).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
+import re
+import shutil
 import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 from rich.markup import escape
@@ -75,6 +82,8 @@ def run_demo(app: App, keep: bool, postgres: str | None = None) -> None:
             raise CommandFailure("; ".join(report.failures) or "setup did not complete")
 
         queue_url = _listen_to_topic(ctx)
+        if box.postgres is not None:
+            ctx = _pii_gate_story(app, box, ctx, doc)
         out.info("[bold]4/7 run[/bold]: refresh the target from the newest snapshot")
         started = runs.start(ctx, None)
         out.info(f"operation {started['operation_id']}")
@@ -132,6 +141,74 @@ def run_demo(app: App, keep: bool, postgres: str | None = None) -> None:
             raise CommandFailure(f"the demo drill {drill_view.status.lower()}: {failure}")
 
 
+NEW_COLUMN = "referral_email"
+NEW_RULE = f"public.customers.{NEW_COLUMN}"
+
+
+def _pii_gate_story(app: App, box: sandbox.Sandbox, ctx: Any, doc: dict[str, Any]) -> Any:
+    """Production gains a personal column no rule covers: the gate stops the refresh before
+    the swap; with a rule added (to the demo's own copy of the config) setup deploys it.
+    Returns the context of the amended config."""
+    out = app.out
+    source, target = ctx.settings.source.cluster_id, ctx.settings.target.cluster_id
+    out.info(f"[bold]the PII gate[/bold]: production gained a column last week "
+             f"({NEW_RULE}, e-mail addresses) and no masking rule covers it yet")
+    _add_production_column(box, ctx)
+    before = _cluster_identity(ctx, target)
+    started = runs.start(ctx, None)
+    with LiveRun(out) as live:
+        view = runs.follow(ctx, started["execution_arn"], live.update, 0.3, 120)
+    untouched = _cluster_identity(ctx, target) == before
+    failure = runs.failure_details(view)
+    out.print(f"[red]refresh {view.status}[/red] at {failure['step']} ({failure['error']}), "
+              f"before the swap: {escape(str(failure['message']))}")
+    out.print(f"the target {target} was not touched: {'yes' if untouched else 'NO'}")
+    amended = _config_with_rule(app, NEW_RULE, "email")
+    app2 = App(dataclasses.replace(app.options, config_dir=amended))
+    ctx2 = app2.context()
+    report = engine.setup(ctx2, ["state-machine"], False, out.debug)
+    out.print(f"rule added ({NEW_RULE}: email, in {amended}/dev.yaml) and deployed: "
+              f"{summary_line(report.changes)}; refresh again")
+    doc["pii_gate"] = {"operation_id": started["operation_id"], "status": view.status,
+                       "target_untouched": untouched, "source": source}
+    return ctx2
+
+
+def _cluster_identity(ctx: Any, cluster_id: str) -> tuple[str, str]:
+    """What changes when another cluster takes the id: its resource id and creation time."""
+    cluster = ctx.clients.get("rds").describe_db_clusters(DBClusterIdentifier=cluster_id)
+    found = cluster["DBClusters"][0]
+    return str(found.get("DbClusterResourceId")), str(found.get("ClusterCreateTime"))
+
+
+def _add_production_column(box: sandbox.Sandbox, ctx: Any) -> None:
+    """A new column in production, then the nightly snapshot that carries it."""
+    assert box.postgres is not None
+    source = ctx.settings.source
+    conn = box.postgres.connect(box.postgres.database(source.cluster_id))
+    try:
+        conn.run(f"ALTER TABLE public.customers ADD COLUMN IF NOT EXISTS {NEW_COLUMN} text")
+        conn.run(f"UPDATE public.customers c SET {NEW_COLUMN} = r.email FROM public.customers r "
+                 "WHERE r.id = c.id % 24 + 1")
+    finally:
+        conn.close()
+    rds = ctx.clients.get("rds", source.region)
+    rds.create_db_cluster_snapshot(DBClusterIdentifier=source.cluster_id,
+                                   DBClusterSnapshotIdentifier=f"{source.cluster_id}-nightly")
+
+
+def _config_with_rule(app: App, column: str, transformer: str) -> Path:
+    """A copy of the config directory beside the demo's sandbox, with one more rule."""
+    copy = Path(os.environ["AURORA_RESTORE_SANDBOX_DIR"]) / "config"
+    shutil.copytree(app.config_dir, copy, dirs_exist_ok=True)
+    path = copy / f"{app.env}.yaml"
+    rule = f"    {column}: {transformer}  # added by the demo after the PII gate caught it"
+    text = re.sub(r"(?m)^(masking:.*\n(?:.*\n)*?  rules:.*\n)", lambda m: m.group(1) + rule + "\n",
+                  path.read_text(encoding="utf-8"), count=1)
+    path.write_text(text, encoding="utf-8")
+    return copy
+
+
 def _checks(summary: dict[str, Any]) -> str:
     verification = summary.get("verification") or {}
     if verification.get("skipped"):
@@ -164,12 +241,19 @@ def _database_story(trail: list[dict[str, Any]]) -> list[str]:
     """What the three database steps did, from their audit items."""
     details = {e.get("step"): e.get("details") or {} for e in trail}
     users = details.get("reset-app-users", {}).get("users", [])
-    files = details.get("run-sql", {}).get("files", [])
+    masking = details.get("mask-data", {})
+    scan = details.get("scan-pii", {})
     verify = details.get("verify", {})
+    tables = masking.get("tables") or {}
     return [
         "users reset: " + (", ".join(f"{u['name']} ({u['privilege']}, {u['action']})"
                                      for u in users) or "none"),
-        "masking SQL: " + (", ".join(f["file"] for f in files) or "none"),
+        "masked by the declared rules: " + (", ".join(
+            f"{name.removeprefix('table ')} ({t['rows']} rows)" for name, t in tables.items())
+            or "nothing") + "; hand-written SQL: " + (", ".join(masking.get("files") or []) or "none"),
+        f"PII gate passed: {scan.get('tables', 0)} tables, {scan.get('columns_scanned', 0)} "
+        f"columns, {scan.get('rows_sampled', 0)} rows sampled, {scan.get('uncovered', 0)} "
+        "personal column(s) without a rule",
         f"verified as {verify.get('user', '-')}: {verify.get('tables_ok', 0)} of "
         f"{verify.get('tables_checked', 0)} expected tables present with their rows",
     ]

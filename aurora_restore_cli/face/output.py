@@ -350,3 +350,22 @@ def audit_table(title: str, items: Sequence[dict[str, Any]]) -> Rows:
             [item["timestamp"], item.get("step", ""), item.get("status", ""), escape(details)]
         )
     return listing
+
+
+def masking_plan_rows(title: str, plans: Sequence[Any]) -> Rows:
+    """masking plan: one row per rule (table, column, transformer)."""
+    listing = Rows(title, ["table", "column", "transformer"])
+    for table in plans:
+        for rule in table.rules:
+            listing.rows.append([table.table, rule["column"], rule["transformer"]])
+    return listing
+
+
+def pii_findings_rows(title: str, report: dict[str, Any]) -> Rows:
+    """masking scan: one row per finding (never a value)."""
+    listing = Rows(title, ["column", "found", "sampled values", "rule"], optional=("sampled values",))
+    for finding in report.get("columns") or []:
+        rule = "covered" if finding["covered"] else "[red]none[/red]"
+        count = "-" if finding["detector"].startswith("column name") else str(finding["count"])
+        listing.rows.append([finding["column"], finding["detector"], count, rule])
+    return listing

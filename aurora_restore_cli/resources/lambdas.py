@@ -20,7 +20,7 @@ import threading
 from dataclasses import dataclass
 from typing import Any
 
-from ..bundled import database_steps, deployed_functions
+from ..bundled import database_steps, deployed_functions, retired_functions
 from ..documents.packaging import Package, Packager
 from .base.propagation import role_not_ready, while_role_propagates
 from .base.resource import BulkRead, Context, Loadable, Resource, tag_differences
@@ -52,6 +52,13 @@ def resources(ctx: Context) -> list[Resource[Any]]:
         function = Function(ctx, ctx.names.function(step), step, functions)
         function.after = (group,)
         out += [group, function]
+    for step in retired_functions():  # an earlier version's: gone once setup has run
+        retired = RetiredFunction(ctx, ctx.names.function(step), step, functions)
+        old_group = RetiredLogGroup(ctx, ctx.names.function_log_group(step), 1, groups)
+        retired.unwanted = old_group.unwanted = True
+        old_group.depends_on = ()
+        old_group.after = (retired,)  # the function first, then its logs
+        out += [retired, old_group]
     return out
 
 
@@ -96,6 +103,7 @@ def environment(ctx: Context) -> dict[str, str]:
         "MASTER_SECRET_ID": names.master_secret,
         "APP_SECRET_ID": names.app_secret,
         "DRILL_SECRET_ID": names.drill_secret,
+        "MASKING_SECRET_ID": names.masking_secret,
     }
     if ctx.sandbox:
         variables[DB_MODE_ENV] = "skip"  # no database in the sandbox: DB steps say SKIPPED
@@ -302,6 +310,33 @@ class Function(Resource[FunctionState]):
 
     def _not_ready(self, exc: BaseException) -> bool:
         return role_not_ready(exc, ("InvalidParameterValueException",), ROLE_NOT_READY)
+
+
+class Retired(Resource[Any]):
+    """Put first in the bases of a kind: what an earlier version deployed and this one does
+    not (`handlers.RETIRED_FUNCTIONS`). Setup deletes it when it is ours; never created."""
+
+    REASON = "retired: this version no longer runs this step"
+
+    def prepare(self) -> None:
+        pass  # nothing to build
+
+    def differences(self, current: Any) -> list[str]:
+        return [self.REASON]
+
+    def create(self) -> None:
+        pass  # only reached if it vanished after it was listed
+
+    def update(self, current: Any, differences: list[str]) -> None:
+        self.delete(current)
+
+
+class RetiredFunction(Retired, Function):
+    pass
+
+
+class RetiredLogGroup(Retired, LogGroup):
+    pass
 
 
 FIELD_NAMES = {

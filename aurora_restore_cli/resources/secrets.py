@@ -26,6 +26,7 @@ scheduled is not done by cleanup; it expires after its window.)
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from dataclasses import dataclass
@@ -68,7 +69,11 @@ class SecretState:
 
 
 def resources(ctx: Context) -> list[Resource[Any]]:
-    return [MasterSecret(ctx, ctx.names.master_secret), AppSecret(ctx, ctx.names.app_secret)]
+    return [
+        MasterSecret(ctx, ctx.names.master_secret),
+        AppSecret(ctx, ctx.names.app_secret),
+        MaskingSecret(ctx, ctx.names.masking_secret),
+    ]
 
 
 def generate_password(sm: Any) -> str:
@@ -235,6 +240,26 @@ class MasterSecret(_Secret):
 
     def initial_value(self) -> dict[str, Any]:
         return {"username": MASTER_USERNAME, "password": generate_password(self.sm)}
+
+
+class MaskingSecret(_Secret):
+    """The key of the deterministic masking fakes (HMAC-SHA256): 32 random bytes from Secrets
+    Manager. The same key gives the same fakes on every refresh; putting a new one (rotation)
+    changes every masked value."""
+
+    which = "masking"
+
+    def description(self) -> str:
+        s = self.ctx.settings
+        return f"aurora-restore {s.environment}: the masking key of the declared masking rules"
+
+    def initial_value(self) -> dict[str, Any]:
+        random = self.sm.get_random_password(
+            PasswordLength=64, ExcludePunctuation=True, ExcludeUppercase=True,
+            IncludeSpace=False, RequireEachIncludedType=False,
+        )["RandomPassword"]
+        # 64 characters of [a-z0-9]; hashed to 32 bytes so the key is uniform.
+        return {"key": hashlib.sha256(str(random).encode()).hexdigest()}
 
 
 class AppSecret(_Secret):

@@ -43,7 +43,7 @@ from pathlib import Path
 from typing import Any
 
 DEFAULT_PACKAGES = ("handlers",)
-SQL_PREFIX = "handlers/sql/"  # packaging.SQL_DIR, as run_sql finds it in its zip
+SQL_PREFIX = "handlers/sql/"  # packaging.SQL_DIR, as mask_data finds it in its zip
 SQL_DIR_ENV = "AURORA_RESTORE_SQL_DIR"
 
 _state_lock = threading.Lock()

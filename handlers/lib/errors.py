@@ -73,6 +73,19 @@ class SqlScriptFailed(PipelineError):
     """A post-restore SQL file failed; the staging cluster is left for inspection."""
 
 
+class MaskingRuleInvalid(PipelineError):
+    """A masking rule cannot run on the restored database (no such table or column, a type the
+    transformer cannot take, a unique column it cannot keep unique), or a batch failed."""
+
+
+class MaskingIncomplete(PipelineError):
+    """Masking did not finish in the time it was given (a batch, or all its invocations)."""
+
+
+class PiiFound(PipelineError):
+    """The PII gate found personal data in columns no masking rule covers: no swap."""
+
+
 class VerificationFailed(PipelineError):
     """The restored database did not pass verification."""
 

@@ -86,6 +86,16 @@ def summary(document: Mapping[str, Any], status: str) -> dict[str, Any]:
     result = document.get("result") or {}
     if result:
         facts["endpoint"] = result.get("endpoint")
+    scan = document.get("pii_scan") or {}
+    if scan:  # the PII gate's report (scan_pii.py): counts only, never a value
+        facts["pii_gate"] = (
+            f"{scan.get('tables')} tables, {scan.get('columns_scanned')} columns, "
+            f"{scan.get('rows_sampled')} rows sampled, {scan.get('findings')} finding(s), "
+            f"all covered by masking rules ({scan.get('seconds')} s)"
+        )
+    masking = document.get("masking") or {}
+    if masking.get("rows") is not None:
+        facts["masked_rows"] = masking.get("rows")
     facts["duration_seconds"] = _elapsed(document.get("started_at"))
     timings = document.get("timings") or {}
     facts["step_seconds"] = round(sum(float(v) for v in timings.values()), 3)

@@ -17,7 +17,7 @@ from click.testing import CliRunner
 from aurora_restore_cli.cli import cli
 from aurora_restore_cli.sandbox import control as sandbox
 
-from ..conftest import CONFIG_DIR
+from ..conftest import CONFIG_DIR, ApiCallRecorder
 
 STEPS = ["table", "topic"]
 SUBCOMMANDS = [
@@ -288,3 +288,18 @@ def test_aws_cli_sees_what_setup_created(reset_moto: str, moto_config_dir: Path)
     assert alarms[0]["MetricName"] == "ExecutionsFailed"
     secret = aws("secretsmanager", "describe-secret", "--secret-id", "aurora-restore/dev/master")
     assert secret["Name"] == "aurora-restore/dev/master"
+
+
+def test_masking_plan_lists_the_rules_and_their_sql_without_aws(api_calls: ApiCallRecorder) -> None:
+    result = CliRunner().invoke(
+        cli, ["masking", "plan", "--env", "dev", "--config-dir", str(CONFIG_DIR), "-o", "json"]
+    )
+    assert result.exit_code == 0, result.output
+    assert api_calls.calls == []
+    plan = json.loads(result.stdout)
+    tables = {t["table"]: t for t in plan["tables"]}
+    assert set(tables) == {"public.customers", "public.orders"}
+    assert {"column": "email", "transformer": "email"} in tables["public.customers"]["rules"]
+    assert tables["public.customers"]["sql"].startswith('UPDATE "public"."customers" SET')
+    assert "sha256(:opad || sha256(:ipad" in tables["public.customers"]["sql"]  # keyed, in SQL
+    assert plan["post_restore_sql"] == ["scrub_notes.sql"] and plan["sql_files"] == "after"

@@ -247,7 +247,7 @@ def test_init_writes_a_starter_that_validates_and_never_overwrites(tmp_path: Pat
     result = invoke("init", "--env", "qa", "--dir", str(target), "-o", "json")
     assert result.exit_code == 0, result.stderr
     written = json.loads(result.stdout)["files"]
-    assert [Path(f["path"]).name for f in written] == ["qa.yaml", "drill_checks.sql", "mask_pii.sql"]
+    assert [Path(f["path"]).name for f in written] == ["qa.yaml", "drill_checks.sql", "scrub_notes.sql"]
     text = (target / "qa.yaml").read_text()
     assert text.startswith("# Written by `aurora-restore init --env qa`")
     assert "environment: qa" in text and "cluster_id: qa-orders" in text
@@ -255,11 +255,11 @@ def test_init_writes_a_starter_that_validates_and_never_overwrites(tmp_path: Pat
 
     again = invoke("init", "--env", "qa", "--dir", str(target))
     assert again.exit_code == 2 and "refusing to overwrite" in one_error_line(again)
-    (target / "sql" / "mask_pii.sql").write_text("-- mine\n")
+    (target / "sql" / "scrub_notes.sql").write_text("-- mine\n")
     other = invoke("init", "--env", "uat", "--dir", str(target))
-    assert other.exit_code == 2 and "mask_pii.sql exists with other content" in other.stderr
+    assert other.exit_code == 2 and "scrub_notes.sql exists with other content" in other.stderr
     assert not (target / "uat.yaml").exists()  # refused before writing anything
-    assert (target / "sql" / "mask_pii.sql").read_text() == "-- mine\n"
+    assert (target / "sql" / "scrub_notes.sql").read_text() == "-- mine\n"
 
     prod = invoke("init", "--env", "prod", "--dir", str(tmp_path / "p"))
     assert prod.exit_code == 0, prod.stderr  # the shipped prod example, which validates

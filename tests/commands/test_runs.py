@@ -23,7 +23,7 @@ from ..conftest import ROOT
 
 TASK_STATES = ["AcquireLock", "CheckTarget", "FindSnapshot", "CopySnapshot", "CheckCopy",
                "RestoreCluster", "CheckCluster", "CreateInstances", "CheckInstances",
-               "ResetMasterPassword", "ResetAppUsers", "RunSql", "Verify", "SwapOutTarget",
+               "ResetMasterPassword", "ResetAppUsers", "MaskData", "ScanPii", "Verify", "SwapOutTarget",
                "SwapInStaging", "DeleteOldCluster", "Finalize", "ReleaseLock", "NotifySuccess"]
 
 
@@ -74,8 +74,9 @@ def test_run_to_success_then_executions_and_history(provisioned: dict[str, str])
     assert steps[0] == "acquire-lock" and steps[-1] == "notify-success"
     assert [e["timestamp"] for e in events] == sorted(e["timestamp"] for e in events)
     skipped = {e["step"]: e for e in events if e["status"] == "SKIPPED"}
-    assert set(skipped) == {"reset-app-users", "run-sql", "verify"}  # no database in the sandbox
-    assert set(result["skipped_steps"]) == {"ResetAppUsers", "RunSql", "Verify"}
+    # no database in the sandbox
+    assert set(skipped) == {"reset-app-users", "mask-data", "scan-pii", "verify"}
+    assert set(result["skipped_steps"]) == {"ResetAppUsers", "MaskData", "ScanPii", "Verify"}
 
     text = cli_run("--local", "--env", "dev", "history", operation, env=provisioned)
     assert text.returncode == 0 and "find-snapshot" in text.stdout
@@ -121,7 +122,8 @@ def test_live_view_says_skipped_and_listings_keep_ids_whole(
 ) -> None:
     done = cli_run("--local", "--env", "dev", "run", "--wait", env=provisioned)
     assert done.returncode == 0, done.stderr
-    for state in ("ResetAppUsers", "RunSql", "Verify"):  # the audit says SKIPPED: so does the view
+    # the audit says SKIPPED: so does the view
+    for state in ("ResetAppUsers", "MaskData", "ScanPii", "Verify"):
         assert re.search(rf"^  {state} +skipped ", done.stderr, re.M), done.stderr
     assert re.search(r"^  FindSnapshot +done ", done.stderr, re.M)
     assert "AURORA_RESTORE_SANDBOX_POSTGRES=off" in done.stderr  # says why there is no database
@@ -171,19 +173,28 @@ def test_demo_end_to_end(tmp_path: Path) -> None:
     database = re.search(r"database steps run on a private PostgreSQL \S+ on 127\.0\.0\.1:(\d+), "
                          r"TLS verified", output)
     assert database, re.findall(r"^.*PostgreSQL.*$", output, re.M)
-    for step in ("reset-app-users", "run-sql", "verify"):
+    for step in ("reset-app-users", "mask-data", "scan-pii", "verify"):
         assert re.search(rf"^\S+Z  {step} +SUCCEEDED  .*endpoint=127\.0\.0\.1:{database[1]}",
                          output, re.M), step
+    # the PII gate first stops a refresh of production's new column, the target untouched
+    assert re.search(r"refresh FAILED at ScanPii \(PiiFound\), before the swap: personal data in "
+                     r"1 column\(s\) no masking rule covers: public\.customers\.referral_email", output)
+    assert "the target dev-orders was not touched: yes" in output
+    assert "rule added (public.customers.referral_email: email" in output
     before, after = _table(output, "Production data (prod-orders)"), _table(output, "Refreshed target")
     assert len(before) == len(after) == 3
     for old, new in zip(before, after, strict=True):
         assert old[0] == new[0]  # the same customers …
-        assert re.fullmatch(r"\S+@example\.(com|org|net)", old[2]) and old[1] != "Customer"
-        assert new[2] == f"customer{new[0]}@example.invalid"  # … masked by config/sql/mask_pii.sql
-        assert new[1] == f"Customer No. {new[0]}" and new[-1] in ("masked", "-")
-    assert "users reset: orders_app (read-write, created), orders_readonly (read-only, created)" \
-        in output
-    assert "masking SQL: 01_mask_pii.sql" in output
+        assert re.fullmatch(r"\S+@example\.(com|org|net)", old[2])
+        # … masked by the declared rules: a keyed hash at a reserved domain, fictional names
+        assert re.fullmatch(r"u[0-9a-f]{24}@example\.invalid", new[2]) and new[1] != old[1]
+        assert new[3].startswith("+1-202-555-01") and new[5] != old[5]
+    # (roles are the sandbox server's, shared by its databases: the gate's run created them)
+    assert re.search(r"users reset: orders_app \(read-write, (created|updated)\), "
+                     r"orders_readonly \(read-only, (created|updated)\)", output)
+    assert ("masked by the declared rules: public.customers (24 rows), public.orders (60 rows); "
+            "hand-written SQL: after: 01_scrub_notes.sql") in output
+    assert re.search(r"PII gate passed: 3 tables, \d+ columns, \d+ rows sampled, 0 personal", output)
     assert "verified as orders_app: 2 of 2 expected tables" in output
     # the restore drill: timed by phase, checked on the restored copy, deleted, target untouched
     assert "Drill SUCCEEDED: restore time (RTO) by phase" in output
@@ -197,7 +208,7 @@ def test_demo_end_to_end(tmp_path: Path) -> None:
     for port in (ports[0], int(database[1])):
         with socket.socket() as sock:
             assert sock.connect_ex(("127.0.0.1", port)) != 0
-    left = subprocess.run(["pgrep", "-f", f"sandbox_server {tmp_path}"], capture_output=True)
+    left = subprocess.run(["pgrep", "-f", f"sandbox.server {tmp_path}"], capture_output=True)
     assert left.returncode == 1, left.stdout
 
 
@@ -238,11 +249,18 @@ def test_init_then_seed_setup_run_with_the_database_steps_for_real(tmp_path: Pat
         users = events["reset-app-users"]["details"]["users"]
         assert {(u["name"], u["action"]) for u in users} == {
             ("orders_app", "created"), ("orders_readonly", "created")}
-        assert events["run-sql"]["details"]["files"][0]["file"] == "01_mask_pii.sql"
+        assert events["mask-data"]["details"]["files"] == ["after: 01_scrub_notes.sql"]
+        assert events["scan-pii"]["details"]["uncovered"] == 0
         assert events["verify"]["details"]["tables_checked"] == 2
-        for step in ("reset-app-users", "run-sql", "verify"):
+        for step in ("reset-app-users", "mask-data", "scan-pii", "verify"):
             assert events[step]["status"] == "SUCCEEDED"
             assert events[step]["details"]["tls"] == "verify"
+        # the same scan, read-only, of the live target through the deployed function
+        scanned = cli_run(*base, "masking", "scan", "-o", "json", env=env)
+        assert scanned.returncode == 0, scanned.stderr
+        report = json.loads(scanned.stdout)
+        assert report["uncovered"] == 0 and report["tables"] == 3 and report["rows_sampled"] > 0
+        assert report["database"] == "qa-orders"  # the target itself, not a staging copy
 
         os.environ["AURORA_RESTORE_SANDBOX_DIR"] = env["AURORA_RESTORE_SANDBOX_DIR"]
         box = sandbox.find()
@@ -266,8 +284,10 @@ def test_init_then_seed_setup_run_with_the_database_steps_for_real(tmp_path: Pat
             target.close()
             source.close()
         assert len(masked) == len(original) == 24
-        assert all(email == f"customer{i}@example.invalid" for i, email, _ in masked)
+        assert all(re.fullmatch(r"u[0-9a-f]{24}@example\.invalid", e) for _, e, _ in masked)
         assert not any(email.endswith(".invalid") for _, email in original)  # source untouched
+        # no original value is left in a ruled column
+        assert not {e for _, e in original} & {e for _, e, _ in masked}
         assert readonly_can_write is False
     finally:
         os.environ["AURORA_RESTORE_SANDBOX_DIR"] = env["AURORA_RESTORE_SANDBOX_DIR"]

@@ -45,8 +45,13 @@ def test_document_has_the_contract_shape() -> None:
         "source",
         "target",
         "database",
+        "masking",
         "audit_ttl_days",
     }
+    masking = document["masking"]
+    assert masking["sql_files"] == "after" and masking["scan"] == {"sample_rows": 1000}
+    assert {"schema": "public", "table": "customers", "column": "email", "transformer": "email",
+            "argument": None} in masking["rules"]
     assert (document["env"], document["region"]) == ("dev", "us-east-1")
     assert document["source"] == {
         "cluster_id": "prod-orders",
@@ -73,7 +78,7 @@ def test_document_has_the_contract_shape() -> None:
             {"name": "orders_app", "privilege": "read-write"},
             {"name": "orders_readonly", "privilege": "read-only"},
         ],
-        "post_restore_sql": ["01_mask_pii.sql"],
+        "post_restore_sql": ["01_scrub_notes.sql"],
         "verify": {
             "expected_tables": [
                 {"name": "public.customers", "min_rows": 1},
@@ -121,11 +126,11 @@ def test_sql_files_are_numbered_in_configured_order(config_dir: Path) -> None:
         config_dir,
         "dev",
         lambda d: d["database"].update(
-            post_restore_sql=["sql/zz_first.sql", "sql/mask_pii.sql", "sql/aa_last.sql"]
+            post_restore_sql=["sql/zz_first.sql", "sql/scrub_notes.sql", "sql/aa_last.sql"]
         ),
     )
     settings = load_settings(config_dir, "dev")
-    expected = ["01_zz_first.sql", "02_mask_pii.sql", "03_aa_last.sql"]
+    expected = ["01_zz_first.sql", "02_scrub_notes.sql", "03_aa_last.sql"]
     assert packaged_sql_names(settings) == expected
     assert pipeline_settings(settings, SANDBOX)["database"]["post_restore_sql"] == expected
 

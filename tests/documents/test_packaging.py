@@ -178,7 +178,7 @@ def test_database_steps_hold_the_vendored_driver(packages: dict[str, Package]) -
         assert "handlers/certs/ca-bundle.pem" not in names  # dev.yaml: ca_bundle null
 
 
-def test_run_sql_holds_the_configured_scripts_in_order(
+def test_mask_data_holds_the_configured_scripts_in_order(
     config_dir: Path, packager: Packager
 ) -> None:
     (config_dir / "sql" / "zz_last.sql").write_text("SELECT 2;\n")
@@ -189,7 +189,7 @@ def test_run_sql_holds_the_configured_scripts_in_order(
         post_restore_sql=(config_dir / "sql" / "zz_last.sql", config_dir / "sql" / "aa_first.sql"),
     )
     settings = dataclasses.replace(settings, database=database)
-    package = packager.build("run_sql", settings)
+    package = packager.build("mask_data", settings)
     sql = [n for n in package.names() if n.startswith("handlers/sql/")]
     assert sql == ["handlers/sql/01_zz_last.sql", "handlers/sql/02_aa_first.sql"]
     assert read(package, "handlers/sql/01_zz_last.sql") == b"SELECT 2;\n"
@@ -199,17 +199,17 @@ def test_run_sql_holds_the_configured_scripts_in_order(
 
 def test_dev_config_sql_file_is_packaged(packages: dict[str, Package]) -> None:
     assert (
-        read(packages["run_sql"], "handlers/sql/01_mask_pii.sql")
-        == (CONFIG_DIR / "sql" / "mask_pii.sql").read_bytes()
+        read(packages["mask_data"], "handlers/sql/01_scrub_notes.sql")
+        == (CONFIG_DIR / "sql" / "scrub_notes.sql").read_bytes()
     )
 
 
-def test_editing_a_sql_file_changes_only_run_sql(config_dir: Path, packager: Packager) -> None:
+def test_editing_a_sql_file_changes_only_mask_data(config_dir: Path, packager: Packager) -> None:
     before = packager.build_all(load_settings(config_dir, "dev")).packages
-    script = config_dir / "sql" / "mask_pii.sql"
+    script = config_dir / "sql" / "scrub_notes.sql"
     script.write_text(script.read_text() + "\n-- reviewed\n")
     after = packager.build_all(load_settings(config_dir, "dev")).packages
-    assert {s for s in handlers.STEPS if before[s].sha256 != after[s].sha256} == {"run_sql"}
+    assert {s for s in handlers.STEPS if before[s].sha256 != after[s].sha256} == {"mask_data"}
 
 
 def test_ca_bundle_goes_into_the_database_steps_only(

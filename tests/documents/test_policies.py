@@ -123,6 +123,7 @@ def owned(resource: str, settings: Settings, names: Names) -> bool:
             f"secret:aurora-restore/{env}/master",
             f"secret:aurora-restore/{env}/app",
             f"secret:aurora-restore/{env}/drill",
+            f"secret:aurora-restore/{env}/masking",
         )
     if service == "dynamodb":
         return head == f"table/aurora-restore-audit{suffix}"

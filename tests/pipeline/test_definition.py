@@ -69,7 +69,7 @@ def test_template_is_json_and_uses_exactly_our_placeholders() -> None:
 
 def test_function_arn_placeholder_names() -> None:
     assert definition.function_arn_placeholder("find_snapshot") == "FindSnapshotFunctionArn"
-    assert definition.function_arn_placeholder("run_sql") == "RunSqlFunctionArn"
+    assert definition.function_arn_placeholder("mask_data") == "MaskDataFunctionArn"
     assert definition.function_arn_placeholder("verify") == "VerifyFunctionArn"
 
 

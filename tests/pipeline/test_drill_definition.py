@@ -85,7 +85,8 @@ def test_the_drill_invokes_no_step_that_can_touch_the_target(states: dict[str, A
         "delete_old_cluster",
         "check_delete",
         "finalize",
-        "run_sql",
+        "mask_data",
+        "scan_pii",
         "reset_app_users",
     }
     assert not invoked(states) & never

@@ -21,10 +21,11 @@ import pytest
 from botocore.exceptions import ClientError
 
 import handlers.find_snapshot
-import handlers.run_sql
+import handlers.mask_data
+import handlers.scan_pii
 import handlers.verify
 from handlers.lib import naming
-from handlers.lib.errors import SqlScriptFailed, VerificationFailed
+from handlers.lib.errors import PiiFound, SqlScriptFailed, VerificationFailed
 from handlers.lib.secrets import master_version_id as master_version
 from handlers.lib.step import pipeline_step
 
@@ -51,7 +52,8 @@ OK_STEPS = [
     ("reset-master-password", "SUCCEEDED"),
     ("check-restore", "SUCCEEDED"),
     ("reset-app-users", "SKIPPED"),
-    ("run-sql", "SKIPPED"),
+    ("mask-data", "SKIPPED"),
+    ("scan-pii", "SKIPPED"),
     ("verify", "SKIPPED"),
     ("swap-out-target", "SUCCEEDED"),
     # renames are asynchronous on AWS (aws_rules): renaming for two polls, then settled
@@ -294,13 +296,18 @@ def replace_handler(
     ("module", "step", "error"),
     [
         (
-            handlers.run_sql,
-            "run-sql",
+            handlers.mask_data,
+            "mask-data",
             SqlScriptFailed('01_mask_pii.sql failed at line 3: 42P01 relation "x" does not exist'),
+        ),
+        (
+            handlers.scan_pii,
+            "scan-pii",
+            PiiFound("personal data in 1 column(s) no masking rule covers: public.orders.notes"),
         ),
         (handlers.verify, "verify", VerificationFailed("public.customers has 0 rows, expected 1")),
     ],
-    ids=["sql", "verify"],
+    ids=["sql", "pii", "verify"],
 )
 def test_failure_at_a_database_step_leaves_staging_for_inspection(
     world: World,

@@ -55,7 +55,7 @@ def test_every_step_of_the_definition_is_injected_at() -> None:
     assert {state for state, when in covered if when == BEFORE} == set(SWAP_TAIL)
     assert SWAP_TAIL[0] == "SwapOutTarget" and "SwapInStaging" in SWAP_TAIL
     assert {"DeleteOldCluster", "CheckOldDeleted", "Finalize", "NotifySuccess"} <= set(SWAP_TAIL)
-    assert {"DeleteTargetFirst", "CheckTargetDeleted", "RunSql", "Verify"} <= set(REPLACE_TASKS)
+    assert {"DeleteTargetFirst", "CheckTargetDeleted", "MaskData", "ScanPii", "Verify"} <= set(REPLACE_TASKS)
     assert {"SwapOutDone", "SwapInDone", "OldDeleted", "CopyReady", "TargetDeleted"} <= loops
 
 
@@ -163,7 +163,7 @@ def test_replace_undo_restores_the_final_snapshot_at_its_own_engine_version(
         DBClusterIdentifier=TARGET, EngineVersion="15.6", ApplyImmediately=True
     )
     operation_id, execution, before, master_before = run_with(
-        world, monkeypatch, Fault("RunSql", AFTER), "replace"
+        world, monkeypatch, Fault("MaskData", AFTER), "replace"
     )
     facts = assert_never_lost(
         world,

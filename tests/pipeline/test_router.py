@@ -1,4 +1,4 @@
-"""aurora_restore_cli.local.lambda_router: moto's no-Docker Lambda runs our handlers."""
+"""aurora_restore_cli.sandbox.lambda_router: moto's no-Docker Lambda runs our handlers."""
 
 from __future__ import annotations
 
@@ -115,7 +115,7 @@ def test_extra_env_is_applied_during_calls(aws: None, probe: types.ModuleType) -
     assert result["env"] == "extra"
 
 
-def test_sql_files_in_the_functions_zip_are_where_run_sql_looks(aws: None, router: None) -> None:
+def test_sql_files_in_the_functions_zip_are_where_mask_data_looks(aws: None, router: None) -> None:
     import io
     import zipfile
     from pathlib import Path

@@ -14,12 +14,12 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from handlers import reset_app_users, run_sql, verify
+from handlers import mask_data, reset_app_users, scan_pii, verify
 from handlers.lib.errors import SqlScriptFailed, VerificationFailed
 
 from .conftest import ScratchDatabase
 
-MASK_PII = Path(__file__).resolve().parents[2] / "config" / "sql" / "mask_pii.sql"
+MASK_PII = Path(__file__).resolve().parent / "mask_pii.sql"  # a hand-written masking file
 REGION = "us-east-1"
 TABLE = "aurora-restore-audit-test"
 APP_PASSWORD = "app-Pa55'\"\\$$;--é"
@@ -41,6 +41,7 @@ def env(
         "DYNAMODB_TABLE": TABLE,
         "MASTER_SECRET_ID": "aurora-restore/test/master",
         "APP_SECRET_ID": "aurora-restore/test/app",
+        "MASKING_SECRET_ID": "aurora-restore/test/masking",
         "AURORA_RESTORE_DB_MODE": "override",
         "AURORA_RESTORE_DB_HOST": database.server.host,
         "AURORA_RESTORE_DB_PORT": str(database.server.port),
@@ -60,6 +61,9 @@ def env(
             SecretString=json.dumps(
                 {"username": database.admin.username, "password": database.admin.password}
             ),
+        )
+        secrets.create_secret(
+            Name="aurora-restore/test/masking", SecretString=json.dumps({"key": "ab" * 32})
         )
         secrets.create_secret(
             Name="aurora-restore/test/app",
@@ -108,11 +112,26 @@ def env(
                         ]
                     },
                 },
+                "masking": {"rules": HAND_MASKED, "sql_files": "after", "batch_rows": 100,
+                            "scan": {"sample_rows": 1000}},
                 "audit_ttl_days": 30,
             },
+            "pipeline": {"masking": {"max_invocations": 3}},
             "staging_cluster_id": "dev-orders-staging",
             "timings": {},
         }
+
+
+# The columns tests/postgres/mask_pii.sql masks: the PII gate judges them by their values.
+HAND_MASKED = [
+    {"schema": "public", "table": table, "column": column, "transformer": "sql"}
+    for table, columns in (
+        ("customers", ("email", "phone", "first_name", "last_name", "street", "postal_code",
+                       "date_of_birth")),
+        ("orders", ("shipping_address", "notes")),
+    )
+    for column in columns
+]
 
 
 def audit_items(operation_id: str) -> list[dict[str, Any]]:
@@ -125,7 +144,10 @@ def audit_items(operation_id: str) -> list[dict[str, Any]]:
 
 
 def run_pipeline(document: dict[str, Any]) -> dict[str, Any]:
-    for step in (reset_app_users, run_sql, verify):
+    document = reset_app_users.handler(document, None)
+    while not (document.get("masking") or {}).get("done"):  # the state machine's loop
+        document = mask_data.handler(document, None)
+    for step in (scan_pii, verify):
         document = step.handler(document, None)
     return document
 
@@ -148,24 +170,28 @@ def test_database_steps_succeed_and_audit_without_secrets(
         caplog.set_level(logging.DEBUG, logger=logger)
     document = run_pipeline(copy.deepcopy(env))
 
-    assert set(document["timings"]) == {"reset-app-users", "run-sql", "verify"}
-    assert document["progress"] == ["reset-app-users", "run-sql", "verify"]
-    assert {k: v for k, v in document.items() if k not in ("timings", "progress")} == {
-        k: v for k, v in env.items() if k not in ("timings", "progress")
+    steps = ["reset-app-users", "mask-data", "scan-pii", "verify"]
+    assert set(document["timings"]) == set(steps) and document["progress"] == steps
+    added = ("timings", "progress", "masking", "pii_scan")
+    assert {k: v for k, v in document.items() if k not in added} == {
+        k: v for k, v in env.items() if k not in added
     }
+    assert document["masking"]["done"] and document["pii_scan"]["uncovered"] == 0
     items = audit_items(env["operation_id"])
     assert [(i["step"], i["status"]) for i in items] == [
         ("reset-app-users", "SUCCEEDED"),
-        ("run-sql", "SUCCEEDED"),
+        ("mask-data", "SUCCEEDED"),
+        ("scan-pii", "SUCCEEDED"),
         ("verify", "SUCCEEDED"),
     ]
-    users, sql, checked = (i["details"] for i in items)
+    users, sql, scan, checked = (i["details"] for i in items)
+    assert scan["uncovered"] == 0 and scan["tables"] == 2
     assert [(u["name"], u["action"]) for u in users["users"]] == [
         (database.role("app"), "created"),
         (database.role("ro"), "created"),
     ]
     assert users["tls"] == "verify" and users["database"] == database.name
-    assert [f["file"] for f in sql["files"]] == ["01_mask_pii.sql"]
+    assert sql["files"] == ["after: 01_mask_pii.sql"] and sql["done"]
     assert checked["tables_checked"] == 2 and checked["tables_ok"] == 2
     assert checked["user"] == database.role("app")
 
@@ -189,7 +215,8 @@ def test_skip_mode_records_skipped_and_touches_no_database(
     items = audit_items(env["operation_id"])
     assert [(i["step"], i["status"]) for i in items] == [
         ("reset-app-users", "SKIPPED"),
-        ("run-sql", "SKIPPED"),
+        ("mask-data", "SKIPPED"),
+        ("scan-pii", "SKIPPED"),
         ("verify", "SKIPPED"),
     ]
     assert all("no database in the sandbox" in i["details"]["reason"] for i in items)
@@ -203,10 +230,10 @@ def test_failing_sql_fails_the_step_with_an_audit_item(
     document = reset_app_users.handler(copy.deepcopy(env), None)
 
     with pytest.raises(SqlScriptFailed, match=r"02_broken\.sql failed: 22012 division by zero"):
-        run_sql.handler(document, None)
+        mask_data.handler(document, None)
 
     failed = audit_items(env["operation_id"])[-1]
-    assert (failed["step"], failed["status"]) == ("run-sql", "FAILED")
+    assert (failed["step"], failed["status"]) == ("mask-data", "FAILED")
     assert failed["details"]["error"] == "SqlScriptFailed"
     assert "committed before it: 01_mask_pii.sql" in failed["details"]["message"]
 

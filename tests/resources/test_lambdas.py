@@ -192,6 +192,7 @@ def test_create_every_function_with_its_configuration_and_tags(role: None, tree:
             "MASTER_SECRET_ID": "aurora-restore/dev/master",
             "APP_SECRET_ID": "aurora-restore/dev/app",
             "DRILL_SECRET_ID": "aurora-restore/dev/drill",
+            "MASKING_SECRET_ID": "aurora-restore/dev/masking",
         }
         if step in handlers.DATABASE_STEPS:  # only the database steps run in the VPC
             assert set(config["VpcConfig"]["SubnetIds"]) == {

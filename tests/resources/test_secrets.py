@@ -26,6 +26,7 @@ from ..conftest import edit_config, make_context
 
 MASTER = "aurora-restore/dev/master"
 APP = "aurora-restore/dev/app"
+MASKING = "aurora-restore/dev/masking"  # the masking key: created like the others
 STEPS = ["secrets"]
 
 
@@ -74,7 +75,7 @@ def check_password(password: str) -> None:
 def test_create_generates_values_and_tags(aws: None) -> None:
     ctx = make_context()
     report = setup(ctx)
-    assert actions(report) == {MASTER: Action.CREATED, APP: Action.CREATED}
+    assert actions(report) == {MASTER: Action.CREATED, APP: Action.CREATED, MASKING: Action.CREATED}
     assert report.ok
 
     master = value(MASTER)
@@ -89,8 +90,10 @@ def test_create_generates_values_and_tags(aws: None) -> None:
         check_password(password)
     passwords = [master["password"], *app["users"].values()]
     assert len(set(passwords)) == len(passwords)  # one generated password each
+    key = value(MASKING)["key"]
+    assert len(bytes.fromhex(key)) == 32 and key not in passwords
 
-    for name in (MASTER, APP):
+    for name in (MASTER, APP, MASKING):
         tags = tags_of(name)
         assert tags["aurora-restore:managed-by"] == "aurora-restore"
         assert tags["aurora-restore:env"] == "dev"
@@ -104,18 +107,18 @@ def test_create_generates_values_and_tags(aws: None) -> None:
 
 def test_second_run_makes_zero_writes_and_keeps_versions(aws: None) -> None:
     setup(make_context())
-    versions = {name: current_version(name) for name in (MASTER, APP)}
-    values = {name: value(name) for name in (MASTER, APP)}
+    versions = {name: current_version(name) for name in (MASTER, APP, MASKING)}
+    values = {name: value(name) for name in (MASTER, APP, MASKING)}
 
     again = make_context()
     report = setup(again)
-    assert actions(report) == {MASTER: Action.UNCHANGED, APP: Action.UNCHANGED}
+    assert actions(report) == {MASTER: Action.UNCHANGED, APP: Action.UNCHANGED, MASKING: Action.UNCHANGED}
     assert again.clients.counter.writes == 0, again.clients.counter.write_calls()
     # read() never fetches the master value; the app value only to find missing users.
     calls = again.clients.counter.calls
     assert calls["secretsmanager.GetSecretValue"] == 1
-    assert {name: current_version(name) for name in (MASTER, APP)} == versions
-    assert {name: value(name) for name in (MASTER, APP)} == values
+    assert {name: current_version(name) for name in (MASTER, APP, MASKING)} == versions
+    assert {name: value(name) for name in (MASTER, APP, MASKING)} == values
 
 
 def test_dry_run_and_status_write_nothing(aws: None) -> None:
@@ -130,7 +133,7 @@ def test_dry_run_and_status_write_nothing(aws: None) -> None:
 
 def test_tag_change_updates_only_tags(aws: None, config_dir: Path) -> None:
     setup(make_context(config_dir))
-    versions = {name: current_version(name) for name in (MASTER, APP)}
+    versions = {name: current_version(name) for name in (MASTER, APP, MASKING)}
 
     def retag(data: dict[str, Any]) -> None:
         data["tags"] = {"team": "data", "owner": "dba"}
@@ -139,17 +142,17 @@ def test_tag_change_updates_only_tags(aws: None, config_dir: Path) -> None:
     ctx = make_context(config_dir)
     assert engine.status(ctx, STEPS, progress=_quiet).changes[0].detail == "tags"
     report = setup(ctx)
-    assert actions(report) == {MASTER: Action.UPDATED, APP: Action.UPDATED}
+    assert actions(report) == {MASTER: Action.UPDATED, APP: Action.UPDATED, MASKING: Action.UPDATED}
     assert {c.detail for c in report.changes} == {"tags"}
     assert set(ctx.clients.counter.write_calls()) == {
         "secretsmanager.TagResource",
         "secretsmanager.UntagResource",
     }
-    for name in (MASTER, APP):
+    for name in (MASTER, APP, MASKING):
         tags = tags_of(name)
         assert tags["team"] == "data" and tags["owner"] == "dba" and "cost-center" not in tags
         assert tags["aurora-restore:env"] == "dev"
-    assert {name: current_version(name) for name in (MASTER, APP)} == versions
+    assert {name: current_version(name) for name in (MASTER, APP, MASKING)} == versions
 
 
 def test_new_app_user_gets_a_password_and_others_are_kept(aws: None, config_dir: Path) -> None:
@@ -163,7 +166,7 @@ def test_new_app_user_gets_a_password_and_others_are_kept(aws: None, config_dir:
     edit_config(config_dir, "dev", add_user)
     ctx = make_context(config_dir)
     report = setup(ctx)
-    assert actions(report) == {MASTER: Action.UNCHANGED, APP: Action.UPDATED}
+    assert actions(report) == {MASTER: Action.UNCHANGED, APP: Action.UPDATED, MASKING: Action.UNCHANGED}
     assert "orders_batch" in report.changes[1].detail
     after = value(APP)
     assert set(after["users"]) == {"orders_app", "orders_readonly", "orders_batch"}
@@ -253,13 +256,13 @@ def test_set_secret_value_refuses_bad_shapes(
 ) -> None:
     ctx = make_context()
     setup(ctx)
-    versions = {name: current_version(name) for name in (MASTER, APP)}
+    versions = {name: current_version(name) for name in (MASTER, APP, MASKING)}
     with pytest.raises(SecretValueError) as caught:
         set_secret_value(ctx, which, document)
     message = str(caught.value)
     assert expected in message
     assert "s3cret" not in message and "hunter2" not in message
-    assert {name: current_version(name) for name in (MASTER, APP)} == versions
+    assert {name: current_version(name) for name in (MASTER, APP, MASKING)} == versions
 
 
 def test_set_secret_value_refuses_missing_foreign_and_deleted(aws: None) -> None:
@@ -280,19 +283,19 @@ def test_set_secret_value_refuses_missing_foreign_and_deleted(aws: None) -> None
 
 def test_cleanup_schedules_deletion_then_setup_restores(aws: None) -> None:
     setup(make_context())
-    values = {name: value(name) for name in (MASTER, APP)}
-    versions = {name: current_version(name) for name in (MASTER, APP)}
+    values = {name: value(name) for name in (MASTER, APP, MASKING)}
+    versions = {name: current_version(name) for name in (MASTER, APP, MASKING)}
 
     ctx = make_context()
     report = cleanup(ctx)
-    assert actions(report) == {APP: Action.DELETED, MASTER: Action.DELETED}
-    assert [c.name for c in report.changes] == [APP, MASTER]  # reverse order
-    for name in (MASTER, APP):
+    assert actions(report) == {APP: Action.DELETED, MASTER: Action.DELETED, MASKING: Action.DELETED}
+    assert [c.name for c in report.changes] == [MASKING, APP, MASTER]  # reverse order
+    for name in (MASTER, APP, MASKING):
         described = sm().describe_secret(SecretId=name)
         window = described["DeletedDate"] - described["LastChangedDate"]
         assert 6 <= window.days <= 7  # recovery_window_days: 7
     calls = ctx.clients.counter.calls
-    assert calls["secretsmanager.DeleteSecret"] == 2
+    assert calls["secretsmanager.DeleteSecret"] == 3
 
     # Scheduled counts as gone for cleanup…
     report = cleanup(make_context())
@@ -303,13 +306,13 @@ def test_cleanup_schedules_deletion_then_setup_restores(aws: None) -> None:
     # …and setup restores it, value and version intact.
     ctx = make_context()
     report = setup(ctx)
-    assert actions(report) == {MASTER: Action.CREATED, APP: Action.CREATED}
-    assert ctx.clients.counter.calls["secretsmanager.RestoreSecret"] == 2
+    assert actions(report) == {MASTER: Action.CREATED, APP: Action.CREATED, MASKING: Action.CREATED}
+    assert ctx.clients.counter.calls["secretsmanager.RestoreSecret"] == 3
     assert "secretsmanager.CreateSecret" not in ctx.clients.counter.calls
-    for name in (MASTER, APP):
+    for name in (MASTER, APP, MASKING):
         assert "DeletedDate" not in sm().describe_secret(SecretId=name)
-    assert {name: value(name) for name in (MASTER, APP)} == values
-    assert {name: current_version(name) for name in (MASTER, APP)} == versions
+    assert {name: value(name) for name in (MASTER, APP, MASKING)} == values
+    assert {name: current_version(name) for name in (MASTER, APP, MASKING)} == versions
     again = make_context()
     setup(again)
     assert again.clients.counter.writes == 0
@@ -320,7 +323,7 @@ def test_force_delete(aws: None) -> None:
     ctx = make_context(force_delete_secrets=True)
     report = cleanup(ctx)
     assert set(actions(report).values()) == {Action.DELETED}
-    for name in (MASTER, APP):
+    for name in (MASTER, APP, MASKING):
         with pytest.raises(sm().exceptions.ResourceNotFoundException):
             sm().describe_secret(SecretId=name)
     report = cleanup(make_context(force_delete_secrets=True))
@@ -340,11 +343,12 @@ def test_foreign_secret_left_alone(aws: None) -> None:
         ],
     )
     sm().create_secret(Name=APP, SecretString='{"users": {}}')
-    versions = {name: current_version(name) for name in (MASTER, APP)}
+    sm().create_secret(Name=MASKING, SecretString='{"key": "00"}')
+    versions = {name: current_version(name) for name in (MASTER, APP, MASKING)}
 
     ctx = make_context()
     report = setup(ctx)
-    assert actions(report) == {MASTER: Action.FOREIGN, APP: Action.FOREIGN}
+    assert actions(report) == {MASTER: Action.FOREIGN, APP: Action.FOREIGN, MASKING: Action.FOREIGN}
     assert not report.ok
     assert ctx.clients.counter.writes == 0
     # A foreign secret's value is never read.
@@ -354,7 +358,7 @@ def test_foreign_secret_left_alone(aws: None) -> None:
     report = cleanup(ctx)
     assert set(actions(report).values()) == {Action.FOREIGN}
     assert ctx.clients.counter.writes == 0
-    assert {name: current_version(name) for name in (MASTER, APP)} == versions
+    assert {name: current_version(name) for name in (MASTER, APP, MASKING)} == versions
     assert value(MASTER) == {"mine": "not yours"}
 
 
@@ -385,12 +389,12 @@ def test_app_value_of_wrong_shape_is_reported_not_overwritten(aws: None) -> None
 
 
 def test_interrupted_create_is_finished_by_a_rerun(aws: None, config_dir: Path) -> None:
-    """Crash after the master secret: the re-run creates only the app secret."""
+    """Crash after the master secret: the re-run creates only the others."""
     ctx = make_context()
     secrets.MasterSecret(ctx, MASTER).create()
     again = make_context()
     report = setup(again)
-    assert actions(report) == {MASTER: Action.UNCHANGED, APP: Action.CREATED}
+    assert actions(report) == {MASTER: Action.UNCHANGED, APP: Action.CREATED, MASKING: Action.CREATED}
 
 
 # ---------------------------------------------------------------------------------------
@@ -399,7 +403,7 @@ def test_interrupted_create_is_finished_by_a_rerun(aws: None, config_dir: Path) 
 
 def _all_values() -> list[str]:
     found = []
-    for name in (MASTER, APP):
+    for name in (MASTER, APP, MASKING):
         for version in sm().list_secret_version_ids(SecretId=name)["Versions"]:
             text = sm().get_secret_value(SecretId=name, VersionId=version["VersionId"])[
                 "SecretString"

@@ -106,7 +106,7 @@ def test_uploaded_definition_is_rendered_for_this_env(aws: None) -> None:
     assert settings["env"] == "dev"
     assert settings["account_id"] == MOTO_ACCOUNT  # the account we talk to, not the config's
     assert settings["source"]["account_id"] == "222222222222"
-    assert settings["database"]["post_restore_sql"] == ["01_mask_pii.sql"]
+    assert settings["database"]["post_restore_sql"] == ["01_scrub_notes.sql"]
     assert document["TimeoutSeconds"] == 86400
 
 

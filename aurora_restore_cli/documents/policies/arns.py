@@ -79,6 +79,12 @@ class Arns:
         return self.rds(f"cluster-snapshot:{name}", src.region, src.account_id)
 
     def secrets(self) -> list[str]:
+        """Every secret of the env (the Lambda role reads and writes them)."""
+        return [*self.readable_secrets(), self.n.secret_arn_pattern(self.n.masking_secret)]
+
+    def readable_secrets(self) -> list[str]:
+        """The secrets people may read: not the masking key (with it, a masked value could be
+        matched against guesses of the original)."""
         return [
             self.n.secret_arn_pattern(self.n.master_secret),
             self.n.secret_arn_pattern(self.n.app_secret),

@@ -29,7 +29,7 @@ def dba(settings: Settings, arns: Arns) -> Document:
         allow(
             "ReadSecrets",
             ["secretsmanager:DescribeSecret", "secretsmanager:GetSecretValue"],
-            arns.secrets(),
+            arns.readable_secrets(),
         ),
         # `aurora-restore recover OPERATION_ID` runs the recovery function.
         allow("Recover", ["lambda:InvokeFunction"], [arns.recovery_function()]),

@@ -1,4 +1,5 @@
-"""run_scripts against a real server: the example masking script and failing scripts."""
+"""The hand-written SQL files (handlers/lib/sql_files.py) against a real server: a masking
+script and failing scripts."""
 
 from __future__ import annotations
 
@@ -8,10 +9,10 @@ from typing import Any
 import pg8000.native
 import pytest
 
-from handlers import run_sql
+from handlers import mask_data
 from handlers.lib import db
 from handlers.lib.errors import SqlScriptFailed
-from handlers.run_sql import (
+from handlers.lib.sql_files import (
     SAFETY_MARGIN_SECONDS,
     TimeLimit,
     canceller,
@@ -24,7 +25,7 @@ from handlers.run_sql import (
 from .conftest import ScratchDatabase
 from .test_handlers import audit_items, env  # noqa: F401  (env: the handlers' fixture)
 
-MASK_PII = Path(__file__).resolve().parents[2] / "config" / "sql" / "mask_pii.sql"
+MASK_PII = Path(__file__).resolve().parent / "mask_pii.sql"  # a hand-written masking file
 
 
 def write(directory: Path, files: dict[str, str]) -> list[Path]:
@@ -54,7 +55,7 @@ def test_masking_script_masks_and_is_idempotent(
     assert rows[0] == [
         1,
         "customer1@example.invalid",
-        "+1-555-0101",
+        "phone-1",
         "Customer",
         "No. 1",
         "1815-01-02",
@@ -278,7 +279,7 @@ def test_the_step_gives_the_files_what_is_left_of_its_invocation(
     (tmp_path / "01_mask_pii.sql").write_text("SELECT pg_sleep(30);", encoding="utf-8")
     context = Context(int((SAFETY_MARGIN_SECONDS + 1.5) * 1000))
     with pytest.raises(SqlScriptFailed, match=r"^01_mask_pii\.sql did not finish in time"):
-        run_sql.handler(env, context)
-    failed = [i for i in audit_items(env["operation_id"]) if i["step"] == "run-sql"]
+        mask_data.handler(env, context)
+    failed = [i for i in audit_items(env["operation_id"]) if i["step"] == "mask-data"]
     assert [i["status"] for i in failed] == ["FAILED"]
     assert "01_mask_pii.sql did not finish in time" in str(failed[0]["details"])

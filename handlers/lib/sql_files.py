@@ -1,8 +1,11 @@
-"""Step: run the post-restore SQL files (masking, sanitising) in order, one transaction each.
+"""The hand-written post-restore SQL files (masking, sanitising), run in order, one
+transaction each, by the masking step (mask_data.py) before or after the declared rules.
 
-The files live in `handlers/sql/` inside this function's zip (the CLI copies them there);
+The files live in `handlers/sql/` inside the function's zip (the CLI copies them there);
 `AURORA_RESTORE_SQL_DIR` points elsewhere for tests. A failing file stops the run: the files
-before it stay committed, the failing one is rolled back, later ones do not run.
+before it stay committed, the failing one is rolled back, later ones do not run. A file's
+`finish` statement (the masking step's progress record) commits with the file, so a retry
+never runs a committed file again.
 
 Time limit: all files run in one invocation, and Lambda stops an invocation at the function's
 timeout (at most 15 minutes) without a word — the database would go on running the statement
@@ -29,10 +32,9 @@ from pg8000.exceptions import DatabaseError, InterfaceError
 
 from handlers.lib import db
 from handlers.lib.errors import SettingsInvalid, SqlScriptFailed
-from handlers.lib.step import Document, StepResult, pipeline_step, skipped
 
 SQL_DIR_ENV = "AURORA_RESTORE_SQL_DIR"
-PACKAGED_SQL_DIR = Path(__file__).resolve().parent / "sql"
+PACKAGED_SQL_DIR = Path(__file__).resolve().parents[1] / "sql"
 SAFETY_MARGIN_SECONDS = 30.0
 QUERY_CANCELED = "57014"
 
@@ -43,22 +45,6 @@ class TimeLimit:
 
     seconds: float
     cancel: Callable[[int], None]
-
-
-@pipeline_step("run-sql")
-def handler(document: Document, context: Any) -> StepResult:
-    if db.db_mode() == "skip":
-        return document, skipped(db.SKIP_REASON)
-    step = db.step_database(document)
-    scripts = locate_scripts(configured_scripts(step.settings), sql_directory())
-    if not scripts:
-        return document, skipped("no post-restore SQL files configured")
-    credentials = step.admin()
-    budget = time_budget(context)
-    limit = None if budget is None else TimeLimit(budget, canceller(step.target, credentials))
-    with db.session(step.target, credentials) as conn:
-        ran = run_scripts(conn, scripts, limit)
-    return document, {**step.describe(), "files": ran}
 
 
 def time_budget(context: Any) -> float | None:
@@ -106,10 +92,14 @@ def locate_scripts(names: Sequence[str], directory: Path) -> list[Path]:
 
 
 def run_scripts(
-    conn: db.Connection, scripts: Sequence[Path], limit: TimeLimit | None = None
+    conn: db.Connection,
+    scripts: Sequence[Path],
+    limit: TimeLimit | None = None,
+    finish: Callable[[db.Connection, Path], None] | None = None,
 ) -> list[dict[str, Any]]:
     """Run each file in its own transaction; returns [{"file", "seconds"}] of those that ran.
-    With a `limit`, all files together get `limit.seconds` (see the module's docstring)."""
+    With a `limit`, all files together get `limit.seconds` (see the module's docstring);
+    `finish(conn, path)` runs inside each file's transaction, after the file."""
     deadline = None if limit is None else time.monotonic() + limit.seconds
     pid = int(conn.run("SELECT pg_backend_pid()")[0][0]) if limit else 0
     ran: list[dict[str, Any]] = []
@@ -122,7 +112,7 @@ def run_scripts(
             raise SqlScriptFailed(f"{path.name} not started: {_out_of_time(limit)}{progress}")
         try:
             with _watchdog(limit, pid, left) as fired:
-                _run_one(conn, sql, left)
+                _run_one(conn, sql, left, path, finish)
         except DatabaseError as exc:
             code, message = db.error_fields(exc)
             late = deadline is not None and time.monotonic() >= deadline
@@ -186,7 +176,13 @@ class _EndedTransaction(Exception):
     pass
 
 
-def _run_one(conn: db.Connection, sql: str, left: float | None) -> None:
+def _run_one(
+    conn: db.Connection,
+    sql: str,
+    left: float | None,
+    path: Path,
+    finish: Callable[[db.Connection, Path], None] | None,
+) -> None:
     with db.transaction(conn):
         xid = conn.run("SELECT txid_current()")[0][0]
         if left is not None:
@@ -195,6 +191,8 @@ def _run_one(conn: db.Connection, sql: str, left: float | None) -> None:
         conn.run(sql)  # no parameters: the simple protocol, so a file may hold many statements
         if conn.run("SELECT txid_current_if_assigned()")[0][0] != xid:
             raise _EndedTransaction
+        if finish is not None:
+            finish(conn, path)
 
 
 def _line_of(sql: str, position: int | None) -> str:
