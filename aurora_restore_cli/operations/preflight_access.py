@@ -118,7 +118,13 @@ def planned_requests(
     ]
     if settings.target.final_snapshot:
         final = plan.arns.rds(f"cluster-snapshot:{naming.final_snapshot_id(target_id, OPERATION)}")
-        requests.append(Request("rds", "rds:DeleteDBCluster", (old, final)))
+        # IAM authorises each resource on its own: the old cluster as tagged, the final
+        # snapshot (not there yet) without tags.
+        requests += [
+            Request("rds", "rds:CreateDBClusterSnapshot", (old,), plan.env),
+            Request("rds", "rds:DeleteDBCluster", (final,)),
+            Request("rds", "rds:CreateDBClusterSnapshot", (final,)),
+        ]
     if settings.target.delete_copied_snapshot and plan.copied:
         requests.append(Request("rds", "rds:DeleteDBClusterSnapshot", (plan.copy,), plan.env))
     return requests + _key_requests(ctx, snapshot, key_arns, plan.copied)
