@@ -11,7 +11,7 @@ here (the detail says so).
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -21,6 +21,11 @@ from ..resources.base.resource import Context
 from .preflight_checks import FAIL, NOT_CHECKABLE, OPERATION, PASS, Check, pipeline, sandbox_row
 
 ENV_TAG = "aws:ResourceTag/aurora-restore:env"
+INSTANCE_FIX = (
+    "the Lambda role may delete only instances named {target}-*: rename the others (aws rds "
+    "modify-db-instance --db-instance-identifier ID --new-db-instance-identifier {target}-ID "
+    "--apply-immediately), or run `aurora-restore setup roles` if the role drifted"
+)
 
 
 @dataclass(frozen=True)
@@ -31,6 +36,7 @@ class Request:
     action: str
     resources: tuple[str, ...]
     context: dict[str, tuple[str, str]] = field(default_factory=dict)  # key → (type, value)
+    fix: str = ""  # when denied; the generic fix (setup roles) otherwise
 
     def context_entries(self) -> list[dict[str, Any]]:
         return [
@@ -97,11 +103,16 @@ def _restore(ctx: Context, snapshot: dict[str, Any] | None) -> _Restore:
 
 
 def planned_requests(
-    ctx: Context, snapshot: dict[str, Any] | None, key_arns: dict[str, str]
+    ctx: Context,
+    snapshot: dict[str, Any] | None,
+    key_arns: dict[str, str],
+    members: Sequence[str] = (),
 ) -> list[Request]:
     """What the run asks of IAM, as the Lambda role. `snapshot`: the one preflight found (else
     a sample of the source's snapshots); `key_arns`: configured key → key ARN (aliases
-    resolved)."""
+    resolved); `members`: the target's instance ids (after the swap the run deletes them with
+    the old cluster; without a target, the instances a run creates, which a later run
+    deletes)."""
     naming = pipeline("lib.naming")
     settings, plan = ctx.settings, _restore(ctx, snapshot)
     target_id = plan.arns.target
@@ -113,7 +124,12 @@ def planned_requests(
         *plan.requests(restored),
         Request("rds", "rds:ListTagsForResource", (target,)),
         Request("rds", "rds:ModifyDBCluster", (target, old, staging), plan.env),
-        Request("rds", "rds:DeleteDBInstance", (plan.arns.rds(f"db:{target_id}-instance-1"),)),
+        Request(
+            "rds",
+            "rds:DeleteDBInstance",
+            tuple(plan.arns.rds(f"db:{m.lower()}") for m in members) or (plan.instance,),
+            fix=INSTANCE_FIX.format(target=target_id),
+        ),
         Request("rds", "rds:DeleteDBCluster", (old,), plan.env),
     ]
     if settings.target.final_snapshot:
@@ -165,7 +181,10 @@ def _key_requests(
     found: list[Request] = []
     source_key = settings.source.kms_key_id
     encrypted = snapshot is None or bool(snapshot.get("encrypted"))
-    if source_key and copied and encrypted:
+    # Restored in place (same account and region, no copy), the restore uses the snapshot's
+    # own key: the role's grant on it is the source key's statement.
+    in_place = not copied and snapshot is not None and _same_key(snapshot, source_key)
+    if source_key and (copied or in_place) and encrypted:
         via = {"kms:ViaService": ("string", f"rds.{settings.source.region}.amazonaws.com")}
         grant = {**via, "kms:GrantIsForAWSResource": ("boolean", "true")}
         for action in SOURCE_KEY_ACTIONS:
@@ -181,6 +200,46 @@ def _key_requests(
             context = grant if action == "kms:CreateGrant" else via
             found.append(Request("kms", action, (key_arns[target_key],), context))
     return found
+
+
+def _same_key(snapshot: dict[str, Any], key: str | None) -> bool:
+    same: bool = pipeline("lib.snapshots").same_key(str(snapshot.get("kms_key_id") or ""), key or "")
+    return bool(key) and same
+
+
+def snapshot_key(ctx: Context, snapshot: dict[str, Any] | None) -> list[Check]:
+    """A snapshot restored in place (same account and region, no copy) and encrypted with a
+    customer managed key: the restore uses that key, and the Lambda role is granted only the
+    configured keys (`source.kms_key_id`, `target.kms_key_id`). Else RDS answers
+    KMSKeyNotAccessibleFault at the restore. (The simulator then checks the deployed role.)"""
+    if snapshot is None or not snapshot.get("encrypted") or _copy_needed(ctx, snapshot):
+        return []
+    key = str(snapshot.get("kms_key_id") or "")
+    name = "snapshot key usable in place"
+    settings = ctx.settings
+    if _same_key(snapshot, settings.source.kms_key_id) or _same_key(
+        snapshot, settings.target.kms_key_id
+    ):
+        return [Check("kms", name, PASS, f"{key} is a configured key: the Lambda role is granted it")]
+    kms = ctx.clients.get("kms", snapshot.get("region") or settings.region)
+    try:
+        manager = kms.describe_key(KeyId=key)["KeyMetadata"].get("KeyManager")
+    except Exception as exc:  # any AWS answer: we cannot tell who manages the key
+        return [Check("kms", name, NOT_CHECKABLE, f"cannot describe {key}: {exc}")]
+    if manager == "AWS":  # aws/rds: its key policy lets the account use it through RDS
+        return [Check("kms", name, PASS, f"{key} is the AWS managed aws/rds key")]
+    return [
+        Check(
+            "kms",
+            name,
+            FAIL,
+            f"snapshot {snapshot.get('id')} is restored in place (no copy) and encrypted with "
+            f"the customer managed key {key}, which the Lambda role is not granted: the restore "
+            "would fail with KMSKeyNotAccessibleFault",
+            f"set source.kms_key_id: {key} in {settings.file.name}, run `aurora-restore setup "
+            "roles`; the key's policy must let this account use it",
+        )
+    ]
 
 
 def resolve_keys(ctx: Context) -> tuple[dict[str, str], list[Check]]:
@@ -207,7 +266,11 @@ def resolve_keys(ctx: Context) -> tuple[dict[str, str], list[Check]]:
 
 
 def permissions(
-    ctx: Context, document: dict[str, Any], snapshot: dict[str, Any] | None, drill: bool = False
+    ctx: Context,
+    document: dict[str, Any],
+    snapshot: dict[str, Any] | None,
+    drill: bool = False,
+    members: Sequence[str] = (),
 ) -> list[Check]:
     if ctx.sandbox:
         return [
@@ -219,8 +282,10 @@ def permissions(
     from botocore.exceptions import BotoCoreError, ClientError
 
     key_arns, problems = resolve_keys(ctx)
-    plan = planned_drill_requests if drill else planned_requests
-    requests = plan(ctx, snapshot, key_arns)
+    if drill:
+        requests = planned_drill_requests(ctx, snapshot, key_arns)
+    else:
+        requests = planned_requests(ctx, snapshot, key_arns, members)
     iam = ctx.clients.get("iam")
     try:
         return problems + simulate(iam, ctx.names.role_arn("lambda"), requests)
@@ -260,7 +325,8 @@ def simulate(iam: Any, role_arn: str, requests: Iterable[Request]) -> list[Check
                     name,
                     FAIL,
                     f"denied on {'; '.join(denied)}",
-                    "run `aurora-restore setup roles`; for keys also check the key policy",
+                    request.fix
+                    or "run `aurora-restore setup roles`; for keys also check the key policy",
                 )
             )
         else:
