@@ -37,6 +37,7 @@ def preflight(
     """Every check, in the order a run would meet them. For a restore drill: what the drill
     asks of IAM, and no target checks (a drill never touches the target)."""
     from . import preflight_access as access
+    from .preflight_network import network
     from .preflight_runs import in_flight
 
     say = progress or (lambda _: None)
@@ -58,7 +59,7 @@ def preflight(
         say("target")
         checks += target(ctx, document, cluster)
     say("network")
-    checks += access.network(ctx)
+    checks += network(ctx)
     checks += database_steps(ctx)
     checks.append(ca_bundle(ctx))
     return checks
