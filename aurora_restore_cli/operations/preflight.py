@@ -38,6 +38,7 @@ def preflight(
     asks of IAM, and no target checks (a drill never touches the target)."""
     from . import preflight_access as access
     from .preflight_network import network
+    from .preflight_notify import topic_key
     from .preflight_runs import in_flight
 
     say = progress or (lambda _: None)
@@ -45,6 +46,8 @@ def preflight(
     checks = [account(ctx)]
     say("setup resources")
     checks += setup_resources(ctx)
+    say("the topic's key")
+    checks.append(topic_key(ctx))
     if not drill:  # a drill locks its own cluster: it may run beside a refresh
         say("runs in flight")
         checks.append(in_flight(ctx, document))

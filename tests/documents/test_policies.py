@@ -39,6 +39,7 @@ def new_env(config_dir: Path, env: str, edit: Any = None) -> tuple[Settings, Nam
         data["environment"] = env
         data["target"]["cluster_id"] = f"{env}-orders"
         data["target"]["subnet_group"] = f"{env}-db-subnets"
+        data["notifications"]["kms_key_id"] = f"alias/aurora-restore-{env}-notifications"
         if edit is not None:
             edit(data)
 
@@ -290,7 +291,8 @@ def test_what_each_role_may_do(tmp_path: Path) -> None:
     )
     assert "Ec2NetworkInterfaces" in lam  # dev has a VPC
     assert "KmsCluster" in lam and "KmsClusterGrants" in lam
-    assert "KmsTopic" not in lam  # alias/aws/sns is AWS managed: no grant needed
+    # the topic's own key (setup's), granted through SNS by its alias
+    assert lam["KmsTopic"] == {"kms:Decrypt", "kms:GenerateDataKey"}
     assert "DenyProtectedClusters" in lam
 
     sfn = actions_by_sid(settings, names, "stepfunctions")

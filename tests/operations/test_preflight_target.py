@@ -13,7 +13,12 @@ import boto3
 import pytest
 
 from aurora_restore_cli.documents import policies
-from aurora_restore_cli.operations import preflight, preflight_access, preflight_network
+from aurora_restore_cli.operations import (
+    preflight,
+    preflight_access,
+    preflight_network,
+    preflight_notify,
+)
 from aurora_restore_cli.operations.preflight_access import planned_requests, simulate
 from aurora_restore_cli.operations.preflight_runs import in_flight
 
@@ -262,6 +267,7 @@ def test_preflight_runs_the_in_flight_check_for_refreshes_only(
     monkeypatch.setattr(preflight_access, "snapshot_key", lambda ctx, s: [])
     monkeypatch.setattr(preflight_access, "permissions", lambda *a: [])
     monkeypatch.setattr(preflight_network, "network", lambda ctx: [])
+    monkeypatch.setattr(preflight_notify, "topic_key", lambda ctx: None)
     monkeypatch.setattr(preflight, "target", lambda *a: [])
     monkeypatch.setattr(preflight, "database_steps", lambda ctx: [])
     monkeypatch.setattr(preflight, "ca_bundle", lambda ctx: None)
