@@ -9,6 +9,7 @@ encrypted topics, which moto does not enforce. Same manner: moto's backend class
 | PutKeyPolicy on an AWS managed key | refused: its policy cannot be changed | accepted | `aws_managed_key_policy` |
 | CreateAlias named `alias/aws/…` | refused: the prefix is reserved for AWS managed keys | accepted for names moto does not reserve | `reserved_alias` |
 | CreateKey / PutKeyPolicy with a policy that would lock the account out (no statement letting the account root call kms:PutKeyPolicy), without BypassPolicyLockoutSafetyCheck | MalformedPolicyDocumentException | accepted | `key_policy_lockout` |
+| ScheduleKeyDeletion with PendingWindowInDays outside 7–30 | ValidationException | no deletion scheduled, no error | `key_deletion_window` |
 | an alarm goes to ALARM with an SNS topic as its action, and the topic is encrypted with a key whose policy does not let `cloudwatch.amazonaws.com` use it (kms:GenerateDataKey*, kms:Decrypt) | the action fails ("CloudWatch Alarms does not have authorization to access the SNS topic encryption key"), recorded in the alarm's history; nobody is notified | alarms never act | `alarm_topic_key_unusable` |
 
 moto's CloudWatch never acts on an alarm: with these rules, `set_alarm_state(..., "ALARM")`
@@ -156,7 +157,13 @@ class KmsRefusal(JsonRESTError):
 
 @contextmanager
 def kms_rules(rules: AwsRules) -> Iterator[AwsRules]:
-    kms_names = ("get_key_id_from_alias", "put_key_policy", "create_alias", "create_key")
+    kms_names = (
+        "get_key_id_from_alias",
+        "put_key_policy",
+        "create_alias",
+        "create_key",
+        "schedule_key_deletion",
+    )
     originals = {name: getattr(KmsBackend, name) for name in kms_names}
     original_set_state = CloudWatchBackend.set_alarm_state
 
@@ -216,6 +223,15 @@ def kms_rules(rules: AwsRules) -> Iterator[AwsRules]:
             )
         return originals["create_key"](self, policy, *args, **kwargs)
 
+    def schedule_key_deletion(self: Any, key_id: str, pending_window_in_days: int) -> Any:
+        if not 7 <= int(pending_window_in_days) <= 30:
+            raise refuse(
+                "key_deletion_window",
+                "ValidationException",
+                f"PendingWindowInDays must be between 7 and 30, got {pending_window_in_days}",
+            )
+        return originals["schedule_key_deletion"](self, key_id, pending_window_in_days)
+
     def set_alarm_state(
         self: Any, alarm_name: str, reason: str, reason_data: str, state_value: str
     ) -> None:
@@ -230,6 +246,7 @@ def kms_rules(rules: AwsRules) -> Iterator[AwsRules]:
     KmsBackend.put_key_policy = put_key_policy  # type: ignore[method-assign]
     KmsBackend.create_alias = create_alias  # type: ignore[method-assign]
     KmsBackend.create_key = create_key  # type: ignore[method-assign]
+    KmsBackend.schedule_key_deletion = schedule_key_deletion  # type: ignore[method-assign]
     CloudWatchBackend.set_alarm_state = set_alarm_state  # type: ignore[method-assign]
     try:
         yield rules

@@ -61,6 +61,16 @@ def test_a_policy_that_locks_the_account_out(aws: None, aws_rules: AwsRules) -> 
     kms.put_key_policy(KeyId=key, PolicyName="default", Policy=policy(ROOT, CLOUDWATCH))
 
 
+def test_the_key_deletion_window(aws: None, aws_rules: AwsRules) -> None:
+    kms = support.client("kms")
+    key = kms.create_key()["KeyMetadata"]["KeyId"]
+    for days in (1, 31):
+        refused(aws_rules, "key_deletion_window", "ValidationException",
+                kms.schedule_key_deletion, KeyId=key, PendingWindowInDays=days)
+    kms.schedule_key_deletion(KeyId=key, PendingWindowInDays=7)
+    assert kms.describe_key(KeyId=key)["KeyMetadata"]["KeyState"] == "PendingDeletion"
+
+
 def _alarm_on(topic_key: str | None) -> tuple[str, str]:
     sns, cloudwatch = support.client("sns"), support.client("cloudwatch")
     attributes = {"KmsMasterKeyId": topic_key} if topic_key else {}
