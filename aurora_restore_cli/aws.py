@@ -22,7 +22,7 @@ from typing import Any
 READ_PREFIXES = ("Describe", "Get", "List", "Head", "Query", "Scan", "BatchGet", "Lookup")
 SANDBOX_CREDENTIALS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
 CONCURRENCY_ENV = "AURORA_RESTORE_CONCURRENCY"
-DEFAULT_CONCURRENCY = 32  # a whole wave (22 functions, 25 alarms) at once; retries absorb throttling
+DEFAULT_CONCURRENCY = 32  # a whole wave (22 functions and their log groups) at once; retries absorb throttling
 MAX_CONCURRENCY = 64
 
 

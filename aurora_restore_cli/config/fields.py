@@ -47,7 +47,15 @@ PG_NAME = r"[A-Za-z_][A-Za-z0-9_$]{0,62}"
 
 TABLE_NAME = r"(?:[A-Za-z_][A-Za-z0-9_$]{0,62}\.)?[A-Za-z_][A-Za-z0-9_$]{0,62}"
 
-SUPPORTED_RUNTIMES = ("python3.10", "python3.11", "python3.12", "python3.13")
+# python3.10 is not offered: the database steps' pinned driver (pg8000 1.31.6, which pins
+# scramp 1.5.0, Requires-Python >= 3.11; documents/packaging.py) has no build for it, and the
+# handlers are tested against exactly those pins.
+SUPPORTED_RUNTIMES = ("python3.11", "python3.12", "python3.13")
+UNSUPPORTED_RUNTIMES = {
+    "python3.8": "deprecated by AWS Lambda",
+    "python3.9": "deprecated by AWS Lambda",
+    "python3.10": "the pinned PostgreSQL driver (pg8000 1.31.6 → scramp 1.5.0) needs Python ≥ 3.11",
+}
 
 LOG_RETENTION_DAYS = (
     1,

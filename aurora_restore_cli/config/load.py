@@ -27,7 +27,7 @@ from .operations import (
 from .pipeline import read_lambda, read_pipeline
 from .reader import ConfigError, Section, load_yaml_mapping
 from .regions import partition
-from .settings import Settings
+from .settings import Settings, notification_key_alias
 
 
 def config_file(config_dir: Path, env: str) -> Path:
@@ -140,6 +140,7 @@ def _check_cross_references(st: Settings) -> None:
                 f"{st.region} ({what})",
             )
     _check_source_key(st)
+    _check_notification_key(st)
     if st.cross_account and src.snapshot_type == "automated":
         raise ConfigError(
             f,
@@ -169,4 +170,32 @@ def _check_source_key(st: Settings) -> None:
             "target.kms_key_id",
             "is required: an encrypted source snapshot copied across regions or accounts must "
             f"be re-encrypted with a key of this account in {st.region}",
+        )
+
+
+def _check_notification_key(st: Settings) -> None:
+    """Every alarm publishes to the topic, and CloudWatch can publish to an encrypted topic only
+    when the key's policy lets cloudwatch.amazonaws.com use it: an AWS managed key's (aws/sns)
+    never does, and its policy cannot be changed — no alarm would ever notify."""
+    key = st.notifications.kms_key_id or ""
+    alias = key.split(":")[-1] if key.startswith("arn:") else key
+    own = notification_key_alias(st.environment)
+    fix = (
+        f"use {own} (setup creates that customer managed key, with a policy letting CloudWatch "
+        "use it, and owns it), or a customer managed key of yours whose policy lets "
+        "cloudwatch.amazonaws.com use kms:GenerateDataKey* and kms:Decrypt"
+    )
+    if alias.startswith("alias/aws/"):
+        raise ConfigError(
+            st.file,
+            "notifications.kms_key_id",
+            f"{key} is an AWS managed key: its key policy cannot let CloudWatch use it, so no "
+            f"alarm would ever notify (every alarm publishes to the topic); {fix}",
+        )
+    other = re.fullmatch(r"alias/aurora-restore-(.+)-notifications", alias)
+    if other and alias != own:
+        raise ConfigError(
+            st.file,
+            "notifications.kms_key_id",
+            f"{key} is the key of env {other.group(1)!r}: its setup and cleanup own it; {fix}",
         )

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from .fields import LOG_RETENTION_DAYS, SG_ID, SUBNET_ID, SUPPORTED_RUNTIMES
+from .fields import LOG_RETENTION_DAYS, SG_ID, SUBNET_ID, SUPPORTED_RUNTIMES, UNSUPPORTED_RUNTIMES
 from .reader import Section, string_item
 from .settings import WAIT_LOOP_DEFAULTS, LambdaSettings, Pipeline, Vpc, WaitLoop
 
@@ -12,7 +12,8 @@ def read_lambda(s: Section) -> LambdaSettings:
     with s.reading():
         runtime = s.raw("runtime", "python3.12")
         if runtime not in SUPPORTED_RUNTIMES:
-            hint = " (deprecated by AWS Lambda)" if runtime in ("python3.8", "python3.9") else ""
+            why = UNSUPPORTED_RUNTIMES.get(str(runtime))
+            hint = f" ({why})" if why else ""
             raise s.error(
                 "runtime", f"expected one of {', '.join(SUPPORTED_RUNTIMES)}, got {runtime!r}{hint}"
             )

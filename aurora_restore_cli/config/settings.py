@@ -132,6 +132,13 @@ class Notifications:
     kms_key_id: str | None
     emails: tuple[str, ...]
 
+
+def notification_key_alias(env: str) -> str:
+    """The alias of the customer managed key `setup` creates and owns for the topic, when the
+    config names it as `notifications.kms_key_id` (alarms cannot publish to a topic under the
+    AWS managed aws/sns key)."""
+    return f"alias/aurora-restore-{env}-notifications"
+
 @dataclass(frozen=True)
 class Secrets:
     kms_key_id: str | None
@@ -217,5 +224,15 @@ class Settings:
     @property
     def cross_account(self) -> bool:
         return self.source.account_id != self.account_id
+
+    @property
+    def owns_notification_key(self) -> bool:
+        """The topic's key is the one `setup` creates and owns (by its alias, or its alias ARN
+        in this account)."""
+        key = self.notifications.kms_key_id or ""
+        alias = notification_key_alias(self.environment)
+        return key == alias or (
+            key.startswith("arn:") and key.endswith(f":{self.account_id}:{alias}")
+        )
 
 MAX_DRILL_KEEP_MINUTES = 720  # a drill cluster holds production data: keep it at most 12 h

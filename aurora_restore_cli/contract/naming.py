@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ..config.settings import notification_key_alias
+
 MANAGED_BY_KEY = "aurora-restore:managed-by"
 MANAGED_BY_VALUE = "aurora-restore"
 ENV_KEY = "aurora-restore:env"
@@ -55,6 +57,18 @@ class Names:
     @property
     def topic_arn(self) -> str:
         return self._arn("sns", self.topic)
+
+    # KMS: the topic's key, when setup owns it (config notifications.kms_key_id names it)
+    @property
+    def notification_key_alias(self) -> str:
+        return notification_key_alias(self.env)
+
+    @property
+    def notification_key_alias_arn(self) -> str:
+        return self._arn("kms", self.notification_key_alias)
+
+    def alarm_arn(self, name: str) -> str:
+        return self._arn("cloudwatch", f"alarm:{name}")
 
     # Secrets Manager
     @property

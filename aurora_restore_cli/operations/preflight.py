@@ -37,22 +37,32 @@ def preflight(
     """Every check, in the order a run would meet them. For a restore drill: what the drill
     asks of IAM, and no target checks (a drill never touches the target)."""
     from . import preflight_access as access
+    from .preflight_network import network
+    from .preflight_notify import topic_key
+    from .preflight_runs import in_flight
 
     say = progress or (lambda _: None)
     document = state_document(ctx, snapshot_id)
     checks = [account(ctx)]
     say("setup resources")
     checks += setup_resources(ctx)
+    say("the topic's key")
+    checks.append(topic_key(ctx))
+    if not drill:  # a drill locks its own cluster: it may run beside a refresh
+        say("runs in flight")
+        checks.append(in_flight(ctx, document))
     say("source snapshot")
     snapshot_check, snapshot = source_snapshot(ctx, document)
     checks.append(snapshot_check)
+    checks += access.snapshot_key(ctx, snapshot)
+    cluster = None if drill else read_target(ctx)
     say("IAM policy simulator")
-    checks += access.permissions(ctx, document, snapshot, drill)
+    checks += access.permissions(ctx, document, snapshot, drill, member_ids(cluster))
     if not drill:
         say("target")
-        checks += target(ctx, document)
+        checks += target(ctx, document, cluster)
     say("network")
-    checks += access.network(ctx)
+    checks += network(ctx)
     checks += database_steps(ctx)
     checks.append(ca_bundle(ctx))
     return checks
@@ -151,7 +161,21 @@ def source_snapshot(ctx: Context, document: dict[str, Any]) -> tuple[Check, dict
 # --- the target -----------------------------------------------------------------------------
 
 
-def target(ctx: Context, document: dict[str, Any]) -> list[Check]:
+def read_target(ctx: Context) -> dict[str, Any] | None:
+    found: dict[str, Any] | None = pipeline("lib.rds").describe_cluster(
+        ctx.clients.get("rds"), ctx.settings.target.cluster_id
+    )
+    return found
+
+
+def member_ids(cluster: dict[str, Any] | None) -> list[str]:
+    """The target's instance ids, as RDS names them (the run deletes them after the swap)."""
+    return [str(m["DBInstanceIdentifier"]) for m in (cluster or {}).get("DBClusterMembers") or []]
+
+
+def target(
+    ctx: Context, document: dict[str, Any], cluster: dict[str, Any] | None
+) -> list[Check]:
     check_target, guards = pipeline("check_target"), pipeline("lib.guards")
     rds_lib, tags = pipeline("lib.rds"), pipeline("lib.tags")
     target_id = ctx.settings.target.cluster_id
@@ -166,7 +190,6 @@ def target(ctx: Context, document: dict[str, Any]) -> list[Check]:
             )
         )
     rds = ctx.clients.get("rds")
-    cluster = rds_lib.describe_cluster(rds, target_id)
     if cluster is None:
         rows.append(
             Check(
@@ -229,7 +252,39 @@ def target(ctx: Context, document: dict[str, Any]) -> list[Check]:
             "turn deletion protection off on the target (aurora-restore did not set it)",
         )
     )
+    rows.append(instances_deletable(ctx, cluster))
     return rows + _ids_free(ctx, rds)
+
+
+def instances_deletable(ctx: Context, cluster: dict[str, Any]) -> Check:
+    """After the swap the run deletes the old target with its instances, and the Lambda role
+    may delete only instances named `<target>-*` (documents/policies: `db:<target>-*`). A
+    member named otherwise would be refused (AccessDenied) after the target was swapped out."""
+    import fnmatch
+
+    from ..documents.policies.arns import Arns
+
+    arns = Arns(ctx.settings, ctx.names)
+    patterns = arns.instances()
+    members = member_ids(cluster)
+    outside = [
+        m
+        for m in members
+        if not any(fnmatch.fnmatchcase(arns.rds(f"db:{m.lower()}"), p) for p in patterns)
+    ]
+    name = "instances deletable by the Lambda role"
+    if not outside:
+        return Check("target", name, PASS, f"{len(members)} instance(s), all {arns.target}-*")
+    first = outside[0]
+    return Check(
+        "target",
+        name,
+        FAIL,
+        f"{', '.join(outside)}: the Lambda role may delete only instances named "
+        f"{arns.target}-*, so after the swap the old cluster could not be deleted",
+        f"rename each: aws rds modify-db-instance --db-instance-identifier {first} "
+        f"--new-db-instance-identifier {arns.target}-{first} --apply-immediately",
+    )
 
 
 def _row(area: str, name: str, check: Callable[[], Any], ok_detail: str, fix: str) -> Check:

@@ -1,5 +1,6 @@
-"""Preflight checks of access: what the Lambda role may do (IAM's policy simulator) and how the
-database steps reach the cluster and the AWS APIs (the VPC).
+"""Preflight checks of access: what the Lambda role may do (IAM's policy simulator), and the
+KMS key of a snapshot restored in place. (How the database steps reach the cluster and the AWS
+APIs: preflight_network.py.)
 
 `planned_requests()` lists every (action, resource ARNs, condition context) a run performs as
 the Lambda role — the KMS keys it uses and every RDS action on every resource RDS authorises it
@@ -11,7 +12,7 @@ here (the detail says so).
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -21,6 +22,11 @@ from ..resources.base.resource import Context
 from .preflight_checks import FAIL, NOT_CHECKABLE, OPERATION, PASS, Check, pipeline, sandbox_row
 
 ENV_TAG = "aws:ResourceTag/aurora-restore:env"
+INSTANCE_FIX = (
+    "the Lambda role may delete only instances named {target}-*: rename the others (aws rds "
+    "modify-db-instance --db-instance-identifier ID --new-db-instance-identifier {target}-ID "
+    "--apply-immediately), or run `aurora-restore setup roles` if the role drifted"
+)
 
 
 @dataclass(frozen=True)
@@ -31,6 +37,7 @@ class Request:
     action: str
     resources: tuple[str, ...]
     context: dict[str, tuple[str, str]] = field(default_factory=dict)  # key → (type, value)
+    fix: str = ""  # when denied; the generic fix (setup roles) otherwise
 
     def context_entries(self) -> list[dict[str, Any]]:
         return [
@@ -97,11 +104,16 @@ def _restore(ctx: Context, snapshot: dict[str, Any] | None) -> _Restore:
 
 
 def planned_requests(
-    ctx: Context, snapshot: dict[str, Any] | None, key_arns: dict[str, str]
+    ctx: Context,
+    snapshot: dict[str, Any] | None,
+    key_arns: dict[str, str],
+    members: Sequence[str] = (),
 ) -> list[Request]:
     """What the run asks of IAM, as the Lambda role. `snapshot`: the one preflight found (else
     a sample of the source's snapshots); `key_arns`: configured key → key ARN (aliases
-    resolved)."""
+    resolved); `members`: the target's instance ids (after the swap the run deletes them with
+    the old cluster; without a target, the instances a run creates, which a later run
+    deletes)."""
     naming = pipeline("lib.naming")
     settings, plan = ctx.settings, _restore(ctx, snapshot)
     target_id = plan.arns.target
@@ -113,12 +125,23 @@ def planned_requests(
         *plan.requests(restored),
         Request("rds", "rds:ListTagsForResource", (target,)),
         Request("rds", "rds:ModifyDBCluster", (target, old, staging), plan.env),
-        Request("rds", "rds:DeleteDBInstance", (plan.arns.rds(f"db:{target_id}-instance-1"),)),
+        Request(
+            "rds",
+            "rds:DeleteDBInstance",
+            tuple(plan.arns.rds(f"db:{m.lower()}") for m in members) or (plan.instance,),
+            fix=INSTANCE_FIX.format(target=target_id),
+        ),
         Request("rds", "rds:DeleteDBCluster", (old,), plan.env),
     ]
     if settings.target.final_snapshot:
         final = plan.arns.rds(f"cluster-snapshot:{naming.final_snapshot_id(target_id, OPERATION)}")
-        requests.append(Request("rds", "rds:DeleteDBCluster", (old, final)))
+        # IAM authorises each resource on its own: the old cluster as tagged, the final
+        # snapshot (not there yet) without tags.
+        requests += [
+            Request("rds", "rds:CreateDBClusterSnapshot", (old,), plan.env),
+            Request("rds", "rds:DeleteDBCluster", (final,)),
+            Request("rds", "rds:CreateDBClusterSnapshot", (final,)),
+        ]
     if settings.target.delete_copied_snapshot and plan.copied:
         requests.append(Request("rds", "rds:DeleteDBClusterSnapshot", (plan.copy,), plan.env))
     return requests + _key_requests(ctx, snapshot, key_arns, plan.copied)
@@ -159,7 +182,10 @@ def _key_requests(
     found: list[Request] = []
     source_key = settings.source.kms_key_id
     encrypted = snapshot is None or bool(snapshot.get("encrypted"))
-    if source_key and copied and encrypted:
+    # Restored in place (same account and region, no copy), the restore uses the snapshot's
+    # own key: the role's grant on it is the source key's statement.
+    in_place = not copied and snapshot is not None and _same_key(snapshot, source_key)
+    if source_key and (copied or in_place) and encrypted:
         via = {"kms:ViaService": ("string", f"rds.{settings.source.region}.amazonaws.com")}
         grant = {**via, "kms:GrantIsForAWSResource": ("boolean", "true")}
         for action in SOURCE_KEY_ACTIONS:
@@ -175,6 +201,46 @@ def _key_requests(
             context = grant if action == "kms:CreateGrant" else via
             found.append(Request("kms", action, (key_arns[target_key],), context))
     return found
+
+
+def _same_key(snapshot: dict[str, Any], key: str | None) -> bool:
+    same: bool = pipeline("lib.snapshots").same_key(str(snapshot.get("kms_key_id") or ""), key or "")
+    return bool(key) and same
+
+
+def snapshot_key(ctx: Context, snapshot: dict[str, Any] | None) -> list[Check]:
+    """A snapshot restored in place (same account and region, no copy) and encrypted with a
+    customer managed key: the restore uses that key, and the Lambda role is granted only the
+    configured keys (`source.kms_key_id`, `target.kms_key_id`). Else RDS answers
+    KMSKeyNotAccessibleFault at the restore. (The simulator then checks the deployed role.)"""
+    if snapshot is None or not snapshot.get("encrypted") or _copy_needed(ctx, snapshot):
+        return []
+    key = str(snapshot.get("kms_key_id") or "")
+    name = "snapshot key usable in place"
+    settings = ctx.settings
+    if _same_key(snapshot, settings.source.kms_key_id) or _same_key(
+        snapshot, settings.target.kms_key_id
+    ):
+        return [Check("kms", name, PASS, f"{key} is a configured key: the Lambda role is granted it")]
+    kms = ctx.clients.get("kms", snapshot.get("region") or settings.region)
+    try:
+        manager = kms.describe_key(KeyId=key)["KeyMetadata"].get("KeyManager")
+    except Exception as exc:  # any AWS answer: we cannot tell who manages the key
+        return [Check("kms", name, NOT_CHECKABLE, f"cannot describe {key}: {exc}")]
+    if manager == "AWS":  # aws/rds: its key policy lets the account use it through RDS
+        return [Check("kms", name, PASS, f"{key} is the AWS managed aws/rds key")]
+    return [
+        Check(
+            "kms",
+            name,
+            FAIL,
+            f"snapshot {snapshot.get('id')} is restored in place (no copy) and encrypted with "
+            f"the customer managed key {key}, which the Lambda role is not granted: the restore "
+            "would fail with KMSKeyNotAccessibleFault",
+            f"set source.kms_key_id: {key} in {settings.file.name}, run `aurora-restore setup "
+            "roles`; the key's policy must let this account use it",
+        )
+    ]
 
 
 def resolve_keys(ctx: Context) -> tuple[dict[str, str], list[Check]]:
@@ -201,7 +267,11 @@ def resolve_keys(ctx: Context) -> tuple[dict[str, str], list[Check]]:
 
 
 def permissions(
-    ctx: Context, document: dict[str, Any], snapshot: dict[str, Any] | None, drill: bool = False
+    ctx: Context,
+    document: dict[str, Any],
+    snapshot: dict[str, Any] | None,
+    drill: bool = False,
+    members: Sequence[str] = (),
 ) -> list[Check]:
     if ctx.sandbox:
         return [
@@ -213,8 +283,10 @@ def permissions(
     from botocore.exceptions import BotoCoreError, ClientError
 
     key_arns, problems = resolve_keys(ctx)
-    plan = planned_drill_requests if drill else planned_requests
-    requests = plan(ctx, snapshot, key_arns)
+    if drill:
+        requests = planned_drill_requests(ctx, snapshot, key_arns)
+    else:
+        requests = planned_requests(ctx, snapshot, key_arns, members)
     iam = ctx.clients.get("iam")
     try:
         return problems + simulate(iam, ctx.names.role_arn("lambda"), requests)
@@ -254,7 +326,8 @@ def simulate(iam: Any, role_arn: str, requests: Iterable[Request]) -> list[Check
                     name,
                     FAIL,
                     f"denied on {'; '.join(denied)}",
-                    "run `aurora-restore setup roles`; for keys also check the key policy",
+                    request.fix
+                    or "run `aurora-restore setup roles`; for keys also check the key policy",
                 )
             )
         else:
@@ -268,145 +341,3 @@ def simulate(iam: Any, role_arn: str, requests: Iterable[Request]) -> list[Check
                 )
             )
     return rows
-
-
-# --- network --------------------------------------------------------------------------------
-
-
-def endpoint_services(region: str) -> dict[str, str]:
-    """What the database steps call from inside the VPC: RDS (the cluster's endpoint), Secrets
-    Manager (credentials), DynamoDB (their audit items)."""
-    return {
-        "rds": f"com.amazonaws.{region}.rds",
-        "secretsmanager": f"com.amazonaws.{region}.secretsmanager",
-        "dynamodb": f"com.amazonaws.{region}.dynamodb",
-    }
-
-
-def network(ctx: Context) -> list[Check]:
-    vpc = ctx.settings.lambda_.vpc
-    if ctx.sandbox:
-        why = "its network is not the config's (no such subnets or security groups in it)"
-        return [
-            sandbox_row("network", "route to AWS APIs", why),
-            sandbox_row("network", "cluster admits the database steps", why),
-        ]
-    if vpc is None:
-        return [
-            Check(
-                "network",
-                "database steps in a VPC",
-                FAIL,
-                "lambda.vpc is not set: the database steps cannot reach a private cluster",
-                "set lambda.vpc: subnet_ids and security_group_ids",
-            )
-        ]
-    ec2 = ctx.clients.get("ec2")
-    return [
-        _routes(ctx, ec2, list(vpc.subnet_ids)),
-        _ingress(ctx, ec2, list(vpc.security_group_ids)),
-    ]
-
-
-def _routes(ctx: Context, ec2: Any, subnet_ids: list[str]) -> Check:
-    try:
-        subnets = ec2.describe_subnets(SubnetIds=subnet_ids)["Subnets"]
-    except Exception as exc:
-        return Check(
-            "network",
-            "route to AWS APIs",
-            FAIL,
-            f"cannot read the subnets: {exc}",
-            "fix lambda.vpc.subnet_ids",
-        )
-    needed = endpoint_services(ctx.settings.region)
-    lacking = []
-    for subnet in subnets:
-        table = _route_table(ec2, subnet)
-        routes = (table or {}).get("Routes") or []
-        if any(
-            r.get("NatGatewayId") and r.get("DestinationCidrBlock") == "0.0.0.0/0" for r in routes
-        ):
-            continue
-        endpoints = ec2.describe_vpc_endpoints(
-            Filters=[{"Name": "vpc-id", "Values": [subnet["VpcId"]]}]
-        )["VpcEndpoints"]
-        missing = []
-        for short, service in needed.items():
-            match = [e for e in endpoints if e.get("ServiceName") == service]
-            if short == "dynamodb":  # a gateway endpoint works through the route table
-                match = [
-                    e
-                    for e in match
-                    if e.get("VpcEndpointType") == "Interface"
-                    or (table and table.get("RouteTableId") in (e.get("RouteTableIds") or []))
-                ]
-            if not match:
-                missing.append(short)
-        if missing:
-            lacking.append(
-                f"{subnet['SubnetId']} (no NAT route; no endpoint for {', '.join(missing)})"
-            )
-    if lacking:
-        return Check(
-            "network",
-            "route to AWS APIs",
-            FAIL,
-            "; ".join(lacking),
-            "give the subnets a route 0.0.0.0/0 to a NAT gateway, or VPC endpoints for "
-            + ", ".join(needed.values()),
-        )
-    return Check(
-        "network", "route to AWS APIs", PASS, f"{len(subnets)} subnet(s): NAT or endpoints"
-    )
-
-
-def _route_table(ec2: Any, subnet: dict[str, Any]) -> dict[str, Any] | None:
-    tables = ec2.describe_route_tables(
-        Filters=[{"Name": "association.subnet-id", "Values": [subnet["SubnetId"]]}]
-    )["RouteTables"]
-    if not tables:  # the VPC's main route table applies
-        tables = ec2.describe_route_tables(
-            Filters=[
-                {"Name": "vpc-id", "Values": [subnet["VpcId"]]},
-                {"Name": "association.main", "Values": ["true"]},
-            ]
-        )["RouteTables"]
-    return dict(tables[0]) if tables else None
-
-
-def _ingress(ctx: Context, ec2: Any, lambda_groups: list[str]) -> Check:
-    port = ctx.settings.target.port
-    cluster_groups = list(ctx.settings.target.security_group_ids)
-    try:
-        groups = ec2.describe_security_groups(GroupIds=cluster_groups)["SecurityGroups"]
-    except Exception as exc:
-        return Check(
-            "network",
-            "cluster admits the database steps",
-            FAIL,
-            f"cannot read target.security_group_ids: {exc}",
-            "fix target.security_group_ids",
-        )
-    for group in groups:
-        for rule in group.get("IpPermissions") or []:
-            covers = rule.get("IpProtocol") == "-1" or (
-                rule.get("IpProtocol") == "tcp"
-                and int(rule.get("FromPort", -1)) <= port <= int(rule.get("ToPort", -1))
-            )
-            sources = {p.get("GroupId") for p in rule.get("UserIdGroupPairs") or []}
-            if covers and sources & set(lambda_groups):
-                return Check(
-                    "network",
-                    "cluster admits the database steps",
-                    PASS,
-                    f"{group['GroupId']} admits {', '.join(sorted(sources & set(lambda_groups)))} on {port}",
-                )
-    return Check(
-        "network",
-        "cluster admits the database steps",
-        FAIL,
-        f"none of {', '.join(cluster_groups)} admits {', '.join(lambda_groups)} on port {port}",
-        f"aws ec2 authorize-security-group-ingress --group-id {cluster_groups[0]} --protocol tcp "
-        f"--port {port} --source-group {lambda_groups[0]}",
-    )

@@ -277,7 +277,7 @@ def cleanup(ctx: Context, steps: Iterable[str], dry_run: bool, progress: Progres
                 item.decided = _foreign(step, res, ctx)
             else:
                 action = Action.WOULD_DELETE if dry_run else Action.DELETED
-                item.decided = _change(step, res, action)
+                item.decided = _change(step, res, action, res.deletion_note())
         except errors as exc:
             item.decided = _change(step, res, Action.FAILED, _short(exc))
         return item.decided

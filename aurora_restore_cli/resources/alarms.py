@@ -1,13 +1,21 @@
-"""CloudWatch alarms (guide step 7): pipeline failures exactly as the guide, plus timed-out and
-aborted executions and the errors of each of our Lambda functions. Every alarm notifies the
-topic, treats missing data as not breaching (no executions is not a problem) and is tagged.
+"""CloudWatch alarms (guide step 7): what pages someone. Every alarm notifies the topic,
+treats missing data as not breaching (no executions is not a problem) and is tagged.
 
-Lambda errors get one alarm per function (`aurora-restore-<step>-errors-<env>`), not one
-metric-math SUM: a metric-math alarm can reference at most 10 metrics (a hard CloudWatch
-limit) and the pipeline has more functions than that; a per-function alarm also names the
-failing step in the notification. The API cost stays small: all alarms of the step are read
-with one batched describe_alarms call, their tags from the tag index (one call for every kind),
-and nothing is written when nothing differs.
+What pages: a pipeline execution that failed (the guide's alarm), timed out or was aborted
+(AWS/States metrics of the state machine), and an error of a function the state machine does
+not run — the recovery function, the safety net after a timeout or an abort. Errors of the
+pipeline's own steps do not page: Lambda's `Errors` counts every failed invocation, including
+those the state machine retries by design (DatabaseLoginFailed right after the password
+reset, DatabaseUnreachable, TransientError), so a run that succeeds would page. A step that
+keeps failing past its retries ends the execution in its Fail state (every Catch leads there,
+after the undo), which `ExecutionsFailed` reports — once per run, naming the run.
+
+Per-step error alarms made by earlier versions (`aurora-restore-<step>-errors-<env>`) are
+`unwanted` (base.py): `setup` removes them when they exist and are ours.
+
+The API cost stays small: all alarms of the step are read with one batched describe_alarms
+call, their tags from the tag index (one call for every kind), and nothing is written when
+nothing differs.
 """
 
 from __future__ import annotations
@@ -15,11 +23,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from ..bundled import deployed_functions
+from ..bundled import handler_steps, recovery_functions
 from ..contract.naming import step_function_name
 from .base.resource import BulkRead, Context, Loadable, Resource, tag_differences, tag_list
 
 STEP = "alarms"
+RETRIED_ERRORS = "a pipeline step's errors page nobody (retried by design): removed"
 # What the alarms notify and watch; a function's alarm needs only the topic and the functions.
 DEPENDS_ON = ("topic", "lambdas", "state-machine")
 FUNCTION_ALARM_DEPENDS_ON = ("topic", "lambdas")
@@ -100,20 +109,10 @@ def resources(ctx: Context) -> list[Resource[Any]]:
             settings.aborted_executions,
         ),
     ]
-    for step in deployed_functions():  # the recovery function too: it is the safety net
-        function = names.function(step)
-        requests.append(
-            alarm_request(
-                ctx,
-                names.alarm(f"{step_function_name(step)}-errors"),
-                f"Alarm for errors of Aurora restore Lambda function {function}",
-                "AWS/Lambda",
-                "Errors",
-                [{"Name": "FunctionName", "Value": function}],
-                settings.lambda_errors,
-            )
-        )
-    alarm_names = [r["AlarmName"] for r in requests]
+    requests += [function_errors(ctx, step) for step in recovery_functions()]
+    # The pipeline steps' error alarms of earlier versions: removed when found (see above).
+    retired = [function_errors(ctx, step) for step in handler_steps()]
+    alarm_names = [r["AlarmName"] for r in (*requests, *retired)]
     reader = BulkRead(lambda: describe_alarms(ctx, alarm_names))
     alarms: list[Resource[Any]] = []
     for request in requests:
@@ -121,7 +120,25 @@ def resources(ctx: Context) -> list[Resource[Any]]:
         if request["Namespace"] == "AWS/Lambda":
             alarm.depends_on = FUNCTION_ALARM_DEPENDS_ON
         alarms.append(alarm)
+    for request in retired:
+        gone = RemovedAlarm(ctx, request, reader, RETRIED_ERRORS)
+        gone.depends_on = ()
+        alarms.append(gone)
     return alarms
+
+
+def function_errors(ctx: Context, step: str) -> dict[str, Any]:
+    """The `Errors` alarm of one function (`aurora-restore-<step>-errors-<env>`)."""
+    function = ctx.names.function(step)
+    return alarm_request(
+        ctx,
+        ctx.names.alarm(f"{step_function_name(step)}-errors"),
+        f"Alarm for errors of Aurora restore Lambda function {function}",
+        "AWS/Lambda",
+        "Errors",
+        [{"Name": "FunctionName", "Value": function}],
+        ctx.settings.alarms.lambda_errors,
+    )
 
 
 def alarm_request(
@@ -226,3 +243,24 @@ class Alarm(Resource[AlarmState]):
     def delete(self, current: AlarmState) -> None:
         # One name per call: only this alarm, which we have just read and own.
         self.cloudwatch.delete_alarms(AlarmNames=[self.name])
+
+
+class RemovedAlarm(Alarm):
+    """An alarm the config (or this version) no longer wants: listed only when it exists and is
+    ours (`unwanted`), and `setup` deletes it, saying why."""
+
+    def __init__(
+        self, ctx: Context, request: dict[str, Any], reader: BulkRead[dict[str, Any]], why: str
+    ) -> None:
+        super().__init__(ctx, request, reader)
+        self.unwanted = True
+        self.why = why
+
+    def differences(self, current: AlarmState) -> list[str]:
+        return [self.why]
+
+    def create(self) -> None:  # only reached if it vanished after we read it
+        return
+
+    def update(self, current: AlarmState, differences: list[str]) -> None:
+        self.delete(current)

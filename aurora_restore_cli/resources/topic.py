@@ -1,4 +1,6 @@
-"""The notification topic `aurora-restore-notifications-<env>`: KMS option, tags, e-mail subscriptions."""
+"""The notification topic `aurora-restore-notifications-<env>`: KMS option, tags, e-mail
+subscriptions; and, when the config names it, the topic's own KMS key (notification_key.py),
+made before the topic and removed after it."""
 
 from __future__ import annotations
 
@@ -6,6 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .base.resource import Context, Resource, tag_dict, tag_differences, tag_list
+from .notification_key import NotificationKey
 
 STEP = "topic"
 PENDING = "PendingConfirmation"
@@ -20,7 +23,13 @@ class TopicState:
 
 
 def resources(ctx: Context) -> list[Resource[Any]]:
-    return [Topic(ctx, ctx.names.topic)]
+    wanted = ctx.settings.owns_notification_key
+    key, topic = NotificationKey(ctx, wanted), Topic(ctx, ctx.names.topic)
+    if wanted:
+        topic.after = (key,)  # the topic is encrypted with it
+    else:
+        key.after = (topic,)  # the topic leaves it before its deletion is scheduled
+    return [key, topic]
 
 
 class Topic(Resource[TopicState]):

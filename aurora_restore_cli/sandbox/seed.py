@@ -1,13 +1,14 @@
 """The sandbox as one AWS account, and what a real account would already hold.
 
 The sandbox (a moto server) is a single account (moto's 123456789012), so `for_sandbox()`
-rewrites the config's account ids to it, points KMS settings at keys that `seed()` creates,
-and polls every second (moto's resources are ready at once). `seed()` makes what the pipeline
-expects to find: the production cluster (encrypted with its own key) with a snapshot in the
-source region, the target cluster (tagged as ours) in the target region, its subnet group, and
-the target's KMS key. When the sandbox has PostgreSQL, the production cluster's database gets a
-few tables of fake personal data before the snapshot is taken (data.py), and the admin
-login the database steps use is stored as the secret `aurora-restore-sandbox/postgres`.
+rewrites the config's account ids to it, points KMS settings at keys that `seed()` (or, for
+the topic, `setup`) creates, and polls every second (moto's resources are ready at once).
+`seed()` makes what the pipeline expects to find: the production cluster (encrypted with its
+own key) with a snapshot in the source region, the target cluster (tagged as ours) in the
+target region, its subnet group, and the target's KMS key. When the sandbox has PostgreSQL,
+the production cluster's database gets a few tables of fake personal data before the snapshot
+is taken (data.py), and the admin login the database steps use is stored as the secret
+`aurora-restore-sandbox/postgres`.
 Everything is created only when missing (re-runnable).
 """
 
@@ -18,7 +19,7 @@ import json
 import secrets
 from typing import Any
 
-from ..config.settings import Settings
+from ..config.settings import Settings, notification_key_alias
 from ..contract.naming import managed_tags
 from ..resources.base.changes import Action, Change
 from ..resources.base.resource import Context, tag_list
@@ -44,6 +45,13 @@ def for_sandbox(settings: Settings, account_id: str, source_key_arn: str | None 
         source=dataclasses.replace(settings.source, account_id=account_id, kms_key_id=source_key),
         target=dataclasses.replace(settings.target, kms_key_id=target_key),
         audit=dataclasses.replace(settings.audit, kms_key_id=None),
+        # a key of the config's own is not in the sandbox: the topic gets the one setup makes
+        notifications=dataclasses.replace(
+            settings.notifications,
+            kms_key_id=notification_key_alias(settings.environment)
+            if settings.notifications.kms_key_id
+            else None,
+        ),
         secrets=dataclasses.replace(settings.secrets, kms_key_id=None),
         dba_principals=tuple(
             f"arn:aws:iam::{account_id}:root" for _ in settings.dba_principals[:1]

@@ -45,13 +45,14 @@ def test_setup_status_cleanup_json(reset_moto: str, moto_config_dir: Path) -> No
     assert code == 0, err
     doc = json.loads(out)
     assert doc["command"] == "setup" and doc["ok"] is True
-    assert [c["action"] for c in doc["changes"]] == ["created", "created"]
+    # the table, the topic's own KMS key, the topic
+    assert [c["action"] for c in doc["changes"]] == ["created"] * 3
 
     # options after the subcommand work the same
     code, out, err = invoke("setup", *STEPS, "--env", "dev", *base)
     doc = json.loads(out)
     assert code == 0
-    assert [c["action"] for c in doc["changes"]] == ["unchanged", "unchanged"]
+    assert [c["action"] for c in doc["changes"]] == ["unchanged"] * 3
     assert doc["api_calls"]["writes"] == 0
 
     code, out, _ = invoke("status", "--env", "dev", *base)
@@ -61,10 +62,10 @@ def test_setup_status_cleanup_json(reset_moto: str, moto_config_dir: Path) -> No
 
     code, out, _ = invoke("cleanup", *STEPS, "--yes", "--env", "dev", *base)
     assert code == 0
-    assert [c["action"] for c in json.loads(out)["changes"]] == ["deleted", "deleted"]
+    assert [c["action"] for c in json.loads(out)["changes"]] == ["deleted"] * 3
     code, out, _ = invoke("cleanup", *STEPS, "--yes", "--env", "dev", *base)
     assert code == 0
-    assert [c["action"] for c in json.loads(out)["changes"]] == ["absent", "absent"]
+    assert [c["action"] for c in json.loads(out)["changes"]] == ["absent"] * 3
 
 
 def test_plan_shows_would_create_and_writes_nothing(reset_moto: str, moto_config_dir: Path) -> None:

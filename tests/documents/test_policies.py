@@ -39,6 +39,7 @@ def new_env(config_dir: Path, env: str, edit: Any = None) -> tuple[Settings, Nam
         data["environment"] = env
         data["target"]["cluster_id"] = f"{env}-orders"
         data["target"]["subnet_group"] = f"{env}-db-subnets"
+        data["notifications"]["kms_key_id"] = f"alias/aurora-restore-{env}-notifications"
         if edit is not None:
             edit(data)
 
@@ -291,7 +292,8 @@ def test_what_each_role_may_do(tmp_path: Path) -> None:
     )
     assert "Ec2NetworkInterfaces" in lam  # dev has a VPC
     assert "KmsCluster" in lam and "KmsClusterGrants" in lam
-    assert "KmsTopic" not in lam  # alias/aws/sns is AWS managed: no grant needed
+    # the topic's own key (setup's), granted through SNS by its alias
+    assert lam["KmsTopic"] == {"kms:Decrypt", "kms:GenerateDataKey"}
     assert "DenyProtectedClusters" in lam
 
     sfn = actions_by_sid(settings, names, "stepfunctions")
@@ -363,6 +365,28 @@ def test_optional_statements(tmp_path: Path) -> None:
         assert by_sid[sid]["Condition"] == {
             "StringEquals": {"aws:ResourceTag/aurora-restore:env": "full"}
         }
+
+
+def test_cluster_deletes_keep_the_tag_condition_beside_the_final_snapshot(tmp_path: Path) -> None:
+    """IAM authorises each resource of a request on its own: DeleteDBCluster with a final
+    snapshot is asked about the cluster and the snapshot. Only the final snapshots (which do
+    not exist yet) may be granted without the env tag condition; every cluster ARN keeps it."""
+    settings, names = variants(tmp_path)[1]
+    tag = {"StringEquals": {"aws:ResourceTag/aurora-restore:env": settings.environment}}
+    found = statements(settings, names)
+    by_sid = {s["Sid"]: s for s in found}
+    final = by_sid["RdsFinalSnapshot"]
+    assert final["Resource"] and all(":cluster-snapshot:" in r for r in final["Resource"])
+    for statement in found:
+        actions = set(as_list(statement["Action"]))
+        if statement["Effect"] != "Allow" or not actions & {
+            "rds:DeleteDBCluster",
+            "rds:CreateDBClusterSnapshot",
+        }:
+            continue
+        if any(":cluster:" in r for r in as_list(statement["Resource"])):
+            assert statement.get("Condition") == tag, statement["Sid"]
+    assert "rds:CreateDBClusterSnapshot" in by_sid["RdsFinalSnapshotOfClusters"]["Action"]
 
 
 def test_pipeline_ids_fall_under_the_patterns() -> None:
@@ -628,6 +652,19 @@ PARLIAMENT_ACCEPTED = {
     ("RESOURCE_MISMATCH", "rds:DeleteDBCluster", "arn:*:rds:*:*:cluster-snapshot:*"): (
         "without final_snapshot, DeleteDBCluster creates no snapshot, so none is authorised; "
         "with it, RdsFinalSnapshot names the final snapshots"
+    ),
+    # IAM authorises each resource of a request on its own: the final snapshots (not there yet,
+    # untagged) have a statement of their own, the clusters keep the env tag condition.
+    ("RESOURCE_MISMATCH", "rds:DeleteDBCluster", "arn:*:rds:*:*:cluster:*"): (
+        "RdsFinalSnapshot names only the final snapshots; the clusters are in RdsDeleteClusters"
+    ),
+    ("RESOURCE_MISMATCH", "rds:CreateDBClusterSnapshot", "arn:*:rds:*:*:cluster:*"): (
+        "RdsFinalSnapshot names only the final snapshots; the clusters are in "
+        "RdsFinalSnapshotOfClusters"
+    ),
+    ("RESOURCE_MISMATCH", "rds:CreateDBClusterSnapshot", "arn:*:rds:*:*:cluster-snapshot:*"): (
+        "RdsFinalSnapshotOfClusters names the clusters (tagged); the snapshots are in "
+        "RdsFinalSnapshot"
     ),
     ("RESOURCE_MISMATCH", "states:ListExecutions", "arn:*:states:*:*:mapRun:*/*:*"): (
         "ListExecutions on a state machine ARN is the documented use; mapRun is the alternative"

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from aurora_restore_cli.documents import policies
-from aurora_restore_cli.operations import preflight, preflight_access
+from aurora_restore_cli.operations import preflight, preflight_access, preflight_network
 from aurora_restore_cli.operations.preflight_access import (
     Request,
     planned_drill_requests,
@@ -195,14 +195,31 @@ def test_tag_conditioned_actions_are_asked_with_the_env_tag(config_dir: Path) ->
 # --- network ---------------------------------------------------------------------------------
 
 
-def _network(ctx_dir: Path, nat: bool, endpoints: bool, ingress: bool) -> Any:
+def _network(
+    ctx_dir: Path,
+    nat: bool,
+    endpoints: bool,
+    ingress: bool,
+    private_dns: bool = True,
+    endpoint_ingress: bool = True,
+    default_route: str | None = None,
+) -> Any:
+    """A VPC as an account would have it. AWS (not moto) refuses an interface endpoint with
+    private DNS unless the VPC has enableDnsSupport and enableDnsHostnames: set them first."""
     import boto3
 
     ec2 = boto3.client("ec2", "us-east-1")
     vpc = ec2.create_vpc(CidrBlock="10.9.0.0/16")["Vpc"]["VpcId"]
+    ec2.modify_vpc_attribute(VpcId=vpc, EnableDnsSupport={"Value": True})
+    ec2.modify_vpc_attribute(VpcId=vpc, EnableDnsHostnames={"Value": True})
     subnet = ec2.create_subnet(VpcId=vpc, CidrBlock="10.9.1.0/24")["Subnet"]["SubnetId"]
     table = ec2.create_route_table(VpcId=vpc)["RouteTable"]["RouteTableId"]
     ec2.associate_route_table(RouteTableId=table, SubnetId=subnet)
+    lambda_sg = ec2.create_security_group(GroupName="lambda", Description="l", VpcId=vpc)["GroupId"]
+    cluster_sg = ec2.create_security_group(GroupName="db", Description="d", VpcId=vpc)["GroupId"]
+    endpoint_sg = ec2.create_security_group(GroupName="vpce", Description="e", VpcId=vpc)[
+        "GroupId"
+    ]
     if nat:
         public = ec2.create_subnet(VpcId=vpc, CidrBlock="10.9.2.0/24")["Subnet"]["SubnetId"]
         allocation = ec2.allocate_address(Domain="vpc")["AllocationId"]
@@ -212,6 +229,9 @@ def _network(ctx_dir: Path, nat: bool, endpoints: bool, ingress: bool) -> Any:
             DestinationCidrBlock="0.0.0.0/0",
             NatGatewayId=gateway["NatGatewayId"],
         )
+    if default_route == "transit-gateway":
+        tgw = ec2.create_transit_gateway()["TransitGateway"]["TransitGatewayId"]
+        ec2.create_route(RouteTableId=table, DestinationCidrBlock="0.0.0.0/0", TransitGatewayId=tgw)
     if endpoints:
         for service in ("rds", "secretsmanager"):
             ec2.create_vpc_endpoint(
@@ -219,6 +239,8 @@ def _network(ctx_dir: Path, nat: bool, endpoints: bool, ingress: bool) -> Any:
                 ServiceName=f"com.amazonaws.us-east-1.{service}",
                 VpcEndpointType="Interface",
                 SubnetIds=[subnet],
+                SecurityGroupIds=[endpoint_sg],
+                PrivateDnsEnabled=private_dns,
             )
         ec2.create_vpc_endpoint(
             VpcId=vpc,
@@ -226,8 +248,18 @@ def _network(ctx_dir: Path, nat: bool, endpoints: bool, ingress: bool) -> Any:
             VpcEndpointType="Gateway",
             RouteTableIds=[table],
         )
-    lambda_sg = ec2.create_security_group(GroupName="lambda", Description="l", VpcId=vpc)["GroupId"]
-    cluster_sg = ec2.create_security_group(GroupName="db", Description="d", VpcId=vpc)["GroupId"]
+    if endpoint_ingress:
+        ec2.authorize_security_group_ingress(
+            GroupId=endpoint_sg,
+            IpPermissions=[
+                {
+                    "IpProtocol": "tcp",
+                    "FromPort": 443,
+                    "ToPort": 443,
+                    "UserIdGroupPairs": [{"GroupId": lambda_sg}],
+                }
+            ],
+        )
     if ingress:
         ec2.authorize_security_group_ingress(
             GroupId=cluster_sg,
@@ -253,7 +285,7 @@ def test_network_passes_with_nat_or_endpoints(
     aws: None, config_dir: Path, nat: bool, endpoints: bool
 ) -> None:
     ctx, *_ = _network(config_dir, nat=nat, endpoints=endpoints, ingress=True)
-    rows = preflight_access.network(ctx)
+    rows = preflight_network.network(ctx)
     assert [(r.name, r.status) for r in rows] == [
         ("route to AWS APIs", "pass"),
         ("cluster admits the database steps", "pass"),
@@ -264,7 +296,7 @@ def test_network_fails_without_a_route_or_ingress(aws: None, config_dir: Path) -
     ctx, subnet, cluster_sg, lambda_sg = _network(
         config_dir, nat=False, endpoints=False, ingress=False
     )
-    routes, ingress = preflight_access.network(ctx)
+    routes, ingress = preflight_network.network(ctx)
     assert routes.status == "fail"
     assert subnet in routes.detail and "rds, secretsmanager, dynamodb" in routes.detail
     assert "com.amazonaws.us-east-1.secretsmanager" in routes.fix
@@ -274,9 +306,73 @@ def test_network_fails_without_a_route_or_ingress(aws: None, config_dir: Path) -
     )
 
 
+def test_an_endpoint_without_private_dns_does_not_serve_the_default_hostnames(
+    aws: None, config_dir: Path
+) -> None:
+    ctx, *_ = _network(config_dir, nat=False, endpoints=True, ingress=True,
+                               private_dns=False)
+    routes, _ = preflight_network.network(ctx)
+    assert routes.status == "fail", routes
+    assert "private DNS is off" in routes.detail
+    assert "no working endpoint for rds, secretsmanager" in routes.detail  # dynamodb: gateway
+    assert "--private-dns-enabled" in routes.fix
+
+
+def test_an_endpoint_whose_security_group_refuses_443_from_lambda(
+    aws: None, config_dir: Path
+) -> None:
+    ctx, _, _, lambda_sg = _network(config_dir, nat=False, endpoints=True, ingress=True,
+                                    endpoint_ingress=False)
+    routes, _ = preflight_network.network(ctx)
+    assert routes.status == "fail"
+    assert f"do not admit 443 from {lambda_sg}" in routes.detail
+    assert f"--port 443 --source-group {lambda_sg}" in routes.fix
+
+
+def test_private_dns_needs_the_vpc_dns_attributes(aws: None, config_dir: Path) -> None:
+    import boto3
+
+    ctx, subnet, *_ = _network(config_dir, nat=False, endpoints=True, ingress=True)
+    ec2 = boto3.client("ec2", "us-east-1")
+    vpc = ec2.describe_subnets(SubnetIds=[subnet])["Subnets"][0]["VpcId"]
+    ec2.modify_vpc_attribute(VpcId=vpc, EnableDnsHostnames={"Value": False})
+    routes, _ = preflight_network.network(ctx)
+    assert routes.status == "fail" and "enableDnsHostnames is off" in routes.detail
+    assert f"modify-vpc-attribute --vpc-id {vpc} --enable-dns-hostnames" in routes.fix
+
+
+def test_a_default_route_through_a_transit_gateway_is_not_checkable(
+    aws: None, config_dir: Path
+) -> None:
+    ctx, *_ = _network(config_dir, nat=False, endpoints=False, ingress=True,
+                               default_route="transit-gateway")
+    routes, _ = preflight_network.network(ctx)
+    assert routes.status == "not checkable", routes
+    assert "Transit Gateway tgw-" in routes.detail and "not checkable" in routes.detail
+    # with working endpoints for every service, the transit gateway does not matter
+    ctx, *_ = _network(config_dir, nat=False, endpoints=True, ingress=True,
+                       default_route="transit-gateway")
+    assert preflight_network.network(ctx)[0].status == "pass"
+
+
+def test_a_nat_route_is_no_way_out_when_lambda_may_not_send_443(
+    aws: None, config_dir: Path
+) -> None:
+    import boto3
+
+    ctx, _, _, lambda_sg = _network(config_dir, nat=True, endpoints=False, ingress=True)
+    boto3.client("ec2", "us-east-1").revoke_security_group_egress(
+        GroupId=lambda_sg,
+        IpPermissions=[{"IpProtocol": "-1", "IpRanges": [{"CidrIp": "0.0.0.0/0"}]}],
+    )
+    routes, _ = preflight_network.network(ctx)
+    assert routes.status == "fail" and "do not let 443 out" in routes.detail
+    assert f"authorize-security-group-egress --group-id {lambda_sg}" in routes.fix
+
+
 def test_network_fails_without_a_vpc(config_dir: Path) -> None:
     ctx = _context(config_dir, lambda d: d["lambda"].update(vpc=None))
-    [row] = preflight_access.network(ctx)
+    [row] = preflight_network.network(ctx)
     assert row.status == "fail" and "lambda.vpc" in row.fix
 
 

@@ -27,6 +27,9 @@ resolves (to the same cluster, `renaming`) for as many describes of it. While re
 cluster refuses further modifications and deletion (it is not `available`).
 
 `AwsRules.fired` counts refusals per rule, so a test can show that a rule fired.
+
+KMS keys (AWS managed keys, reserved aliases, the key policy lockout check) and alarms that
+publish to encrypted topics: aws_rules_kms.py, switched on with the rest by `aws_rules()`.
 """
 
 from __future__ import annotations
@@ -294,8 +297,11 @@ def aws_rules(rename_polls: int = DEFAULT_RENAME_POLLS) -> Iterator[AwsRules]:
     for name in names:
         setattr(RDSBackend, name, locals()[name])
     RDSResponse.delete_db_cluster = delete_db_cluster_response  # type: ignore[method-assign]
+    from .aws_rules_kms import kms_rules  # beside this one; it uses AwsRules
+
     try:
-        yield rules
+        with kms_rules(rules):
+            yield rules
     finally:
         for name, original in originals.items():
             setattr(RDSBackend, name, original)

@@ -1,6 +1,8 @@
 """The alarms step: the guide's pipeline-failures alarm field for field, the timed-out /
-aborted / per-function Lambda error alarms, a no-op re-run with zero writes, updates on a
-changed threshold and on drift, cleanup, and a foreign same-named alarm left alone."""
+aborted alarms and the recovery function's error alarm, a no-op re-run with zero writes,
+updates on a changed threshold and on drift, cleanup, a foreign same-named alarm left alone;
+what pages, evaluated on the metric data of runs (a successful run with retried errors pages
+nobody), and the per-step error alarms of earlier versions removed."""
 
 from __future__ import annotations
 
@@ -11,7 +13,8 @@ import boto3
 
 from aurora_restore_cli.provisioning import engine
 from aurora_restore_cli.resources.base.changes import Action
-from handlers import FUNCTIONS
+from handlers import RECOVERY_FUNCTIONS
+from handlers import STEPS as PIPELINE_STEPS
 
 from ..conftest import MOTO_ACCOUNT, edit_config, make_context
 
@@ -23,7 +26,7 @@ ALL_ALARMS = {
     FAILURES,
     "aurora-restore-pipeline-timeouts-dev",
     "aurora-restore-pipeline-aborts-dev",
-    *(f"aurora-restore-{s.replace('_', '-')}-errors-dev" for s in FUNCTIONS),  # recovery too
+    *(f"aurora-restore-{s.replace('_', '-')}-errors-dev" for s in RECOVERY_FUNCTIONS),
 }
 
 
@@ -85,14 +88,14 @@ def test_create_every_alarm_tagged_then_noop_with_zero_writes(aws: None) -> None
     assert (timeouts["MetricName"], timeouts["Namespace"]) == ("ExecutionsTimedOut", "AWS/States")
     aborts = alarm("aurora-restore-pipeline-aborts-dev")
     assert (aborts["MetricName"], aborts["Namespace"]) == ("ExecutionsAborted", "AWS/States")
-    errors = alarm("aurora-restore-find-snapshot-errors-dev")
+    errors = alarm("aurora-restore-recover-execution-errors-dev")
     assert (errors["MetricName"], errors["Namespace"], errors["Statistic"]) == (
         "Errors",
         "AWS/Lambda",
         "Sum",
     )
     assert errors["Dimensions"] == [
-        {"Name": "FunctionName", "Value": "aurora-restore-find-snapshot-dev"}
+        {"Name": "FunctionName", "Value": "aurora-restore-recover-execution-dev"}
     ]
     assert errors["AlarmActions"] == [TOPIC]
     for name in ALL_ALARMS:
@@ -231,3 +234,111 @@ def test_plan_and_status(aws: None) -> None:
     setup(make_context())
     status = engine.status(make_context(), STEPS, progress=_quiet)
     assert {c.action for c in status.changes} == {Action.PRESENT}
+
+
+# --- what pages ------------------------------------------------------------------------------
+
+
+def _put(metric: str, namespace: str, dimension: tuple[str, str], value: float) -> None:
+    cw().put_metric_data(
+        Namespace=namespace,
+        MetricData=[
+            {
+                "MetricName": metric,
+                "Dimensions": [{"Name": dimension[0], "Value": dimension[1]}],
+                "Value": value,
+                "Unit": "Count",
+            }
+        ],
+    )
+
+
+def _function(step: str) -> tuple[str, str]:
+    return ("FunctionName", f"aurora-restore-{step.replace('_', '-')}-dev")
+
+
+def _run_metrics(failed: bool = False, recovery_errors: int = 0) -> None:
+    """What AWS records for one run (one period) in which the state machine retried errors
+    by design: DatabaseLoginFailed twice right after the password reset, DatabaseUnreachable
+    once, a TransientError of a check step (Lambda's Errors counts every failed invocation)."""
+    machine = ("StateMachineArn", SM_ARN)
+    _put("ExecutionsStarted", "AWS/States", machine, 1)
+    _put("ExecutionsFailed" if failed else "ExecutionsSucceeded", "AWS/States", machine, 1)
+    for step, errors in (("reset_app_users", 2), ("run_sql", 1), ("check_copy", 1)):
+        _put("Errors", "AWS/Lambda", _function(step), errors)
+        _put("Invocations", "AWS/Lambda", _function(step), errors + 1)
+    if recovery_errors:
+        _put("Errors", "AWS/Lambda", _function("recover_execution"), recovery_errors)
+
+
+def _breaching() -> set[str]:
+    """Our alarms whose definition (as deployed) is breached by the metric data in CloudWatch:
+    the statistic over the alarm's period, compared with its threshold as it says; missing
+    data as TreatMissingData says (all ours: notBreaching)."""
+    from datetime import datetime, timedelta, timezone
+
+    now = datetime.now(timezone.utc)
+    found = set()
+    for page in cw().get_paginator("describe_alarms").paginate():
+        for defined in page["MetricAlarms"]:
+            assert defined["EvaluationPeriods"] == 1 and defined["TreatMissingData"] == "notBreaching"
+            points = cw().get_metric_statistics(
+                Namespace=defined["Namespace"],
+                MetricName=defined["MetricName"],
+                Dimensions=defined["Dimensions"],
+                StartTime=now - timedelta(seconds=defined["Period"]),
+                EndTime=now + timedelta(seconds=60),
+                Period=defined["Period"],
+                Statistics=[defined["Statistic"]],
+            )["Datapoints"]
+            values = [p[defined["Statistic"]] for p in points]
+            if not values:
+                continue  # missing data: not breaching
+            value, threshold = sum(values), defined["Threshold"]
+            compare = {
+                "GreaterThanOrEqualToThreshold": value >= threshold,
+                "GreaterThanThreshold": value > threshold,
+            }[defined["ComparisonOperator"]]
+            if compare:
+                found.add(defined["AlarmName"])
+    return found
+
+
+def test_a_successful_run_with_retried_errors_pages_nobody(aws: None) -> None:
+    setup(make_context())
+    _run_metrics()
+    assert _breaching() == set()
+
+
+def test_a_failed_run_pages_once_and_so_does_a_failing_recovery(aws: None) -> None:
+    setup(make_context())
+    _run_metrics(failed=True)
+    assert _breaching() == {FAILURES}
+    _run_metrics(failed=False, recovery_errors=1)
+    assert _breaching() == {FAILURES, "aurora-restore-recover-execution-errors-dev"}
+
+
+def test_the_step_error_alarms_of_earlier_versions_are_removed(aws: None) -> None:
+    ctx = make_context()
+    tags = [{"Key": k, "Value": v} for k, v in ctx.tags().items()]
+    old = [f"aurora-restore-{s.replace('_', '-')}-errors-dev" for s in PIPELINE_STEPS[:2]]
+    for name in old:
+        cw().put_metric_alarm(
+            AlarmName=name,
+            MetricName="Errors",
+            Namespace="AWS/Lambda",
+            Statistic="Sum",
+            Period=300,
+            Threshold=1,
+            ComparisonOperator="GreaterThanOrEqualToThreshold",
+            EvaluationPeriods=1,
+            Tags=tags,
+        )
+    report = setup(ctx)
+    removed = {c.name: c.detail for c in report.changes if c.action is Action.UPDATED}
+    assert set(removed) == set(old)
+    assert all("retried by design" in detail for detail in removed.values())
+    assert all_alarm_names() == ALL_ALARMS
+    again = make_context()
+    assert {c.action for c in setup(again).changes} == {Action.UNCHANGED}
+    assert again.clients.counter.writes == 0

@@ -22,7 +22,8 @@ def _quiet(_: str) -> None:
 
 
 def actions(report: engine.Report) -> dict[str, Action]:
-    return {c.step: c.action for c in report.changes}
+    """Table and topic by step (the topic's own KMS key: test_notification_key.py)."""
+    return {c.step: c.action for c in report.changes if c.kind != "KMS key"}
 
 
 def test_create_then_noop_with_zero_writes(aws: None) -> None:
@@ -57,7 +58,8 @@ def test_create_then_noop_with_zero_writes(aws: None) -> None:
 
     sns = boto3.client("sns", "us-east-1")
     arn = ctx.names.topic_arn
-    assert sns.get_topic_attributes(TopicArn=arn)["Attributes"]["KmsMasterKeyId"] == "alias/aws/sns"
+    key = sns.get_topic_attributes(TopicArn=arn)["Attributes"]["KmsMasterKeyId"]
+    assert key == "alias/aurora-restore-dev-notifications"
     subs = sns.list_subscriptions_by_topic(TopicArn=arn)["Subscriptions"]
     assert [(s["Protocol"], s["Endpoint"]) for s in subs] == [("email", "dba-team@example.com")]
 
@@ -179,11 +181,13 @@ def test_foreign_resources_are_left_alone(aws: None) -> None:
     report = engine.setup(ctx, STEPS, dry_run=False, progress=_quiet)
     assert actions(report) == {"table": Action.FOREIGN, "topic": Action.FOREIGN}
     assert not report.ok
-    assert ctx.clients.counter.writes == 0
+    # Only our own key was made (nothing ties it to the topic being ours).
+    assert {c.split(".")[0] for c in ctx.clients.counter.write_calls()} == {"kms"}
 
+    ctx = make_context()
     report = engine.cleanup(ctx, list(reversed(STEPS)), dry_run=False, progress=_quiet)
     assert actions(report) == {"table": Action.FOREIGN, "topic": Action.FOREIGN}
-    assert ctx.clients.counter.writes == 0
+    assert {c.split(".")[0] for c in ctx.clients.counter.write_calls()} == {"kms"}
     assert ddb.list_tables()["TableNames"] == ["aurora-restore-audit-dev"]
     assert len(sns.list_topics()["Topics"]) == 1
 

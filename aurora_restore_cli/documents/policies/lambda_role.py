@@ -117,13 +117,16 @@ def lambda_rds(settings: Settings, arns: Arns) -> Document:
         tagged(allow("RdsDeleteClusters", ["rds:DeleteDBCluster"], worked_on), settings),
     ]
     if target.final_snapshot:
-        # DeleteDBCluster also authorises against the final snapshot it creates, which does
-        # not exist (nor carry tags) yet.
+        # DeleteDBCluster with a final snapshot is authorised against the cluster *and* the
+        # snapshot it creates (and needs CreateDBClusterSnapshot on both). IAM authorises each
+        # resource on its own: the clusters keep the tag condition (RdsDeleteClusters and the
+        # statement below), and only the final snapshots, which do not exist (nor carry tags)
+        # yet, are granted without it.
         statements += [
-            allow(
-                "RdsFinalSnapshot",
-                ["rds:CreateDBClusterSnapshot", "rds:DeleteDBCluster"],
-                [*clusters, *final],
+            allow("RdsFinalSnapshot", ["rds:CreateDBClusterSnapshot", "rds:DeleteDBCluster"], final),
+            tagged(
+                allow("RdsFinalSnapshotOfClusters", ["rds:CreateDBClusterSnapshot"], clusters),
+                settings,
             ),
             # Retention: later runs delete our final snapshots past final_snapshot_retention_days.
             tagged(

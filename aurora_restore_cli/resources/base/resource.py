@@ -133,6 +133,11 @@ class Resource(ABC, Generic[S]):
     def arn(self) -> str | None:
         return None
 
+    def deletion_note(self) -> str:
+        """What cleanup should say about deleting it, when that is not the whole story (a KMS
+        key is only scheduled for deletion)."""
+        return ""
+
 
 def tag_list(tags: dict[str, str]) -> list[dict[str, str]]:
     """`{"k": "v"}` → `[{"Key": "k", "Value": "v"}]`, sorted for stable requests."""

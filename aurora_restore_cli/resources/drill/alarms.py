@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from ...contract.naming import DRILL_METRIC_NAMESPACE
-from ..alarms import Alarm, AlarmState, alarm_request, describe_alarms
+from ..alarms import Alarm, RemovedAlarm, alarm_request, describe_alarms
 from ..base.resource import BulkRead, Context, Resource
 
 RTO_METRIC = "DrillRtoSeconds"
@@ -46,9 +46,7 @@ def resources(ctx: Context) -> list[Resource[Any]]:
     if minutes is not None:
         found.append(Alarm(ctx, rto_request(ctx, rto_name, minutes), reader))
     else:
-        dropped = RemovedAlarm(ctx, rto_request(ctx, rto_name, 1), reader)
-        dropped.unwanted = True  # listed only when it exists and is ours
-        found.append(dropped)
+        found.append(RemovedAlarm(ctx, rto_request(ctx, rto_name, 1), reader, NOT_CONFIGURED))
     return found
 
 
@@ -64,16 +62,3 @@ def rto_request(ctx: Context, name: str, minutes: int) -> dict[str, Any]:
     )
     request.update(Statistic="Maximum", ComparisonOperator="GreaterThanThreshold")
     return request
-
-
-class RemovedAlarm(Alarm):
-    """The RTO alarm when the config no longer asks for it: `setup` deletes it."""
-
-    def differences(self, current: AlarmState) -> list[str]:
-        return [NOT_CONFIGURED]
-
-    def create(self) -> None:  # only reached if it vanished after we read it
-        return
-
-    def update(self, current: AlarmState, differences: list[str]) -> None:
-        self.delete(current)
