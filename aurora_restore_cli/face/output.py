@@ -350,3 +350,39 @@ def audit_table(title: str, items: Sequence[dict[str, Any]]) -> Rows:
             [item["timestamp"], item.get("step", ""), item.get("status", ""), escape(details)]
         )
     return listing
+
+
+LEVEL_STYLE = {"ERROR": "bold red", "CRITICAL": "bold red", "WARNING": "yellow", "DEBUG": "dim"}
+STEP_WIDTH = 21  # reset-master-password: the longest step name
+
+
+class LogPrinter:
+    """`logs`: one line per log line (time, step, level, message and its facts), printed as
+    they arrive; kept for the JSON document."""
+
+    def __init__(self, output: Output) -> None:
+        self.output = output
+        self.lines: list[Any] = []
+
+    def add(self, lines: Sequence[Any]) -> None:
+        self.lines.extend(lines)
+        if self.output.json:
+            return
+        for line in lines:
+            self.output.out.print(log_line(line), soft_wrap=True)
+
+
+def log_line(line: Any) -> Any:
+    """A log line as text: `<time>  <step>  <LEVEL>  <message> <key=value, …>`."""
+    from rich.text import Text
+
+    facts = ", ".join(f"{k}={v}" for k, v in sorted((line.details or {}).items()))
+    text = Text(f"{line.time}  ")
+    text.append(f"{line.step:<{STEP_WIDTH}}", style="bold")
+    text.append("  ")
+    text.append(f"{line.level:<7}", style=LEVEL_STYLE.get(line.level, ""))
+    text.append(f"  {line.message}")
+    if facts:
+        text.append(f"  {facts}", style="dim")
+    text.rstrip()
+    return text

@@ -220,6 +220,18 @@ def _skipped_functions(ctx: Context, operation_id: str) -> set[str]:
     }
 
 
+def scheduled_functions(ctx: Context, execution_arn: str) -> list[str]:
+    """The Lambda functions an execution has scheduled so far, in first-use order."""
+    sfn = ctx.clients.get("stepfunctions")
+    found: dict[str, None] = {}
+    for event in _history(sfn, execution_arn):
+        if event["type"] == "TaskScheduled":
+            name = _function_name(event.get("taskScheduledEventDetails") or {})
+            if name:
+                found.setdefault(name, None)
+    return list(found)
+
+
 def _function_name(details: dict[str, Any]) -> str | None:
     """The FunctionName a Lambda task is scheduled with (its ARN's last part, or the name)."""
     parameters = _json(details.get("parameters"))
