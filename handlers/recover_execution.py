@@ -21,7 +21,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from handlers.lib import logs, recovery
+from handlers.lib import health, logs, recovery
 from handlers.lib.errors import SettingsInvalid
 
 LOG = logs.LOG
@@ -30,6 +30,9 @@ STATUS_CHANGE = "Step Functions Execution Status Change"
 
 
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    if health.is_health_check(event):
+        with logs.context(None, STEP):
+            return health.report("recover_execution", event)
     with logs.context(_operation_id(event), STEP):
         return _recover(event, context)
 

@@ -386,3 +386,22 @@ def log_line(line: Any) -> Any:
         text.append(f"  {facts}", style="dim")
     text.rstrip()
     return text
+
+
+HEALTH_STYLE = {"pass": "green", "fail": "bold red", "stale": "bold red", "skipped": "dim"}
+
+
+def health_table(title: str, rows: Sequence[Any]) -> Rows:
+    """`test-functions`: one row per function (operations.health.FunctionHealth)."""
+    listing = Rows(title, ["function", "code", "environment", "role", "database", "problems"],
+                   optional=("problems",), fold=("problems",))
+
+    def cell(value: str) -> str:
+        style = HEALTH_STYLE.get(value, "")
+        return f"[{style}]{value}[/{style}]" if style else value
+
+    for row in rows:
+        role = cell(row.role) + (f" ({row.action})" if row.action else "")
+        listing.rows.append([row.function, cell(row.code), cell(row.environment), role,
+                             cell(row.database), escape("; ".join(row.problems))])
+    return listing

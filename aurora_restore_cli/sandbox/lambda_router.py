@@ -11,13 +11,17 @@ Functions' Retry/Catch match on. Functions with any other handler keep moto's be
 
 The handler modules come from this process's path, not from the function's zip; what else the
 zip carries for them is made available the way they look for it: the post-restore SQL files
-(`handlers/sql/`) are unpacked once per code version and `AURORA_RESTORE_SQL_DIR` points there.
+(`handlers/sql/`) and the package manifest (`handlers/package.json`) are unpacked once per code
+version, and `AURORA_RESTORE_SQL_DIR` / `AURORA_RESTORE_PACKAGE_FILE` point there.
 
 As Lambda does, each invocation's log lines go to the function's log group
 `/aws/lambda/<function>` (created when missing, as Lambda does with the role's
 logs:CreateLogGroup): `START`, every record the handler logged (`[LEVEL]\t<time>\t<request
 id>\t<message>`), an unhandled error, `END` and `REPORT` (duration), written straight into
 moto's CloudWatch Logs backend in this process. `aurora-restore logs` reads them back.
+
+A health check's role probe (handlers/lib/health.py) is decided again here against the
+function role's policies (role_policy.py): moto does not enforce IAM, AWS does.
 
 Step Functions executions run in threads and the environment is process-wide, so
 invocations are serialised by a lock. Used by tests (inside `mock_aws`) and by the sandbox's
@@ -52,6 +56,8 @@ from typing import Any
 DEFAULT_PACKAGES = ("handlers",)
 SQL_PREFIX = "handlers/sql/"  # packaging.SQL_DIR, as run_sql finds it in its zip
 SQL_DIR_ENV = "AURORA_RESTORE_SQL_DIR"
+MANIFEST = "handlers/package.json"  # packaging.MANIFEST_NAME
+MANIFEST_ENV = "AURORA_RESTORE_PACKAGE_FILE"  # handlers/lib/health.PACKAGE_FILE_ENV
 LOG_STREAM_PREFIX = "[$LATEST]"
 
 _state_lock = threading.Lock()
@@ -167,6 +173,8 @@ def call(function: Any, module_name: str, attribute: str, event: Any) -> tuple[s
         try:
             handler = getattr(importlib.import_module(module_name), attribute)
             result = handler(event, context)
+            if _is_health_check(event) and isinstance(result, dict):
+                result = _with_role_decided(function, result)
             payload, failed, error = json.dumps(result, default=str), False, None
         except Exception as exc:
             error = {"errorType": type(exc).__name__, "errorMessage": str(exc)}
@@ -176,8 +184,8 @@ def call(function: Any, module_name: str, attribute: str, event: Any) -> tuple[s
 
 
 def _unpacked_files(function: Any) -> dict[str, str]:
-    """The variable that points at the SQL files of the function's zip (unpacked once per
-    code version), or {} for a zip without them."""
+    """The variables that point at the SQL files and the manifest of the function's zip (the
+    files unpacked once per code version), or {} for a zip without them."""
     code = getattr(function, "code_bytes", b"") or b""
     if not code:
         return {}
@@ -188,12 +196,17 @@ def _unpacked_files(function: Any) -> dict[str, str]:
             with zipfile.ZipFile(io.BytesIO(code)) as archive:
                 names = archive.namelist()
                 members = [n for n in names if n.startswith(SQL_PREFIX)]
-                if members:
+                if members or MANIFEST in names:
                     directory = tempfile.mkdtemp(prefix="aurora-restore-sql-")
                     atexit.register(shutil.rmtree, directory, True)
                     for name in members:
                         Path(directory, name[len(SQL_PREFIX):]).write_bytes(archive.read(name))
-                    variables[SQL_DIR_ENV] = directory
+                    if members:
+                        variables[SQL_DIR_ENV] = directory
+                    if MANIFEST in names:
+                        manifest = Path(directory, ".package.json")
+                        manifest.write_bytes(archive.read(MANIFEST))
+                        variables[MANIFEST_ENV] = str(manifest)
         except zipfile.BadZipFile:
             variables = {}
         _unpacked[key] = variables
@@ -287,6 +300,36 @@ def _put_lines(function: Any, lines: list[tuple[float, str]]) -> None:
         last = max(last, int(moment * 1000))  # a PutLogEvents batch is in time order
         events.append({"timestamp": last, "message": message})
     backend.put_log_events(group, stream, events)
+
+
+# --- the health check's role probe, decided as IAM would ----------------------------------
+
+
+def _is_health_check(event: Any) -> bool:
+    return isinstance(event, dict) and event.get("health_check") is True
+
+
+def _with_role_decided(function: Any, answer: dict[str, Any]) -> dict[str, Any]:
+    """moto allowed the probe whatever the role says: decide it against the role's policies."""
+    from .role_policy import decide, role_documents
+
+    probe = answer.get("role")
+    if not isinstance(probe, dict) or not probe.get("ok") or not probe.get("action"):
+        return answer
+    try:
+        documents = role_documents(function.account_id, str(function.role))
+    except Exception as exc:  # no such role: Lambda could not have run the function at all
+        decided = {"ok": False, "detail": f"the role cannot be read: {type(exc).__name__}: {exc}"}
+    else:
+        decision = decide(documents, str(probe["action"]), str(probe.get("resource") or ""))
+        decided = {"ok": decision.allowed, "denied": not decision.allowed,
+                   "detail": f"{'allowed' if decision.allowed else 'AccessDenied'}: "
+                             f"{decision.reason} (decided by the sandbox: moto does not "
+                             "enforce IAM)"}
+    role = {**probe, **decided}
+    parts = {k: v for k, v in answer.items() if isinstance(v, dict) and "ok" in v}
+    parts["role"] = role
+    return {**answer, "role": role, "ok": all(bool(p.get("ok")) for p in parts.values())}
 
 
 def _decode(body: Any) -> Any:

@@ -19,7 +19,9 @@ The decorator turns it into the Lambda entry point `handler(event, context) -> d
 - turns throttling/connection errors that outlived botocore's retries into `TransientError`;
 - returns the updated document (the state machine's ResultPath is `$`);
 - logs one JSON line as the step starts and one with its outcome (lib/logs.py), and every line
-  the step logs carries the operation id and the step: `aurora-restore logs` finds them.
+  the step logs carries the operation id and the step: `aurora-restore logs` finds them;
+- answers a health check (`{"health_check": true, ...}`, lib/health.py) instead of running the
+  step: nothing of the pipeline is touched.
 
 `details` must be compact and secret-free: it goes to DynamoDB and is returned nowhere else.
 """
@@ -32,7 +34,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from handlers.lib import audit, aws, logs
+from handlers.lib import audit, aws, health, logs
 from handlers.lib.errors import SettingsInvalid, TransientError
 
 Document = dict[str, Any]
@@ -70,6 +72,9 @@ def pipeline_step(step: str) -> Callable[[StepFunction], LambdaHandler]:
     def decorate(fn: StepFunction) -> LambdaHandler:
         @functools.wraps(fn)
         def handler(event: Document, context: Any) -> Document:
+            if health.is_health_check(event):
+                with logs.context(None, step):
+                    return health.report(step.replace("-", "_"), event)
             if not isinstance(event, dict) or not event.get("operation_id"):
                 raise SettingsInvalid(f"{step}: the input is not a state document")
             with logs.context(str(event["operation_id"]), step):

@@ -8,11 +8,14 @@ import os
 import subprocess
 import sys
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 
+from aurora_restore_cli.contract.naming import step_function_name
 from aurora_restore_cli.sandbox import control as sandbox
+from handlers import DATABASE_STEPS, FUNCTIONS
 
 from ..conftest import ROOT
 
@@ -121,3 +124,91 @@ def test_logs_follow_a_run_to_its_end(provisioned: dict[str, str]) -> None:
     assert steps[0] == "acquire-lock" and steps[-1] == "notify-success"
     assert len({(line["time"], line["step"], line["message"]) for line in result["lines"]}) == len(
         steps)  # each line once, however many passes read it
+
+
+# --- test-functions ----------------------------------------------------------------------------
+
+
+def sandbox_client(env: dict[str, str], service: str) -> Any:
+    import boto3
+
+    state = json.loads((Path(env["AURORA_RESTORE_SANDBOX_DIR"]) / "sandbox.json").read_text())
+    return boto3.client(service, endpoint_url=state["url"], region_name="us-east-1",
+                        aws_access_key_id="testing", aws_secret_access_key="testing")
+
+
+def audit_items(env: dict[str, str]) -> int:
+    table = "aurora-restore-audit-dev"
+    return int(sandbox_client(env, "dynamodb").scan(TableName=table, Select="COUNT")["Count"])
+
+
+def test_every_function_answers_its_health_check(provisioned: dict[str, str]) -> None:
+    before = audit_items(provisioned)
+    done = local("test-functions", "-o", "json", env=provisioned)
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout)
+    assert result["ok"] is True
+    rows = {row["function"]: row for row in result["functions"]}
+    assert set(rows) == {f"aurora-restore-{step_function_name(f)}-dev" for f in FUNCTIONS}
+    assert {(r["code"], r["environment"], r["role"]) for r in rows.values()} == {
+        ("pass", "pass", "pass")}
+    assert rows["aurora-restore-check-target-dev"]["action"] == "rds:DescribeDBClusters"
+    assert rows["aurora-restore-recover-execution-dev"]["action"] == "states:DescribeExecution"
+    assert {rows[f"aurora-restore-{step_function_name(s)}-dev"]["database"]
+            for s in DATABASE_STEPS} == {"skipped"}  # this sandbox has no PostgreSQL
+    assert audit_items(provisioned) == before  # it changes nothing
+
+    text = local("test-functions", env=provisioned)
+    assert text.returncode == 0, text.stderr
+    assert len([line for line in text.stdout.splitlines() if "aurora-restore-" in line]) == len(
+        FUNCTIONS)
+    assert f"all {len(FUNCTIONS)} functions healthy" in text.stderr
+
+
+def test_a_role_without_an_rds_action_fails_the_functions_that_need_it(
+    provisioned: dict[str, str]
+) -> None:
+    """moto does not enforce IAM: the sandbox decides the probe against the role's policies."""
+    iam, role = sandbox_client(provisioned, "iam"), "aurora-restore-lambda-role-dev"
+    for name in iam.list_role_policies(RoleName=role)["PolicyNames"]:
+        document = iam.get_role_policy(RoleName=role, PolicyName=name)["PolicyDocument"]
+        for statement in document["Statement"]:
+            if statement.get("Sid") == "RdsDescribe":
+                statement["Action"].remove("rds:DescribeDBInstances")
+                iam.put_role_policy(RoleName=role, PolicyName=name,
+                                    PolicyDocument=json.dumps(document))
+    try:
+        done = local("test-functions", "-o", "json", env=provisioned)
+        assert done.returncode == 1
+        result = json.loads(done.stdout)
+        failed = {row["function"]: row for row in result["functions"] if not row["ok"]}
+        assert set(failed) == {"aurora-restore-create-instances-dev"}
+        assert failed["aurora-restore-create-instances-dev"]["role"] == "fail"
+        assert "rds:DescribeDBInstances" in result["error"]
+        assert result["error"].startswith(
+            "1 of 27 functions failed their health check: aurora-restore-create-instances-dev: "
+            "role: AccessDenied")
+    finally:
+        assert local("setup", "roles", env=provisioned).returncode == 0  # put it back
+    assert local("test-functions", env=provisioned).returncode == 0
+
+
+def test_a_function_whose_code_is_not_what_setup_packages_is_stale(
+    provisioned: dict[str, str]
+) -> None:
+    from aurora_restore_cli.documents.packaging import MANIFEST_NAME, deterministic_zip
+
+    lam = sandbox_client(provisioned, "lambda")
+    name = "aurora-restore-finalize-dev"
+    old = {MANIFEST_NAME: json.dumps({"step": "finalize", "code_hash": "0" * 64}).encode(),
+           "handlers/finalize.py": b"# an older release\n"}
+    lam.update_function_code(FunctionName=name, ZipFile=deterministic_zip(old))
+    try:
+        done = local("test-functions", "-o", "json", env=provisioned)
+        assert done.returncode == 1
+        (row,) = [r for r in json.loads(done.stdout)["functions"] if not r["ok"]]
+        assert (row["function"], row["code"]) == (name, "stale")
+        assert "run `aurora-restore deploy-lambdas`" in row["problems"][0]
+    finally:
+        assert local("deploy-lambdas", env=provisioned).returncode == 0
+    assert local("test-functions", env=provisioned).returncode == 0
