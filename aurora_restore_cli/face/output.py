@@ -17,7 +17,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from ..resources.base.changes import Action, Change
+from ..resources.base.changes import MASK, Action, Change, Difference
 
 ACTION_STYLE = {
     Action.CREATED: "green",
@@ -136,10 +136,17 @@ class Output:
             attention = [c for c in changes if c.action in ATTENTION]
             if attention:
                 self.rows(change_rows("Needs attention", attention, with_arn=False))
+            self._values(changes)
             self.out.print(summary_line(changes) + " [dim](every resource: -v)[/dim]")
             return
         self.rows(change_rows(title, changes, with_arn=bool(self.verbose)))
+        self._values(changes)
         self.out.print(summary_line(changes))
+
+    def _values(self, changes: Sequence[Change]) -> None:
+        """Old → new for every field that differs (a unified diff for documents)."""
+        for line in value_lines(changes):
+            self.out.print(line, soft_wrap=True)
 
 
 FOLD_WIDTH = 24  # a folded column gets at least this many cells before the table gives up
@@ -189,6 +196,59 @@ class Rows:
         widths = [max(len(r[i]) for r in plain) for i in range(len(self.headers))]
         text = ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in plain]
         return [self.title, *text]
+
+
+DIFF_STYLE = {"+": "green", "-": "red", "@": "cyan"}
+ACTION_MARK = {Action.WOULD_UPDATE: "~", Action.UPDATED: "~", Action.DRIFTED: "~"}
+
+
+def value_lines(changes: Sequence[Change]) -> list[Any]:
+    """The values of what differs, resource by resource: `field: old → new` for a scalar, a
+    unified diff (current → config) for a document; a secret's sides stay masked."""
+    from rich.text import Text
+
+    lines: list[Any] = []
+    for change in changes:
+        if not change.values:
+            continue
+        mark = ACTION_MARK.get(change.action, "~")
+        lines.append(Text(f"{mark} {change.kind} {change.name}", style="bold"))
+        for value in change.values:
+            lines.extend(_value(value))
+    if lines:
+        lines.insert(0, Text("What differs (current → config):", style="bold"))
+    return lines
+
+
+def _value(value: Difference) -> list[Any]:
+    from rich.text import Text
+
+    if value.secret:
+        return [Text(f"    {value.field}: {MASK} → {MASK}")]
+    if not value.document:
+        return [Text(f"    {value.field}: {_plain(value.old)} → {_plain(value.new)}")]
+    lines = [Text(f"    {value.field}:")]
+    for line in document_diff(value.old, value.new):
+        lines.append(Text(f"      {line}".rstrip(), style=DIFF_STYLE.get(line[:1], "")))
+    return lines
+
+
+def _plain(value: Any) -> str:
+    if value is None:
+        return "(none)"
+    return json.dumps(value) if isinstance(value, (dict, list, bool)) else str(value)
+
+
+def document_diff(old: Any, new: Any) -> list[str]:
+    """A unified diff of two JSON documents (keys sorted, two-space indent); None is absent."""
+    import difflib
+
+    def text(value: Any) -> list[str]:
+        return [] if value is None else json.dumps(value, indent=2, sort_keys=True,
+                                                    default=str).splitlines()
+
+    return list(difflib.unified_diff(text(old), text(new), "current", "config", n=3,
+                                     lineterm=""))
 
 
 def change_rows(title: str, changes: Sequence[Change], with_arn: bool) -> Rows:

@@ -22,6 +22,7 @@ from typing import Any
 
 from ..bundled import database_steps, deployed_functions
 from ..documents.packaging import Package, Packager
+from .base.changes import Difference, document_diff, scalar, tags_difference
 from .base.propagation import role_not_ready, while_role_propagates
 from .base.resource import BulkRead, Context, Loadable, Resource, tag_differences
 from .log_group import LogGroup, log_groups_by_prefix
@@ -241,6 +242,39 @@ class Function(Resource[FunctionState]):
         if any(tag_differences(current.tags, self.ctx.tags())):
             diffs.append("tags")
         return diffs
+
+    def values(self, current: FunctionState, differences: list[str]) -> list[Difference]:
+        desired = self._configuration()
+        actual = {
+            "Runtime": current.runtime,
+            "Handler": current.handler,
+            "Role": current.role,
+            "MemorySize": current.memory,
+            "Timeout": current.timeout,
+            "Environment": {"Variables": current.environment},
+            "VpcConfig": {"SubnetIds": sorted(current.subnet_ids),
+                          "SecurityGroupIds": sorted(current.security_group_ids)},
+        }
+        found: list[Difference] = []
+        if "code" in differences:
+            found.append(scalar("code (CodeSha256)", current.code_sha256, self.package().sha256))
+        if "architecture" in differences:
+            found.append(scalar("architecture", current.architecture,
+                                self.ctx.settings.lambda_.architecture))
+        for key in self._configuration_differences(current):
+            if key == "Environment":  # names of tables, topics, secrets: never a secret value
+                found.append(document_diff("environment", current.environment,
+                                      desired[key]["Variables"]))
+            elif key == "VpcConfig":
+                vpc = desired[key]
+                found.append(document_diff("VPC", actual[key], {
+                    "SubnetIds": sorted(vpc["SubnetIds"]),
+                    "SecurityGroupIds": sorted(vpc["SecurityGroupIds"])}))
+            else:
+                found.append(scalar(FIELD_NAMES[key], actual[key], desired[key]))
+        if "tags" in differences:
+            found.append(tags_difference(current.tags, self.ctx.tags()))
+        return found
 
     # --- changes -------------------------------------------------------------------------
 

@@ -98,3 +98,26 @@ def test_setup_in_json_lists_every_resource(capsys: pytest.CaptureFixture[str]) 
     document = json.loads(capsys.readouterr().out)
     assert len(document["changes"]) == len(changes())
     assert document["exit_code"] == 1 and document["command"] == "setup"
+
+
+def test_values_show_old_and_new_and_a_secret_stays_masked() -> None:
+    from aurora_restore_cli.face.output import value_lines
+    from aurora_restore_cli.resources.base.changes import (
+        MASK,
+        Action,
+        Change,
+        Difference,
+        document_diff,
+        scalar,
+    )
+
+    secret = Difference("password", "hunter2", "correct horse", secret=True)
+    change = Change("lambdas", "Lambda function", "f", Action.WOULD_UPDATE, "memory", None, (
+        scalar("memory", 256, 512), document_diff("tags", {"a": "1"}, {"a": "2"}), secret))
+    text = [line.plain for line in value_lines([change])]
+    assert text[:3] == ["What differs (current → config):", "~ Lambda function f",
+                        "    memory: 256 → 512"]
+    assert '      -  "a": "1"' in text and '      +  "a": "2"' in text
+    assert f"    password: {MASK} → {MASK}" in text
+    assert "hunter2" not in str(change.to_json()) and "hunter2" not in "".join(text)
+    assert value_lines([Change("s", "k", "n", Action.UNCHANGED)]) == []
