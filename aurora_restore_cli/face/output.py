@@ -465,3 +465,32 @@ def health_table(title: str, rows: Sequence[Any]) -> Rows:
         listing.rows.append([row.function, cell(row.code), cell(row.environment), role,
                              cell(row.database), escape("; ".join(row.problems))])
     return listing
+
+
+def rendered_lines(sections: dict[str, Any]) -> list[Any]:
+    """`render`: each document under a heading that names it, as indented JSON."""
+    from rich.text import Text
+
+    lines: list[Any] = []
+    for section, documents in sections.items():
+        lines.append(Text(f"# {section}", style="bold"))
+        for path, document in _documents(section, documents):
+            lines.append(Text(f"## {path}", style="bold cyan"))
+            lines.extend(Text(line) for line in json.dumps(
+                document, indent=2, sort_keys=True, default=str).splitlines())
+    return lines
+
+
+def _documents(section: str, value: Any) -> list[tuple[str, Any]]:
+    """The documents of a section, by path: a role's each policy, a definition, a function."""
+    if section == "settings":
+        return [("settings document", value)]
+    found: list[tuple[str, Any]] = []
+    for name, item in value.items():
+        if section != "iam":
+            found.append((name, item))
+            continue
+        found.append((f"{name} trust policy", item["trust_policy"]))
+        found += [(f"{name} inline policy {p}", d) for p, d in item["inline_policies"].items()]
+        found += [(f"{name} managed policy {p}", d) for p, d in item["managed_policies"].items()]
+    return found

@@ -21,6 +21,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..bundled import database_steps, deployed_functions
+from ..config.settings import Settings
+from ..contract.naming import Names
 from ..documents.packaging import Package, Packager
 from .base.changes import Difference, document_diff, scalar, tags_difference
 from .base.propagation import role_not_ready, while_role_propagates
@@ -89,18 +91,44 @@ def package_for(ctx: Context, step: str) -> Package:
 
 def environment(ctx: Context) -> dict[str, str]:
     """The variables of every function (handlers/CONTRACT.md)."""
-    names = ctx.names
+    return environment_variables(ctx.env, ctx.names, ctx.sandbox)
+
+
+def environment_variables(env: str, names: Names, sandbox: bool = False) -> dict[str, str]:
     variables = {
-        "ENVIRONMENT": ctx.env,
+        "ENVIRONMENT": env,
         "DYNAMODB_TABLE": names.table,
         "SNS_TOPIC": names.topic_arn,
         "MASTER_SECRET_ID": names.master_secret,
         "APP_SECRET_ID": names.app_secret,
         "DRILL_SECRET_ID": names.drill_secret,
     }
-    if ctx.sandbox:
+    if sandbox:
         variables[DB_MODE_ENV] = "skip"  # no database in the sandbox: DB steps say SKIPPED
     return variables
+
+
+def configuration(
+    settings: Settings, names: Names, step: str, sandbox: bool = False
+) -> dict[str, Any]:
+    """Every configuration field we own of the step's function, as
+    update_function_configuration takes them."""
+    lam = settings.lambda_
+    # Only the functions that talk to the database go into the VPC: the others call AWS APIs
+    # (RDS in the source region too), which a VPC function reaches only via NAT or endpoints.
+    vpc = lam.vpc if step in database_steps() else None
+    return {
+        "Runtime": lam.runtime,
+        "Handler": f"handlers.{step}.handler",
+        "Role": names.role_arn("lambda"),
+        "MemorySize": lam.memory_mb,
+        "Timeout": lam.timeout_seconds,
+        "Environment": {"Variables": environment_variables(settings.environment, names, sandbox)},
+        "VpcConfig": {
+            "SubnetIds": list(vpc.subnet_ids) if vpc else [],
+            "SecurityGroupIds": list(vpc.security_group_ids) if vpc else [],
+        },
+    }
 
 
 @dataclass(frozen=True)
@@ -195,23 +223,7 @@ class Function(Resource[FunctionState]):
 
     def _configuration(self) -> dict[str, Any]:
         """Every configuration field we own, as update_function_configuration takes them."""
-        lam = self.ctx.settings.lambda_
-        # Only the functions that talk to the database go into the VPC: the others call AWS
-        # APIs (RDS in the source region too), which a VPC function reaches only via NAT or
-        # endpoints.
-        vpc = lam.vpc if self.step in database_steps() else None
-        return {
-            "Runtime": lam.runtime,
-            "Handler": f"handlers.{self.step}.handler",
-            "Role": self.ctx.names.role_arn("lambda"),
-            "MemorySize": lam.memory_mb,
-            "Timeout": lam.timeout_seconds,
-            "Environment": {"Variables": environment(self.ctx)},
-            "VpcConfig": {
-                "SubnetIds": list(vpc.subnet_ids) if vpc else [],
-                "SecurityGroupIds": list(vpc.security_group_ids) if vpc else [],
-            },
-        }
+        return configuration(self.ctx.settings, self.ctx.names, self.step, self.ctx.sandbox)
 
     def _configuration_differences(self, current: FunctionState) -> dict[str, Any]:
         desired = self._configuration()
