@@ -40,6 +40,8 @@ def run_setup(app: App, steps: list[str], dry_run: bool, command: str) -> None:
         # required (exit 2 before any AWS call); the sandbox skips the database steps.
         require_ca_bundle(app.settings)
     ctx = app.context()
+    if "lambdas" in steps and "roles" not in steps and not dry_run:
+        _require_roles(app, ctx)
     before = ctx.clients.counter.writes
     with app.out.spinner("reading current state") as _:
         report = engine.setup(ctx, steps, dry_run, app.out.debug)
@@ -48,6 +50,24 @@ def run_setup(app: App, steps: list[str], dry_run: bool, command: str) -> None:
     app.out.debug(
         f"API calls: {ctx.clients.counter.reads} reads, {ctx.clients.counter.writes - before} writes"
     )
+
+
+def _require_roles(app: App, ctx: Any) -> None:
+    """The functions alone (deploy-lambdas, setup lambdas) need the Lambda role: before the
+    first setup say so, as `run` does, instead of failing every function (and creating their
+    log groups)."""
+    iam = ctx.clients.get("iam")
+    role = ctx.names.role("lambda")
+    try:
+        iam.get_role(RoleName=role)
+    except iam.exceptions.NoSuchEntityException:
+        local = "--local " if ctx.sandbox else ""
+        where = "the sandbox" if ctx.sandbox else (
+            f"account {ctx.names.account_id}, {ctx.settings.region}")
+        raise CommandFailure(
+            f"env {app.env} is not set up in {where}: the role {role} does not exist; run "
+            f"`aurora-restore {local}setup --env {app.env}` first"
+        ) from None
 
 
 def report_changes(app: App, report: Any, title: str, command: str, dry_run: bool = False) -> None:

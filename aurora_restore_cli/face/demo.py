@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import tempfile
 import time
 from collections.abc import Iterator
@@ -28,17 +29,29 @@ from .output import LiveRun, Rows, audit_table, change_rows, rto_table, step_sum
 
 @contextmanager
 def private_sandbox(keep: bool, postgres: str | None) -> Iterator[sandbox.Sandbox]:
-    """A sandbox of our own (its own state dir), so a user's running sandbox is untouched."""
+    """A sandbox of our own (its own state dir), so a user's running sandbox is untouched.
+    Its directory goes with it, unless the sandbox is kept or the demo failed (then its log
+    is the evidence: CommandFailure says where it is)."""
     saved = {k: os.environ.get(k) for k in ("AURORA_RESTORE_SANDBOX_DIR", POSTGRES_ENV)}
-    os.environ["AURORA_RESTORE_SANDBOX_DIR"] = tempfile.mkdtemp(prefix="aurora-restore-demo-")
+    directory = tempfile.mkdtemp(prefix="aurora-restore-demo-")
+    os.environ["AURORA_RESTORE_SANDBOX_DIR"] = directory
     if postgres is not None:
         os.environ[POSTGRES_ENV] = postgres
+    failed = False
     try:
         box, _ = sandbox.start()
         yield box
+    except CommandFailure as exc:
+        failed = True
+        raise CommandFailure(f"{exc} (the sandbox's log: {directory}/sandbox.log)") from None
+    except BaseException:
+        failed = True
+        raise
     finally:
         if not keep:
             sandbox.stop()
+            if not failed:
+                shutil.rmtree(directory, ignore_errors=True)
         for key, value in saved.items():
             if value is None:
                 os.environ.pop(key, None)
@@ -122,8 +135,9 @@ def run_demo(app: App, keep: bool, postgres: str | None = None) -> None:
         doc["cleanup"] = summary_line(removed.changes)
         doc["seconds"] = round(time.monotonic() - began, 1)
         out.document(doc)
-        out.info(f"demo finished in {doc['seconds']:.1f}s"
-                 + ("; sandbox left running (aurora-restore sandbox stop)" if keep else ""))
+        out.info(f"demo finished in {doc['seconds']:.1f}s" + (
+            f"; sandbox left running (AURORA_RESTORE_SANDBOX_DIR={os.environ.get('AURORA_RESTORE_SANDBOX_DIR')}"
+            " aurora-restore sandbox stop)" if keep else ""))
         if view.status != "SUCCEEDED":
             failure = runs.failure_details(view)
             raise CommandFailure(f"the demo refresh {view.status.lower()}: {failure}")

@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -212,3 +214,74 @@ def test_a_function_whose_code_is_not_what_setup_packages_is_stale(
     finally:
         assert local("deploy-lambdas", env=provisioned).returncode == 0
     assert local("test-functions", env=provisioned).returncode == 0
+
+
+# --- rough edges on the sandbox --------------------------------------------------------------
+
+
+def test_recover_of_an_unknown_run_says_so_without_a_traceback(provisioned: dict[str, str]) -> None:
+    done = local("recover", "dev-20200101-000000-abcdef", "-o", "json", env=provisioned)
+    assert done.returncode == 1
+    assert "Traceback" not in done.stderr
+    result = json.loads(done.stdout)
+    assert result["error"] == (
+        "no run dev-20200101-000000-abcdef in env dev; see `aurora-restore executions`")
+    assert result["exit_code"] == 1
+    text = local("recover", "dev-20200101-000000-abcdef", env=provisioned)
+    assert text.stderr.strip() == (
+        "error: no run dev-20200101-000000-abcdef in env dev; see `aurora-restore executions`")
+
+
+def test_a_mistyped_snapshot_is_named_not_the_seed(provisioned: dict[str, str]) -> None:
+    done = local("run", "--wait", "--skip-preflight", "--snapshot", "nope", env=provisioned)
+    assert done.returncode == 1
+    assert "SnapshotNotFound" in done.stderr
+    assert "is the snapshot id 'nope' right?" in done.stderr
+    assert "sandbox seed" not in done.stderr
+
+
+def test_a_fresh_sandbox_from_before_setup_to_a_clean_stop(tmp_path: Path) -> None:
+    """deploy-lambdas before setup creates nothing; Ctrl-C while following a run still prints
+    its JSON document; `sandbox stop` stops it cleanly and leaves no temporary files."""
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    env = {"AURORA_RESTORE_SANDBOX_DIR": str(tmp_path / "state"),
+           "AURORA_RESTORE_SANDBOX_POSTGRES": "off", "TMPDIR": str(scratch)}
+    try:
+        early = local("deploy-lambdas", env=env)
+        assert early.returncode == 1
+        assert early.stderr.strip().splitlines()[-1] == (
+            "error: env dev is not set up in the sandbox: the role aurora-restore-lambda-role-dev "
+            "does not exist; run `aurora-restore --local setup --env dev` first")
+        logs = sandbox_client(env, "logs").describe_log_groups()["logGroups"]
+        assert logs == [] and sandbox_client(env, "lambda").list_functions()["Functions"] == []
+
+        for args in (["sandbox", "seed"], ["setup"]):
+            assert local(*args, env=env).returncode == 0
+        sfn = sandbox_client(env, "stepfunctions")
+        machine = "arn:aws:states:us-east-1:123456789012:stateMachine:aurora-restore-pipeline-dev"
+        following = subprocess.Popen(
+            [sys.executable, "-m", "aurora_restore_cli", "--local", "--env", "dev", "run",
+             "--wait", "--skip-preflight", "-o", "json"], cwd=ROOT, text=True,
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env={**os.environ, **env})
+        for _ in range(600):  # until the run has started (then the command is following it)
+            if sfn.list_executions(stateMachineArn=machine)["executions"]:
+                break
+            time.sleep(0.05)
+        following.send_signal(signal.SIGINT)
+        out, _ = following.communicate(timeout=60)
+        assert following.returncode == 130
+        result = json.loads(out)
+        (execution,) = sfn.list_executions(stateMachineArn=machine)["executions"]
+        assert result["operation_id"] == execution["name"]
+        assert "still running" in result["message"] and result["status"] == "RUNNING"
+        for _ in range(600):  # let it finish: a clean stop is not a stop mid-run
+            if sfn.describe_execution(executionArn=execution["executionArn"])["status"] != \
+                    "RUNNING":
+                break
+            time.sleep(0.1)
+    finally:
+        stopped = cli_run("sandbox", "stop", env=env)
+    assert stopped.returncode == 0
+    assert stopped.stdout.strip() == "sandbox stopped" and "killed" not in stopped.stderr
+    assert not list(scratch.glob("aurora-restore-*"))  # the functions' unpacked files too

@@ -199,6 +199,8 @@ def test_demo_end_to_end(tmp_path: Path) -> None:
             assert sock.connect_ex(("127.0.0.1", port)) != 0
     left = subprocess.run(["pgrep", "-f", f"sandbox_server {tmp_path}"], capture_output=True)
     assert left.returncode == 1, left.stdout
+    # nothing left in the temporary directory: not the demo's, not the functions' SQL files
+    assert not list(tmp_path.glob("aurora-restore-*")), list(tmp_path.iterdir())
 
 
 def _table(output: str, title: str) -> list[list[str]]:
