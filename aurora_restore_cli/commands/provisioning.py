@@ -206,13 +206,17 @@ def _confirm_cleanup(app: App, settings: Settings, steps: list[str]) -> None:
 @global_options
 @click.pass_context
 def validate(ctx: click.Context) -> None:
-    """Check the config (and what is rendered from it) without any AWS call."""
+    """Check the config (and what is rendered from it) without any AWS call; every problem
+    is listed at once. Against AWS (no --local) it also requires what setup does there: the
+    RDS CA bundle of the database steps."""
     from ..provisioning.validation import validate_all
 
     app = make_app(ctx)
-    checks = validate_all(app.settings)
+    # What plan and setup require against AWS is required here too (not with --local).
+    settings = app.loaded_settings()
+    checks = validate_all(settings, against_aws=not app.options.local)
     app.out.document(
-        {"command": "validate", "env": app.settings.environment, "ok": True, "checks": checks}
+        {"command": "validate", "env": settings.environment, "ok": True, "checks": checks}
     )
     for check in checks:
         app.out.print(f"[green]ok[/green] {check}")

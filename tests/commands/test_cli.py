@@ -159,7 +159,7 @@ def test_region_disagreeing_with_config_is_a_usage_error() -> None:
 
 def test_validate_makes_no_aws_call(api_calls: object) -> None:
     code, out, err = invoke(
-        "validate", "--env", "prod", "--config-dir", str(CONFIG_DIR), "-o", "json"
+        "validate", "--local", "--env", "prod", "--config-dir", str(CONFIG_DIR), "-o", "json"
     )
     assert code == 0, err
     assert json.loads(out)["ok"] is True
