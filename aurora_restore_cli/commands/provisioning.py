@@ -95,17 +95,16 @@ def report_changes(app: App, report: Any, title: str, command: str, dry_run: boo
         )
 
 
-@click.command()
+@click.command(help=(
+    "Create or update every resource (or the named STEPs) to match the config.\n\n"
+    f"Steps run in dependency order: {' '.join(STEPS)}. Re-running with nothing changed "
+    "writes nothing."
+))
 @steps_argument
 @click.option("--dry-run", is_flag=True, help="Show what would change; write nothing.")
 @global_options
 @click.pass_context
 def setup(ctx: click.Context, steps: tuple[str, ...], dry_run: bool) -> None:
-    """Create or update every resource (or the named STEPs) to match the config.
-
-    Steps run in dependency order: secrets roles table topic lambdas state-machine events
-    alarms schedule. Re-running with nothing changed writes nothing.
-    """
     app = make_app(ctx)
     run_setup(app, resolve_steps(steps), dry_run, "plan" if dry_run else "setup")
 

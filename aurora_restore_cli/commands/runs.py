@@ -102,8 +102,8 @@ def _finish_run(app: App, started: dict[str, Any], view: Any, snapshot: str | No
         (view.stopped - view.started).total_seconds() if view.stopped and view.started else None
     )
     timings = {
-        name: round(step.elapsed(view.stopped or view.started), 1)
-        for name, step in view.steps.items()
+        label: round(step.elapsed(view.stopped or view.started), 1)
+        for label, step in view.by_label().items()
     }
     doc: dict[str, Any] = {
         "command": "run",
@@ -111,7 +111,8 @@ def _finish_run(app: App, started: dict[str, Any], view: Any, snapshot: str | No
         "status": view.status,
         "duration_seconds": duration,
         "steps": timings,
-        "skipped_steps": [name for name, step in view.steps.items() if step.status == "skipped"],
+        "skipped_steps": [label for label, step in view.by_label().items()
+                          if step.status == "skipped"],
     }
     if view.status == "SUCCEEDED":
         output = view.output or {}

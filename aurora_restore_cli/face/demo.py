@@ -82,7 +82,7 @@ def run_demo(app: App, keep: bool, postgres: str | None = None) -> None:
         out.info("[bold]3/7 setup[/bold]: every step of the guide, idempotent")
         steps = list(available_steps())
         report = engine.setup(ctx, steps, False, out.debug)
-        out.print(step_summary("Setup", report.changes))
+        out.rows(step_summary("Setup", report.changes))
         doc["setup"] = summary_line(report.changes)
         if not report.ok:
             raise CommandFailure("; ".join(report.failures) or "setup did not complete")
@@ -95,7 +95,8 @@ def run_demo(app: App, keep: bool, postgres: str | None = None) -> None:
             view = runs.follow(ctx, started["execution_arn"], live.update, 0.3, 120)
         out.print(_run_summary(view))
         doc["run"] = {"operation_id": started["operation_id"], "status": view.status,
-                      "skipped_steps": [n for n, s in view.steps.items() if s.status == "skipped"]}
+                      "skipped_steps": [n for n, s in view.by_label().items()
+                                        if s.status == "skipped"]}
 
         out.info("[bold]5/7 what the run did[/bold]: audit trail, database, notification")
         trail = runs.audit_trail(ctx, started["operation_id"])
@@ -131,7 +132,7 @@ def run_demo(app: App, keep: bool, postgres: str | None = None) -> None:
         out.info("[bold]7/7 cleanup[/bold]: only what setup created")
         ctx.force_delete_secrets = True  # the sandbox is thrown away: no recovery window
         removed = engine.cleanup(ctx, list(reversed(steps)), False, out.debug)
-        out.print(step_summary("Cleanup", removed.changes))
+        out.rows(step_summary("Cleanup", removed.changes))
         doc["cleanup"] = summary_line(removed.changes)
         doc["seconds"] = round(time.monotonic() - began, 1)
         out.document(doc)

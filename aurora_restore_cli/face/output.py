@@ -132,7 +132,7 @@ class Output:
             self.document({**doc, "changes": [c.to_json() for c in changes]})
             return
         if self.out.is_terminal and not self.verbose and len(changes) > GROUP_ABOVE:
-            self.out.print(step_summary(title, changes))
+            self.rows(step_summary(title, changes))
             attention = [c for c in changes if c.action in ATTENTION]
             if attention:
                 self.rows(change_rows("Needs attention", attention, with_arn=False))
@@ -164,6 +164,7 @@ class Rows:
     rows: list[list[str]] = field(default_factory=list)  # cells may hold rich markup
     optional: tuple[str, ...] = ()
     fold: tuple[str, ...] = ()
+    plain: list[list[str]] | None = None  # piped lines' cells, when they say more (no markup)
 
     def table(self, hidden: Sequence[str] = ()) -> Table:
         shown = [i for i, h in enumerate(self.headers) if h not in hidden]
@@ -192,7 +193,9 @@ class Rows:
     def lines(self) -> list[str]:
         from rich.text import Text
 
-        plain = [self.headers] + [[Text.from_markup(c).plain for c in r] for r in self.rows]
+        rows = self.plain if self.plain is not None else [
+            [Text.from_markup(c).plain for c in r] for r in self.rows]
+        plain = [self.headers, *rows]
         widths = [max(len(r[i]) for r in plain) for i in range(len(self.headers))]
         text = ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in plain]
         return [self.title, *text]
@@ -289,17 +292,15 @@ def executions_table(title: str, executions: Sequence[dict[str, Any]]) -> Rows:
     return listing
 
 
-def step_summary(title: str, changes: Sequence[Change]) -> Table:
+def step_summary(title: str, changes: Sequence[Change]) -> Rows:
     """One row per step: how many resources, and what happened to them (for the demo)."""
-    table = Table(title=title, title_justify="left")
-    for column in ("step", "resources", "actions"):
-        table.add_column(column)
+    listing = Rows(title, ["step", "resources", "actions"])
     steps: dict[str, list[Change]] = {}
     for change in changes:
         steps.setdefault(change.step, []).append(change)
     for step, items in steps.items():
-        table.add_row(step, str(len(items)), summary_line(items))
-    return table
+        listing.rows.append([step, str(len(items)), summary_line(items)])
+    return listing
 
 
 def summary_line(changes: Sequence[Change]) -> str:
@@ -318,22 +319,49 @@ STEP_STYLE = {
 }
 
 
+def duration(seconds: float) -> str:
+    """`42s`, `12m03s`, `3h05m`: for people, at the precision a wait deserves."""
+    seconds = int(seconds)
+    if seconds < 60:
+        return f"{seconds}s"
+    if seconds < 3600:
+        return f"{seconds // 60}m{seconds % 60:02d}s"
+    return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m"
+
+
+def step_status(step: Any, now: Any) -> str:
+    """`waiting (poll 3): next check in 40s, at most 4h10m more` — the wait from the poll
+    settings the state document carries; else the status (and the polls so far)."""
+    status = step.status
+    if status == "waiting" or (step.polls > 1 and status != "failed"):
+        status = f"{status} (poll {step.polls})"
+    wait = step.wait if step.status == "waiting" else None
+    if wait is not None:
+        status += f": next check in {duration(wait.next_check_in(now))}"
+        left = wait.at_most_left(now)
+        if left is not None:
+            status += f", at most {duration(left)} more"
+    return status
+
+
 def execution_table(view: Any, now: Any) -> Table:
-    """The live view of a run: one row per Task state, in the order they started."""
-    table = Table(title_justify="left", box=None, pad_edge=False)
+    """The live view of a run: one row per Task state, in the order they started, and the
+    time since the run started."""
+    elapsed = (now - view.started).total_seconds() if view.started else 0.0
+    table = Table(title_justify="left", box=None, pad_edge=False,
+                  caption=f"elapsed {duration(elapsed)}", caption_justify="left")
     for column in ("step", "status", "elapsed"):
         table.add_column(column)
     for step in view.steps.values():
-        status = step.status
-        if status == "waiting" or (step.polls > 1 and status != "failed"):
-            status = f"{status} (poll {step.polls})"
         style = STEP_STYLE.get(step.status, "")
-        table.add_row(step.name, f"[{style}]{status}[/{style}]", f"{step.elapsed(now):.1f}s")
+        table.add_row(escape(step.title), f"[{style}]{escape(step_status(step, now))}[/{style}]",
+                      f"{step.elapsed(now):.1f}s")
     return table
 
 
 class LiveRun:
-    """Follows a run on stderr: a live table on a terminal, one line per change otherwise."""
+    """Follows a run on stderr: a live table on a terminal; otherwise one line per change,
+    each with its time (UTC) and the run's elapsed time."""
 
     def __init__(self, output: Output) -> None:
         self.output = output
@@ -361,11 +389,15 @@ class LiveRun:
         if self._live is not None:
             self._live.update(execution_table(view, now))
             return
+        elapsed = (now - view.started).total_seconds() if view.started else 0.0
         for step in view.steps.values():
-            line = f"{step.status}" + (f" (poll {step.polls})" if step.polls > 1 else "")
+            line = step.status + (f" (poll {step.polls})" if step.polls > 1 else "")
             if self._printed.get(step.name) != line:
                 self._printed[step.name] = line
-                self.output.err.print(f"  {step.name:<24} {line:<18} {step.elapsed(now):6.1f}s")
+                shown = step_status(step, now)
+                self.output.err.print(
+                    f"{now:%H:%M:%S}Z {duration(elapsed):>7}  {step.title:<27} {shown:<18} "
+                    f"{step.elapsed(now):6.1f}s".rstrip(), markup=False, highlight=False)
 
 
 DRILL_PHASES = ("copy", "restore", "instances", "verification")
@@ -402,13 +434,26 @@ def rto_table(title: str, summary: dict[str, Any]) -> Rows:
 
 
 def audit_table(title: str, items: Sequence[dict[str, Any]]) -> Rows:
-    """An operation's audit items, in the order given (time order); details fold on a TTY."""
-    listing = Rows(title, ["time (UTC)", "step", "status", "details"], fold=("details",))
+    """An operation's audit items, in the order given (time order); details fold on a TTY.
+    A terminal shows the time of day (UTC; the title says the date), piped lines the whole
+    timestamp; the time column goes first when the terminal is narrow."""
+    dates = sorted({str(item["timestamp"])[:10] for item in items})
+    span = dates[0] if len(dates) == 1 else f"{dates[0]} – {dates[-1]}" if dates else "-"
+    listing = Rows(f"{title} (UTC, {span})",
+                   ["time", "step", "status", "details"], fold=("details",),
+                   optional=("time",))
+    listing.plain = []
+    from ..operations.runs import step_label
+
     for item in items:
-        details = ", ".join(f"{k}={v}" for k, v in sorted((item.get("details") or {}).items()))
-        listing.rows.append(
-            [item["timestamp"], item.get("step", ""), item.get("status", ""), escape(details)]
-        )
+        facts = item.get("details") or {}
+        details = ", ".join(f"{k}={v}" for k, v in sorted(facts.items()) if k != "what")
+        step = step_label(str(item.get("step", "")), facts.get("what"))
+        stamp = str(item["timestamp"])
+        short = stamp[11:19] if len(dates) < 2 else stamp[5:19].replace("T", " ")
+        status = str(item.get("status", ""))
+        listing.rows.append([short, escape(step), status, escape(details)])
+        listing.plain.append([stamp, step, status, details])
     return listing
 
 

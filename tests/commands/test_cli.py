@@ -291,3 +291,12 @@ def test_aws_cli_sees_what_setup_created(reset_moto: str, moto_config_dir: Path)
     assert alarms[0]["MetricName"] == "ExecutionsFailed"
     secret = aws("secretsmanager", "describe-secret", "--secret-id", "aurora-restore/dev/master")
     assert secret["Name"] == "aurora-restore/dev/master"
+
+
+def test_setup_help_lists_every_step() -> None:
+    from aurora_restore_cli.resources import STEPS
+
+    code, out, _ = invoke("setup", "--help")
+    assert code == 0
+    assert f"Steps run in dependency order: {' '.join(STEPS)}." in " ".join(out.split())
+    assert "drill" in STEPS

@@ -121,3 +121,20 @@ def test_values_show_old_and_new_and_a_secret_stays_masked() -> None:
     assert f"    password: {MASK} → {MASK}" in text
     assert "hunter2" not in str(change.to_json()) and "hunter2" not in "".join(text)
     assert value_lines([Change("s", "k", "n", Action.UNCHANGED)]) == []
+
+
+def test_a_waiting_step_says_when_it_checks_next_and_how_long_it_may_still_wait() -> None:
+    from datetime import datetime, timedelta, timezone
+
+    from aurora_restore_cli.face.output import duration, step_status
+    from aurora_restore_cli.operations.runs import StepView, Wait
+
+    entered = datetime(2026, 1, 1, tzinfo=timezone.utc)
+    step = StepView("CopySnapshot", status="waiting", polls=3, label="copy-snapshot",
+                    wait=Wait(next_seconds=60, waited_seconds=1200, max_seconds=36000,
+                              entered=entered))
+    now = entered + timedelta(seconds=20)
+    assert step_status(step, now) == "waiting (poll 3): next check in 40s, at most 9h39m more"
+    step.status = "done"
+    assert step_status(step, now) == "done (poll 3)"
+    assert [duration(s) for s in (5, 65, 3600 * 2 + 61)] == ["5s", "1m05s", "2h01m"]
