@@ -48,3 +48,32 @@ def test_the_state_machines_execution_log() -> None:
         STATE_MACHINE_STEP, "ERROR", "ExecutionFailed States.TaskFailed boom")
     elsewhere = {**line, "execution_arn": EXECUTION + "0"}
     assert parse(RUN, "/aws/vendedlogs/states/x", event(json.dumps(elsewhere))) is None
+
+
+def test_pages_are_followed_past_an_empty_one_and_a_missing_group_is_no_lines() -> None:
+    """AWS may answer a FilterLogEvents page with no events and a nextToken (moto never
+    does): reading goes on until there is no token. A group that does not exist (a function
+    that never logged) has no lines."""
+    from types import SimpleNamespace
+
+    import boto3
+    from botocore.stub import Stubber
+
+    from aurora_restore_cli.operations.logs import _group_lines
+
+    client = boto3.client("logs", region_name="us-east-1")
+    pattern = f'"{OP}"'
+    with Stubber(client) as stub:
+        base = {"logGroupName": "/aws/lambda/f", "startTime": 1, "filterPattern": pattern}
+        stub.add_response("filter_log_events", {"events": [], "nextToken": "t1"}, base)
+        stub.add_response("filter_log_events", {"events": [
+            {"message": ours(), "timestamp": 5, "eventId": "e1"},
+            {"message": ours("dev-20260101-000000-ffffff"), "timestamp": 6, "eventId": "e2"},
+        ]}, {**base, "nextToken": "t1"})
+        stub.add_client_error("filter_log_events", "ResourceNotFoundException",
+                              expected_params={**base, "logGroupName": "/aws/lambda/g"})
+        ctx = SimpleNamespace(clients=SimpleNamespace(get=lambda service: client))
+        lines = _group_lines(ctx, RUN, "/aws/lambda/f", 1)  # type: ignore[arg-type]
+        assert [line.event_id for line in lines] == ["e1"]  # the other run's line is dropped
+        assert _group_lines(ctx, RUN, "/aws/lambda/g", 1) == []  # type: ignore[arg-type]
+        stub.assert_no_pending_responses()
