@@ -262,6 +262,13 @@ def test_init_then_seed_setup_run_with_the_database_steps_for_real(tmp_path: Pat
             assert done.returncode == 0, done.stderr
         assert "database steps run on a private PostgreSQL" in done.stderr + cli_run(
             *base, "sandbox", "status", env=env).stdout
+        # every function healthy; the database steps reach the target over verified TLS
+        health = cli_run(*base, "test-functions", "-o", "json", env=env)
+        assert health.returncode == 0, health.stdout + health.stderr
+        rows = {r["step"]: r for r in json.loads(health.stdout)["functions"]}
+        for step in ("reset_app_users", "run_sql", "verify"):
+            assert rows[step]["database"] == "pass"
+            assert rows[step]["report"]["database"]["tls"] == "verify"
         done = cli_run(*base, "run", "--wait", "-o", "json", env=env)
         assert done.returncode == 0, done.stderr
         result = json.loads(done.stdout)
