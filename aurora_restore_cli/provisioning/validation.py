@@ -76,7 +76,7 @@ def checks() -> list[Check]:
     return found
 
 
-def validate_all(settings: Settings, against_aws: bool = True) -> list[str]:
+def validate_all(settings: Settings, against_aws: bool = False) -> list[str]:
     """What every check verified; ConfigError listing every failing check otherwise (and,
     `against_aws`, what setup requires there beyond the sandbox: the RDS CA bundle)."""
     from ..config.database import require_ca_bundle
