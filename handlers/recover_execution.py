@@ -18,19 +18,36 @@ Returns {"status": "recovered" | "pending" | "already recovered" | "refused" |
 
 from __future__ import annotations
 
-import logging
 import os
 from typing import Any
 
-from handlers.lib import recovery
+from handlers.lib import health, logs, recovery
 from handlers.lib.errors import SettingsInvalid
 
-LOG = logging.getLogger("aurora_restore")
-LOG.setLevel(logging.INFO)
+LOG = logs.LOG
+STEP = "recover"  # its audit items' and log lines' step
 STATUS_CHANGE = "Step Functions Execution Status Change"
 
 
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    if health.is_health_check(event):
+        with logs.context(None, STEP):
+            return health.report("recover_execution", event)
+    with logs.context(_operation_id(event), STEP):
+        return _recover(event, context)
+
+
+def _operation_id(event: Any) -> str | None:
+    """The run this event is about: its operation id, or its execution ARN's last part."""
+    if not isinstance(event, dict):
+        return None
+    if event.get("operation_id"):
+        return str(event["operation_id"])
+    arn = str((event.get("detail") or {}).get("executionArn") or "")
+    return arn.rsplit(":", 1)[-1] or None
+
+
+def _recover(event: dict[str, Any], context: Any) -> dict[str, Any]:
     env = os.environ.get("ENVIRONMENT") or ""
     if not env:
         raise SettingsInvalid("environment variable ENVIRONMENT is not set")
@@ -62,5 +79,8 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         requested_by=requested_by,
         **({"remaining_ms": remaining} if callable(remaining) else {}),
     )
-    LOG.info("%s recover %s", result.get("operation_id"), result.get("status"))
+    LOG.info("%s", result.get("status"), extra={logs.DETAILS: {
+        "execution_status": result.get("execution_status"),
+        "lock_released": result.get("lock_released"),
+    }})
     return result

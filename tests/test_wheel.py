@@ -101,7 +101,8 @@ def test_installed_wheel_works_from_an_empty_directory(installed: Path, empty_di
 
     started = _run([tool, "init", "--env", "qa", "--dir", "cfg"], cwd=empty_dir)
     assert started.returncode == 0, started.stderr
-    validated = _run([tool, "validate", "--env", "qa", "--config-dir", "cfg"], cwd=empty_dir)
+    validated = _run([tool, "validate", "--local", "--env", "qa", "--config-dir", "cfg"],
+                     cwd=empty_dir)
     assert validated.returncode == 0, validated.stderr
     states = len(json.loads((ROOT / "definitions" / "pipeline.asl.json").read_text())["States"])
     assert f"definition pipeline.asl.json: {states} states" in validated.stdout

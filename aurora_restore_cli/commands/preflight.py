@@ -43,10 +43,15 @@ def run_preflight(app: App, snapshot: str | None, command: str) -> list[Any]:
     title = f"Preflight — {settings.environment} ({context.names.account_id}, {settings.region})"
     if command == "preflight" or not ok:
         app.out.rows(checks_table(title, checks))
-    if not ok:
-        failed = [f"{c.area}: {c.name}" for c in checks if c.status == FAIL]
+    if not ok:  # the failing rows again, whole: a wide table may have folded or hidden them
+        failed = [_failure(c) for c in checks if c.status == FAIL]
         raise CommandFailure(f"preflight failed: {'; '.join(failed)}")
     return checks
+
+
+def _failure(check: Any) -> str:
+    found = f"{check.area}: {check.name}: {check.detail}"
+    return f"{found} (fix: {check.fix})" if check.fix else found
 
 
 def preflight_first(app: App, snapshot: str | None, command: str) -> None:

@@ -40,6 +40,8 @@ def run_setup(app: App, steps: list[str], dry_run: bool, command: str) -> None:
         # required (exit 2 before any AWS call); the sandbox skips the database steps.
         require_ca_bundle(app.settings)
     ctx = app.context()
+    if "lambdas" in steps and "roles" not in steps and not dry_run:
+        _require_roles(app, ctx)
     before = ctx.clients.counter.writes
     with app.out.spinner("reading current state") as _:
         report = engine.setup(ctx, steps, dry_run, app.out.debug)
@@ -48,6 +50,24 @@ def run_setup(app: App, steps: list[str], dry_run: bool, command: str) -> None:
     app.out.debug(
         f"API calls: {ctx.clients.counter.reads} reads, {ctx.clients.counter.writes - before} writes"
     )
+
+
+def _require_roles(app: App, ctx: Any) -> None:
+    """The functions alone (deploy-lambdas, setup lambdas) need the Lambda role: before the
+    first setup say so, as `run` does, instead of failing every function (and creating their
+    log groups)."""
+    iam = ctx.clients.get("iam")
+    role = ctx.names.role("lambda")
+    try:
+        iam.get_role(RoleName=role)
+    except iam.exceptions.NoSuchEntityException:
+        local = "--local " if ctx.sandbox else ""
+        where = "the sandbox" if ctx.sandbox else (
+            f"account {ctx.names.account_id}, {ctx.settings.region}")
+        raise CommandFailure(
+            f"env {app.env} is not set up in {where}: the role {role} does not exist; run "
+            f"`aurora-restore {local}setup --env {app.env}` first"
+        ) from None
 
 
 def report_changes(app: App, report: Any, title: str, command: str, dry_run: bool = False) -> None:
@@ -75,17 +95,16 @@ def report_changes(app: App, report: Any, title: str, command: str, dry_run: boo
         )
 
 
-@click.command()
+@click.command(help=(
+    "Create or update every resource (or the named STEPs) to match the config.\n\n"
+    f"Steps run in dependency order: {' '.join(STEPS)}. Re-running with nothing changed "
+    "writes nothing."
+))
 @steps_argument
 @click.option("--dry-run", is_flag=True, help="Show what would change; write nothing.")
 @global_options
 @click.pass_context
 def setup(ctx: click.Context, steps: tuple[str, ...], dry_run: bool) -> None:
-    """Create or update every resource (or the named STEPs) to match the config.
-
-    Steps run in dependency order: secrets roles table topic lambdas state-machine events
-    alarms schedule. Re-running with nothing changed writes nothing.
-    """
     app = make_app(ctx)
     run_setup(app, resolve_steps(steps), dry_run, "plan" if dry_run else "setup")
 
@@ -186,13 +205,17 @@ def _confirm_cleanup(app: App, settings: Settings, steps: list[str]) -> None:
 @global_options
 @click.pass_context
 def validate(ctx: click.Context) -> None:
-    """Check the config (and what is rendered from it) without any AWS call."""
+    """Check the config (and what is rendered from it) without any AWS call; every problem
+    is listed at once. Against AWS (no --local) it also requires what setup does there: the
+    RDS CA bundle of the database steps."""
     from ..provisioning.validation import validate_all
 
     app = make_app(ctx)
-    checks = validate_all(app.settings)
+    # What plan and setup require against AWS is required here too (not with --local).
+    settings = app.loaded_settings()
+    checks = validate_all(settings, against_aws=not app.options.local)
     app.out.document(
-        {"command": "validate", "env": app.settings.environment, "ok": True, "checks": checks}
+        {"command": "validate", "env": settings.environment, "ok": True, "checks": checks}
     )
     for check in checks:
         app.out.print(f"[green]ok[/green] {check}")

@@ -31,10 +31,19 @@ def recover(ctx: click.Context, operation_id: str, wait_seconds: int) -> None:
 
     app = make_app(ctx)
     context = app.context()
-    with app.out.spinner(f"recovering {operation_id}"):
-        answer = recovery.recover(
-            context, operation_id, wait_seconds, lambda a: app.out.debug(f"pass: {a['status']}")
-        )
+    try:
+        with app.out.spinner(f"recovering {operation_id}"):
+            answer = recovery.recover(
+                context, operation_id, wait_seconds,
+                lambda a: app.out.debug(f"pass: {a['status']}"),
+            )
+    except recovery.RecoveryFailed as exc:
+        app.out.document({"command": "recover", "operation_id": operation_id})
+        if exc.error_type == "ExecutionDoesNotExist":  # neither a refresh's nor a drill's
+            raise CommandFailure(
+                f"no run {operation_id} in env {app.env}; see `aurora-restore executions`"
+            ) from None
+        raise CommandFailure(str(exc)) from None
     app.out.document({"command": "recover", **answer})
     _render(app, answer)
     status = answer.get("status")

@@ -53,6 +53,26 @@ def run(
         preflight_first(app, snapshot, command="run")
     with pipeline_required(app, context):
         started = runs.start(context, snapshot)
+    try:
+        view = _announce_and_follow(app, context, started, wait, follow_timeout)
+    except KeyboardInterrupt:  # the run goes on: its id must not be lost (-o json too)
+        message = (f"stopped following; the run is still running (aurora-restore logs "
+                   f"{started['operation_id']} --follow, or history)")
+        app.out.document({"command": "run", **started, "status": "RUNNING",
+                          "following": "stopped", "message": message})
+        app.out.info(message)
+        raise click.exceptions.Exit(130) from None
+    if view is None:
+        return
+    _finish_run(app, started, view, snapshot)
+
+
+def _announce_and_follow(
+    app: App, context: Any, started: dict[str, Any], wait: bool, follow_timeout: int | None
+) -> Any:
+    """Say what started; with --wait follow it live and return its view (else None)."""
+    from ..operations import runs
+
     if context.sandbox:
         from ..sandbox.control import find
 
@@ -68,30 +88,22 @@ def run(
     if not wait:
         app.out.document({"command": "run", **started})
         app.out.print(started["operation_id"])
-        return
+        return None
     interval = 0.5 if context.sandbox else 5.0
     limit = follow_timeout or context.settings.pipeline.timeout_seconds
-    try:
-        with LiveRun(app.out) as live:
-            view = runs.follow(context, started["execution_arn"], live.update, interval, limit)
-    except KeyboardInterrupt:
-        app.out.info(
-            "stopped following; the execution goes on "
-            f"(aurora-restore history {started['operation_id']})"
-        )
-        raise click.exceptions.Exit(130) from None
-    _finish_run(app, started, view)
+    with LiveRun(app.out) as live:
+        return runs.follow(context, started["execution_arn"], live.update, interval, limit)
 
 
-def _finish_run(app: App, started: dict[str, Any], view: Any) -> None:
+def _finish_run(app: App, started: dict[str, Any], view: Any, snapshot: str | None) -> None:
     from ..operations import runs
 
     duration = (
         (view.stopped - view.started).total_seconds() if view.stopped and view.started else None
     )
     timings = {
-        name: round(step.elapsed(view.stopped or view.started), 1)
-        for name, step in view.steps.items()
+        label: round(step.elapsed(view.stopped or view.started), 1)
+        for label, step in view.by_label().items()
     }
     doc: dict[str, Any] = {
         "command": "run",
@@ -99,7 +111,8 @@ def _finish_run(app: App, started: dict[str, Any], view: Any) -> None:
         "status": view.status,
         "duration_seconds": duration,
         "steps": timings,
-        "skipped_steps": [name for name, step in view.steps.items() if step.status == "skipped"],
+        "skipped_steps": [label for label, step in view.by_label().items()
+                          if step.status == "skipped"],
     }
     if view.status == "SUCCEEDED":
         output = view.output or {}
@@ -120,13 +133,23 @@ def _finish_run(app: App, started: dict[str, Any], view: Any) -> None:
     doc["failure"] = runs.failure_details(view)
     app.out.document(doc)
     failure = doc["failure"]
-    hint = ""
-    if failure["error"] in ("SnapshotNotFound", "SnapshotTooOld") and app.context().sandbox:
-        hint = f" (the sandbox starts empty: aurora-restore --local sandbox seed --env {app.env})"
+    hint = _snapshot_hint(app, failure["error"], snapshot)
     raise CommandFailure(
         f"refresh {view.status.lower()} at {failure['step'] or 'unknown step'}: "
         f"{failure['error']}: {failure['message']}{hint}"
     )
+
+
+def _snapshot_hint(app: App, error: str | None, snapshot: str | None) -> str:
+    """What to do about a snapshot the run did not find: the id given, or the sandbox's seed."""
+    if error not in ("SnapshotNotFound", "SnapshotTooOld"):
+        return ""
+    if snapshot:
+        return (f" (is the snapshot id {snapshot!r} right? `aurora-restore preflight --snapshot "
+                f"{snapshot}` checks it; without --snapshot the newest one is used)")
+    if app.context().sandbox:
+        return f" (the sandbox starts empty: aurora-restore --local sandbox seed --env {app.env})"
+    return ""
 
 
 @contextmanager

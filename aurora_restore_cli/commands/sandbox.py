@@ -55,9 +55,12 @@ def sandbox_stop(ctx: click.Context) -> None:
     from ..sandbox import control as box_module
 
     app = make_app(ctx)
-    stopped = box_module.stop()
-    app.out.document({"stopped": stopped})
-    app.out.print("sandbox stopped" if stopped else "no sandbox running")
+    outcome = box_module.stop()
+    app.out.document({"stopped": outcome is not None, "outcome": outcome})
+    if outcome == "killed":
+        app.out.warn(f"the sandbox did not stop within {box_module.STOP_TIMEOUT:.0f}s and was "
+                     f"killed; see {box_module.state_dir() / 'sandbox.log'}")
+    app.out.print("sandbox stopped" if outcome else "no sandbox running")
 
 
 @sandbox.command("status")

@@ -35,7 +35,10 @@ def secrets_set(ctx: click.Context, which: str, source: Any) -> None:
 
     app = make_app(ctx)
     if source.name == "<stdin>" and sys.stdin.isatty():
-        raise UsageFailure("pipe the JSON document in (… < app.json) or pass --file PATH")
+        raise UsageFailure(
+            f"pipe the JSON document in (aurora-restore secrets set {which} --env {app.env} "
+            f"< {which}.json) or pass --file PATH"
+        )
     try:
         document = json.loads(source.read())
     except json.JSONDecodeError as exc:  # names a position, never the content

@@ -9,7 +9,9 @@ checked against each other.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any, TypeVar, cast
 
 from .clusters import read_source, read_target
 from .database import read_database
@@ -25,9 +27,11 @@ from .operations import (
     read_secrets,
 )
 from .pipeline import read_lambda, read_pipeline
-from .reader import ConfigError, Section, load_yaml_mapping
+from .reader import ConfigError, Section, load_yaml_mapping, raise_all
 from .regions import partition
 from .settings import Settings, notification_key_alias
+
+T = TypeVar("T")
 
 
 def config_file(config_dir: Path, env: str) -> Path:
@@ -42,36 +46,58 @@ def load_settings(config_dir: Path, env: str) -> Settings:
         )
     file = config_file(config_dir, env)
     top = Section(file, "", load_yaml_mapping(file))
-    with top.reading():
-        settings = _settings(file, top, env)
+    settings = _settings(file, top, env)
     _check_cross_references(settings)
     return settings
 
 def _settings(file: Path, top: Section, env: str) -> Settings:
-    environment = top.string("environment", pattern=ENV_NAME, expected="an environment name")
-    if environment != env:
-        raise top.error("environment", f"is {environment!r} but the file is for {env!r}")
-    region = read_region(top, "region")
-    return Settings(
-        file=file,
-        environment=environment,
-        region=region,
-        account_id=read_account(top, "account_id"),
-        tags=_tags(top),
-        source=read_source(top.section("source")),
-        target=read_target(top.section("target")),
-        database=read_database(top.section("database")),
-        lambda_=read_lambda(top.section("lambda")),
-        pipeline=read_pipeline(top.section("pipeline")),
-        audit=read_audit(top.section("audit")),
-        notifications=read_notifications(top.section("notifications")),
-        secrets=read_secrets(top.section("secrets")),
-        dba_principals=read_roles(top.section("roles")),
-        alarms=read_alarms(top.section("alarms")),
-        schedule=read_schedule(top.optional_section("schedule")),
-        drill=read_drill(top.optional_section("drill")),
-        masking=read_masking(top.optional_section("masking")),
+    """Every section is read even after one failed: all their problems (and the unknown keys
+    at the top) are reported at once, each section's first."""
+    problems: list[ConfigError] = []
+
+    def read(reader: Callable[..., T], *args: Any) -> T:
+        try:
+            return reader(*args)
+        except ConfigError as exc:
+            problems.append(exc)
+            return cast(T, None)
+
+    def section(key: str) -> Section:
+        return read(top.section, key)
+
+    def each(reader: Callable[[Section], T], key: str) -> T:
+        found = section(key)
+        return cast(T, None) if found is None else read(reader, found)
+
+    environment = read(
+        lambda: top.string("environment", pattern=ENV_NAME, expected="an environment name")
     )
+    if environment is not None and environment != env:
+        problems.append(top.error("environment", f"is {environment!r} but the file is for {env!r}"))
+    fields = {
+        "file": file,
+        "environment": environment,
+        "region": read(read_region, top, "region"),
+        "account_id": read(read_account, top, "account_id"),
+        "tags": read(_tags, top),
+        "source": each(read_source, "source"),
+        "target": each(read_target, "target"),
+        "database": each(read_database, "database"),
+        "lambda_": each(read_lambda, "lambda"),
+        "pipeline": each(read_pipeline, "pipeline"),
+        "audit": each(read_audit, "audit"),
+        "notifications": each(read_notifications, "notifications"),
+        "secrets": each(read_secrets, "secrets"),
+        "dba_principals": each(read_roles, "roles"),
+        "alarms": each(read_alarms, "alarms"),
+        "schedule": read(lambda: read_schedule(top.optional_section("schedule"))),
+        "drill": read(lambda: read_drill(top.optional_section("drill"))),
+        "masking": read(lambda: read_masking(top.optional_section("masking"))),
+    }
+    read(top.close)
+    raise_all(problems)
+    return Settings(**fields)
+
 
 def _tags(top: Section) -> dict[str, str]:
     tags = top.raw("tags", {})

@@ -30,6 +30,27 @@ class ConfigError(Exception):
         super().__init__(f"{where}: {message}")
 
 
+class ConfigErrors(ConfigError):
+    """Several problems of one file, all reported at once: one line each after the first."""
+
+    def __init__(self, errors: list[ConfigError]) -> None:
+        first = errors[0]
+        super().__init__(first.file, first.path, first.message)
+        self.errors = list(errors)
+        lines = [f"{e.path}: {e.message}" if e.path else e.message for e in self.errors]
+        self.args = (f"{first.file}: {len(self.errors)} problems:\n" +
+                     "\n".join(f"  {line}" for line in lines),)
+
+
+def raise_all(errors: list[ConfigError]) -> None:
+    """Nothing when `errors` is empty; the one error; or all of them as ConfigErrors."""
+    flat = [e for error in errors for e in getattr(error, "errors", [error])]
+    if len(flat) == 1:
+        raise flat[0]
+    if flat:
+        raise ConfigErrors(flat)
+
+
 class _UniqueKeyLoader(yaml.SafeLoader):
     """SafeLoader that rejects duplicate keys (PyYAML keeps the last one silently)."""
 

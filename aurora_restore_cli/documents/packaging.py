@@ -6,6 +6,10 @@ configured CA bundle (`handlers/certs/ca-bundle.pem`) and, for `mask_data`, the 
 files (`handlers/sql/01_<name>.sql`, …); `verify` holds the restore drills' checks file
 (`drill.checks_sql`) as `handlers/sql/drill_checks.sql`. Entries are sorted, dated 1980-01-01, mode 0644, with
 no directory entries and no bytecode, so `CodeSha256` changes only when the content does.
+Every zip also holds `handlers/package.json`: `{"step", "code_hash"}`, the SHA-256 of every
+other entry (names and contents). A function reports it from inside its runtime to
+`aurora-restore test-functions` (handlers/lib/health.py), which compares it with what it would
+package now.
 
 The driver is not copied from this machine's site-packages: the pinned wheels below (with
 their hashes) are fetched with `pip download` for the function's runtime and architecture into
@@ -19,6 +23,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import io
+import json
 import os
 import shutil
 import subprocess
@@ -42,6 +47,7 @@ PIP_TIMEOUT_SECONDS = 300
 PLATFORMS = {"arm64": "manylinux2014_aarch64", "x86_64": "manylinux2014_x86_64"}
 CA_BUNDLE_NAME = "handlers/certs/ca-bundle.pem"
 SQL_DIR = "handlers/sql"
+MANIFEST_NAME = "handlers/package.json"  # handlers/lib/health.PACKAGE_FILE
 
 
 @dataclass(frozen=True)
@@ -82,6 +88,7 @@ class Package:
     step: str
     data: bytes = field(repr=False)
     sha256: str  # base64 of the SHA-256 digest: what Lambda reports as CodeSha256
+    code_hash: str = ""  # hex SHA-256 of the entries besides the manifest (package.json)
 
     @property
     def size(self) -> int:
@@ -107,6 +114,16 @@ class BuildStats:
 
 def code_sha256(data: bytes) -> str:
     return base64.b64encode(hashlib.sha256(data).digest()).decode("ascii")
+
+
+def content_hash(files: dict[str, bytes]) -> str:
+    """Hex SHA-256 over the entries' names and contents, in name order."""
+    digest = hashlib.sha256()
+    for name in sorted(files):
+        content = files[name]
+        digest.update(f"{name}\0{len(content)}\0".encode())
+        digest.update(content)
+    return digest.hexdigest()
 
 
 def default_cache_dir() -> Path:
@@ -176,8 +193,12 @@ class Packager:
                     files[f"{SQL_DIR}/{name}"] = _read(path)
             if step == "verify" and settings.drill.checks_sql is not None:
                 files[f"{SQL_DIR}/{DRILL_CHECKS_NAME}"] = _read(settings.drill.checks_sql)
+        digest = content_hash(files)
+        files[MANIFEST_NAME] = json.dumps(
+            {"step": step, "code_hash": digest}, sort_keys=True
+        ).encode()
         data = deterministic_zip(files)
-        return Package(step, data, code_sha256(data))
+        return Package(step, data, code_sha256(data), digest)
 
     def build_all(self, settings: Settings, steps: Iterable[str] | None = None) -> BuildStats:
         vendor_before = self.vendor_seconds

@@ -161,14 +161,19 @@ class App:
     @property
     def settings(self) -> Settings:
         if self._settings is None:
-            self._require_config_file()
-            self._settings = within_limits(load_settings(self.config_dir, self.env))
-            region = self.options.region
-            if region and region != self._settings.region:
-                raise UsageFailure(
-                    f"--region {region} disagrees with region {self._settings.region} in {self._settings.file}"
-                )
+            self._settings = within_limits(self.loaded_settings())
         return self._settings
+
+    def loaded_settings(self) -> Settings:
+        """The validated config, before the time limits are checked (validate lists them)."""
+        self._require_config_file()
+        settings = load_settings(self.config_dir, self.env)
+        region = self.options.region
+        if region and region != settings.region:
+            raise UsageFailure(
+                f"--region {region} disagrees with region {settings.region} in {settings.file}"
+            )
+        return settings
 
     def _require_config_file(self) -> None:
         """A missing ENV.yaml: say which environments this directory does have."""

@@ -35,17 +35,29 @@ from .output import LiveRun, Rows, audit_table, change_rows, rto_table, step_sum
 
 @contextmanager
 def private_sandbox(keep: bool, postgres: str | None) -> Iterator[sandbox.Sandbox]:
-    """A sandbox of our own (its own state dir), so a user's running sandbox is untouched."""
+    """A sandbox of our own (its own state dir), so a user's running sandbox is untouched.
+    Its directory goes with it, unless the sandbox is kept or the demo failed (then its log
+    is the evidence: CommandFailure says where it is)."""
     saved = {k: os.environ.get(k) for k in ("AURORA_RESTORE_SANDBOX_DIR", POSTGRES_ENV)}
-    os.environ["AURORA_RESTORE_SANDBOX_DIR"] = tempfile.mkdtemp(prefix="aurora-restore-demo-")
+    directory = tempfile.mkdtemp(prefix="aurora-restore-demo-")
+    os.environ["AURORA_RESTORE_SANDBOX_DIR"] = directory
     if postgres is not None:
         os.environ[POSTGRES_ENV] = postgres
+    failed = False
     try:
         box, _ = sandbox.start()
         yield box
+    except CommandFailure as exc:
+        failed = True
+        raise CommandFailure(f"{exc} (the sandbox's log: {directory}/sandbox.log)") from None
+    except BaseException:
+        failed = True
+        raise
     finally:
         if not keep:
             sandbox.stop()
+            if not failed:
+                shutil.rmtree(directory, ignore_errors=True)
         for key, value in saved.items():
             if value is None:
                 os.environ.pop(key, None)
@@ -76,7 +88,7 @@ def run_demo(app: App, keep: bool, postgres: str | None = None) -> None:
         out.info("[bold]3/7 setup[/bold]: every step of the guide, idempotent")
         steps = list(available_steps())
         report = engine.setup(ctx, steps, False, out.debug)
-        out.print(step_summary("Setup", report.changes))
+        out.rows(step_summary("Setup", report.changes))
         doc["setup"] = summary_line(report.changes)
         if not report.ok:
             raise CommandFailure("; ".join(report.failures) or "setup did not complete")
@@ -91,7 +103,8 @@ def run_demo(app: App, keep: bool, postgres: str | None = None) -> None:
             view = runs.follow(ctx, started["execution_arn"], live.update, 0.3, 120)
         out.print(_run_summary(view))
         doc["run"] = {"operation_id": started["operation_id"], "status": view.status,
-                      "skipped_steps": [n for n, s in view.steps.items() if s.status == "skipped"]}
+                      "skipped_steps": [n for n, s in view.by_label().items()
+                                        if s.status == "skipped"]}
 
         out.info("[bold]5/7 what the run did[/bold]: audit trail, database, notification")
         trail = runs.audit_trail(ctx, started["operation_id"])
@@ -127,12 +140,13 @@ def run_demo(app: App, keep: bool, postgres: str | None = None) -> None:
         out.info("[bold]7/7 cleanup[/bold]: only what setup created")
         ctx.force_delete_secrets = True  # the sandbox is thrown away: no recovery window
         removed = engine.cleanup(ctx, list(reversed(steps)), False, out.debug)
-        out.print(step_summary("Cleanup", removed.changes))
+        out.rows(step_summary("Cleanup", removed.changes))
         doc["cleanup"] = summary_line(removed.changes)
         doc["seconds"] = round(time.monotonic() - began, 1)
         out.document(doc)
-        out.info(f"demo finished in {doc['seconds']:.1f}s"
-                 + ("; sandbox left running (aurora-restore sandbox stop)" if keep else ""))
+        out.info(f"demo finished in {doc['seconds']:.1f}s" + (
+            f"; sandbox left running (AURORA_RESTORE_SANDBOX_DIR={os.environ.get('AURORA_RESTORE_SANDBOX_DIR')}"
+            " aurora-restore sandbox stop)" if keep else ""))
         if view.status != "SUCCEEDED":
             failure = runs.failure_details(view)
             raise CommandFailure(f"the demo refresh {view.status.lower()}: {failure}")

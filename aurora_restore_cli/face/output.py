@@ -17,7 +17,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from ..resources.base.changes import Action, Change
+from ..resources.base.changes import MASK, Action, Change, Difference
 
 ACTION_STYLE = {
     Action.CREATED: "green",
@@ -132,14 +132,21 @@ class Output:
             self.document({**doc, "changes": [c.to_json() for c in changes]})
             return
         if self.out.is_terminal and not self.verbose and len(changes) > GROUP_ABOVE:
-            self.out.print(step_summary(title, changes))
+            self.rows(step_summary(title, changes))
             attention = [c for c in changes if c.action in ATTENTION]
             if attention:
                 self.rows(change_rows("Needs attention", attention, with_arn=False))
+            self._values(changes)
             self.out.print(summary_line(changes) + " [dim](every resource: -v)[/dim]")
             return
         self.rows(change_rows(title, changes, with_arn=bool(self.verbose)))
+        self._values(changes)
         self.out.print(summary_line(changes))
+
+    def _values(self, changes: Sequence[Change]) -> None:
+        """Old → new for every field that differs (a unified diff for documents)."""
+        for line in value_lines(changes):
+            self.out.print(line, soft_wrap=True)
 
 
 FOLD_WIDTH = 24  # a folded column gets at least this many cells before the table gives up
@@ -157,6 +164,7 @@ class Rows:
     rows: list[list[str]] = field(default_factory=list)  # cells may hold rich markup
     optional: tuple[str, ...] = ()
     fold: tuple[str, ...] = ()
+    plain: list[list[str]] | None = None  # piped lines' cells, when they say more (no markup)
 
     def table(self, hidden: Sequence[str] = ()) -> Table:
         shown = [i for i, h in enumerate(self.headers) if h not in hidden]
@@ -185,10 +193,65 @@ class Rows:
     def lines(self) -> list[str]:
         from rich.text import Text
 
-        plain = [self.headers] + [[Text.from_markup(c).plain for c in r] for r in self.rows]
+        rows = self.plain if self.plain is not None else [
+            [Text.from_markup(c).plain for c in r] for r in self.rows]
+        plain = [self.headers, *rows]
         widths = [max(len(r[i]) for r in plain) for i in range(len(self.headers))]
         text = ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in plain]
         return [self.title, *text]
+
+
+DIFF_STYLE = {"+": "green", "-": "red", "@": "cyan"}
+ACTION_MARK = {Action.WOULD_UPDATE: "~", Action.UPDATED: "~", Action.DRIFTED: "~"}
+
+
+def value_lines(changes: Sequence[Change]) -> list[Any]:
+    """The values of what differs, resource by resource: `field: old → new` for a scalar, a
+    unified diff (current → config) for a document; a secret's sides stay masked."""
+    from rich.text import Text
+
+    lines: list[Any] = []
+    for change in changes:
+        if not change.values:
+            continue
+        mark = ACTION_MARK.get(change.action, "~")
+        lines.append(Text(f"{mark} {change.kind} {change.name}", style="bold"))
+        for value in change.values:
+            lines.extend(_value(value))
+    if lines:
+        lines.insert(0, Text("What differs (current → config):", style="bold"))
+    return lines
+
+
+def _value(value: Difference) -> list[Any]:
+    from rich.text import Text
+
+    if value.secret:
+        return [Text(f"    {value.field}: {MASK} → {MASK}")]
+    if not value.document:
+        return [Text(f"    {value.field}: {_plain(value.old)} → {_plain(value.new)}")]
+    lines = [Text(f"    {value.field}:")]
+    for line in document_diff(value.old, value.new):
+        lines.append(Text(f"      {line}".rstrip(), style=DIFF_STYLE.get(line[:1], "")))
+    return lines
+
+
+def _plain(value: Any) -> str:
+    if value is None:
+        return "(none)"
+    return json.dumps(value) if isinstance(value, (dict, list, bool)) else str(value)
+
+
+def document_diff(old: Any, new: Any) -> list[str]:
+    """A unified diff of two JSON documents (keys sorted, two-space indent); None is absent."""
+    import difflib
+
+    def text(value: Any) -> list[str]:
+        return [] if value is None else json.dumps(value, indent=2, sort_keys=True,
+                                                    default=str).splitlines()
+
+    return list(difflib.unified_diff(text(old), text(new), "current", "config", n=3,
+                                     lineterm=""))
 
 
 def change_rows(title: str, changes: Sequence[Change], with_arn: bool) -> Rows:
@@ -229,17 +292,15 @@ def executions_table(title: str, executions: Sequence[dict[str, Any]]) -> Rows:
     return listing
 
 
-def step_summary(title: str, changes: Sequence[Change]) -> Table:
+def step_summary(title: str, changes: Sequence[Change]) -> Rows:
     """One row per step: how many resources, and what happened to them (for the demo)."""
-    table = Table(title=title, title_justify="left")
-    for column in ("step", "resources", "actions"):
-        table.add_column(column)
+    listing = Rows(title, ["step", "resources", "actions"])
     steps: dict[str, list[Change]] = {}
     for change in changes:
         steps.setdefault(change.step, []).append(change)
     for step, items in steps.items():
-        table.add_row(step, str(len(items)), summary_line(items))
-    return table
+        listing.rows.append([step, str(len(items)), summary_line(items)])
+    return listing
 
 
 def summary_line(changes: Sequence[Change]) -> str:
@@ -258,22 +319,49 @@ STEP_STYLE = {
 }
 
 
+def duration(seconds: float) -> str:
+    """`42s`, `12m03s`, `3h05m`: for people, at the precision a wait deserves."""
+    seconds = int(seconds)
+    if seconds < 60:
+        return f"{seconds}s"
+    if seconds < 3600:
+        return f"{seconds // 60}m{seconds % 60:02d}s"
+    return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m"
+
+
+def step_status(step: Any, now: Any) -> str:
+    """`waiting (poll 3): next check in 40s, at most 4h10m more` — the wait from the poll
+    settings the state document carries; else the status (and the polls so far)."""
+    status = step.status
+    if status == "waiting" or (step.polls > 1 and status != "failed"):
+        status = f"{status} (poll {step.polls})"
+    wait = step.wait if step.status == "waiting" else None
+    if wait is not None:
+        status += f": next check in {duration(wait.next_check_in(now))}"
+        left = wait.at_most_left(now)
+        if left is not None:
+            status += f", at most {duration(left)} more"
+    return status
+
+
 def execution_table(view: Any, now: Any) -> Table:
-    """The live view of a run: one row per Task state, in the order they started."""
-    table = Table(title_justify="left", box=None, pad_edge=False)
+    """The live view of a run: one row per Task state, in the order they started, and the
+    time since the run started."""
+    elapsed = (now - view.started).total_seconds() if view.started else 0.0
+    table = Table(title_justify="left", box=None, pad_edge=False,
+                  caption=f"elapsed {duration(elapsed)}", caption_justify="left")
     for column in ("step", "status", "elapsed"):
         table.add_column(column)
     for step in view.steps.values():
-        status = step.status
-        if status == "waiting" or (step.polls > 1 and status != "failed"):
-            status = f"{status} (poll {step.polls})"
         style = STEP_STYLE.get(step.status, "")
-        table.add_row(step.name, f"[{style}]{status}[/{style}]", f"{step.elapsed(now):.1f}s")
+        table.add_row(escape(step.title), f"[{style}]{escape(step_status(step, now))}[/{style}]",
+                      f"{step.elapsed(now):.1f}s")
     return table
 
 
 class LiveRun:
-    """Follows a run on stderr: a live table on a terminal, one line per change otherwise."""
+    """Follows a run on stderr: a live table on a terminal; otherwise one line per change,
+    each with its time (UTC) and the run's elapsed time."""
 
     def __init__(self, output: Output) -> None:
         self.output = output
@@ -301,11 +389,15 @@ class LiveRun:
         if self._live is not None:
             self._live.update(execution_table(view, now))
             return
+        elapsed = (now - view.started).total_seconds() if view.started else 0.0
         for step in view.steps.values():
-            line = f"{step.status}" + (f" (poll {step.polls})" if step.polls > 1 else "")
+            line = step.status + (f" (poll {step.polls})" if step.polls > 1 else "")
             if self._printed.get(step.name) != line:
                 self._printed[step.name] = line
-                self.output.err.print(f"  {step.name:<24} {line:<18} {step.elapsed(now):6.1f}s")
+                shown = step_status(step, now)
+                self.output.err.print(
+                    f"{now:%H:%M:%S}Z {duration(elapsed):>7}  {step.title:<27} {shown:<18} "
+                    f"{step.elapsed(now):6.1f}s".rstrip(), markup=False, highlight=False)
 
 
 DRILL_PHASES = ("copy", "restore", "instances", "verification")
@@ -342,14 +434,111 @@ def rto_table(title: str, summary: dict[str, Any]) -> Rows:
 
 
 def audit_table(title: str, items: Sequence[dict[str, Any]]) -> Rows:
-    """An operation's audit items, in the order given (time order); details fold on a TTY."""
-    listing = Rows(title, ["time (UTC)", "step", "status", "details"], fold=("details",))
+    """An operation's audit items, in the order given (time order); details fold on a TTY.
+    A terminal shows the time of day (UTC; the title says the date), piped lines the whole
+    timestamp; the time column goes first when the terminal is narrow."""
+    dates = sorted({str(item["timestamp"])[:10] for item in items})
+    span = dates[0] if len(dates) == 1 else f"{dates[0]} – {dates[-1]}" if dates else "-"
+    listing = Rows(f"{title} (UTC, {span})",
+                   ["time", "step", "status", "details"], fold=("details",),
+                   optional=("time",))
+    listing.plain = []
+    from ..operations.runs import step_label
+
     for item in items:
-        details = ", ".join(f"{k}={v}" for k, v in sorted((item.get("details") or {}).items()))
-        listing.rows.append(
-            [item["timestamp"], item.get("step", ""), item.get("status", ""), escape(details)]
-        )
+        facts = item.get("details") or {}
+        details = ", ".join(f"{k}={v}" for k, v in sorted(facts.items()) if k != "what")
+        step = step_label(str(item.get("step", "")), facts.get("what"))
+        stamp = str(item["timestamp"])
+        short = stamp[11:19] if len(dates) < 2 else stamp[5:19].replace("T", " ")
+        status = str(item.get("status", ""))
+        listing.rows.append([short, escape(step), status, escape(details)])
+        listing.plain.append([stamp, step, status, details])
     return listing
+
+
+LEVEL_STYLE = {"ERROR": "bold red", "CRITICAL": "bold red", "WARNING": "yellow", "DEBUG": "dim"}
+STEP_WIDTH = 21  # reset-master-password: the longest step name
+
+
+class LogPrinter:
+    """`logs`: one line per log line (time, step, level, message and its facts), printed as
+    they arrive; kept for the JSON document."""
+
+    def __init__(self, output: Output) -> None:
+        self.output = output
+        self.lines: list[Any] = []
+
+    def add(self, lines: Sequence[Any]) -> None:
+        self.lines.extend(lines)
+        if self.output.json:
+            return
+        for line in lines:
+            self.output.out.print(log_line(line), soft_wrap=True)
+
+
+def log_line(line: Any) -> Any:
+    """A log line as text: `<time>  <step>  <LEVEL>  <message> <key=value, …>`."""
+    from rich.text import Text
+
+    facts = ", ".join(f"{k}={v}" for k, v in sorted((line.details or {}).items()))
+    text = Text(f"{line.time}  ")
+    text.append(f"{line.step:<{STEP_WIDTH}}", style="bold")
+    text.append("  ")
+    text.append(f"{line.level:<7}", style=LEVEL_STYLE.get(line.level, ""))
+    text.append(f"  {line.message}")
+    if facts:
+        text.append(f"  {facts}", style="dim")
+    text.rstrip()
+    return text
+
+
+HEALTH_STYLE = {"pass": "green", "fail": "bold red", "stale": "bold red", "skipped": "dim"}
+
+
+def health_table(title: str, rows: Sequence[Any]) -> Rows:
+    """`test-functions`: one row per function (operations.health.FunctionHealth)."""
+    listing = Rows(title, ["function", "code", "environment", "role", "database", "problems"],
+                   optional=("problems",), fold=("problems",))
+
+    def cell(value: str) -> str:
+        style = HEALTH_STYLE.get(value, "")
+        return f"[{style}]{value}[/{style}]" if style else value
+
+    for row in rows:
+        role = cell(row.role) + (f" ({row.action})" if row.action else "")
+        listing.rows.append([row.function, cell(row.code), cell(row.environment), role,
+                             cell(row.database), escape("; ".join(row.problems))])
+    return listing
+
+
+def rendered_lines(sections: dict[str, Any]) -> list[Any]:
+    """`render`: each document under a heading that names it, as indented JSON."""
+    from rich.text import Text
+
+    lines: list[Any] = []
+    for section, documents in sections.items():
+        lines.append(Text(f"# {section}", style="bold"))
+        for path, document in _documents(section, documents):
+            lines.append(Text(f"## {path}", style="bold cyan"))
+            lines.extend(Text(line) for line in json.dumps(
+                document, indent=2, sort_keys=True, default=str).splitlines())
+    return lines
+
+
+def _documents(section: str, value: Any) -> list[tuple[str, Any]]:
+    """The documents of a section, by path: a role's each policy, a definition, a function."""
+    if section == "settings":
+        return [("settings document", value)]
+    found: list[tuple[str, Any]] = []
+    for name, item in value.items():
+        if section != "iam":
+            found.append((name, item))
+            continue
+        found.append((f"{name} trust policy", item["trust_policy"]))
+        found += [(f"{name} inline policy {p}", d) for p, d in item["inline_policies"].items()]
+        found += [(f"{name} managed policy {p}", d) for p, d in item["managed_policies"].items()]
+    return found
 
 
 def masking_plan_rows(title: str, plans: Sequence[Any]) -> Rows:

@@ -28,6 +28,10 @@ FINAL = ("recovered", "already recovered", "nothing to recover", "refused")
 class RecoveryFailed(Exception):
     """The recovery function itself failed (its error type and message)."""
 
+    def __init__(self, function: str, error_type: str, message: str) -> None:
+        super().__init__(f"{function} failed: {error_type}: {message}")
+        self.error_type = error_type
+
 
 def recover(
     ctx: Context,
@@ -44,7 +48,7 @@ def recover(
         answer = json.loads(response["Payload"].read() or b"{}")
         if response.get("FunctionError"):
             raise RecoveryFailed(
-                f"{function} failed: {answer.get('errorType')}: {answer.get('errorMessage')}"
+                function, str(answer.get("errorType")), str(answer.get("errorMessage"))
             )
         on_pass(answer)
         interval = float(answer.get("wait_seconds") or 0)  # the undo's own pace (lib/undo)

@@ -97,22 +97,60 @@ def audit_trail(ctx: Context, operation_id: str) -> list[dict[str, Any]]:
         kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
 
+def step_label(step: str, what: str | None = None) -> str:
+    """The one name of a step, in the live view, the audit trail and the logs: the step
+    (function) name, plus the wait loop where one check function serves several
+    (`check-restore (instances)`; `check-restore` alone checks the restore itself)."""
+    from ..bundled import polling
+
+    loops = polling()
+    waits_in = set(loops.LOOPS) | set(loops.LOOP_OF)
+    if what in waits_in and step.startswith("check-") and step != f"check-{what}":
+        return f"{step} ({what})"
+    return step
+
+
+@dataclass
+class Wait:
+    """Where a wait loop stands when its Wait state is entered (from the state document)."""
+
+    next_seconds: int  # the Wait state's own wait
+    waited_seconds: int  # the loop's waits so far
+    max_seconds: int | None  # the loop's bound (pipeline.waits.<loop>.max_seconds)
+    entered: datetime
+
+    def next_check_in(self, now: datetime) -> float:
+        return max(0.0, self.next_seconds - (now - self.entered).total_seconds())
+
+    def at_most_left(self, now: datetime) -> float | None:
+        if self.max_seconds is None:
+            return None
+        spent = self.waited_seconds + (now - self.entered).total_seconds()
+        return max(0.0, self.max_seconds - spent)
+
+
 @dataclass
 class StepView:
     """What the live view shows for one Task state."""
 
-    name: str
+    name: str  # the state's name (the history's key)
     status: str = "running"  # running | waiting | done | skipped | failed
     started: datetime | None = None
     finished: datetime | None = None
     polls: int = 0
     error: str | None = None
     function: str | None = None  # the Lambda function the state invokes
+    label: str | None = None  # step_label(), once the state has scheduled its function
+    wait: Wait | None = None  # while waiting
 
     def elapsed(self, now: datetime) -> float:
         if self.started is None:
             return 0.0
         return ((self.finished or now) - self.started).total_seconds()
+
+    @property
+    def title(self) -> str:
+        return self.label or self.name
 
 
 @dataclass
@@ -125,6 +163,7 @@ class ExecutionView:
     output: dict[str, Any] | None = None
     started: datetime | None = None
     stopped: datetime | None = None
+    env: str | None = None  # to tell a function's step from its name
     _last_task: str | None = None
 
     def apply(self, event: dict[str, Any]) -> None:
@@ -134,25 +173,30 @@ class ExecutionView:
         if kind == "TaskStateEntered":
             name = event["stateEnteredEventDetails"]["name"]
             step = self.steps.setdefault(name, StepView(name, started=when))
-            step.status, step.finished = "running", None
+            step.status, step.finished, step.wait = "running", None, None
             step.polls += 1
             self._last_task = name
         elif kind == "TaskScheduled" and self._last_task in self.steps:
-            function = _function_name(event.get("taskScheduledEventDetails") or {})
-            self.steps[self._last_task].function = function
+            details = event.get("taskScheduledEventDetails") or {}
+            step = self.steps[self._last_task]
+            step.function = _function_name(details)
+            if step.label is None and step.function:
+                step.label = self._unique(_label(step.function, details, self.env), step.name)
         elif kind == "TaskStateExited":
             name = event["stateExitedEventDetails"]["name"]
             if name in self.steps and self.steps[name].status != "failed":
                 self.steps[name].status, self.steps[name].finished = "done", when
         elif kind == "WaitStateEntered" and self._last_task in self.steps:
-            self.steps[self._last_task].status = "waiting"
+            step = self.steps[self._last_task]
+            step.status = "waiting"
+            step.wait = _wait(event.get("stateEnteredEventDetails") or {}, when)
         elif kind in ("TaskFailed", "LambdaFunctionFailed", "TaskTimedOut"):
             details = _event_details(event)
             if self._last_task in self.steps:
                 step = self.steps[self._last_task]
                 step.status, step.finished = "failed", when
                 step.error = details.get("error")
-                self.failed_step = self.failed_step or step.name
+                self.failed_step = self.failed_step or step.title
         elif kind.startswith("Execution") and kind != "ExecutionStarted":
             self.stopped = when
             details = _event_details(event)
@@ -166,6 +210,14 @@ class ExecutionView:
             self.cause = details.get("cause") or self.cause
             if kind == "ExecutionSucceeded":
                 self.output = _json(details.get("output"))
+
+    def _unique(self, label: str, state: str) -> str:
+        """Two states of one run never share a label (they are alternatives, as a rule)."""
+        taken = {s.label for s in self.steps.values() if s.name != state}
+        return label if label not in taken else f"{label} [{state}]"
+
+    def by_label(self) -> dict[str, StepView]:
+        return {step.title: step for step in self.steps.values()}
 
     @property
     def done(self) -> bool:
@@ -191,7 +243,7 @@ def follow(
 ) -> ExecutionView:
     """Poll the execution history until it ends (or `max_seconds` pass), calling `on_update`."""
     sfn = ctx.clients.get("stepfunctions")
-    view = ExecutionView()
+    view = ExecutionView(env=ctx.env)
     seen = finished = 0
     deadline = ctx.monotonic() + max_seconds
     while True:
@@ -218,6 +270,44 @@ def _skipped_functions(ctx: Context, operation_id: str) -> set[str]:
         for step, seen in statuses.items()
         if "SKIPPED" in seen and "SUCCEEDED" not in seen
     }
+
+
+def scheduled_functions(ctx: Context, execution_arn: str) -> list[str]:
+    """The Lambda functions an execution has scheduled so far, in first-use order."""
+    sfn = ctx.clients.get("stepfunctions")
+    found: dict[str, None] = {}
+    for event in _history(sfn, execution_arn):
+        if event["type"] == "TaskScheduled":
+            name = _function_name(event.get("taskScheduledEventDetails") or {})
+            if name:
+                found.setdefault(name, None)
+    return list(found)
+
+
+def _label(function: str, details: dict[str, Any], env: str | None) -> str:
+    """step_label() of a scheduled Task: its function's step and the loop it checks."""
+    parameters = _json(details.get("parameters"))
+    payload = parameters.get("Payload") if isinstance(parameters, dict) else None
+    poll = payload.get("poll") if isinstance(payload, dict) else None
+    what = poll.get("what") if isinstance(poll, dict) else None
+    name = function.removeprefix("aurora-restore-")
+    name = name.removesuffix(f"-{env}") if env else name.rsplit("-", 1)[0]
+    return step_label(name, str(what) if what else None)
+
+
+def _wait(details: dict[str, Any], when: datetime) -> Wait | None:
+    """The wait the document at a Wait state asks for, and its loop's bound."""
+    document = _json(details.get("input"))
+    poll = document.get("poll") if isinstance(document, dict) else None
+    if not isinstance(poll, dict):
+        return None
+    from ..bundled import polling
+
+    waits = ((document.get("pipeline") or {}).get("waits") or {})
+    loop = waits.get(polling().loop_of(str(poll.get("what") or ""))) or {}
+    bound = loop.get("max_seconds")
+    return Wait(int(poll.get("wait_seconds") or 0), int(poll.get("waited_seconds") or 0),
+                int(bound) if bound is not None else None, when)
 
 
 def _function_name(details: dict[str, Any]) -> str | None:

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 
 from ..contract.naming import is_managed
 from ..resources import STEPS, depends_on, step_resources
-from ..resources.base.changes import Action, Change
+from ..resources.base.changes import Action, Change, Difference
 from ..resources.base.resource import Context, Loadable, Resource
 from ..resources.base.tag_index import TagIndex
 from . import scheduler
@@ -63,8 +63,22 @@ def _aws_errors() -> tuple[type[BaseException], ...]:
     return (ClientError, BotoCoreError, ValueError)
 
 
-def _change(step: str, res: Resource[object], action: Action, detail: str = "") -> Change:
-    return Change(step, res.kind, res.name, action, detail, res.arn())
+def _change(
+    step: str,
+    res: Resource[object],
+    action: Action,
+    detail: str = "",
+    values: tuple[Difference, ...] = (),
+) -> Change:
+    return Change(step, res.kind, res.name, action, detail, res.arn(), values)
+
+
+def _values(res: Resource[object], current: object, diffs: list[str]) -> tuple[Difference, ...]:
+    """Old and new values of the differences; never a reason to fail a walk (names suffice)."""
+    try:
+        return tuple(res.values(current, diffs))
+    except Exception:  # a rendering nicety: the names are reported anyway
+        return ()
 
 
 def _not_listed(ctx: Context, res: Resource[object], current: object | None) -> bool:
@@ -234,7 +248,9 @@ def setup(ctx: Context, steps: Iterable[str], dry_run: bool, progress: Progress)
                     item.decided = _change(step, res, Action.UNCHANGED)
                 else:
                     action = Action.WOULD_UPDATE if dry_run else Action.UPDATED
-                    item.decided = _change(step, res, action, ", ".join(diffs))
+                    item.decided = _change(
+                        step, res, action, ", ".join(diffs), _values(res, item.current, diffs)
+                    )
             if not dry_run and item.decided.action in (Action.CREATED, Action.UPDATED):
                 res.prepare()
         except errors as exc:
@@ -316,7 +332,7 @@ def status(ctx: Context, steps: Iterable[str], progress: Progress) -> Report:
                 return _foreign(step, res, ctx)
             diffs = res.differences(current)
             action = Action.DRIFTED if diffs else Action.PRESENT
-            return _change(step, res, action, ", ".join(diffs))
+            return _change(step, res, action, ", ".join(diffs), _values(res, current, diffs))
         except errors as exc:
             return _change(step, res, Action.FAILED, _short(exc))
 

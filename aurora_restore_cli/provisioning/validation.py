@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from ..config.reader import ConfigError, raise_all
 from ..config.settings import Settings
 from ..contract.naming import Names
 from ..contract.time_limits import (
@@ -75,6 +76,25 @@ def checks() -> list[Check]:
     return found
 
 
-def validate_all(settings: Settings) -> list[str]:
+def validate_all(settings: Settings, against_aws: bool = False) -> list[str]:
+    """What every check verified; ConfigError listing every failing check otherwise (and,
+    `against_aws`, what setup requires there beyond the sandbox: the RDS CA bundle)."""
+    from ..config.database import require_ca_bundle
+
     names = config_names(settings)
-    return [check(settings, names) for check in checks()]
+    passed: list[str] = []
+    problems: list[ConfigError] = []
+    for check in checks():
+        try:
+            passed.append(check(settings, names))
+        except ConfigError as exc:
+            problems.append(exc)
+        except ValueError as exc:
+            problems.append(ConfigError(settings.file, "", str(exc)))
+    if against_aws:
+        try:
+            passed.append(f"database.ca_bundle {require_ca_bundle(settings)}")
+        except ConfigError as exc:
+            problems.append(exc)
+    raise_all(problems)
+    return passed

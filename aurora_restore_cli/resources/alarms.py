@@ -25,6 +25,7 @@ from typing import Any
 
 from ..bundled import handler_steps, recovery_functions
 from ..contract.naming import step_function_name
+from .base.changes import Difference, document_diff, scalar, tags_difference
 from .base.resource import BulkRead, Context, Loadable, Resource, tag_differences, tag_list
 
 STEP = "alarms"
@@ -225,6 +226,17 @@ class Alarm(Resource[AlarmState]):
         if any(tag_differences(current.tags, self.ctx.tags())):
             diffs.append("tags")
         return diffs
+
+    def values(self, current: AlarmState, differences: list[str]) -> list[Difference]:
+        desired = _normalise(self.request)
+        found = [
+            (document_diff if isinstance(desired[key], (dict, list)) else scalar)(
+                key, current.fields[key], desired[key])
+            for key in COMPARED if key in differences
+        ]
+        if "tags" in differences:
+            found.append(tags_difference(current.tags, self.ctx.tags()))
+        return found
 
     def create(self) -> None:
         self.cloudwatch.put_metric_alarm(**self.request, Tags=tag_list(self.ctx.tags()))

@@ -22,6 +22,7 @@ from typing import Any
 
 from ..bundled import recovery_functions
 from ..contract.naming import Names
+from .base.changes import Difference, document_diff, scalar, tags_difference
 from .base.resource import Context, Resource, concurrently, tag_dict, tag_differences, tag_list
 
 STEP = "events"
@@ -165,6 +166,22 @@ class RecoveryRule(Resource[RuleState]):
         if any(tag_differences(current.tags, self.ctx.tags())):
             diffs.append("tags")
         return diffs
+
+    def values(self, current: RuleState, differences: list[str]) -> list[Difference]:
+        desired = {
+            "event pattern": (current.pattern, event_pattern(self.ctx.names)),
+            "state": (current.state, "ENABLED"),
+            "description": (current.description, self._description()),
+            "target": (current.targets, {TARGET_ID: self._target_arn()}),
+            "invoke permission": (current.permitted, True),
+        }
+        found = [
+            (document_diff if isinstance(new, (dict, list)) else scalar)(key, old, new)
+            for key, (old, new) in desired.items() if key in differences
+        ]
+        if "tags" in differences:
+            found.append(tags_difference(current.tags, self.ctx.tags()))
+        return found
 
     def _put_rule(self, **extra: Any) -> None:
         self.events.put_rule(

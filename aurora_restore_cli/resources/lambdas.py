@@ -21,7 +21,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..bundled import database_steps, deployed_functions, retired_functions
+from ..config.settings import Settings
+from ..contract.naming import Names
 from ..documents.packaging import Package, Packager
+from .base.changes import Difference, document_diff, scalar, tags_difference
 from .base.propagation import role_not_ready, while_role_propagates
 from .base.resource import BulkRead, Context, Loadable, Resource, tag_differences
 from .log_group import LogGroup, log_groups_by_prefix
@@ -95,9 +98,12 @@ def package_for(ctx: Context, step: str) -> Package:
 
 def environment(ctx: Context) -> dict[str, str]:
     """The variables of every function (handlers/CONTRACT.md)."""
-    names = ctx.names
+    return environment_variables(ctx.env, ctx.names, ctx.sandbox)
+
+
+def environment_variables(env: str, names: Names, sandbox: bool = False) -> dict[str, str]:
     variables = {
-        "ENVIRONMENT": ctx.env,
+        "ENVIRONMENT": env,
         "DYNAMODB_TABLE": names.table,
         "SNS_TOPIC": names.topic_arn,
         "MASTER_SECRET_ID": names.master_secret,
@@ -105,9 +111,32 @@ def environment(ctx: Context) -> dict[str, str]:
         "DRILL_SECRET_ID": names.drill_secret,
         "MASKING_SECRET_ID": names.masking_secret,
     }
-    if ctx.sandbox:
+    if sandbox:
         variables[DB_MODE_ENV] = "skip"  # no database in the sandbox: DB steps say SKIPPED
     return variables
+
+
+def configuration(
+    settings: Settings, names: Names, step: str, sandbox: bool = False
+) -> dict[str, Any]:
+    """Every configuration field we own of the step's function, as
+    update_function_configuration takes them."""
+    lam = settings.lambda_
+    # Only the functions that talk to the database go into the VPC: the others call AWS APIs
+    # (RDS in the source region too), which a VPC function reaches only via NAT or endpoints.
+    vpc = lam.vpc if step in database_steps() else None
+    return {
+        "Runtime": lam.runtime,
+        "Handler": f"handlers.{step}.handler",
+        "Role": names.role_arn("lambda"),
+        "MemorySize": lam.memory_mb,
+        "Timeout": lam.timeout_seconds,
+        "Environment": {"Variables": environment_variables(settings.environment, names, sandbox)},
+        "VpcConfig": {
+            "SubnetIds": list(vpc.subnet_ids) if vpc else [],
+            "SecurityGroupIds": list(vpc.security_group_ids) if vpc else [],
+        },
+    }
 
 
 @dataclass(frozen=True)
@@ -202,23 +231,7 @@ class Function(Resource[FunctionState]):
 
     def _configuration(self) -> dict[str, Any]:
         """Every configuration field we own, as update_function_configuration takes them."""
-        lam = self.ctx.settings.lambda_
-        # Only the functions that talk to the database go into the VPC: the others call AWS
-        # APIs (RDS in the source region too), which a VPC function reaches only via NAT or
-        # endpoints.
-        vpc = lam.vpc if self.step in database_steps() else None
-        return {
-            "Runtime": lam.runtime,
-            "Handler": f"handlers.{self.step}.handler",
-            "Role": self.ctx.names.role_arn("lambda"),
-            "MemorySize": lam.memory_mb,
-            "Timeout": lam.timeout_seconds,
-            "Environment": {"Variables": environment(self.ctx)},
-            "VpcConfig": {
-                "SubnetIds": list(vpc.subnet_ids) if vpc else [],
-                "SecurityGroupIds": list(vpc.security_group_ids) if vpc else [],
-            },
-        }
+        return configuration(self.ctx.settings, self.ctx.names, self.step, self.ctx.sandbox)
 
     def _configuration_differences(self, current: FunctionState) -> dict[str, Any]:
         desired = self._configuration()
@@ -249,6 +262,39 @@ class Function(Resource[FunctionState]):
         if any(tag_differences(current.tags, self.ctx.tags())):
             diffs.append("tags")
         return diffs
+
+    def values(self, current: FunctionState, differences: list[str]) -> list[Difference]:
+        desired = self._configuration()
+        actual = {
+            "Runtime": current.runtime,
+            "Handler": current.handler,
+            "Role": current.role,
+            "MemorySize": current.memory,
+            "Timeout": current.timeout,
+            "Environment": {"Variables": current.environment},
+            "VpcConfig": {"SubnetIds": sorted(current.subnet_ids),
+                          "SecurityGroupIds": sorted(current.security_group_ids)},
+        }
+        found: list[Difference] = []
+        if "code" in differences:
+            found.append(scalar("code (CodeSha256)", current.code_sha256, self.package().sha256))
+        if "architecture" in differences:
+            found.append(scalar("architecture", current.architecture,
+                                self.ctx.settings.lambda_.architecture))
+        for key in self._configuration_differences(current):
+            if key == "Environment":  # names of tables, topics, secrets: never a secret value
+                found.append(document_diff("environment", current.environment,
+                                      desired[key]["Variables"]))
+            elif key == "VpcConfig":
+                vpc = desired[key]
+                found.append(document_diff("VPC", actual[key], {
+                    "SubnetIds": sorted(vpc["SubnetIds"]),
+                    "SecurityGroupIds": sorted(vpc["SecurityGroupIds"])}))
+            else:
+                found.append(scalar(FIELD_NAMES[key], actual[key], desired[key]))
+        if "tags" in differences:
+            found.append(tags_difference(current.tags, self.ctx.tags()))
+        return found
 
     # --- changes -------------------------------------------------------------------------
 

@@ -11,6 +11,7 @@ import contextlib
 from dataclasses import dataclass
 from typing import Any
 
+from .base.changes import Difference, scalar, tags_difference
 from .base.resource import BulkRead, Context, Loadable, Resource, tag_differences
 
 
@@ -90,6 +91,14 @@ class LogGroup(Resource[LogGroupState]):
         if any(tag_differences(current.tags, self.ctx.tags())):
             diffs.append("tags")
         return diffs
+
+    def values(self, current: LogGroupState, differences: list[str]) -> list[Difference]:
+        found: list[Difference] = []
+        if "retention" in differences:
+            found.append(scalar("retention (days)", current.retention_days, self.retention_days))
+        if "tags" in differences:
+            found.append(tags_difference(current.tags, self.ctx.tags()))
+        return found
 
     def create(self) -> None:
         self.logs.create_log_group(logGroupName=self.name, tags=self.ctx.tags())

@@ -14,7 +14,8 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..documents.policies.compare import parse_document, same_document
+from ..documents.policies.compare import normalise, parse_document, same_document
+from .base.changes import Difference, document_diff, tags_difference
 from .base.resource import Context, Resource, tag_dict, tag_differences, tag_list
 
 MAX_VERSIONS = 5  # IAM's limit per managed policy
@@ -83,6 +84,15 @@ class ManagedPolicy(Resource[PolicyState]):
         if any(tag_differences(current.tags, self.ctx.tags())):
             diffs.append("tags")
         return diffs  # the description cannot change in place; it only explains
+
+    def values(self, current: PolicyState, differences: list[str]) -> list[Difference]:
+        found: list[Difference] = []
+        if "document" in differences:
+            found.append(document_diff("document", normalise(current.document),
+                                  normalise(self.document)))
+        if "tags" in differences:
+            found.append(tags_difference(current.tags, self.ctx.tags()))
+        return found
 
     def create(self) -> None:
         created = self.iam.create_policy(

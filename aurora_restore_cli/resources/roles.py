@@ -20,7 +20,8 @@ from typing import Any
 from ..config.settings import Settings
 from ..contract.naming import Names, is_managed
 from ..documents import policies
-from ..documents.policies.compare import parse_document, same_document
+from ..documents.policies.compare import normalise, parse_document, same_document
+from .base.changes import Difference, document_diff, scalar, tags_difference
 from .base.resource import Context, Resource, concurrently, tag_dict, tag_differences, tag_list
 from .managed_policy import ManagedPolicy, created_in_this_walk
 
@@ -172,6 +173,28 @@ class Role(Resource[RoleState]):
         if any(tag_differences(current.tags, self.ctx.tags())):
             diffs.append("tags")
         return diffs
+
+    def values(self, current: RoleState, differences: list[str]) -> list[Difference]:
+        found: list[Difference] = []
+        if "description" in differences:
+            found.append(scalar("description", current.description, self._description()))
+        if "trust policy" in differences:
+            found.append(document_diff("trust policy", normalise(current.trust),
+                                  normalise(self._trust())))
+        desired = self._inline()
+        to_put, to_delete = self._policy_changes(current)
+        for name in to_put:
+            old = current.inline.get(name)
+            found.append(document_diff(f"inline policy {name}", normalise(old) if old else None,
+                                  normalise(desired[name])))
+        for name in to_delete:
+            found.append(document_diff(f"inline policy {name}", normalise(current.inline[name]), None))
+        if set(current.managed) != self._managed():
+            found.append(document_diff("managed policies", sorted(current.managed),
+                                  sorted(self._managed())))
+        if "tags" in differences:
+            found.append(tags_difference(current.tags, self.ctx.tags()))
+        return found
 
     def create(self) -> None:
         self.iam.create_role(

@@ -28,6 +28,7 @@ from ..config.settings import Settings
 from ..contract.naming import Names, is_managed
 from ..documents import policies
 from ..documents.policies.statements import POLICY_PREFIX, VERSION
+from .base.changes import Difference, document_diff, scalar
 from .base.propagation import role_not_ready, while_role_propagates
 from .base.resource import Context, Resource, tag_differences, tag_list
 from .roles import Role, RoleState
@@ -349,6 +350,16 @@ class Schedule(Resource[ScheduleState]):
             return [NOT_CONFIGURED]
         desired = self._fields(self._request())
         return [key for key, value in desired.items() if current.fields.get(key) != value]
+
+    def values(self, current: ScheduleState, differences: list[str]) -> list[Difference]:
+        if self.unwanted:
+            return []
+        desired = self._fields(self._request())
+        return [
+            (document_diff if isinstance(value, (dict, list)) else scalar)(
+                key, current.fields.get(key), value)
+            for key, value in desired.items() if key in differences
+        ]
 
     def _not_ready(self, exc: BaseException) -> bool:
         return role_not_ready(exc, ("ValidationException",), ROLE_NOT_READY)

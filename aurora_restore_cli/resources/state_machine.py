@@ -16,6 +16,7 @@ from ..config.settings import Settings
 from ..contract.definition import TEMPLATE_PATH
 from ..contract.naming import Names
 from ..contract.pipeline_settings import render_definition
+from .base.changes import Difference, document_diff, scalar, tags_difference
 from .base.propagation import role_not_ready, while_role_propagates
 from .base.resource import Context, Resource, tag_differences
 from .log_group import LogGroup
@@ -178,6 +179,22 @@ class StateMachine(Resource[StateMachineState]):
         if any(tag_differences(current.tags, self.ctx.tags())):
             diffs.append("tags")
         return diffs
+
+    def values(self, current: StateMachineState, differences: list[str]) -> list[Difference]:
+        found: list[Difference] = []
+        if TYPE_DIFFERS in differences:
+            found.append(scalar("type", current.type, TYPE))
+        if "definition" in differences:
+            found.append(document_diff("definition", current.definition, json.loads(self.definition)))
+        if "role" in differences:
+            found.append(scalar("role", current.role_arn, self.role_arn))
+        if "logging" in differences:
+            found.append(document_diff("logging", current.logging, _normalise_logging(self._logging())))
+        if "tracing" in differences:
+            found.append(scalar("tracing", current.tracing, False))
+        if "tags" in differences:
+            found.append(tags_difference(current.tags, self.ctx.tags()))
+        return found
 
     def _not_ready(self, exc: BaseException) -> bool:
         return role_not_ready(exc, ("AccessDeniedException",), ROLE_NOT_READY)

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
+from .base.changes import Difference, document_diff, scalar, tags_difference
 from .base.resource import Context, Resource, concurrently, tag_dict, tag_differences, tag_list
 
 STEP = "table"
@@ -117,6 +118,27 @@ class AuditTable(Resource[TableState]):
         if any(tag_differences(current.tags, self.ctx.tags())):
             diffs.append("tags")
         return diffs
+
+    def values(self, current: TableState, differences: list[str]) -> list[Difference]:
+        audit = self.ctx.settings.audit
+        found: list[Difference] = []
+        if "billing mode" in differences:
+            found.append(document_diff(
+                "billing mode",
+                {"mode": current.billing_mode, "read": current.read_capacity,
+                 "write": current.write_capacity},
+                {"mode": audit.billing_mode, "read": audit.read_capacity,
+                 "write": audit.write_capacity}))
+        if "encryption key" in differences:
+            found.append(scalar("encryption key", current.kms_key, audit.kms_key_id))
+        if "point-in-time recovery" in differences:
+            found.append(scalar("point-in-time recovery", current.pitr,
+                                audit.point_in_time_recovery))
+        if "TTL" in differences:
+            found.append(scalar("TTL attribute", current.ttl_attribute, TTL_ATTRIBUTE))
+        if "tags" in differences:
+            found.append(tags_difference(current.tags, self.ctx.tags()))
+        return found
 
     def _billing(self) -> dict[str, Any]:
         audit = self.ctx.settings.audit

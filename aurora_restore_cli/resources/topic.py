@@ -7,6 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from .base.changes import Difference, document_diff, scalar, tags_difference
 from .base.resource import Context, Resource, tag_dict, tag_differences, tag_list
 from .notification_key import NotificationKey
 
@@ -79,6 +80,18 @@ class Topic(Resource[TopicState]):
         if missing or extra:
             diffs.append(f"subscriptions (+{len(missing)} -{len(extra)})")
         return diffs
+
+    def values(self, current: TopicState, differences: list[str]) -> list[Difference]:
+        found: list[Difference] = []
+        if "encryption key" in differences:
+            found.append(scalar("encryption key", current.kms_key,
+                                self.ctx.settings.notifications.kms_key_id))
+        if any(d.startswith("subscriptions") for d in differences):
+            found.append(document_diff("e-mail subscriptions", sorted(current.subscriptions),
+                                  sorted(self._emails())))
+        if "tags" in differences:
+            found.append(tags_difference(current.tags, self.ctx.tags()))
+        return found
 
     def create(self) -> None:
         attributes = {}

@@ -132,21 +132,24 @@ def start() -> tuple[Sandbox, bool]:
     )
 
 
-def stop() -> bool:
-    """Stop the sandbox; False when none was running."""
+def stop() -> str | None:
+    """Stop the sandbox: "stopped" (it cleaned up after itself), "killed" (it did not stop
+    within STOP_TIMEOUT: what it unpacked may be left), or None when none was running."""
     box = find()
     if box is None:
-        return False
+        return None
     os.kill(box.pid, signal.SIGTERM)
     deadline = time.monotonic() + STOP_TIMEOUT
     while time.monotonic() < deadline and process_alive(box.pid):
         _reap(box.pid)
-        time.sleep(0.05)
+        time.sleep(0.02)
+    outcome = "stopped"
     if process_alive(box.pid):
         os.kill(box.pid, signal.SIGKILL)
         _reap(box.pid)
+        outcome = "killed"
     _forget(box)  # after a clean stop the server has done this already: a no-op
-    return True
+    return outcome
 
 
 def _reap(pid: int) -> None:

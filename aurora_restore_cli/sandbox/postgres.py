@@ -285,14 +285,15 @@ def _start(bin_dir: Path, data_root: Path, user: str | None, work_dir: Path) -> 
 
 
 def stop(server: PostgresServer) -> None:
-    """Private: stop the postmaster (fast shutdown) and delete its files. A DSN's server:
+    """Private: stop the postmaster (immediate shutdown) and delete its files. A DSN's server:
     drop the databases this sandbox made there (and only those: they carry its prefix)."""
     if server.origin == "dsn":
         _drop_prefixed(server)
         return
     if server.pid is not None and process_alive(server.pid) and _is_ours(server):
         with contextlib.suppress(ProcessLookupError):
-            os.kill(server.pid, signal.SIGINT)  # fast shutdown: no need to keep anything
+            # immediate shutdown: no checkpoint, its files are deleted right after
+            os.kill(server.pid, signal.SIGQUIT)
         deadline = time.monotonic() + STOP_TIMEOUT
         while time.monotonic() < deadline and process_alive(server.pid):
             _reap(server.pid)

@@ -7,7 +7,14 @@ moto's real Step Functions execution and its Docker-less Lambda, routes our func
 invocations to our handler code in this process, provides PostgreSQL (postgres.py:
 a private server, a DSN's, or none — then the database steps are skipped), and writes
 `{"pid", "port", "url", "postgres", "postgres_note"}` to STATE_FILE (mode 0600: it holds the
-throwaway admin password) once it accepts connections. SIGTERM stops both servers cleanly.
+throwaway admin password) once it accepts connections. SIGTERM stops both servers cleanly, in
+well under a second: PostgreSQL first and the files unpacked from the functions' zips, then
+the moto server (its threads are daemons: the process does not wait for a request in flight).
+
+The main thread waits for the signal in short slices: a signal may be delivered to any
+thread, and Python runs its handler only when the main thread next runs Python code — a wait
+without a timeout could sleep through it (the SIGKILL after the stop timeout, and its cleanup
+never run, was what `sandbox stop` used to end in).
 """
 
 from __future__ import annotations
@@ -23,6 +30,9 @@ from typing import Any
 
 from .postgres import PostgresServer, PostgresUnavailable, provide
 from .postgres import stop as stop_postgres
+
+SIGNAL_POLL_SECONDS = 0.1
+SERVER_STOP_SECONDS = 0.3  # a moment to close the socket; the process ends either way
 
 
 def configure_moto(postgres: PostgresServer | None = None) -> None:
@@ -95,11 +105,25 @@ def serve(state_file: Path) -> None:
     tmp.write_text(json.dumps(state))
     tmp.replace(state_file)
     try:
-        stop.wait()
+        while not stop.wait(SIGNAL_POLL_SECONDS):
+            pass
     finally:
-        server.stop()
+        shut_down(server, postgres)
+
+
+def shut_down(server: Any, postgres: PostgresServer | None) -> None:
+    """What outlives the process unless removed (PostgreSQL, unpacked files) first; then the
+    moto server, given a bounded moment to close its socket."""
+    from . import lambda_router
+
+    try:
         if postgres is not None:
             stop_postgres(postgres)
+    finally:
+        lambda_router.forget_unpacked()
+        closing = threading.Thread(target=server.stop, daemon=True)
+        closing.start()
+        closing.join(SERVER_STOP_SECONDS)
 
 
 if __name__ == "__main__":

@@ -12,6 +12,7 @@ from handlers.lib import aws
 from handlers.lib.errors import SettingsInvalid
 
 MAX_SUBJECT = 100  # SNS limit
+JSON_SEPARATOR = "-- the same facts as JSON, for machines --"
 
 
 def topic_arn() -> str:
@@ -22,7 +23,8 @@ def topic_arn() -> str:
 
 
 def render(summary: Mapping[str, Any]) -> str:
-    """Header lines a human reads in an e-mail, then the same facts as JSON for machines."""
+    """Header lines a human reads in an e-mail, a separator line, then after a blank line the
+    same facts as JSON for machines (the body's first blank line is where the JSON starts)."""
     lines: list[str] = []
     for key, value in summary.items():
         if isinstance(value, list):
@@ -34,7 +36,8 @@ def render(summary: Mapping[str, Any]) -> str:
     if timings:
         lines.append("step durations (s):")
         lines.extend(f"  {step}: {seconds}" for step, seconds in timings.items())
-    return "\n".join(lines) + "\n\n" + json.dumps(summary, indent=2, sort_keys=True, default=str)
+    facts = json.dumps(summary, indent=2, sort_keys=True, default=str)
+    return "\n".join(lines) + f"\n{JSON_SEPARATOR}\n\n" + facts
 
 
 def publish(subject: str, summary: Mapping[str, Any], status: str) -> str:

@@ -107,4 +107,5 @@ def record(document: dict[str, Any], what: str, *, ready: bool, status: str) -> 
         "wait_seconds": wait,
         "waited_seconds": waited,
     }
-    return {"attempt": attempt, "ready": ready, "status": status, "waited_seconds": waited}
+    return {"what": what, "attempt": attempt, "ready": ready, "status": status,
+            "waited_seconds": waited}

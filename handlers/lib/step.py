@@ -17,7 +17,11 @@ The decorator turns it into the Lambda entry point `handler(event, context) -> d
   `skipped("why", ...)` (the "skipped" marker is removed, the reason kept), or FAILED with the
   error class and message — then re-raises so Step Functions' Retry/Catch see the class name;
 - turns throttling/connection errors that outlived botocore's retries into `TransientError`;
-- returns the updated document (the state machine's ResultPath is `$`).
+- returns the updated document (the state machine's ResultPath is `$`);
+- logs one JSON line as the step starts and one with its outcome (lib/logs.py), and every line
+  the step logs carries the operation id and the step: `aurora-restore logs` finds them;
+- answers a health check (`{"health_check": true, ...}`, lib/health.py) instead of running the
+  step: nothing of the pipeline is touched.
 
 `details` must be compact and secret-free: it goes to DynamoDB and is returned nowhere else.
 """
@@ -25,13 +29,12 @@ The decorator turns it into the Lambda entry point `handler(event, context) -> d
 from __future__ import annotations
 
 import functools
-import logging
 import os
 import time
 from collections.abc import Callable
 from typing import Any
 
-from handlers.lib import audit, aws
+from handlers.lib import audit, aws, health, logs
 from handlers.lib.errors import SettingsInvalid, TransientError
 
 Document = dict[str, Any]
@@ -43,8 +46,7 @@ LambdaHandler = Callable[[Document, Any], Document]
 SKIPPED_MARKER = "skipped"
 MAX_MESSAGE = 1000
 
-LOG = logging.getLogger("aurora_restore")
-LOG.setLevel(logging.INFO)
+LOG = logs.LOG
 
 
 def skipped(reason: str, **extra: Any) -> Details:
@@ -70,30 +72,39 @@ def pipeline_step(step: str) -> Callable[[StepFunction], LambdaHandler]:
     def decorate(fn: StepFunction) -> LambdaHandler:
         @functools.wraps(fn)
         def handler(event: Document, context: Any) -> Document:
+            if health.is_health_check(event):
+                with logs.context(None, step):
+                    return health.report(step.replace("-", "_"), event)
             if not isinstance(event, dict) or not event.get("operation_id"):
                 raise SettingsInvalid(f"{step}: the input is not a state document")
-            operation_id = str(event["operation_id"])
-            started = time.monotonic()
-            try:
-                document, details = fn(event, context)
-            except Exception as exc:
-                failure = _named(exc)
-                _record(event, step, "FAILED", error_summary(failure), started)
-                LOG.error("%s %s FAILED %s", operation_id, step, type(failure).__name__)
-                if failure is exc:
-                    raise
-                raise failure from exc
-            details = dict(details)
-            status = "SKIPPED" if details.pop(SKIPPED_MARKER, False) else "SUCCEEDED"
-            _add_timing(document, step, started)
-            _add_progress(document, step)
-            _record(document, step, status, details, started)
-            LOG.info("%s %s %s", operation_id, step, status)
-            return document
+            with logs.context(str(event["operation_id"]), step):
+                return _run(fn, step, event, context)
 
         return handler
 
     return decorate
+
+
+def _run(fn: StepFunction, step: str, event: Document, context: Any) -> Document:
+    started = time.monotonic()
+    LOG.info("started")
+    try:
+        document, details = fn(event, context)
+    except Exception as exc:
+        failure = _named(exc)
+        summary = error_summary(failure)
+        _record(event, step, "FAILED", summary, started)
+        LOG.error("FAILED %s: %s", summary["error"], summary["message"])
+        if failure is exc:
+            raise
+        raise failure from exc
+    details = dict(details)
+    status = "SKIPPED" if details.pop(SKIPPED_MARKER, False) else "SUCCEEDED"
+    _add_timing(document, step, started)
+    _add_progress(document, step)
+    _record(document, step, status, details, started)
+    LOG.info(status, extra={logs.DETAILS: details})
+    return document
 
 
 def _named(exc: Exception) -> Exception:
@@ -129,6 +140,4 @@ def _record(document: Document, step: str, status: str, details: Details, starte
         if status != "FAILED":
             raise
         # The step's own failure matters more than its audit item; the failure path records too.
-        LOG.exception(
-            "%s %s: could not write the FAILED audit item", document["operation_id"], step
-        )
+        LOG.exception("could not write the FAILED audit item")

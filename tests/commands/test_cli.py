@@ -27,6 +27,9 @@ SUBCOMMANDS = [
     "cleanup",
     "validate",
     "deploy-lambdas",
+    "logs",
+    "test-functions",
+    "render",
     "sandbox",
     "sandbox start",
     "sandbox stop",
@@ -157,7 +160,7 @@ def test_region_disagreeing_with_config_is_a_usage_error() -> None:
 
 def test_validate_makes_no_aws_call(api_calls: object) -> None:
     code, out, err = invoke(
-        "validate", "--env", "prod", "--config-dir", str(CONFIG_DIR), "-o", "json"
+        "validate", "--local", "--env", "prod", "--config-dir", str(CONFIG_DIR), "-o", "json"
     )
     assert code == 0, err
     assert json.loads(out)["ok"] is True
@@ -304,3 +307,12 @@ def test_masking_plan_lists_the_rules_and_their_sql_without_aws(api_calls: ApiCa
     assert tables["public.customers"]["sql"].startswith('UPDATE "public"."customers" SET')
     assert "sha256(:opad || sha256(:ipad" in tables["public.customers"]["sql"]  # keyed, in SQL
     assert plan["post_restore_sql"] == ["scrub_notes.sql"] and plan["sql_files"] == "after"
+
+
+def test_setup_help_lists_every_step() -> None:
+    from aurora_restore_cli.resources import STEPS
+
+    code, out, _ = invoke("setup", "--help")
+    assert code == 0
+    assert f"Steps run in dependency order: {' '.join(STEPS)}." in " ".join(out.split())
+    assert "drill" in STEPS

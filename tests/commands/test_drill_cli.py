@@ -130,7 +130,7 @@ def test_a_failing_drill_exits_1_names_the_error_and_cleans_up(
     result = json.loads(done.stdout)
     assert result["status"] == "FAILED"
     assert result["failure"]["error"] == "SnapshotNotFound"
-    assert result["failure"]["step"] == "FindSnapshot"
+    assert result["failure"]["step"] == "find-snapshot"  # as the audit trail names it
     assert "SnapshotNotFound" in done.stderr
     assert world() == before
     listed = CliRunner().invoke(cli, ["drills", "--local", "--env", "dev", "-o", "json"])

@@ -251,7 +251,7 @@ def test_init_writes_a_starter_that_validates_and_never_overwrites(tmp_path: Pat
     text = (target / "qa.yaml").read_text()
     assert text.startswith("# Written by `aurora-restore init --env qa`")
     assert "environment: qa" in text and "cluster_id: qa-orders" in text
-    assert invoke("validate", "--env", "qa", "--config-dir", str(target)).exit_code == 0
+    assert invoke("validate", "--local", "--env", "qa", "--config-dir", str(target)).exit_code == 0
 
     again = invoke("init", "--env", "qa", "--dir", str(target))
     assert again.exit_code == 2 and "refusing to overwrite" in one_error_line(again)
@@ -266,3 +266,51 @@ def test_init_writes_a_starter_that_validates_and_never_overwrites(tmp_path: Pat
     assert "cluster_id: prod-orders-reporting" in (tmp_path / "p" / "prod.yaml").read_text()
     bad = invoke("init", "--env", "Bad_Name", "--dir", str(tmp_path / "b"))
     assert bad.exit_code == 2 and "not an environment name" in one_error_line(bad)
+
+
+# --- validate agrees with plan, and lists every problem -------------------------------------
+
+
+def test_validate_and_plan_agree_on_the_ca_bundle(config: Path) -> None:
+    """Against AWS both require the RDS CA bundle (exit 2 before any AWS call); on the sandbox
+    (--local) neither does."""
+    validated = invoke("validate", "--env", "dev", "--config-dir", str(config))
+    planned = invoke("plan", "--env", "dev", "--config-dir", str(config))
+    assert validated.exit_code == planned.exit_code == 2
+    assert "database.ca_bundle: is required against AWS" in one_error_line(validated)
+    assert one_error_line(validated) == one_error_line(planned)
+    assert invoke("validate", "--local", "--env", "dev", "--config-dir", str(config)).exit_code == 0
+    from ..certs import write_ca_bundle
+
+    write_ca_bundle(config / "rds-global-bundle.pem")
+    edit(config, "ca_bundle: null", "ca_bundle: rds-global-bundle.pem")
+    validated = invoke("validate", "--env", "dev", "--config-dir", str(config))
+    assert validated.exit_code == 0, validated.output
+    assert "ok database.ca_bundle" in validated.stdout
+
+
+def test_validate_reports_every_problem_of_the_file_at_once(config: Path) -> None:
+    edit(config, "instance_count: 1", "instance_count: two")
+    edit(config, "snapshot_type: any", "snapshot_tipe: any")
+    edit(config, "memory_mb: 256", "memory_mb: 1")
+    edit(config, "schedule: null", "schedule: null\nalarm:\n  period_seconds: 60")
+    result = invoke("validate", "--local", "--env", "dev", "--config-dir", str(config))
+    assert result.exit_code == 2
+    lines = result.stderr.strip().splitlines()
+    assert lines[0] == f"error: {config / 'dev.yaml'}: 4 problems:"
+    assert [line.split(":", 1)[0].strip() for line in lines[1:]] == [
+        "source.snapshot_tipe", "target.instance_count", "lambda.memory_mb", "alarm"]
+    json_result = invoke("validate", "--local", "--env", "dev", "--config-dir", str(config),
+                         "-o", "json")
+    assert json.loads(json_result.stdout)["error"].startswith(f"{config / 'dev.yaml'}: 4 problems")
+
+
+def test_the_readmes_sample_message_is_what_the_cli_prints(config: Path) -> None:
+    readme = (ROOT / "README.md").read_text()
+    sample = re.search(r"`(config/dev\.yaml: target\.instance_count: required key is missing\s+"
+                       r"\(target\.instance_cont[^`]*)`", readme)
+    assert sample, "the README's misspelled-key sample"
+    edit(config, "instance_count: 1", "instance_cont: 1")
+    result = invoke("validate", "--local", "--env", "dev", "--config-dir", str(config))
+    printed = one_error_line(result).removeprefix("error: ").replace(str(config), "config")
+    assert printed == " ".join(sample[1].split())

@@ -21,10 +21,12 @@ from aurora_restore_cli.sandbox import control as sandbox
 
 from ..conftest import ROOT
 
-TASK_STATES = ["AcquireLock", "CheckTarget", "FindSnapshot", "CopySnapshot", "CheckCopy",
-               "RestoreCluster", "CheckCluster", "CreateInstances", "CheckInstances",
-               "ResetMasterPassword", "ResetAppUsers", "MaskData", "ScanPii", "Verify", "SwapOutTarget",
-               "SwapInStaging", "DeleteOldCluster", "Finalize", "ReleaseLock", "NotifySuccess"]
+# The one name of each step the live view shows (the audit trail and the logs use it too).
+TASK_STATES = ["acquire-lock", "check-target", "find-snapshot", "copy-snapshot", "check-copy",
+               "restore-cluster", "check-restore", "create-instances", "check-restore (instances)",
+               "reset-master-password", "reset-app-users", "mask-data", "scan-pii", "verify", "swap-out-target",
+               "check-rename (swap-out)", "swap-in-staging", "check-rename (swap-in)",
+               "delete-old-cluster", "check-delete", "finalize", "release-lock", "notify-success"]
 
 
 def cli_run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
@@ -76,7 +78,7 @@ def test_run_to_success_then_executions_and_history(provisioned: dict[str, str])
     skipped = {e["step"]: e for e in events if e["status"] == "SKIPPED"}
     # no database in the sandbox
     assert set(skipped) == {"reset-app-users", "mask-data", "scan-pii", "verify"}
-    assert set(result["skipped_steps"]) == {"ResetAppUsers", "MaskData", "ScanPii", "Verify"}
+    assert set(result["skipped_steps"]) == {"reset-app-users", "mask-data", "scan-pii", "verify"}
 
     text = cli_run("--local", "--env", "dev", "history", operation, env=provisioned)
     assert text.returncode == 0 and "find-snapshot" in text.stdout
@@ -93,6 +95,9 @@ def test_run_refuses_to_start_when_preflight_fails(provisioned: dict[str, str]) 
     assert [(c["area"], c["name"]) for c in failed] == [("snapshot", "source snapshot")]
     assert "no-such-snapshot" in failed[0]["detail"]
     assert "preflight failed: snapshot: source snapshot" in done.stderr
+    # the failing row's detail and fix again at the end (a terminal's table may fold them)
+    last = done.stderr.strip().splitlines()[-1]
+    assert failed[0]["detail"] in last and f"(fix: {failed[0]['fix']})" in last
     after = CliRunner().invoke(cli, ["executions", "--local", "--env", "dev", "-o", "json"])
     assert json.loads(after.stdout)["executions"] == json.loads(before.stdout)["executions"]
 
@@ -104,10 +109,11 @@ def test_run_to_failure_exits_1_with_the_error(provisioned: dict[str, str]) -> N
     result = json.loads(done.stdout)
     assert result["status"] == "FAILED"
     assert result["failure"]["error"] == "SnapshotNotFound"
-    assert result["failure"]["step"] == "FindSnapshot"
+    assert result["failure"]["step"] == "find-snapshot"  # as the audit trail names it
     assert "no-such-snapshot" in result["failure"]["message"]
     assert "SnapshotNotFound" in done.stderr
-    assert "aurora-restore --local sandbox seed --env dev" in done.stderr  # the sandbox hint
+    # the sandbox is seeded: the hint is about the id given, not the seed
+    assert "is the snapshot id 'no-such-snapshot' right?" in done.stderr
     assert result["exit_code"] == 1 and "SnapshotNotFound" in result["error"]  # one document
 
     trail = CliRunner().invoke(cli, ["history", result["operation_id"], "--local", "--env", "dev",
@@ -122,10 +128,14 @@ def test_live_view_says_skipped_and_listings_keep_ids_whole(
 ) -> None:
     done = cli_run("--local", "--env", "dev", "run", "--wait", env=provisioned)
     assert done.returncode == 0, done.stderr
+    # piped: one line per change, with its time; the steps named as the audit trail names them
     # the audit says SKIPPED: so does the view
-    for state in ("ResetAppUsers", "MaskData", "ScanPii", "Verify"):
-        assert re.search(rf"^  {state} +skipped ", done.stderr, re.M), done.stderr
-    assert re.search(r"^  FindSnapshot +done ", done.stderr, re.M)
+    for step in ("reset-app-users", "mask-data", "scan-pii", "verify"):
+        assert re.search(rf"^\d\d:\d\d:\d\dZ +\d+s  {step} +skipped ", done.stderr, re.M), \
+            done.stderr
+    assert re.search(r"^\d\d:\d\d:\d\dZ +\d+s  find-snapshot +done ", done.stderr, re.M)
+    assert re.search(r"  copy-snapshot +waiting \(poll 1\): next check in \d+s, at most \S+ more",
+                     done.stderr)
     assert "AURORA_RESTORE_SANDBOX_POSTGRES=off" in done.stderr  # says why there is no database
 
     piped = cli_run("--local", "--env", "dev", "executions", env=provisioned)
@@ -144,6 +154,25 @@ def test_live_view_says_skipped_and_listings_keep_ids_whole(
     assert "hidden to fit" in narrow.stdout
     visible = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", narrow.stdout)  # styles, even with NO_COLOR
     assert max(len(line) for line in visible.splitlines()) <= 60
+
+
+def test_history_fits_an_80_column_terminal_and_pipes_whole_lines(
+    provisioned: dict[str, str],
+) -> None:
+    done = cli_run("--local", "--env", "dev", "run", "--wait", "-o", "json", env=provisioned)
+    operation = json.loads(done.stdout)["operation_id"]
+    terminal = cli_run("--local", "--env", "dev", "history", operation, env={
+        **provisioned, "TTY_COMPATIBLE": "1", "COLUMNS": "80", "NO_COLOR": "1"})
+    assert terminal.returncode == 0, terminal.stderr
+    visible = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", terminal.stdout).splitlines()
+    assert max(len(line) for line in visible) <= 80
+    assert any(re.match(r"│ \d\d:\d\d:\d\d │ check-restore \(instances\) +│ SUCCEEDED", line)
+               for line in visible)  # the live view's name for it
+    piped = cli_run("--local", "--env", "dev", "history", operation, env=provisioned)
+    lines = piped.stdout.splitlines()
+    assert lines[1].split() == ["time", "step", "status", "details"]
+    assert all(re.match(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d+Z  ", line) for line in lines[2:])
+    assert all(line == line.rstrip() for line in lines)
 
 
 def test_run_without_wait_prints_the_operation(provisioned: dict[str, str]) -> None:
@@ -210,6 +239,11 @@ def test_demo_end_to_end(tmp_path: Path) -> None:
             assert sock.connect_ex(("127.0.0.1", port)) != 0
     left = subprocess.run(["pgrep", "-f", f"sandbox.server {tmp_path}"], capture_output=True)
     assert left.returncode == 1, left.stdout
+    # piped: plain lines, no box borders, no padding at the end of a line
+    assert not re.search("[│┃━─┏┗┡╇]", output)
+    assert all(line == line.rstrip() for line in output.splitlines())
+    # nothing left in the temporary directory: not the demo's, not the functions' SQL files
+    assert not list(tmp_path.glob("aurora-restore-*")), list(tmp_path.iterdir())
 
 
 def _table(output: str, title: str) -> list[list[str]]:
@@ -239,6 +273,13 @@ def test_init_then_seed_setup_run_with_the_database_steps_for_real(tmp_path: Pat
             assert done.returncode == 0, done.stderr
         assert "database steps run on a private PostgreSQL" in done.stderr + cli_run(
             *base, "sandbox", "status", env=env).stdout
+        # every function healthy; the database steps reach the target over verified TLS
+        health = cli_run(*base, "test-functions", "-o", "json", env=env)
+        assert health.returncode == 0, health.stdout + health.stderr
+        rows = {r["step"]: r for r in json.loads(health.stdout)["functions"]}
+        for step in ("reset_app_users", "run_sql", "verify"):
+            assert rows[step]["database"] == "pass"
+            assert rows[step]["report"]["database"]["tls"] == "verify"
         done = cli_run(*base, "run", "--wait", "-o", "json", env=env)
         assert done.returncode == 0, done.stderr
         result = json.loads(done.stdout)

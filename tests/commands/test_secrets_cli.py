@@ -98,3 +98,26 @@ def test_generated_passwords_follow_the_rds_rules() -> None:
         for _ in range(50):
             assert master_password_problem(generate_password(sm)) is None
     assert master_password_problem("Valid-pass#word~1") is None
+
+
+@pytest.mark.parametrize("which", ["master", "app"])
+def test_on_a_terminal_it_says_how_to_pipe_this_secret_in(which: str) -> None:
+    import os
+    import subprocess
+    import sys
+
+    from ..conftest import CONFIG_DIR, ROOT
+
+    leader, follower = os.openpty()  # stdin is a terminal: nothing to read a value from
+    try:
+        done = subprocess.run(
+            [sys.executable, "-m", "aurora_restore_cli", "secrets", "set", which, "--env", "dev",
+             "--config-dir", str(CONFIG_DIR)], stdin=follower, capture_output=True, text=True,
+            timeout=60, cwd=ROOT)
+    finally:
+        os.close(leader)
+        os.close(follower)
+    assert done.returncode == 2
+    assert done.stderr.strip() == (
+        f"error: pipe the JSON document in (aurora-restore secrets set {which} --env dev < "
+        f"{which}.json) or pass --file PATH")

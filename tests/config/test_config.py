@@ -74,7 +74,7 @@ def test_missing_file_and_bad_env_name(tmp_path: Path) -> None:
 
 def test_env_from_environment_variable(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("AURORA_RESTORE_ENV", "staging")
-    result = CliRunner().invoke(cli, ["validate", "--config-dir", str(CONFIG_DIR)])
+    result = CliRunner().invoke(cli, ["validate", "--local", "--config-dir", str(CONFIG_DIR)])
     assert result.exit_code == 0, result.output
     assert "env staging" in result.output
 

@@ -80,6 +80,7 @@ def test_rendered_drill_settings_and_definition(config_dir: Path) -> None:
 
 
 def test_validate_reports_the_drill(config_dir: Path) -> None:
-    result = CliRunner().invoke(cli, ["validate", "--env", "dev", "--config-dir", str(config_dir)])
+    result = CliRunner().invoke(
+        cli, ["validate", "--local", "--env", "dev", "--config-dir", str(config_dir)])
     assert result.exit_code == 0, result.output
     assert "drill.asl.json" in result.output and "no drill schedule" in result.output

@@ -22,12 +22,14 @@ import handlers
 from aurora_restore_cli.config.load import load_settings
 from aurora_restore_cli.config.settings import Settings
 from aurora_restore_cli.documents.packaging import (
+    MANIFEST_NAME,
     VENDORED,
     Package,
     Packager,
     PackagingError,
     build_package,
     code_sha256,
+    content_hash,
     default_cache_dir,
 )
 
@@ -161,7 +163,19 @@ def lib_files() -> set[str]:
 def test_non_database_steps_hold_only_the_handlers(packages: dict[str, Package]) -> None:
     for step in set(handlers.STEPS) - set(handlers.DATABASE_STEPS):
         names = set(packages[step].names())
-        assert names == {"handlers/__init__.py", f"handlers/{step}.py"} | lib_files(), step
+        assert names == {"handlers/__init__.py", f"handlers/{step}.py", MANIFEST_NAME} | lib_files(), step
+
+
+def test_the_manifest_names_the_step_and_the_hash_of_everything_else(
+    packages: dict[str, Package]
+) -> None:
+    """handlers/package.json: what a function reports to `test-functions` from its runtime."""
+    for step, package in packages.items():
+        manifest = json.loads(read(package, MANIFEST_NAME))
+        assert manifest == {"step": step, "code_hash": package.code_hash}
+        with zipfile.ZipFile(io.BytesIO(package.data)) as archive:
+            others = {n: archive.read(n) for n in archive.namelist() if n != MANIFEST_NAME}
+        assert content_hash(others) == package.code_hash
 
 
 def test_database_steps_hold_the_vendored_driver(packages: dict[str, Package]) -> None:

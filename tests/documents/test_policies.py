@@ -133,7 +133,10 @@ def owned(resource: str, settings: Settings, names: Names) -> bool:
     if service == "lambda":
         return head.startswith("function:aurora-restore-") and head.endswith(suffix)
     if service == "logs":
-        return head.startswith("log-group:/aws/lambda/aurora-restore-") and head.endswith(suffix)
+        return head in (
+            f"log-group:/aws/vendedlogs/states/aurora-restore-pipeline{suffix}",
+            f"log-group:/aws/vendedlogs/states/aurora-restore-drill{suffix}",
+        ) or (head.startswith("log-group:/aws/lambda/aurora-restore-") and head.endswith(suffix))
     if service == "states":
         return head in (
             f"stateMachine:aurora-restore-pipeline{suffix}",

@@ -98,3 +98,43 @@ def test_setup_in_json_lists_every_resource(capsys: pytest.CaptureFixture[str]) 
     document = json.loads(capsys.readouterr().out)
     assert len(document["changes"]) == len(changes())
     assert document["exit_code"] == 1 and document["command"] == "setup"
+
+
+def test_values_show_old_and_new_and_a_secret_stays_masked() -> None:
+    from aurora_restore_cli.face.output import value_lines
+    from aurora_restore_cli.resources.base.changes import (
+        MASK,
+        Action,
+        Change,
+        Difference,
+        document_diff,
+        scalar,
+    )
+
+    secret = Difference("password", "hunter2", "correct horse", secret=True)
+    change = Change("lambdas", "Lambda function", "f", Action.WOULD_UPDATE, "memory", None, (
+        scalar("memory", 256, 512), document_diff("tags", {"a": "1"}, {"a": "2"}), secret))
+    text = [line.plain for line in value_lines([change])]
+    assert text[:3] == ["What differs (current → config):", "~ Lambda function f",
+                        "    memory: 256 → 512"]
+    assert '      -  "a": "1"' in text and '      +  "a": "2"' in text
+    assert f"    password: {MASK} → {MASK}" in text
+    assert "hunter2" not in str(change.to_json()) and "hunter2" not in "".join(text)
+    assert value_lines([Change("s", "k", "n", Action.UNCHANGED)]) == []
+
+
+def test_a_waiting_step_says_when_it_checks_next_and_how_long_it_may_still_wait() -> None:
+    from datetime import datetime, timedelta, timezone
+
+    from aurora_restore_cli.face.output import duration, step_status
+    from aurora_restore_cli.operations.runs import StepView, Wait
+
+    entered = datetime(2026, 1, 1, tzinfo=timezone.utc)
+    step = StepView("CopySnapshot", status="waiting", polls=3, label="copy-snapshot",
+                    wait=Wait(next_seconds=60, waited_seconds=1200, max_seconds=36000,
+                              entered=entered))
+    now = entered + timedelta(seconds=20)
+    assert step_status(step, now) == "waiting (poll 3): next check in 40s, at most 9h39m more"
+    step.status = "done"
+    assert step_status(step, now) == "done (poll 3)"
+    assert [duration(s) for s in (5, 65, 3600 * 2 + 61)] == ["5s", "1m05s", "2h01m"]

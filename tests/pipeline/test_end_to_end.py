@@ -202,7 +202,8 @@ def test_refresh_across_regions_swaps_in_the_restored_cluster(
 
     output = json.loads(execution["output"])
     assert output["result"]["cluster_id"] == TARGET and output["timings"]
-    assert "refresh-1 finalize SUCCEEDED" in caplog.text
+    assert ('"operation_id": "refresh-1", "step": "finalize", "level": "INFO", '
+            '"message": "SUCCEEDED"') in caplog.text  # one JSON line per event (lib/logs.py)
     # Every write went to what is ours and this run's (the ownership rule watched them all).
     assert ownership.checked > 5 and ownership.violations == []
     assert_no_secrets(caplog.text, *everything_said(op, execution, world))
@@ -334,7 +335,8 @@ def test_failure_at_a_database_step_leaves_staging_for_inspection(
     assert len(support.cluster(staging)["DBClusterMembers"]) == 1  # type: ignore[index]
     states = support.entered_states(execution["executionArn"])
     assert "SwapOutTarget" not in states and "DeleteOldCluster" not in states
-    assert f"{op} {step} FAILED {type(error).__name__}" in caplog.text
+    assert (f'"operation_id": "{op}", "step": "{step}", "level": "ERROR", '
+            f'"message": "FAILED {type(error).__name__}') in caplog.text
     assert_no_secrets(caplog.text)
 
 

@@ -33,7 +33,8 @@ def test_first_wait_then_short_polls_then_a_share_of_the_time_waited() -> None:
     # 2% of 1000 s is 20 s, more than poll_seconds; it grows with the time waited.
     assert waits == [20, 20, 20]
     assert doc["poll"]["waited_seconds"] == 1040 and doc["poll"]["attempt"] == 3
-    assert details == {"attempt": 3, "ready": False, "status": "copying", "waited_seconds": 1040}
+    assert details == {"what": "copy", "attempt": 3, "ready": False, "status": "copying",
+                       "waited_seconds": 1040}
     for _ in range(200):
         polling.record(doc, "copy", ready=False, status="copying")
     assert doc["poll"]["wait_seconds"] == doc["poll"]["waited_seconds"] * 2 // 100 > 20

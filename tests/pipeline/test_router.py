@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 import sys
 import types
@@ -28,6 +29,8 @@ def probe() -> Iterator[types.ModuleType]:
     module = types.ModuleType(MODULE)
 
     def handler(event: dict, context: object) -> dict:
+        if event.get("log"):
+            logging.getLogger("aurora_restore").warning("probe says %s", event["log"])
         if event.get("fail"):
             raise ProbeFailed("asked to fail")
         return {
@@ -88,6 +91,26 @@ def test_exception_becomes_an_unhandled_error_named_by_its_class(
     result, error = invoke("probe", {"fail": True})
     assert error == "Unhandled"
     assert result == {"errorType": "ProbeFailed", "errorMessage": "asked to fail"}
+
+
+def test_each_invocation_writes_its_lines_to_the_functions_log_group_as_lambda_does(
+    aws: None, router: None, probe: types.ModuleType
+) -> None:
+    create("probe", f"{MODULE}.handler")
+    invoke("probe", {"log": "hello"})
+    invoke("probe", {"fail": True})
+    events = support.client("logs").filter_log_events(logGroupName="/aws/lambda/probe")["events"]
+    messages = [e["message"] for e in events]
+    assert [m.split(" ")[0] for m in messages if not m.startswith("[")] == [
+        "START", "END", "REPORT", "START", "END", "REPORT"]
+    request = messages[0].split()[2]
+    (logged,) = [m for m in messages if "probe says" in m]
+    assert logged.startswith("[WARNING]\t") and logged.split("\t")[2] == request
+    assert "probe says hello" in logged
+    assert "[ERROR] ProbeFailed: asked to fail" in messages
+    report = next(m for m in messages if m.startswith("REPORT"))
+    assert "Duration: " in report and "Memory Size: 128 MB" in report
+    assert [e["timestamp"] for e in events] == sorted(e["timestamp"] for e in events)
 
 
 def test_other_handlers_keep_moto_behaviour(aws: None, router: None) -> None:

@@ -198,7 +198,8 @@ def test_database_steps_succeed_and_audit_without_secrets(
     conn = database.connect(database.role("ro"), RO_PASSWORD)
     assert conn.run("SELECT count(*) FROM public.customers WHERE email LIKE '%.invalid'") == [[3]]
     conn.close()
-    assert "verify SUCCEEDED" in caplog.text  # the capture is not vacuous
+    # the capture is not vacuous (one JSON line per event: handlers/lib/logs.py)
+    assert '"step": "verify", "level": "INFO", "message": "SUCCEEDED"' in caplog.text
     captured = capsys.readouterr()
     everything = json.dumps([document, items], default=str) + caplog.text + captured.out
     assert_no_secret(everything + captured.err, database)

@@ -104,6 +104,13 @@ class Arns:
             for step in deployed_functions()
         ]
 
+    def run_log_groups(self) -> list[str]:
+        """Every log group a run writes to (functions, state machines), as FilterLogEvents is
+        authorised: `log-group:<name>` without the `:*` of the log-stream actions."""
+        names = [self.n.function_log_group(step) for step in deployed_functions()]
+        names += [self.n.state_machine_log_group, self.n.drill_state_machine_log_group]
+        return [f"arn:{self.p}:logs:{self.region}:{self.account}:log-group:{name}" for name in names]
+
     def executions(self) -> str:
         return (
             f"arn:{self.p}:states:{self.region}:{self.account}:execution:{self.n.state_machine}:*"

@@ -33,6 +33,9 @@ def dba(settings: Settings, arns: Arns) -> Document:
         ),
         # `aurora-restore recover OPERATION_ID` runs the recovery function.
         allow("Recover", ["lambda:InvokeFunction"], [arns.recovery_function()]),
+        # `aurora-restore logs OPERATION_ID`: one run's lines from its functions' and state
+        # machines' log groups. (`test-functions` invokes every function: not the DBA's.)
+        allow("ReadRunLogs", ["logs:FilterLogEvents"], arns.run_log_groups()),
     ]
     statements += kms_grants(
         "KmsSecrets",

@@ -58,6 +58,7 @@ def env_resources(settings: Settings, names: Names) -> set[str]:
         *arns.functions(),
         arns.recovery_function(),
         *arns.function_log_groups(),
+        *arns.run_log_groups(),
         arns.executions(),
         arns.drill_executions(),
         names.table_arn,

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Generic, Protocol, TypeVar
 from ...aws import Clients
 from ...config.settings import Settings
 from ...contract.naming import Names, is_managed, managed_tags
+from .changes import Difference
 
 if TYPE_CHECKING:
     from .tag_index import TagIndex
@@ -117,6 +118,11 @@ class Resource(ABC, Generic[S]):
     @abstractmethod
     def differences(self, current: S) -> list[str]:
         """Human-readable names of what differs from the desired state; [] when equal."""
+
+    def values(self, current: S, differences: list[str]) -> list[Difference]:
+        """The old and new value of each of `differences` (plan shows them). A kind that does
+        not say shows the names only; a secret's value is never one of them."""
+        return []
 
     @abstractmethod
     def create(self) -> None:
