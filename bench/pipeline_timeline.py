@@ -76,7 +76,8 @@ class Durations:
     rename: float = 2 * 60
     delete: float = 8 * 60
     users: float = 2
-    sql: float = 2 * 60
+    sql: float = 2 * 60  # masking: the declared rules and the hand-written SQL
+    scan: float = 10  # the PII gate's sample of every table
     verify: float = 5
 
 
@@ -92,7 +93,8 @@ class LambdaModel:
     architecture: str = "arm64"
 
 
-DATABASE_WORK = {"reset_app_users": "users", "run_sql": "sql", "verify": "verify"}
+DATABASE_WORK = {"reset_app_users": "users", "mask_data": "sql", "scan_pii": "scan",
+                 "verify": "verify"}
 POLL_CHECKS = ("check_copy", "check_restore", "check_rename", "check_delete")
 
 

@@ -86,7 +86,7 @@ def test_figures_add_up(report: dict[str, Any]) -> None:
     arch = report["parameters"]["lambda_model"]["architecture"]
     for figures in report["strategies"].values():
         assert figures["total_s"] == pytest.approx(  # each figure is rounded to 0.1 s alone
-            figures["aws_s"] + figures["overhead_s"], abs=0.1
+            figures["aws_s"] + figures["overhead_s"], abs=0.15
         )
         assert figures["overhead_pct"] == pytest.approx(
             100 * figures["overhead_s"] / figures["aws_s"], abs=0.01

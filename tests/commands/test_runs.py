@@ -277,7 +277,7 @@ def test_init_then_seed_setup_run_with_the_database_steps_for_real(tmp_path: Pat
         health = cli_run(*base, "test-functions", "-o", "json", env=env)
         assert health.returncode == 0, health.stdout + health.stderr
         rows = {r["step"]: r for r in json.loads(health.stdout)["functions"]}
-        for step in ("reset_app_users", "run_sql", "verify"):
+        for step in ("reset_app_users", "mask_data", "scan_pii", "verify"):
             assert rows[step]["database"] == "pass"
             assert rows[step]["report"]["database"]["tls"] == "verify"
         done = cli_run(*base, "run", "--wait", "-o", "json", env=env)

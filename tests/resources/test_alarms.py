@@ -264,7 +264,7 @@ def _run_metrics(failed: bool = False, recovery_errors: int = 0) -> None:
     machine = ("StateMachineArn", SM_ARN)
     _put("ExecutionsStarted", "AWS/States", machine, 1)
     _put("ExecutionsFailed" if failed else "ExecutionsSucceeded", "AWS/States", machine, 1)
-    for step, errors in (("reset_app_users", 2), ("run_sql", 1), ("check_copy", 1)):
+    for step, errors in (("reset_app_users", 2), ("mask_data", 1), ("check_copy", 1)):
         _put("Errors", "AWS/Lambda", _function(step), errors)
         _put("Invocations", "AWS/Lambda", _function(step), errors + 1)
     if recovery_errors:
