@@ -124,6 +124,6 @@ def test_installed_wheel_runs_the_demo_from_an_empty_directory(
     assert "refresh SUCCEEDED" in output and "demo finished" in output
     # the bundled handlers ran the database steps on the sandbox's PostgreSQL (CI has one)
     assert "database steps run on a private PostgreSQL" in output
-    assert "refresh FAILED at ScanPii (PiiFound)" in output  # the PII gate, from the wheel too
+    assert "refresh FAILED at scan-pii (PiiFound)" in output  # the PII gate, from the wheel too
     assert "@example.invalid" in output and "hand-written SQL: after: 01_scrub_notes.sql" in output
     assert list(empty_dir.iterdir()) == []  # the demo wrote nothing where it was started

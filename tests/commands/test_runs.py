@@ -206,7 +206,7 @@ def test_demo_end_to_end(tmp_path: Path) -> None:
         assert re.search(rf"^\S+Z  {step} +SUCCEEDED  .*endpoint=127\.0\.0\.1:{database[1]}",
                          output, re.M), step
     # the PII gate first stops a refresh of production's new column, the target untouched
-    assert re.search(r"refresh FAILED at ScanPii \(PiiFound\), before the swap: personal data in "
+    assert re.search(r"refresh FAILED at scan-pii \(PiiFound\), before the swap: personal data in "
                      r"1 column\(s\) no masking rule covers: public\.customers\.referral_email", output)
     assert "the target dev-orders was not touched: yes" in output
     assert "rule added (public.customers.referral_email: email" in output
