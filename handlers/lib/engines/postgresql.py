@@ -1,4 +1,5 @@
-"""Aurora PostgreSQL behind the engine interface (pg8000's native API, `:name` parameters).
+"""Aurora PostgreSQL behind the engine interface (pg8000's native API, `:name` parameters; the
+connection layer is postgresql_connection.py, the users step postgresql_users.py).
 
 Masking expressions are plain SQL over built-in functions: the keyed hash is HMAC-SHA256
 computed as `sha256(opad || sha256(ipad || message))`, where the pads are the key XOR-ed
@@ -8,13 +9,26 @@ with HMAC's constants, computed once in Python and sent as bytea parameters. No 
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from pg8000.exceptions import DatabaseError
-
-from handlers.lib import db, masking_rules
-from handlers.lib.engines import DATETIME, JSON, OTHER, TEXT, ColumnInfo, Statement, TableInfo
+from handlers.lib import masking_rules
+from handlers.lib.app_users import AppUser
+from handlers.lib.db import AppSecret, Credentials, Target
+from handlers.lib.engines import (
+    DATETIME,
+    JSON,
+    OTHER,
+    TEXT,
+    ColumnInfo,
+    ScriptEndedTransaction,
+    ServerError,
+    Statement,
+    TableInfo,
+    postgresql_users,
+)
+from handlers.lib.engines import postgresql_connection as pgc
+from handlers.lib.engines.postgresql_connection import DatabaseError, InterfaceError
 from handlers.lib.masking_rules import Rule
 
 PROGRESS_SCHEMA = "aurora_restore_masking"
@@ -67,6 +81,7 @@ ORDER BY n.nspname, c.relname, a.attnum
 
 class PostgreSQL:
     name = "aurora-postgresql"
+    default_port = 5432
 
     # --- plumbing ---------------------------------------------------------------------------
 
@@ -97,14 +112,97 @@ class PostgreSQL:
 
     def cancelled(self, exc: BaseException) -> bool:
         """A statement stopped by statement_timeout or a cancel (SQLSTATE 57014)."""
-        return isinstance(exc, DatabaseError) and db.error_fields(exc)[0] == QUERY_CANCELED
+        return isinstance(exc, DatabaseError) and pgc.error_fields(exc)[0] == QUERY_CANCELED
 
     def describe_error(self, exc: BaseException) -> str | None:
         """`<SQLSTATE> <message>` of a database error; None for anything else."""
         if not isinstance(exc, DatabaseError):
             return None
-        code, message = db.error_fields(exc)
+        code, message = pgc.error_fields(exc)
         return f"{code} {message}"
+
+    def server_error(self, exc: BaseException) -> ServerError | None:
+        if not isinstance(exc, DatabaseError):
+            return None
+        code, message = pgc.error_fields(exc)
+        return ServerError(code, message, pgc.error_position(exc), code == QUERY_CANCELED)
+
+    def connection_lost(self, exc: BaseException) -> bool:
+        return isinstance(exc, InterfaceError)
+
+    # --- connections --------------------------------------------------------------------------
+
+    def connect(self, target: Target, credentials: Credentials) -> Any:
+        return pgc.connect(target, credentials)
+
+    def close(self, conn: Any) -> None:
+        pgc.close_quietly(conn)
+
+    def for_target(self, target: Target) -> PostgreSQL:
+        return self  # one database per cluster: schema names are the same everywhere
+
+    def select_one(self, conn: Any) -> bool:
+        return bool(conn.run("SELECT 1") == [[1]])
+
+    # --- users, verify, drill checks, SQL files ------------------------------------------------
+
+    def check_user_name(self, name: str) -> None:
+        pgc.quote_ident(name)
+
+    def default_schemas(self, database: str) -> list[str]:
+        return ["public"]
+
+    def reset_users(
+        self, conn: Any, users: Sequence[AppUser], passwords: AppSecret, database: str,
+        schemas: Sequence[str],
+    ) -> dict[str, Any]:
+        return postgresql_users.reset_users(conn, users, passwords, database, schemas)
+
+    def check_table_name(self, name: str) -> None:
+        pgc.quote_qualified(name)
+
+    def table_exists(self, conn: Any, name: str) -> bool:
+        quoted = pgc.quote_qualified(name)
+        return bool(conn.run("SELECT to_regclass(:name) IS NOT NULL", name=quoted)[0][0])
+
+    def rows_upto(self, conn: Any, name: str, limit: int) -> int:
+        # LIMIT keeps this cheap on big tables: only "at least N" matters.
+        sql = f"SELECT count(*) FROM (SELECT 1 FROM {pgc.quote_qualified(name)} LIMIT :n) AS sample"
+        return int(conn.run(sql, n=limit)[0][0])
+
+    def begin_read_only(self, conn: Any, timeout_ms: int) -> None:
+        conn.run("START TRANSACTION")
+        conn.run("SET TRANSACTION READ ONLY")
+        conn.run(f"SET LOCAL statement_timeout = {int(timeout_ms)}")
+
+    def truth(self, value: Any) -> bool | None:
+        if value is None or isinstance(value, bool):
+            return value
+        raise TypeError(type(value).__name__)
+
+    def session_id(self, conn: Any) -> int:
+        return int(conn.run("SELECT pg_backend_pid()")[0][0])
+
+    def cancel_session(self, conn: Any, session_id: int) -> None:
+        conn.run("SELECT pg_cancel_backend(:pid)", pid=session_id)
+
+    def run_script(
+        self, conn: Any, sql: str, timeout_seconds: float | None,
+        finish: Callable[[Any], None] | None,
+    ) -> None:
+        with pgc.transaction(conn):
+            xid = conn.run("SELECT txid_current()")[0][0]
+            if timeout_seconds is not None:
+                # Per statement, on the server: holds even if this invocation is stopped.
+                conn.run(f"SET LOCAL statement_timeout = {max(1, int(timeout_seconds * 1000))}")
+            conn.run(sql)  # no parameters: the simple protocol, so a file may hold many statements
+            if conn.run("SELECT txid_current_if_assigned()")[0][0] != xid:
+                raise ScriptEndedTransaction
+            if finish is not None:
+                finish(conn)
+
+    def reset_session(self, conn: Any) -> None:
+        conn.run("DISCARD ALL")
 
     # --- the catalog ------------------------------------------------------------------------
 
