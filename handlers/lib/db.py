@@ -87,6 +87,7 @@ class Target:
     tls: ssl.SSLContext | None = field(repr=False)  # None only when TLS is switched off
     connect_timeout: float = DEFAULT_CONNECT_TIMEOUT
     configured_database: str = ""  # settings' database.name when `database` stands in for it
+    shared: bool = False  # the server holds other clusters' databases too (override mode)
 
     @property
     def tls_mode(self) -> str:
@@ -249,7 +250,7 @@ def resolve_target(
             raise SettingsInvalid(f"{MODE_ENV}=override needs {HOST_ENV}")
         name = _override_database(_setting(env, NAME_ENV, engine), dbname, staging_cluster_id)
         port = _port(_setting(env, PORT_ENV, engine, str(default_port)))
-        return Target(host, port, name, _override_tls(env, engine), timeout, dbname)
+        return Target(host, port, name, _override_tls(env, engine), timeout, dbname, True)
     if not staging_cluster_id:
         raise SettingsInvalid("the document has no staging_cluster_id to connect to")
     clusters = rds.describe_db_clusters(DBClusterIdentifier=staging_cluster_id)["DBClusters"]

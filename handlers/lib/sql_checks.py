@@ -49,7 +49,7 @@ def evaluate(
         for check in checks:
             engine.run(conn, Statement("SAVEPOINT drill_check", {}))
             try:
-                rows = engine.run(conn, Statement(check.sql, {}))
+                rows = engine.run(conn, Statement(check.sql, {}, raw=True))
             except Exception as exc:
                 error = engine.server_error(exc)
                 if error is None:

@@ -50,6 +50,7 @@ class TableInfo:
 class Statement:
     sql: str
     params: Mapping[str, Any]
+    raw: bool = False  # SQL taken as written (a drill check): never formatted with parameters
 
 
 @dataclass(frozen=True)

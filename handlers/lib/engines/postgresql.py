@@ -28,30 +28,12 @@ from handlers.lib.engines import (
     postgresql_users,
 )
 from handlers.lib.engines import postgresql_connection as pgc
+from handlers.lib.engines.fakes import FIRST_NAMES, LAST_NAMES, RESERVED_DOMAIN, STREETS
 from handlers.lib.engines.postgresql_connection import DatabaseError, InterfaceError
 from handlers.lib.masking_rules import Rule
 
 PROGRESS_SCHEMA = "aurora_restore_masking"
 QUERY_CANCELED = "57014"
-RESERVED_DOMAIN = "example.invalid"
-
-FIRST_NAMES = (
-    "Alex", "Avery", "Bailey", "Blake", "Cameron", "Casey", "Charlie", "Dakota", "Drew",
-    "Eden", "Elliot", "Emerson", "Finley", "Frankie", "Harper", "Hayden", "Jamie", "Jesse",
-    "Jordan", "Jules", "Kai", "Kendall", "Lane", "Logan", "Morgan", "Noel", "Parker", "Peyton",
-    "Quinn", "Reese", "Riley", "River", "Robin", "Rowan", "Sage", "Sawyer", "Skyler", "Taylor",
-)
-LAST_NAMES = (
-    "Ashdown", "Birchwood", "Brookmere", "Calloway", "Clearwater", "Dunmore", "Eastbrook",
-    "Fairhaven", "Fernsby", "Glenrock", "Greystone", "Hallowell", "Hartfield", "Ivydale",
-    "Kestrel", "Larkspur", "Lindenmoor", "Marlowe", "Meadowcroft", "Northwood", "Oakhurst",
-    "Pennington", "Quillfeather", "Ravensworth", "Rosewood", "Stillwater", "Thornbury",
-    "Underhill", "Westbrook", "Whitlock", "Willowby", "Yarrow",
-)
-STREETS = (
-    "Example Street", "Sample Avenue", "Placeholder Road", "Fictional Lane", "Test Court",
-    "Mock Boulevard", "Dummy Way", "Specimen Place", "Pattern Drive", "Template Row",
-)
 
 TEXT_TYPES = ("text", "varchar", "bpchar", "citext", "name")
 DATETIME_TYPES = ("date", "timestamp", "timestamptz")
