@@ -82,7 +82,7 @@ def _settings(file: Path, top: Section, env: str) -> Settings:
         "tags": read(_tags, top),
         "source": each(read_source, "source"),
         "target": each(read_target, "target"),
-        "database": each(read_database, "database"),
+        "database": each(lambda s: read_database(s, _engine(top)), "database"),
         "lambda_": each(read_lambda, "lambda"),
         "pipeline": each(read_pipeline, "pipeline"),
         "audit": each(read_audit, "audit"),
@@ -97,6 +97,13 @@ def _settings(file: Path, top: Section, env: str) -> Settings:
     read(top.close)
     raise_all(problems)
     return Settings(**fields)
+
+
+def _engine(top: Section) -> str:
+    """The target's engine as written (read_target checks it), for the sections it shapes."""
+    target = top.raw("target", {})
+    engine = target.get("engine") if isinstance(target, dict) else None
+    return engine if isinstance(engine, str) else "aurora-postgresql"
 
 
 def _tags(top: Section) -> dict[str, str]:

@@ -44,6 +44,7 @@ from handlers.lib import (
     audit,
     aws,
     clusters,
+    engine_versions,
     expiry,
     guards,
     naming,
@@ -355,7 +356,8 @@ class _Pass:
         configured = str(params.pop("EngineVersion", "") or "")
         if own:
             params["EngineVersion"] = own
-        if own and configured and own.split(".")[0] != configured.split(".")[0]:
+        engine = doc.target(self.document).get("engine")
+        if own and configured and not same_major(engine, own, configured):
             params.pop("DBClusterParameterGroupName", None)
         return params
 
@@ -419,3 +421,11 @@ class _Pass:
             self.actions.append(
                 "master secret: this run's password promoted to AWSCURRENT (its cluster serves)"
             )
+
+
+def same_major(engine: str | None, one: str, other: str) -> bool:
+    """Versions of one major (compared as versions; unreadable ones count as different)."""
+    try:
+        return engine_versions.major_key(engine, one) == engine_versions.major_key(engine, other)
+    except engine_versions.VersionError:
+        return False
