@@ -4,6 +4,8 @@ The shape is what the example config expects: `public.customers` and `public.ord
 `config/sql/mask_pii.sql` masks and `verify` counts; `public.products` holds no personal data
 and is left alone. The rows are generated deterministically (same seed, same rows), from
 fictional names on reserved domains (example.com/.org/.net) and fictional phone numbers.
+An aurora-mysql env gets the same rows in the same tables of its MySQL database (`fill_mysql`;
+MySQL's schema is the database, config/dev-mysql.yaml names it `orders`).
 """
 
 from __future__ import annotations
@@ -119,3 +121,85 @@ SAMPLE_COLUMNS = ("id", "name", "email", "phone", "born", "shipping address", "o
 def sample(conn: Any, count: int = 3) -> list[list[str]]:
     """A few customers with one of their orders: what masking changes, side by side."""
     return [[str(v) for v in row] for row in conn.run(SAMPLE, n=count)]
+
+
+# --- the same data on the sandbox's MySQL (aurora-mysql envs) ---------------------------------
+
+MYSQL_SCHEMA = """
+CREATE TABLE IF NOT EXISTS customers (
+    id BIGINT AUTO_INCREMENT PRIMARY KEY,
+    email VARCHAR(255) NOT NULL UNIQUE,
+    phone VARCHAR(64),
+    first_name VARCHAR(100),
+    last_name VARCHAR(100),
+    street VARCHAR(255),
+    postal_code VARCHAR(16),
+    date_of_birth DATE,
+    created_at TIMESTAMP(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4;
+CREATE TABLE IF NOT EXISTS products (
+    id BIGINT AUTO_INCREMENT PRIMARY KEY,
+    name VARCHAR(255) NOT NULL,
+    price_cents INT NOT NULL
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4;
+CREATE TABLE IF NOT EXISTS orders (
+    id BIGINT AUTO_INCREMENT PRIMARY KEY,
+    customer_id BIGINT NOT NULL,
+    product_id BIGINT NOT NULL,
+    total_cents INT NOT NULL,
+    shipping_address TEXT,
+    notes TEXT,
+    created_at TIMESTAMP(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6),
+    FOREIGN KEY (customer_id) REFERENCES customers (id),
+    FOREIGN KEY (product_id) REFERENCES products (id)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4
+"""
+MYSQL_TABLES = ("customers", "products", "orders")
+
+
+def fill_mysql(conn: Any) -> dict[str, int]:
+    """`fill` for a PyMySQL connection to the cluster's database (DDL commits at once in
+    MySQL, so the tables are created first, then the rows in one transaction)."""
+    with conn.cursor() as cursor:
+        for statement in filter(str.strip, MYSQL_SCHEMA.split(";")):
+            cursor.execute(statement)
+        cursor.execute("SELECT COUNT(*) FROM customers")
+        if not cursor.fetchone()[0]:
+            data = rows()
+            cursor.execute("START TRANSACTION")
+            try:
+                cursor.executemany(
+                    "INSERT INTO customers (email, phone, first_name, last_name, street, "
+                    "postal_code, date_of_birth) VALUES (%s, %s, %s, %s, %s, %s, %s)",
+                    data["customers"])
+                cursor.executemany("INSERT INTO products (name, price_cents) VALUES (%s, %s)",
+                                   data["products"])
+                cursor.executemany(
+                    "INSERT INTO orders (customer_id, product_id, total_cents, shipping_address, "
+                    "notes) VALUES (%s, %s, %s, %s, %s)", data["orders"])
+                cursor.execute("COMMIT")
+            except BaseException:
+                cursor.execute("ROLLBACK")
+                raise
+        counts = {}
+        for table in MYSQL_TABLES:
+            cursor.execute(f"SELECT COUNT(*) FROM {table}")
+            counts[table] = int(cursor.fetchone()[0])
+    return counts
+
+
+MYSQL_SAMPLE = """
+SELECT c.id, CONCAT(c.first_name, ' ', c.last_name), c.email, c.phone,
+       CAST(c.date_of_birth AS CHAR),
+       COALESCE((SELECT o.shipping_address FROM orders o WHERE o.customer_id = c.id
+                 ORDER BY o.notes IS NULL, o.id LIMIT 1), '-'),
+       COALESCE((SELECT o.notes FROM orders o WHERE o.customer_id = c.id
+                 ORDER BY o.notes IS NULL, o.id LIMIT 1), '-')
+FROM customers c ORDER BY c.id LIMIT %s
+"""
+
+
+def sample_mysql(conn: Any, count: int = 3) -> list[list[str]]:
+    with conn.cursor() as cursor:
+        cursor.execute(MYSQL_SAMPLE, (count,))
+        return [[str(v) for v in row] for row in cursor.fetchall()]
