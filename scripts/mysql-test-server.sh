@@ -98,8 +98,20 @@ running() {
 }
 
 listening_port_owner() {
-    # The command listening on 127.0.0.1/0.0.0.0:$1, if any.
-    ss -Hltnp "sport = :$1" 2>/dev/null | sed -n 's/.*users:(("\([^"]*\)".*/\1/p' | head -n 1
+    # The command listening on port $1, if any ("unknown" when something listens but `ss`
+    # is not installed to say what; nothing when the port is free).
+    if command -v ss >/dev/null; then
+        ss -Hltnp "sport = :$1" 2>/dev/null | sed -n 's/.*users:(("\([^"]*\)".*/\1/p' | head -n 1
+        return 0
+    fi
+    if (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; then
+        if running && [ "$(server_port)" = "$1" ]; then echo mariadbd; else echo unknown; fi
+    fi
+    return 0
+}
+
+server_port() {
+    mariadb --no-defaults --protocol=socket -uroot -N -B -e 'SELECT @@port' 2>/dev/null || true
 }
 
 configured_port() {
