@@ -18,8 +18,6 @@ from __future__ import annotations
 
 import contextlib
 import re
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 import pymysql
@@ -174,18 +172,3 @@ def reset_connection(conn: Connection) -> None:
 def close_quietly(conn: Connection) -> None:
     with contextlib.suppress(Exception):  # a dead connection must not mask the outcome
         conn.close()
-
-
-def error_line(message: str) -> int | None:
-    """MySQL's "… at line N" (of the statement, not of a file of many)."""
-    found = re.search(r" at line (\d+)$", message)
-    return int(found.group(1)) if found else None
-
-
-@contextmanager
-def session(target: Target, credentials: Credentials) -> Iterator[Connection]:
-    conn = connect(target, credentials)
-    try:
-        yield conn
-    finally:
-        close_quietly(conn)

@@ -121,12 +121,3 @@ def transaction(conn: Connection) -> Iterator[Connection]:
 def close_quietly(conn: Connection) -> None:
     with contextlib.suppress(Exception):  # a dead connection must not mask the outcome
         conn.close()
-
-
-@contextmanager
-def session(target: Target, credentials: Credentials) -> Iterator[Connection]:
-    conn = connect(target, credentials)
-    try:
-        yield conn
-    finally:
-        close_quietly(conn)
