@@ -16,6 +16,7 @@ from aurora_restore_cli.config.load import load_settings
 from aurora_restore_cli.config.reader import ConfigError
 from aurora_restore_cli.contract import recovery_definition, time_limits
 from aurora_restore_cli.contract.naming import Names
+from aurora_restore_cli.provisioning import validation
 from handlers.lib import polling
 
 from ..conftest import CONFIG_DIR, MOTO_ACCOUNT, edit_config
@@ -110,3 +111,14 @@ def test_the_lock_must_outlive_the_longest_wait_between_two_passes() -> None:
     (found,) = recovery_definition.problems(short, time_limits.HISTORY_BUDGET)
     assert found[0] == "pipeline.timeout_seconds"
     assert "another run could take it mid-recovery" in found[1]
+
+
+def test_validate_reports_the_recovery_definition() -> None:
+    settings = load_settings(CONFIG_DIR, "dev")
+    lines = [line for line in validation.validate_all(settings) if "recovery.asl.json" in line]
+    plan = recovery_definition.plan(settings)
+    assert lines == [
+        f"definition recovery.asl.json: 8 states, up to {plan.max_passes} passes over 4h01m "
+        f"for delete + delete, timeout {plan.timeout_seconds} s, at most {plan.events} history "
+        "events"
+    ]
