@@ -191,18 +191,7 @@ def recover(
     first, gave_up = pass_number == 0, bool(automatic.get("gave_up"))
     if automatic and not (first or gave_up or new_actions or outcome["done"]):
         return {**result, "status": "pending", "notified": False}
-    # Each invocation rebuilds the document from the run's history: what earlier passes did is
-    # in their `recover` items. The record and the notification tell all of it.
-    earlier = [
-        action
-        for item in audit.items(operation_id)
-        if item.get("step") == "recover"
-        for action in (item.get("details") or {}).get("actions") or []
-    ]
-    undo_state = document.setdefault("undo", {})
-    undo_state["actions"] = list(
-        dict.fromkeys([*actions_before, *earlier, *(undo_state.get("actions") or [])])
-    )
+    _add_earlier_actions(document, actions_before)
     result["undo"] = notify.undo_facts(document)
     _record(document, status, requested_by, outcome, new_actions, automatic)
     notified = bool(outcome["done"] or notify_pending or first or gave_up)
@@ -215,6 +204,21 @@ def recover(
     return {**result, "status": "recovered" if outcome["done"] else "pending", "notified": notified}
 
 
+def _add_earlier_actions(document: dict[str, Any], actions_before: list[str]) -> None:
+    """Each invocation rebuilds the document from the run's history: what earlier passes did
+    is in their `recover` items. The record and the notification tell all of it."""
+    earlier = [
+        action
+        for item in audit.items(doc.operation_id(document))
+        if item.get("step") == "recover"
+        for action in (item.get("details") or {}).get("actions") or []
+    ]
+    undo_state = document.setdefault("undo", {})
+    undo_state["actions"] = list(
+        dict.fromkeys([*actions_before, *earlier, *(undo_state.get("actions") or [])])
+    )
+
+
 def _automatic(
     document: dict[str, Any], pass_number: int | None, max_passes: int | None, done: bool
 ) -> dict[str, Any]:
@@ -225,9 +229,7 @@ def _automatic(
     facts: dict[str, Any] = {"pass": number, "max_passes": int(max_passes)}
     if done:
         return facts
-    command = (
-        f"aurora-restore recover {doc.operation_id(document)} --env {doc.env(document)}"
-    )
+    command = f"aurora-restore recover {doc.operation_id(document)} --env {doc.env(document)}"
     if number >= int(max_passes):
         facts["gave_up"] = True
         facts["next_step"] = (
