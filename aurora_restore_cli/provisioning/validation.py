@@ -68,6 +68,12 @@ def checks() -> list[Check]:
     else:
         found.append(schedule_check)
     try:
+        from ..resources.events import validate_offline as recovery_check
+    except ImportError:
+        pass
+    else:
+        found.append(recovery_check)
+    try:
         from ..resources.drill.step import validate_offline as drill_check
     except ImportError:
         pass

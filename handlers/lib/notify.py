@@ -138,7 +138,8 @@ def undo_facts(document: Mapping[str, Any]) -> dict[str, Any]:
         operation = document.get("operation_id")
         env = (document.get("settings") or {}).get("env")
         facts["next_step"] = (
-            f"the undo is not finished and the lock is kept: run `aurora-restore recover "
-            f"{operation} --env {env}`"
+            "the undo is not finished and the lock is kept: automatic recovery goes on by "
+            "itself and notifies when it is done or gives up; by hand: `aurora-restore "
+            f"recover {operation} --env {env}`"
         )
     return facts

@@ -286,6 +286,7 @@ def test_aws_cli_sees_what_setup_created(reset_moto: str, moto_config_dir: Path)
     assert sorted(m["name"] for m in machines) == [
         "aurora-restore-drill-dev",
         "aurora-restore-pipeline-dev",
+        "aurora-restore-recovery-dev",
     ]
     alarms = aws("cloudwatch", "describe-alarms", "--alarm-names",
                  "aurora-restore-pipeline-failures-dev")["MetricAlarms"]

@@ -214,6 +214,10 @@ def lambda_data(settings: Settings, arns: Arns) -> Document:
             ],
             [arns.executions(), arns.drill_executions()],
         ),
+        # On the status-change event it starts automatic recovery (named after the operation:
+        # a second event finds it and starts nothing), which runs its passes.
+        allow("RecoveryStarts", ["states:StartExecution"], [n.recovery_state_machine_arn]),
+        allow("RecoveryFinds", ["states:DescribeExecution"], [arns.recovery_executions()]),
     ]
     statements += kms_grants(
         "KmsSecrets", settings.secrets.kms_key_id, DATA_KEY_ACTIONS, "secretsmanager", n

@@ -61,6 +61,8 @@ def env_resources(settings: Settings, names: Names) -> set[str]:
         *arns.run_log_groups(),
         arns.executions(),
         arns.drill_executions(),
+        arns.recovery_executions(),
+        names.recovery_state_machine_arn,
         names.table_arn,
         names.topic_arn,
         names.state_machine_arn,
