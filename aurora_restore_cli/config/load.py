@@ -27,6 +27,7 @@ from .operations import (
     read_secrets,
 )
 from .pipeline import read_lambda, read_pipeline
+from .quarantine import read_quarantine
 from .reader import ConfigError, Section, load_yaml_mapping, raise_all
 from .regions import partition
 from .settings import Settings, notification_key_alias
@@ -93,6 +94,7 @@ def _settings(file: Path, top: Section, env: str) -> Settings:
         "schedule": read(lambda: read_schedule(top.optional_section("schedule"))),
         "drill": read(lambda: read_drill(top.optional_section("drill"))),
         "masking": read(lambda: read_masking(top.optional_section("masking"))),
+        "quarantine": read(lambda: read_quarantine(top.optional_section("quarantine"))),
     }
     read(top.close)
     raise_all(problems)

@@ -192,6 +192,26 @@ class Masking:
 
 
 @dataclass(frozen=True)
+class QuarantineRule:
+    """One declared quarantine rule (handlers/lib/quarantine_rules.py says how it runs)."""
+
+    name: str
+    statements: tuple[str, ...]
+    check: str
+    repeat: bool = False
+
+
+@dataclass(frozen=True)
+class Quarantine:
+    """Production's side effects made harmless before the swap: declared rules, the hosts
+    foreign servers may name, the time bound (the built-in checks always run)."""
+
+    rules: tuple[QuarantineRule, ...] = ()
+    allowed_hosts: tuple[str, ...] = ()
+    max_minutes: int = 30  # all quarantine invocations together; bounds the quarantine loop
+
+
+@dataclass(frozen=True)
 class Settings:
     file: Path
     environment: str
@@ -211,6 +231,7 @@ class Settings:
     schedule: Schedule | None
     drill: Drill
     masking: Masking = field(default_factory=Masking)
+    quarantine: Quarantine = field(default_factory=Quarantine)
 
     @property
     def config_dir(self) -> Path:

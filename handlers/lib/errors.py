@@ -86,6 +86,19 @@ class PiiFound(PipelineError):
     """The PII gate found personal data in columns no masking rule covers: no swap."""
 
 
+class QuarantineRuleInvalid(PipelineError):
+    """A quarantine rule in the settings document cannot be read (the CLI validates them)."""
+
+
+class QuarantineFailed(PipelineError):
+    """A quarantine rule's statement or check, or a built-in check, failed: production's side
+    effects are not proven harmless, so no swap (the error names the rule and the fix)."""
+
+
+class QuarantineIncomplete(PipelineError):
+    """The quarantine did not finish in all the invocations it was given."""
+
+
 class VerificationFailed(PipelineError):
     """The restored database did not pass verification."""
 

@@ -96,6 +96,15 @@ def summary(document: Mapping[str, Any], status: str) -> dict[str, Any]:
             f"{scan.get('rows_sampled')} rows sampled, {scan.get('findings')} finding(s), "
             f"all covered by masking rules ({scan.get('seconds')} s)"
         )
+    quarantine = document.get("quarantine") or {}
+    if quarantine.get("checks_passed") is not None:  # counts and names, never data
+        facts["quarantine"] = (
+            f"{quarantine.get('rules')} rule(s), {quarantine.get('neutralised')} side effect(s) "
+            f"neutralised by the built-in checks, {quarantine.get('checks_passed')} check(s) "
+            "passed"
+        )
+        if quarantine.get("listed"):
+            facts["quarantine_listed"] = list(quarantine["listed"])
     masking = document.get("masking") or {}
     if masking.get("rows") is not None:
         facts["masked_rows"] = masking.get("rows")

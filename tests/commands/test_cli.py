@@ -302,7 +302,7 @@ def test_masking_plan_lists_the_rules_and_their_sql_without_aws(api_calls: ApiCa
     assert api_calls.calls == []
     plan = json.loads(result.stdout)
     tables = {t["table"]: t for t in plan["tables"]}
-    assert set(tables) == {"public.customers", "public.orders"}
+    assert set(tables) == {"public.customers", "public.orders", "public.outbound_email"}
     assert {"column": "email", "transformer": "email"} in tables["public.customers"]["rules"]
     assert tables["public.customers"]["sql"].startswith('UPDATE "public"."customers" SET')
     assert "sha256(:opad || sha256(:ipad" in tables["public.customers"]["sql"]  # keyed, in SQL

@@ -46,6 +46,7 @@ def test_document_has_the_contract_shape() -> None:
         "target",
         "database",
         "masking",
+        "quarantine",
         "audit_ttl_days",
     }
     masking = document["masking"]
