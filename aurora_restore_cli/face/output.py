@@ -550,6 +550,18 @@ def masking_plan_rows(title: str, plans: Sequence[Any]) -> Rows:
     return listing
 
 
+def quarantine_plan_rows(title: str, plan: Any) -> Rows:
+    """quarantine plan: one row per declared rule, then one per built-in check."""
+    listing = Rows(title, ["kind", "name", "what it does", "on failure"], fold=("what it does",))
+    for rule in plan.rules:
+        listing.rows.append(["rule", rule.name, f"{len(rule.sql)} statement(s), then its check; "
+                             f"runs {rule.runs}", "no swap"])
+    for check in plan.builtins:
+        listing.rows.append(["built-in", check.name, check.does,
+                             "no swap" if check.fails_the_run else "listed in the report"])
+    return listing
+
+
 def pii_findings_rows(title: str, report: dict[str, Any]) -> Rows:
     """masking scan: one row per finding (never a value)."""
     listing = Rows(title, ["column", "found", "sampled values", "rule"], optional=("sampled values",))
