@@ -26,6 +26,8 @@ STEPS: tuple[str, ...] = (
     "mask_data",
     "scan_pii",
     "quarantine",
+    "match_settings",
+    "check_settings",
     "verify",
     "swap_out_target",
     "check_rename",

@@ -102,6 +102,8 @@ WAIT_LOOP_DEFAULTS: dict[str, WaitLoop] = {
     "instances": WaitLoop(first_seconds=600, poll_seconds=15, max_seconds=7200),
     "password": WaitLoop(first_seconds=45, poll_seconds=5, max_seconds=1800),
     "rename": WaitLoop(first_seconds=100, poll_seconds=5, max_seconds=1800),
+    # settings parity: modifications, reboots where a parameter group change is pending
+    "settings": WaitLoop(first_seconds=60, poll_seconds=15, max_seconds=3600),
 }
 
 @dataclass(frozen=True)
@@ -208,7 +210,15 @@ class Quarantine:
 
     rules: tuple[QuarantineRule, ...] = ()
     allowed_hosts: tuple[str, ...] = ()
-    max_minutes: int = 30  # all quarantine invocations together; bounds the quarantine loop
+    max_minutes: int = 10  # all quarantine invocations together; bounds the quarantine loop
+
+
+@dataclass(frozen=True)
+class Parity:
+    """Settings parity: the old target's settings carried over to the refreshed cluster,
+    except the `pin`ned config keys (e.g. target.instance_class), which the config decides."""
+
+    pin: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -232,6 +242,7 @@ class Settings:
     drill: Drill
     masking: Masking = field(default_factory=Masking)
     quarantine: Quarantine = field(default_factory=Quarantine)
+    parity: Parity = field(default_factory=Parity)
 
     @property
     def config_dir(self) -> Path:

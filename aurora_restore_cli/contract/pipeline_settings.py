@@ -94,6 +94,7 @@ def pipeline_settings(settings: Settings, names: Names) -> dict[str, Any]:
         },
         "masking": masking_settings(settings),
         "quarantine": quarantine_settings(settings),
+        "parity": {"pin": list(settings.parity.pin)},
         "audit_ttl_days": settings.audit.ttl_days,
     }
 

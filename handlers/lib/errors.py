@@ -99,6 +99,12 @@ class QuarantineIncomplete(PipelineError):
     """The quarantine did not finish in all the invocations it was given."""
 
 
+class SettingsMismatch(PipelineError):
+    """Settings parity: a setting of the old target could not be made the refreshed cluster's
+    (AWS refused it, or it still differs after being applied), or the old target owns what its
+    deletion would take from the applications: no swap (the error names the field)."""
+
+
 class VerificationFailed(PipelineError):
     """The restored database did not pass verification."""
 

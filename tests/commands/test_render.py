@@ -32,7 +32,7 @@ def test_render_makes_no_aws_call_and_prints_every_section(api_calls: ApiCallRec
     assert set(rendered["definitions"]) == {"aurora-restore-pipeline-dev",
                                             "aurora-restore-drill-dev"}
     assert rendered["settings"]["target"]["cluster_id"] == "dev-orders"
-    assert len(rendered["functions"]) == 29
+    assert len(rendered["functions"]) == 31
     assert "secret" not in json.dumps(rendered["settings"]).lower().replace("secret_id", "")
 
     text = invoke("render", "iam", "--env", "dev", "--config-dir", str(CONFIG_DIR))

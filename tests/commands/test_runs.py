@@ -26,8 +26,8 @@ from ..conftest import ROOT
 # The one name of each step the live view shows (the audit trail and the logs use it too).
 TASK_STATES = ["acquire-lock", "check-target", "find-snapshot", "copy-snapshot", "check-copy",
                "restore-cluster", "check-restore", "create-instances", "check-restore (instances)",
-               "reset-master-password", "reset-app-users", "mask-data", "scan-pii", "quarantine", "verify",
-               "swap-out-target",
+               "reset-master-password", "reset-app-users", "mask-data", "scan-pii", "quarantine", "match-settings",
+               "check-settings", "verify", "swap-out-target",
                "check-rename (swap-out)", "swap-in-staging", "check-rename (swap-in)",
                "delete-old-cluster", "check-delete", "finalize", "release-lock", "notify-success"]
 

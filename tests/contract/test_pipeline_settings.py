@@ -47,6 +47,7 @@ def test_document_has_the_contract_shape() -> None:
         "database",
         "masking",
         "quarantine",
+        "parity",
         "audit_ttl_days",
     }
     masking = document["masking"]

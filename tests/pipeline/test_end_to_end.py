@@ -56,6 +56,8 @@ OK_STEPS = [
     ("mask-data", "SKIPPED"),
     ("scan-pii", "SKIPPED"),
     ("quarantine", "SKIPPED"),
+    ("match-settings", "SUCCEEDED"),
+    ("check-settings", "SUCCEEDED"),
     ("verify", "SKIPPED"),
     ("swap-out-target", "SUCCEEDED"),
     # renames are asynchronous on AWS (aws_rules): renaming for two polls, then settled
