@@ -264,7 +264,7 @@ def change_rows(title: str, changes: Sequence[Change], with_arn: bool) -> Rows:
     return listing
 
 
-CHECK_STYLE = {"pass": "green", "fail": "bold red", "not checkable": "yellow"}
+CHECK_STYLE = {"pass": "green", "fail": "bold red", "not checkable": "yellow", "warn": "yellow"}
 
 
 def checks_table(title: str, checks: Sequence[Any]) -> Rows:

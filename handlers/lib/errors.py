@@ -57,6 +57,11 @@ class TargetUnsupported(PipelineError):
     password, to which RDS refuses MasterUserPassword)."""
 
 
+class QuotaExceeded(PipelineError):
+    """The run would exceed one of the account's RDS quotas (clusters, manual snapshots,
+    copies in flight, clones): refused before anything is copied, naming quota and usage."""
+
+
 class CopyFailed(PipelineError):
     """The snapshot copy failed or disappeared."""
 
