@@ -115,7 +115,11 @@ def desired(old: Settings, target: Mapping[str, Any], pinned: Sequence[str]) -> 
     }
     for name in pinned:
         wanted[name] = config[name]
-    instances = wanted["instances"] or [_instance({})]
+    if not old["instances"]:  # an old target without instances says nothing about them
+        wanted["instance_count"] = int(target.get("instance_count") or 1)
+        blank = _instance({"DBInstanceClass": config["instance_class"]})
+        wanted["instances"] = [blank]
+    instances = wanted["instances"]
     count = int(wanted["instance_count"])
     instances = (instances + [instances[0]] * count)[:count]
     if "instance_class" in pinned:

@@ -187,3 +187,13 @@ def test_desired_takes_the_pinned_fields_from_the_config() -> None:
                                   "iam_auth": False}, ["instance_class", "instance_count"])
     assert wanted["instance_count"] == 1 and wanted["iam_auth"] is True  # iam_auth not pinned
     assert [i["instance_class"] for i in wanted["instances"]] == ["db.t4g.medium"]
+
+
+def test_an_old_target_without_instances_leaves_them_to_the_config() -> None:
+    old = {"parameter_group": "default", "security_groups": [], "iam_roles": [], "tags": {},
+           "iam_auth": False, "backup_retention": 1, "log_exports": [], "backup_window": "",
+           "maintenance_window": "", "serverless_capacity": None, "instances": [],
+           "instance_count": 0}
+    wanted = parity.desired(old, {"instance_class": "db.r6g.large", "instance_count": 2}, [])
+    assert wanted["instance_count"] == 2
+    assert [i["instance_class"] for i in wanted["instances"]] == ["db.r6g.large"] * 2
