@@ -89,10 +89,12 @@ def path_bounds(settings: Settings, names: Names) -> list[PathBound]:
 
 def task_loop_bound(task: str, settings: Settings) -> int:
     """Rounds of a Task that loops without a Wait (definition.task_loops)."""
-    from .pipeline_settings import masking_invocations
+    from .pipeline_settings import masking_invocations, quarantine_invocations
 
     if task == "MaskData":
         return masking_invocations(settings)
+    if task == "Quarantine":
+        return quarantine_invocations(settings)
     raise ValueError(f"the definition loops on {task} without a known bound")
 
 

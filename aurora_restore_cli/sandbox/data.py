@@ -2,7 +2,10 @@
 
 The shape is what the example config expects: `public.customers` and `public.orders` are what
 `config/sql/mask_pii.sql` masks and `verify` counts; `public.products` holds no personal data
-and is left alone. The rows are generated deterministically (same seed, same rows), from
+and is left alone. Production's side effects come along, as in a real snapshot: an outbound
+e-mail queue (`public.outbound_email`, mail waiting for real customers) and a postgres_fdw
+server pointing at production's reporting cluster with a user mapping (`production`): the
+shipped config's quarantine empties the one and refuses the other in the refreshed target. The rows are generated deterministically (same seed, same rows), from
 fictional names on reserved domains (example.com/.org/.net) and fictional phone numbers.
 """
 
@@ -37,9 +40,16 @@ CREATE TABLE IF NOT EXISTS public.orders (
     notes text,
     created_at timestamptz NOT NULL DEFAULT now()
 );
+CREATE TABLE IF NOT EXISTS public.outbound_email (
+    id bigserial PRIMARY KEY,
+    recipient text NOT NULL,
+    subject text NOT NULL,
+    queued_at timestamptz NOT NULL DEFAULT now()
+);
 """
-TABLES = ("public.customers", "public.products", "public.orders")
-CUSTOMERS, ORDERS = 24, 60
+TABLES = ("public.customers", "public.products", "public.orders", "public.outbound_email")
+FOREIGN_SERVER = "production"  # postgres_fdw, pointing at production (the quarantine refuses it)
+CUSTOMERS, ORDERS, QUEUED = 24, 60, 12
 
 FIRST = ["Ada", "Alan", "Grace", "Edsger", "Barbara", "Donald", "Frances", "Ken", "Margaret",
          "Dennis", "Radia", "Tim", "Katherine", "John", "Hedy", "Niklaus"]
@@ -75,11 +85,15 @@ def rows(seed: int = 42) -> dict[str, list[tuple[Any, ...]]]:
         note = rng.choice(NOTES)
         orders.append((customer, product, PRODUCTS[product - 1][1] * rng.randrange(1, 3), street,
                        note.format(phone=phone, first=first) if note else None))
-    return {"customers": customers, "products": list(PRODUCTS), "orders": orders}
+    queued = [(customers[(i * 5) % CUSTOMERS][0], f"Your order {i * 3 + 1} has shipped")
+              for i in range(QUEUED)]
+    return {"customers": customers, "products": list(PRODUCTS), "orders": orders,
+            "outbound_email": queued}
 
 
 def fill(conn: Any) -> dict[str, int]:
-    """Create the tables and their rows unless they hold data already; returns the counts."""
+    """Create the tables and their rows unless they hold data already; returns the counts.
+    (The foreign server: `link_production`.)"""
     conn.run("START TRANSACTION")
     try:
         for statement in filter(str.strip, SCHEMA.split(";")):
@@ -98,11 +112,44 @@ def fill(conn: Any) -> dict[str, int]:
                 conn.run("INSERT INTO public.orders (customer_id, product_id, total_cents, "
                          "shipping_address, notes) VALUES (:c, :p, :t, :a, :n)",
                          c=c, p=p, t=total, a=address, n=note)
+        if not conn.run("SELECT count(*) FROM public.outbound_email")[0][0]:
+            for recipient, subject in rows()["outbound_email"]:
+                conn.run("INSERT INTO public.outbound_email (recipient, subject) VALUES (:r, :s)",
+                         r=recipient, s=subject)
         conn.run("COMMIT")
     except BaseException:
         conn.run("ROLLBACK")
         raise
     return {table: int(conn.run(f"SELECT count(*) FROM {table}")[0][0]) for table in TABLES}
+
+
+def link_production(conn: Any, host: str) -> str:
+    """Production's postgres_fdw server (`FOREIGN_SERVER`, to `host`) with a user mapping
+    holding a (fake) production password, unless it exists; returns what it did. Needs the
+    postgres_fdw extension (Debian's postgresql package has it) and the right to create it."""
+    if conn.run("SELECT count(*) FROM pg_foreign_server WHERE srvname = :s",
+                s=FOREIGN_SERVER)[0][0]:
+        return "present"
+    conn.run("CREATE EXTENSION IF NOT EXISTS postgres_fdw")
+    literal = host.replace("'", "''")
+    conn.run(f"CREATE SERVER {FOREIGN_SERVER} FOREIGN DATA WRAPPER postgres_fdw "
+             f"OPTIONS (host '{literal}', port '5432', dbname 'reporting')")
+    conn.run(f"CREATE USER MAPPING FOR CURRENT_USER SERVER {FOREIGN_SERVER} "
+             "OPTIONS (user 'reporting_ro', password 'not-a-real-production-password')")
+    return "created"
+
+
+def side_effects(conn: Any) -> dict[str, Any]:
+    """What of production's side effects a database holds: the queued mail, and where the
+    foreign server points and with how many user mappings (None: no such server)."""
+    queued = conn.run("SELECT count(*) FROM public.outbound_email")[0][0]
+    found = conn.run(
+        "SELECT (SELECT option_value FROM pg_options_to_table(s.srvoptions) "
+        "        WHERE option_name = 'host'), "
+        "       (SELECT count(*) FROM pg_user_mappings m WHERE m.srvname = s.srvname) "
+        "FROM pg_foreign_server s WHERE s.srvname = :s", s=FOREIGN_SERVER)
+    server = {"host": found[0][0], "user_mappings": int(found[0][1])} if found else None
+    return {"outbound_email": int(queued), "foreign_server": server}
 
 
 SAMPLE = """

@@ -7,7 +7,8 @@ the topic, `setup`) creates, and polls every second (moto's resources are ready 
 own key) with a snapshot in the source region, the target cluster (tagged as ours) in the
 target region, its subnet group, and the target's KMS key. When the sandbox has PostgreSQL,
 the production cluster's database gets a few tables of fake personal data before the snapshot
-is taken (data.py), and the admin login the database steps use is stored as the secret
+is taken (data.py) — with an outbound e-mail queue and a foreign server pointing at
+production, the side effects the quarantine must neutralise in the refreshed target — and the admin login the database steps use is stored as the secret
 `aurora-restore-sandbox/postgres`.
 Everything is created only when missing (re-runnable).
 """
@@ -87,7 +88,9 @@ def seed(ctx: Context) -> list[Change]:
     )
     postgres = _postgres()
     if postgres is not None:  # the data first: the snapshot copies the database as it is
-        changes.append(_source_database(postgres, st.source.cluster_id))
+        endpoint = source.describe_db_clusters(DBClusterIdentifier=st.source.cluster_id)[
+            "DBClusters"][0].get("Endpoint") or f"{st.source.cluster_id}.cluster.invalid"
+        changes.append(_source_database(postgres, st.source.cluster_id, str(endpoint)))
         changes.append(_admin_secret(ctx, postgres))
     changes.append(_snapshot(ctx, source, st.source.cluster_id))
     target = ctx.clients.get("rds", st.region)
@@ -105,15 +108,23 @@ def _postgres() -> PostgresServer | None:
     return box.postgres if box is not None else None
 
 
-def _source_database(postgres: PostgresServer, cluster_id: str) -> Change:
+def _source_database(postgres: PostgresServer, cluster_id: str, endpoint: str) -> Change:
+    """The fake data, and the foreign server pointing at production (`endpoint`: a host of
+    production's; the quarantine refuses it in the refreshed target)."""
     name = postgres.database(cluster_id)
     conn = postgres.connect(name)
     try:
         had = conn.run("SELECT to_regclass('public.customers') IS NOT NULL")[0][0]
         counts = sandbox_data.fill(conn)
+        try:
+            linked = f"foreign server {sandbox_data.FOREIGN_SERVER} → {endpoint}: " + \
+                sandbox_data.link_production(conn, endpoint)
+        except Exception as exc:  # e.g. a DSN's server without postgres_fdw or the right
+            linked = f"no foreign server ({type(exc).__name__}: {str(exc)[:120]})"
     finally:
         conn.close()
     detail = ", ".join(f"{table.split('.')[-1]} {n}" for table, n in counts.items())
+    detail += f"; {linked}"
     action = Action.UNCHANGED if had else Action.CREATED
     return Change("seed", "PostgreSQL database", name, action, f"fake personal data: {detail}")
 

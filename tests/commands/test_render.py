@@ -33,7 +33,7 @@ def test_render_makes_no_aws_call_and_prints_every_section(api_calls: ApiCallRec
                                             "aurora-restore-drill-dev",
                                             "aurora-restore-recovery-dev"}
     assert rendered["settings"]["target"]["cluster_id"] == "dev-orders"
-    assert len(rendered["functions"]) == 28
+    assert len(rendered["functions"]) == 31
     assert "secret" not in json.dumps(rendered["settings"]).lower().replace("secret_id", "")
 
     text = invoke("render", "iam", "--env", "dev", "--config-dir", str(CONFIG_DIR))

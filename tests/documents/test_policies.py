@@ -671,6 +671,17 @@ PARLIAMENT_ACCEPTED = {
         "RdsFinalSnapshotOfClusters names the clusters (tagged); the snapshots are in "
         "RdsFinalSnapshot"
     ),
+    # IAM authorises each resource of a request on its own: the old target's parameter groups
+    # (the team's, any name) have a statement of their own; the clusters and instances stay
+    # scoped (tags, names) in RdsModifyClusters and RdsParityInstances.
+    ("RESOURCE_MISMATCH", "rds:ModifyDBCluster", "arn:*:rds:*:*:cluster:*"): (
+        "RdsParityParameterGroups names only parameter groups; the clusters are in "
+        "RdsModifyClusters"
+    ),
+    ("RESOURCE_MISMATCH", "rds:ModifyDBInstance", "arn:*:rds:*:*:db:*"): (
+        "RdsParityParameterGroups names only parameter groups; the instances are in "
+        "RdsParityInstances"
+    ),
     ("RESOURCE_MISMATCH", "states:ListExecutions", "arn:*:states:*:*:mapRun:*/*:*"): (
         "ListExecutions on a state machine ARN is the documented use; mapRun is the alternative"
     ),

@@ -30,7 +30,9 @@ cluster refuses further modifications and deletion (it is not `available`).
 `AwsRules.fired` counts refusals per rule, so a test can show that a rule fired.
 
 KMS keys (AWS managed keys, reserved aliases, the key policy lockout check) and alarms that
-publish to encrypted topics: aws_rules_kms.py, switched on with the rest by `aws_rules()`.
+publish to encrypted topics: aws_rules_kms.py; the calls of settings parity (parameter group
+families, backup retention and windows, roles, instance-level settings): aws_rules_parity.py;
+both switched on with the rest by `aws_rules()`.
 """
 
 from __future__ import annotations
@@ -307,9 +309,10 @@ def aws_rules(rename_polls: int = DEFAULT_RENAME_POLLS) -> Iterator[AwsRules]:
         setattr(RDSBackend, name, locals()[name])
     RDSResponse.delete_db_cluster = delete_db_cluster_response  # type: ignore[method-assign]
     from .aws_rules_kms import kms_rules  # beside this one; it uses AwsRules
+    from .aws_rules_parity import parity_rules
 
     try:
-        with kms_rules(rules):
+        with kms_rules(rules), parity_rules(rules):
             yield rules
     finally:
         for name, original in originals.items():

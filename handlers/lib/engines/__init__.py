@@ -1,5 +1,7 @@
 """The database engines behind one interface (`Engine`): what the masking rules compile to,
-the catalog the PII scan and the rules read, the samples the scan takes. One module per engine;
+the catalog the PII scan and the rules read, the samples the scan takes, and the quarantine's
+built-in checks (production's side effects the engine knows: scheduled jobs, replication,
+foreign servers). One module per engine;
 a step picks its engine by the target's `engine` setting (`engine_for`), never by testing
 engine names inline.
 """
@@ -8,11 +10,12 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from handlers.lib.errors import SettingsInvalid
 from handlers.lib.masking_rules import Rule
+from handlers.lib.quarantine_rules import HostPolicy
 
 MODULES = {"aurora-postgresql": "postgresql"}
 
@@ -47,8 +50,43 @@ class Statement:
     params: Mapping[str, Any]
 
 
+@dataclass(frozen=True)
+class BuiltinCheck:
+    """One built-in quarantine check of an engine: what it does and how a human fixes what
+    it could not. `report_only`: it lists what it finds and never fails the run."""
+
+    name: str
+    does: str
+    fix: str
+    report_only: bool = False
+
+
+@dataclass
+class BuiltinResult:
+    """What one built-in check did (`done`), what still fails it (`failing`, which fails the
+    run before the swap), what it only reports (`listed`). Names only, never data or secrets.
+    `elsewhere`: the check must run in that database instead (e.g. pg_cron's own)."""
+
+    name: str
+    done: list[str] = field(default_factory=list)
+    failing: list[str] = field(default_factory=list)
+    listed: list[str] = field(default_factory=list)
+    note: str = ""
+    elsewhere: str | None = None
+    database: str | None = None  # where it ran, when not the restored database itself
+
+    def to_json(self) -> dict[str, Any]:
+        found: dict[str, Any] = {k: v for k, v in (("done", self.done), ("failing", self.failing),
+                                                    ("listed", self.listed)) if v}
+        if self.note:
+            found["note"] = self.note
+        if self.database:
+            found["database"] = self.database
+        return found
+
+
 class Engine(Protocol):
-    """What the masking and PII-scan steps need of a database engine."""
+    """What the masking, PII-scan and quarantine steps need of a database engine."""
 
     name: str
 
@@ -96,6 +134,16 @@ class Engine(Protocol):
     def sample(self, table: TableInfo, columns: Sequence[str], rows: int | None) -> Statement: ...
 
     def non_empty(self, table: TableInfo, columns: Sequence[str]) -> Statement: ...
+
+    # --- the quarantine (lib/quarantine.py) ---
+
+    def begin_read_only(self, conn: Any, timeout_seconds: float | None) -> None: ...
+
+    def quarantine_checks(self) -> tuple[BuiltinCheck, ...]: ...
+
+    def quarantine_builtin(
+        self, conn: Any, name: str, hosts: HostPolicy, timeout_seconds: float | None
+    ) -> BuiltinResult: ...
 
 
 def engine_for(name: str) -> Engine:
