@@ -26,7 +26,9 @@ from .operations import (
     read_schedule,
     read_secrets,
 )
+from .parity import read_parity
 from .pipeline import read_lambda, read_pipeline
+from .quarantine import read_quarantine
 from .reader import ConfigError, Section, load_yaml_mapping, raise_all
 from .regions import partition
 from .settings import Settings, notification_key_alias
@@ -93,6 +95,8 @@ def _settings(file: Path, top: Section, env: str) -> Settings:
         "schedule": read(lambda: read_schedule(top.optional_section("schedule"))),
         "drill": read(lambda: read_drill(top.optional_section("drill"))),
         "masking": read(lambda: read_masking(top.optional_section("masking"))),
+        "quarantine": read(lambda: read_quarantine(top.optional_section("quarantine"))),
+        "parity": read(lambda: read_parity(top.optional_section("parity"))),
     }
     read(top.close)
     raise_all(problems)

@@ -6,7 +6,9 @@ shows a few production rows before the refresh and the same rows in the refreshe
 target.
 It first shows the PII gate at work: production gains a column of e-mail addresses that no
 masking rule covers, the refresh stops before the swap (the target untouched), a rule is added
-to the demo's own copy of the config, and the next refresh goes through.
+to the demo's own copy of the config, and the next refresh goes through. Then the quarantine:
+production's outbound e-mail queue and its foreign server pointing at production, side by side
+in production and in the refreshed target (emptied, refused).
 With `--output json` it prints one document at the end (every phase's outcome).
 """
 
@@ -131,7 +133,10 @@ def run_demo(app: App, keep: bool, postgres: str | None = None, mysql: str | Non
             out.rows(_rows_table(f"Refreshed target ({target}), after masking", after))
             for line in _database_story(trail):
                 out.print(line)
-            doc["database"] = {"before": before, "after": after}
+            effects = {"production": database.side_effects(ctx.settings.source.cluster_id),
+                       "target": database.side_effects(target)}
+            out.rows(_side_effects_table(effects, ctx.settings.source.cluster_id, target))
+            doc["database"] = {"before": before, "after": after, "side_effects": effects}
         else:
             out.print(f"[dim]database steps SKIPPED: {missing_note(box, engine_name)}[/dim]")
         notifications = _received(ctx, queue_url)
@@ -241,6 +246,29 @@ def _checks(summary: dict[str, Any]) -> str:
     )
 
 
+def _side_effects_table(effects: dict[str, dict[str, Any]], source: str, target: str) -> Rows:
+    """Production's side effects: in production, and quarantined in the refreshed target
+    (PostgreSQL's foreign server, MySQL's scheduled event)."""
+    def link(found: dict[str, Any]) -> str:
+        if "event" in found:
+            event = found["event"]
+            if not event:
+                return "none"
+            return f"{event['name']} ({'enabled' if event['enabled'] else 'disabled'})"
+        server = found.get("foreign_server")
+        if not server:
+            return "none"
+        return f"→ {server['host']} ({server['user_mappings']} user mapping(s))"
+
+    mysql = "event" in effects["production"]
+    rows = [[name, str(e["outbound_email"]), escape(link(e))]
+            for name, e in ((f"production ({source})", effects["production"]),
+                            (f"refreshed target ({target})", effects["target"]))]
+    column = "scheduled event" if mysql else "foreign server"
+    return Rows("The quarantine: production's side effects", ["database", "queued e-mails",
+                column], rows, fold=(column,))
+
+
 def _rows_table(title: str, rows: list[list[str]]) -> Rows:
     from ..sandbox.data import SAMPLE_COLUMNS
 
@@ -254,6 +282,7 @@ def _database_story(trail: list[dict[str, Any]]) -> list[str]:
     users = details.get("reset-app-users", {}).get("users", [])
     masking = details.get("mask-data", {})
     scan = details.get("scan-pii", {})
+    quarantined = details.get("quarantine", {})
     verify = details.get("verify", {})
     tables = masking.get("tables") or {}
     return [
@@ -265,6 +294,12 @@ def _database_story(trail: list[dict[str, Any]]) -> list[str]:
         f"PII gate passed: {scan.get('tables', 0)} tables, {scan.get('columns_scanned', 0)} "
         f"columns, {scan.get('rows_sampled', 0)} rows sampled, {scan.get('uncovered', 0)} "
         "personal column(s) without a rule",
+        "quarantined: " + "; ".join(
+            [f"rule {name}" + (f" ({r['rows']} rows)" if r.get("rows") else "")
+             for name, r in (quarantined.get("rules") or {}).items()]
+            + [item for b in (quarantined.get("builtins") or {}).values()
+               for item in b.get("done", [])]) + f"; {len(quarantined.get('checks_passed') or [])}"
+        " checks passed",
         f"verified as {verify.get('user', '-')}: {verify.get('tables_ok', 0)} of "
         f"{verify.get('tables_checked', 0)} expected tables present with their rows",
     ]

@@ -17,7 +17,9 @@ then misses its database fails with a clear error of its own.
 
 PostgreSQL copies a database with `CREATE DATABASE … TEMPLATE` and renames it in place. MySQL
 has neither: a copy is each table re-created (`CREATE TABLE … LIKE`: columns, keys and indexes,
-not foreign keys) and filled, a rename moves every table to a new database (`RENAME TABLE`) and
+not foreign keys) and filled, and each event re-created (`SHOW CREATE EVENT`: production's
+scheduled jobs come along, as in a snapshot; views, routines and triggers do not); a rename
+moves every table and event to a new database (`RENAME TABLE`, `ALTER EVENT … RENAME`) and
 moves the database's grants with it (RDS keeps the database name across a cluster rename, so
 the application users keep their grants there). The sandbox's MySQL itself starts when the
 first aurora-mysql cluster appears (`LazyServer`).
@@ -124,6 +126,12 @@ class MySQLKeeper:
                        "AND TABLE_TYPE = 'BASE TABLE'", (database,))
         return [str(row[0]) for row in cursor.fetchall()]
 
+    @staticmethod
+    def _events(cursor: Any, database: str) -> list[str]:
+        cursor.execute("SELECT EVENT_NAME FROM information_schema.EVENTS WHERE EVENT_SCHEMA = %s",
+                       (database,))
+        return [str(row[0]) for row in cursor.fetchall()]
+
     def create(self, name: str, template: str | None) -> None:
         q = mysql_server.quote
 
@@ -135,6 +143,12 @@ class MySQLKeeper:
                     cursor.execute(f"CREATE TABLE {q(name)}.{q(table)} LIKE {q(template)}.{q(table)}")
                     cursor.execute(f"INSERT INTO {q(name)}.{q(table)} SELECT * FROM "
                                    f"{q(template)}.{q(table)}")
+                events = self._events(cursor, template)
+                if events:  # production's scheduled jobs come along in a snapshot
+                    cursor.execute(f"USE {q(name)}")
+                for event in events:
+                    cursor.execute(f"SHOW CREATE EVENT {q(template)}.{q(event)}")
+                    cursor.execute(str(cursor.fetchone()[3]))
 
         self._run(work, f"copying {template} to {name}" if template else f"creating {name}")
 
@@ -146,6 +160,8 @@ class MySQLKeeper:
             moves = [f"{q(old)}.{q(t)} TO {q(new)}.{q(t)}" for t in self._tables(cursor, old)]
             if moves:
                 cursor.execute("RENAME TABLE " + ", ".join(moves))
+            for event in self._events(cursor, old):
+                cursor.execute(f"ALTER EVENT {q(old)}.{q(event)} RENAME TO {q(new)}.{q(event)}")
             for before, after in ((old, new), (_grant_pattern(old), _grant_pattern(new))):
                 cursor.execute("UPDATE mysql.db SET Db = %s WHERE Db = %s", (after, before))
             cursor.execute("FLUSH PRIVILEGES")

@@ -69,6 +69,18 @@ def _from_state(data: dict[str, Any]) -> Sandbox:
     )
 
 
+# A real account's settings in the user's shell mean nothing to the sandbox, and a profile that
+# does not exist on this machine would stop the server's own botocore at start.
+REAL_ACCOUNT_VARIABLES = ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_SESSION_TOKEN",
+                          "AWS_SECURITY_TOKEN", "AWS_ROLE_ARN", "AWS_WEB_IDENTITY_TOKEN_FILE")
+
+
+def server_environment() -> dict[str, str]:
+    """The sandbox server's environment: fake credentials, none of a real account's."""
+    env = {k: v for k, v in os.environ.items() if k not in REAL_ACCOUNT_VARIABLES}
+    return {**env, "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
+
+
 def state_dir() -> Path:
     default = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "aurora-restore"
     return Path(os.environ.get("AURORA_RESTORE_SANDBOX_DIR", default))
@@ -130,7 +142,7 @@ def start() -> tuple[Sandbox, bool]:
             stdout=log,
             stderr=log,
             start_new_session=True,
-            env={**os.environ, "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"},
+            env=server_environment(),
         )
     deadline = time.monotonic() + START_TIMEOUT
     while time.monotonic() < deadline:

@@ -26,8 +26,9 @@ class SandboxDatabase:
     def database(self, cluster_id: str) -> str:
         return str(self.server.database(cluster_id))
 
-    def fill(self, cluster_id: str) -> tuple[bool, dict[str, int]]:
-        """(had data already, row counts) after filling the cluster's database."""
+    def fill(self, cluster_id: str, endpoint: str) -> tuple[bool, dict[str, int], str]:
+        """(had data already, row counts, production's side effect) after filling the cluster's
+        database. `endpoint`: a host of production's (the foreign server points there)."""
         conn = self.server.connect(self.database(cluster_id))
         try:
             if self.engine == MYSQL:
@@ -35,9 +36,26 @@ class SandboxDatabase:
                     cursor.execute("SELECT COUNT(*) FROM information_schema.TABLES WHERE "
                                    "TABLE_SCHEMA = DATABASE() AND TABLE_NAME = 'customers'")
                     had = bool(cursor.fetchone()[0])
-                return had, data.fill_mysql(conn)
+                counts = data.fill_mysql(conn)
+                return had, counts, f"event {data.MYSQL_EVENT}: {data.schedule_sending(conn)}"
             had = bool(conn.run("SELECT to_regclass('public.customers') IS NOT NULL")[0][0])
-            return had, data.fill(conn)
+            counts = data.fill(conn)
+            try:
+                linked = f"foreign server {data.FOREIGN_SERVER} → {endpoint}: " + \
+                    data.link_production(conn, endpoint)
+            except Exception as exc:  # e.g. a DSN's server without postgres_fdw or the right
+                linked = f"no foreign server ({type(exc).__name__}: {str(exc)[:120]})"
+            return had, counts, linked
+        finally:
+            conn.close()
+
+    def side_effects(self, cluster_id: str) -> dict[str, Any]:
+        """Production's side effects in a cluster's database (the demo's quarantine table)."""
+        conn = self.server.connect(self.database(cluster_id))
+        try:
+            if self.engine == MYSQL:
+                return data.side_effects_mysql(conn)
+            return data.side_effects(conn)
         finally:
             conn.close()
 

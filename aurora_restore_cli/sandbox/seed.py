@@ -8,8 +8,11 @@ own key) with a snapshot in the source region, the target cluster (tagged as our
 target region, its subnet group, and the target's KMS key. When the sandbox has a database
 server for the target's engine (PostgreSQL; MySQL for aurora-mysql, started by the first
 aurora-mysql cluster), the production cluster's database gets a few tables of fake personal
-data before the snapshot is taken (data.py), and the admin login the database steps use is
-stored as the secret `aurora-restore-sandbox/postgres` (`…/mysql`).
+data before the snapshot is taken (data.py) — with an outbound e-mail queue and, on
+PostgreSQL, a foreign server pointing at production (on MySQL, an event that would send the
+queue), the side effects the quarantine must neutralise in the refreshed target — and the admin
+login the database steps use is stored as the secret `aurora-restore-sandbox/postgres`
+(`…/mysql`).
 Everything is created only when missing (re-runnable).
 """
 
@@ -88,7 +91,9 @@ def seed(ctx: Context) -> list[Change]:
     )
     database = _database(st.target.engine)  # after the source cluster: MySQL starts with it
     if database is not None:  # the data first: the snapshot copies the database as it is
-        changes.append(_source_database(database, st.source.cluster_id))
+        endpoint = source.describe_db_clusters(DBClusterIdentifier=st.source.cluster_id)[
+            "DBClusters"][0].get("Endpoint") or f"{st.source.cluster_id}.cluster.invalid"
+        changes.append(_source_database(database, st.source.cluster_id, str(endpoint)))
         changes.append(_admin_secret(ctx, database))
     changes.append(_snapshot(ctx, source, st.source.cluster_id))
     target = ctx.clients.get("rds", st.region)
@@ -106,9 +111,12 @@ def _database(engine: str) -> SandboxDatabase | None:
     return for_engine(box, engine) if box is not None else None
 
 
-def _source_database(database: SandboxDatabase, cluster_id: str) -> Change:
-    had, counts = database.fill(cluster_id)
+def _source_database(database: SandboxDatabase, cluster_id: str, endpoint: str) -> Change:
+    """The fake data, and production's side effects (`endpoint`: a host of production's; the
+    quarantine refuses it in the refreshed target)."""
+    had, counts, linked = database.fill(cluster_id, endpoint)
     detail = ", ".join(f"{table.split('.')[-1]} {n}" for table, n in counts.items())
+    detail += f"; {linked}"
     action = Action.UNCHANGED if had else Action.CREATED
     return Change("seed", f"{database.kind} database", database.database(cluster_id), action,
                   f"fake personal data: {detail}")

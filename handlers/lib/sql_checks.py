@@ -44,7 +44,7 @@ def evaluate(
     """Run every check (all of them, to report every failure); VerificationFailed names each
     failed one. Returns a compact, secret-free summary (names and outcomes, no data)."""
     failures: list[str] = []
-    engine.begin_read_only(conn, statement_timeout_ms)
+    engine.begin_read_only(conn, statement_timeout_ms / 1000)
     try:
         for check in checks:
             engine.run(conn, Statement("SAVEPOINT drill_check", {}))

@@ -336,7 +336,15 @@ class _Pass:
             self.pending.append(f"final snapshot {self.final_id} is {snapshot.get('Status')}")
             return
         params = self.final_restore_parameters(snapshot)
-        self.rds.restore_db_cluster_from_snapshot(**params)
+        try:
+            self.rds.restore_db_cluster_from_snapshot(**params)
+        except Exception as exc:
+            # Another pass (automatic recovery and `recover` by hand may overlap) restored it
+            # since this one looked: the next pass sees what now holds the target id.
+            if aws.error_code(exc) != "DBClusterAlreadyExistsFault":
+                raise
+            self.pending.append(f"{self.target_id} appeared while this pass restored it")
+            return
         self.actions.append(f"restoring {self.target_id} from its final snapshot {self.final_id}")
         self.pending.append(f"{self.target_id} is being restored")
         self.serving = SERVING_RESTORED

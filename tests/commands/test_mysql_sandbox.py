@@ -16,7 +16,7 @@ from aurora_restore_cli.sandbox.databases import for_engine
 
 from .test_runs import cli_run
 
-DATABASE_STEPS = ("reset-app-users", "mask-data", "scan-pii", "verify")
+DATABASE_STEPS = ("reset-app-users", "mask-data", "scan-pii", "quarantine", "verify")
 
 
 def test_init_seed_setup_run_and_drill_on_mysql(tmp_path: Path) -> None:
@@ -65,7 +65,8 @@ def test_init_seed_setup_run_and_drill_on_mysql(tmp_path: Path) -> None:
         masked = events["mask-data"]["details"]
         assert masked["files"] == ["after: 01_scrub_notes.sql"]
         assert masked["tables"] == {"table orders.customers": {"rows": 24, "done": True},
-                                    "table orders.orders": {"rows": 60, "done": True}}
+                                    "table orders.orders": {"rows": 60, "done": True},
+                                    "table orders.outbound_email": {"rows": 12, "done": True}}
         assert events["scan-pii"]["details"]["uncovered"] == 0
         assert events["verify"]["details"]["tables_checked"] == 2
 
@@ -78,6 +79,14 @@ def test_init_seed_setup_run_and_drill_on_mysql(tmp_path: Path) -> None:
             assert new[5] == old[5] == "-" or new[5] != old[5]  # shipping address (if any)
         assert database.sample("prod-mysql-orders", 24) == before
         assert "@" not in " ".join(r[6] for r in after)  # the SQL file scrubbed the notes
+        # the quarantine: production's queue emptied and its scheduled event disabled, in the
+        # refreshed target only
+        quarantined = events["quarantine"]["details"]
+        assert "builtin events" in quarantined["checks_passed"]
+        assert database.side_effects("qa-orders") == {
+            "outbound_email": 0, "event": {"name": "send_outbound_email", "enabled": False}}
+        assert database.side_effects("prod-mysql-orders") == {
+            "outbound_email": 12, "event": {"name": "send_outbound_email", "enabled": True}}
 
         # the staging database became the target's; grants moved with it (RDS keeps the name)
         admin = box.mysql.connect()
@@ -97,7 +106,7 @@ def test_init_seed_setup_run_and_drill_on_mysql(tmp_path: Path) -> None:
         scanned = cli_run(*base, "masking", "scan", "-o", "json", env=env)
         assert scanned.returncode == 0, scanned.stderr
         report = json.loads(scanned.stdout)
-        assert report["uncovered"] == 0 and report["tables"] == 3
+        assert report["uncovered"] == 0 and report["tables"] == 4
         assert report["database"] == "qa-orders"
 
         drill = cli_run(*base, "drill", "--wait", "-o", "json", env=env)

@@ -257,6 +257,10 @@ def scratch(server: Server) -> Iterator[Scratch]:
             run(f"CREATE USER {_literal(admin.username)}@'%' IDENTIFIED BY {_literal(admin.password)}")
             run(f"GRANT {MYSQL_MASTER_PRIVILEGES} ON *.* TO {_literal(admin.username)}@'%' "
                 "WITH GRANT OPTION")
+            if "mariadb" in str(run("SELECT VERSION()")[0][0]).lower():
+                # MariaDB ≥ 10.5 split REPLICATION CLIENT: reading replica status (which
+                # Aurora's master may) is SLAVE MONITOR there
+                run(f"GRANT SLAVE MONITOR ON *.* TO {_literal(admin.username)}@'%'")
             run(f"CREATE DATABASE {q(name)} CHARACTER SET utf8mb4")
         else:
             run(f"CREATE ROLE {q(admin.username)} LOGIN CREATEROLE PASSWORD {_literal(admin.password)}")

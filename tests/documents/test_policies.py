@@ -143,6 +143,8 @@ def owned(resource: str, settings: Settings, names: Names) -> bool:
             f"execution:aurora-restore-pipeline{suffix}",
             f"stateMachine:aurora-restore-drill{suffix}",
             f"execution:aurora-restore-drill{suffix}",
+            f"stateMachine:aurora-restore-recovery{suffix}",
+            f"execution:aurora-restore-recovery{suffix}",
         )
     if service == "ec2" and vpc is not None:
         ids = {*vpc.subnet_ids, *vpc.security_group_ids}
@@ -213,7 +215,7 @@ def test_every_policy_parses_and_is_scoped(tmp_path: Path) -> None:
                         assert condition["kms:ResourceAliases"].startswith("alias/")
                         continue
                     assert owned(resource, settings, names), (where, statement["Sid"], resource)
-        assert "IAM policies of 3 roles" in validate_offline(settings, names)
+        assert "IAM policies of 4 roles" in validate_offline(settings, names)
 
 
 def test_star_resources_only_in_documented_statements(tmp_path: Path) -> None:
@@ -668,6 +670,17 @@ PARLIAMENT_ACCEPTED = {
     ("RESOURCE_MISMATCH", "rds:CreateDBClusterSnapshot", "arn:*:rds:*:*:cluster-snapshot:*"): (
         "RdsFinalSnapshotOfClusters names the clusters (tagged); the snapshots are in "
         "RdsFinalSnapshot"
+    ),
+    # IAM authorises each resource of a request on its own: the old target's parameter groups
+    # (the team's, any name) have a statement of their own; the clusters and instances stay
+    # scoped (tags, names) in RdsModifyClusters and RdsParityInstances.
+    ("RESOURCE_MISMATCH", "rds:ModifyDBCluster", "arn:*:rds:*:*:cluster:*"): (
+        "RdsParityParameterGroups names only parameter groups; the clusters are in "
+        "RdsModifyClusters"
+    ),
+    ("RESOURCE_MISMATCH", "rds:ModifyDBInstance", "arn:*:rds:*:*:db:*"): (
+        "RdsParityParameterGroups names only parameter groups; the instances are in "
+        "RdsParityInstances"
     ),
     ("RESOURCE_MISMATCH", "states:ListExecutions", "arn:*:states:*:*:mapRun:*/*:*"): (
         "ListExecutions on a state machine ARN is the documented use; mapRun is the alternative"

@@ -581,3 +581,38 @@ def world_state(region: str = REGION) -> dict[str, Any]:
         "secret": secret_stages(),
         "lock": lock_item(),
     }
+
+
+RECOVERY_STATE_MACHINE = f"aurora-restore-recovery-{ENV}"
+
+
+def deploy_recovery(max_passes: int, wait_seconds: int = 0, timeout: int = 300) -> str:
+    """Automatic recovery's state machine from our definition (definitions/recovery.asl.json),
+    invoking the deployed recovery function (`deploy` first): at most `max_passes` passes,
+    `wait_seconds` apart (0: at once)."""
+    from aurora_restore_cli.contract import recovery_definition
+
+    function_arn = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{function_name('recover_execution')}"
+    plan = recovery_definition.RecoveryPlan(
+        ("rename",), 0, (*[wait_seconds] * (max_passes - 1), 0), 300
+    )
+    values: dict[str, Any] = {
+        recovery_definition.FUNCTION_PLACEHOLDER: function_arn,
+        "Recovery": recovery_definition.block(plan),
+        "RecoveryTimeoutSeconds": timeout,
+    }
+    template = definition.load_template(recovery_definition.TEMPLATE_PATH)
+    rendered = definition.render(template, values)
+    problems = definition.validate(rendered, {function_arn})
+    assert problems == [], problems
+    return str(
+        client("stepfunctions", REGION).create_state_machine(
+            name=RECOVERY_STATE_MACHINE,
+            definition=rendered,
+            roleArn=f"arn:aws:iam::{ACCOUNT}:role/aurora-restore-recovery-role-{ENV}",
+        )["stateMachineArn"]
+    )
+
+
+def recovery_execution_arn(operation_id: str) -> str:
+    return f"arn:aws:states:{REGION}:{ACCOUNT}:execution:{RECOVERY_STATE_MACHINE}:{operation_id}"

@@ -34,6 +34,7 @@ LOOPS = {
     "ClusterReady": "restore",
     "InstancesReady": "instances",
     "PasswordApplied": "password",
+    "SettingsMatched": "settings",
     "SwapOutDone": "rename",
     "SwapInDone": "rename",
     "OldDeleted": "delete",
@@ -181,7 +182,7 @@ def test_failure_path_undoes_then_records_releases_notifies_and_fails(rendered: 
 def test_every_wait_loop_is_bounded_by_its_own_settings(rendered: dict) -> None:
     states = rendered["States"]
     waits = [n for n, s in states.items() if s["Type"] == "Wait" and s["Next"] != UNDO]
-    assert len(waits) == 8
+    assert len(waits) == 9
     for wait in waits:
         # The wait before each check is what the last start/check step computed (polling.py).
         assert (
@@ -259,8 +260,8 @@ def test_success_paths_follow_the_configured_strategy(rendered: dict) -> None:
     swap = definition.success_paths(rendered, {"settings": {"target": {"strategy": "swap"}}})
     # Whether a copy is needed is decided by the run, not the config: both paths count.
     assert sorted(loops_on(p) for p in swap) == [  # the old cluster's delete is waited for
-        ["copy", "restore", "instances", "password", "rename", "rename", "delete"],
-        ["restore", "instances", "password", "rename", "rename", "delete"],
+        ["copy", "restore", "instances", "password", "settings", "rename", "rename", "delete"],
+        ["restore", "instances", "password", "settings", "rename", "rename", "delete"],
     ]
     replace = definition.success_paths(rendered, {"settings": {"target": {"strategy": "replace"}}})
     assert sorted(loops_on(p) for p in replace) == [
@@ -268,7 +269,8 @@ def test_success_paths_follow_the_configured_strategy(rendered: dict) -> None:
         ["delete", "restore", "instances", "password"],
     ]
     undecided = definition.success_paths(rendered, {})
-    assert len(undecided) == 8  # copy or not × strategy × swap or finish
+    # copy or not × strategy × settings parity or not × swap or finish
+    assert len(undecided) == 16
     for path in swap + replace:
         assert path[0] == "Initialize" and path[-1] == "Succeeded"
         assert "PollTimedOut" not in path and "RecordFailure" not in path

@@ -126,5 +126,12 @@ class Arns:
             f"{self.n.drill_state_machine}:*"
         )
 
+    def recovery_executions(self) -> str:
+        """Automatic recovery's executions (named after the operation they recover)."""
+        return (
+            f"arn:{self.p}:states:{self.region}:{self.account}:execution:"
+            f"{self.n.recovery_state_machine}:*"
+        )
+
     def ec2(self, resource: str) -> str:
         return f"arn:{self.p}:ec2:{self.region}:{self.account}:{resource}"

@@ -1,23 +1,26 @@
 """The database engines behind one interface (`Engine`): how a step connects (each engine's own
 connection layer and driver), what the masking rules compile to, the catalog the PII scan and
 the rules read, the samples the scan takes, how application users are reset, what the verify
-step and the drill checks ask, and how the hand-written SQL files run. One module per engine
-(`postgresql.py`, `mysql.py`, with their connection and users helpers beside them); a step
-picks its engine by the target's `engine` setting (`engine_for`), never by testing engine
-names inline: a third engine is one more module and one more line in MODULES.
+step and the drill checks ask, how the hand-written SQL files run, and the quarantine's
+built-in checks (production's side effects the engine knows: scheduled jobs, replication,
+foreign servers). One module per engine (`postgresql.py`, `mysql.py`, with their connection
+and users helpers beside them); a step picks its engine by the target's `engine` setting
+(`engine_for`), never by testing engine names inline: a third engine is one more module and
+one more line in MODULES.
 """
 
 from __future__ import annotations
 
 import importlib
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from handlers.lib.app_users import AppUser
 from handlers.lib.db import AppSecret, Credentials, Target
 from handlers.lib.errors import SettingsInvalid
 from handlers.lib.masking_rules import Rule
+from handlers.lib.quarantine_rules import HostPolicy
 
 MODULES = {"aurora-postgresql": "postgresql", "aurora-mysql": "mysql"}
 
@@ -67,6 +70,41 @@ class ServerError:
 
 class ScriptEndedTransaction(Exception):
     """A hand-written SQL file ended the transaction the pipeline runs it in."""
+
+
+@dataclass(frozen=True)
+class BuiltinCheck:
+    """One built-in quarantine check of an engine: what it does and how a human fixes what
+    it could not. `report_only`: it lists what it finds and never fails the run."""
+
+    name: str
+    does: str
+    fix: str
+    report_only: bool = False
+
+
+@dataclass
+class BuiltinResult:
+    """What one built-in check did (`done`), what still fails it (`failing`, which fails the
+    run before the swap), what it only reports (`listed`). Names only, never data or secrets.
+    `elsewhere`: the check must run in that database instead (e.g. pg_cron's own)."""
+
+    name: str
+    done: list[str] = field(default_factory=list)
+    failing: list[str] = field(default_factory=list)
+    listed: list[str] = field(default_factory=list)
+    note: str = ""
+    elsewhere: str | None = None
+    database: str | None = None  # where it ran, when not the restored database itself
+
+    def to_json(self) -> dict[str, Any]:
+        found: dict[str, Any] = {k: v for k, v in (("done", self.done), ("failing", self.failing),
+                                                    ("listed", self.listed)) if v}
+        if self.note:
+            found["note"] = self.note
+        if self.database:
+            found["database"] = self.database
+        return found
 
 
 class Engine(Protocol):
@@ -124,7 +162,10 @@ class Engine(Protocol):
         """min(rows of table `name`, limit), cheaply."""
         ...
 
-    def begin_read_only(self, conn: Any, timeout_ms: int) -> None: ...
+    def begin_read_only(self, conn: Any, timeout_seconds: float | None) -> None:
+        """A READ ONLY transaction whose statements the server stops after `timeout_seconds`
+        (drill checks, the quarantine's checks)."""
+        ...
 
     def truth(self, value: Any) -> bool | None:
         """A check's value as a boolean (None: NULL); TypeError for anything else."""
@@ -197,6 +238,14 @@ class Engine(Protocol):
     def sample(self, table: TableInfo, columns: Sequence[str], rows: int | None) -> Statement: ...
 
     def non_empty(self, table: TableInfo, columns: Sequence[str]) -> Statement: ...
+
+    # --- the quarantine (lib/quarantine.py) ---
+
+    def quarantine_checks(self) -> tuple[BuiltinCheck, ...]: ...
+
+    def quarantine_builtin(
+        self, conn: Any, name: str, hosts: HostPolicy, timeout_seconds: float | None
+    ) -> BuiltinResult: ...
 
 
 def engine_for(name: str) -> Engine:

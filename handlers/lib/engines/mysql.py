@@ -15,11 +15,13 @@ clusters' databases on one server: `Target.shared`), the engine is bound to its 
 sees every user database of the cluster, as the PII gate must.
 
 The masking progress is a table in the database being masked
-(`aurora_restore_masking_progress`), committed with each batch and dropped at the end.
+(`aurora_restore_masking_progress`), committed with each batch and dropped at the end; the
+quarantine's built-in checks are in mysql_quarantine.py.
 """
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -31,17 +33,21 @@ from handlers.lib.engines import (
     JSON,
     OTHER,
     TEXT,
+    BuiltinCheck,
+    BuiltinResult,
     ColumnInfo,
     ScriptEndedTransaction,
     ServerError,
     Statement,
     TableInfo,
+    mysql_quarantine,
     mysql_users,
 )
 from handlers.lib.engines import mysql_connection as myc
 from handlers.lib.engines.fakes import FIRST_NAMES, LAST_NAMES, RESERVED_DOMAIN, STREETS
 from handlers.lib.errors import SettingsInvalid
 from handlers.lib.masking_rules import Rule
+from handlers.lib.quarantine_rules import HostPolicy
 
 PROGRESS_TABLE = "aurora_restore_masking_progress"
 SYSTEM_SCHEMAS = ("mysql", "information_schema", "performance_schema", "sys")
@@ -219,8 +225,8 @@ class MySQL:
         sql = f"SELECT COUNT(*) FROM (SELECT 1 FROM {self._named(name)} LIMIT %(n)s) AS sample"
         return int(self._run(conn, sql, n=limit)[0][0])
 
-    def begin_read_only(self, conn: Any, timeout_ms: int) -> None:
-        self._statement_timeout(conn, timeout_ms / 1000)
+    def begin_read_only(self, conn: Any, timeout_seconds: float | None) -> None:
+        self._statement_timeout(conn, timeout_seconds)
         self._run(conn, "START TRANSACTION READ ONLY")
 
     def truth(self, value: Any) -> bool | None:
@@ -470,6 +476,23 @@ class MySQL:
             for c in columns
         )
         return Statement(f"SELECT {checks}", {})
+
+    # --- the quarantine (mysql_quarantine.py) ---------------------------------------------------
+
+    def quarantine_checks(self) -> tuple[BuiltinCheck, ...]:
+        return mysql_quarantine.QUARANTINE_CHECKS
+
+    def quarantine_builtin(
+        self, conn: Any, name: str, hosts: HostPolicy, timeout_seconds: float | None
+    ) -> BuiltinResult:
+        """One built-in check, its statements under the session's statement timeout (where
+        the server has one: MariaDB's covers writes, MySQL's only reads)."""
+        self._statement_timeout(conn, timeout_seconds)
+        try:
+            return mysql_quarantine.MySQLQuarantine(self, conn, hosts, self._scope).run(name)
+        finally:
+            with contextlib.suppress(Exception):  # a lost connection: the error above matters
+                self._statement_timeout(conn, None)
 
 
 def _category(base: str) -> str:
