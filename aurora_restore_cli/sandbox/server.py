@@ -46,11 +46,12 @@ def configure_moto(postgres: PostgresServer | None = None) -> None:
         sys.path.insert(0, str(root()))
     default_user_config["stepfunctions"] = {"execute_state_machine": True}
     default_user_config["lambda"] = {"use_docker": False}
-    from . import cluster_databases, lambda_router, rds_fidelity, rds_settings
+    from . import cluster_databases, lambda_router, moto_threads, rds_fidelity, rds_settings
 
     # The sandbox decides the database mode of the functions it runs: it knows whether it
     # has a database (the functions' own configuration says skip).
     lambda_router.install(extra_env=postgres.handler_environment() if postgres else None)
+    moto_threads.install()  # concurrent setup calls: moto's IAM must not trip over itself
     rds_fidelity.install()  # AWS deletes a cluster's automated backups with it; moto does not
     rds_settings.install()  # quotas, endpoints, IAM auth, log exports, pending reboots
     if postgres is not None:
