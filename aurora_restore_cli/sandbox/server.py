@@ -52,7 +52,7 @@ def configure_moto(
         sys.path.insert(0, str(root()))
     default_user_config["stepfunctions"] = {"execute_state_machine": True}
     default_user_config["lambda"] = {"use_docker": False}
-    from . import cluster_databases, lambda_router, rds_fidelity, rds_settings
+    from . import cluster_databases, lambda_router, moto_threads, rds_fidelity, rds_settings
 
     # The sandbox decides the database mode of the functions it runs: it knows whether it
     # has a database (the functions' own configuration says skip). aurora-mysql targets have
@@ -60,6 +60,7 @@ def configure_moto(
     environment = postgres.handler_environment() if postgres else {}
     environment.update(mysql_server.skipped_environment("no aurora-mysql cluster yet"))
     lambda_router.install(extra_env=environment)
+    moto_threads.install()  # concurrent setup calls: moto's IAM must not trip over itself
     rds_fidelity.install()  # AWS deletes a cluster's automated backups with it; moto does not
     rds_settings.install()  # quotas, endpoints, IAM auth, log exports, pending reboots
     if postgres is not None or mysql is not None:
