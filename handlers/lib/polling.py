@@ -25,7 +25,9 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-LOOPS: tuple[str, ...] = ("copy", "delete", "restore", "instances", "password", "rename")
+LOOPS: tuple[str, ...] = (
+    "copy", "clone", "delete", "restore", "instances", "password", "rename"
+)
 # poll.what → loop settings key (both halves of the swap wait for a rename; a restore drill's
 # cleanups wait for a deletion).
 LOOP_OF: dict[str, str] = {

@@ -88,6 +88,12 @@ def owned(resource: str, settings: Settings, names: Names) -> bool:
     in this account and region, with a wildcard only as a suffix."""
     if any(resource == key or resource.endswith("/" + key) for key in configured_keys(settings)):
         return True
+    source = settings.source
+    source_cluster = (
+        f"arn:aws:rds:{source.region}:{source.account_id}:cluster:{source.cluster_id.lower()}"
+    )
+    if resource == source_cluster and set(settings.restore_paths) - {"snapshot"}:
+        return True  # what a clone or a point-in-time restore reads (RestoreFromSourceCluster)
     parts = resource.split(":", 5)
     if len(parts) != 6 or parts[3] != names.region or parts[4] != names.account_id:
         return False
@@ -99,7 +105,6 @@ def owned(resource: str, settings: Settings, names: Names) -> bool:
     service = parts[2]
     vpc = settings.lambda_.vpc
     major = settings.target.engine_version.split(".")[0]
-    source = settings.source
     in_place = (source.region, source.account_id) == (names.region, names.account_id)
     if service == "rds":
         if in_place and head == f"cluster-snapshot:rds:{source.cluster_id}":
@@ -604,6 +609,13 @@ def test_rds_resource_types_match_aws_table() -> None:
         assert not unexplained, f"{action}: AWS lists {unexplained}; touched or not, and why?"
 
 
+# Actions only some ways of restoring need (source.restore_paths; docs/fast-paths.md).
+PATH_ACTIONS = {
+    "rds:CopyDBClusterSnapshot": {"snapshot"},
+    "rds:RestoreDBClusterToPointInTime": {"clone", "point_in_time"},
+}
+
+
 @pytest.mark.parametrize("variant", [0, 1, 2], ids=["dev", "full", "bare"])
 def test_lambda_policy_grants_every_resource_type_rds_authorizes(
     tmp_path: Path, variant: int
@@ -625,6 +637,10 @@ def test_lambda_policy_grants_every_resource_type_rds_authorizes(
         optional_ops = {"rds:DeleteDBClusterSnapshot", "rds:CreateDBClusterSnapshot"}
         if action in optional_ops and not kinds:
             continue  # only with delete_copied_snapshot / final_snapshot
+        by_path = PATH_ACTIONS.get(action)
+        if by_path is not None and not set(settings.restore_paths) & by_path:
+            assert not kinds, (action, "granted, but no path of this config needs it")
+            continue
         expected = set(policies.RDS_TYPES_TOUCHED[action])
         if action == "rds:DeleteDBCluster" and not settings.target.final_snapshot:
             expected.discard("cluster-snapshot")  # no final snapshot is created
@@ -759,3 +775,55 @@ def test_source_key_is_granted_via_rds_in_the_source_region() -> None:
     assert f"arn:aws:rds:us-east-1:{account}:subgrp:dev-db-subnets" in restore
     instances = by_sid["RdsCreateInstances"]["Resource"]
     assert f"arn:aws:rds:us-east-1:{account}:pg:default.aurora-postgresql15" in instances
+
+
+def test_restore_from_the_source_cluster_is_granted_on_exactly_what_it_touches(
+    tmp_path: Path,
+) -> None:
+    """A clone config (source in this region, another account: shared through RAM) grants
+    RestoreDBClusterToPointInTime on the source cluster's ARN, the new clusters and their
+    groups — and none of the snapshot path's copy grants; a cross-region auto config grants
+    no restore from the source at all; a same-account auto config grants both ways."""
+    config_dir = tmp_path / "clones"
+    shutil.copytree(CONFIG_DIR, config_dir)
+
+    def clone(data: dict[str, Any]) -> None:
+        data["source"].update(region="us-east-1", restore_from="clone",
+                              kms_key_id="arn:aws:kms:us-east-1:222222222222:key/" + SOURCE_KEY_ID)
+
+    settings, names = new_env(config_dir, "clones", clone)
+    assert settings.restore_paths == ("clone",)
+    docs = policies.inline_policies("lambda", settings, names)
+    by_sid = {s["Sid"]: s for d in docs.values() for s in d["Statement"]}
+    restore = by_sid["RdsRestoreFromSourceCluster"]
+    account = names.account_id
+    assert restore["Action"] == ["rds:RestoreDBClusterToPointInTime"]
+    assert sorted(restore["Resource"]) == sorted([
+        "arn:aws:rds:us-east-1:222222222222:cluster:prod-orders",
+        f"arn:aws:rds:us-east-1:{account}:cluster:clones-orders",
+        f"arn:aws:rds:us-east-1:{account}:cluster:clones-orders-stg-*",
+        f"arn:aws:rds:us-east-1:{account}:cluster:clones-orders-drill-*",
+        f"arn:aws:rds:us-east-1:{account}:cluster-pg:default.aurora-postgresql15",
+        f"arn:aws:rds:us-east-1:{account}:subgrp:clones-db-subnets",
+        f"arn:aws:rds:us-east-1:{account}:og:default:aurora-postgresql-15",
+    ])
+    assert "SourceSnapshots" not in by_sid  # no snapshot is ever copied
+    assert "cluster-snapshot:*" not in json.dumps(by_sid.get("RdsRestore", {}))
+    # The source key, via RDS in its region, as for a snapshot copy.
+    assert by_sid["KmsSourceKey"]["Resource"] == [settings.source.kms_key_id]
+    # Nothing else may be done to the source: only this one statement names it.
+    naming_source = [sid for sid, st in by_sid.items()
+                     if "cluster:prod-orders" in json.dumps(st.get("Resource"))]
+    assert sorted(naming_source) == ["DenyProtectedClusters", "RdsRestoreFromSourceCluster"]
+    assert by_sid["DenyProtectedClusters"]["Effect"] == "Deny"
+
+    dev, dev_names = load()
+    assert dev.restore_paths == ("snapshot",)
+    dev_sids = {s["Sid"] for d in policies.inline_policies("lambda", dev, dev_names).values()
+                for s in d["Statement"]}
+    assert "RdsRestoreFromSourceCluster" not in dev_sids and "SourceSnapshots" in dev_sids
+    full, full_names = variants(tmp_path)[1]
+    assert full.restore_paths == ("snapshot", "clone", "point_in_time")
+    full_sids = {s["Sid"] for d in policies.inline_policies("lambda", full, full_names).values()
+                 for s in d["Statement"]}
+    assert {"RdsRestoreFromSourceCluster", "SourceSnapshots", "RdsRestore"} <= full_sids

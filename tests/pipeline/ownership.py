@@ -26,6 +26,10 @@ Ours = tagged `aurora-restore:managed-by=aurora-restore` and `aurora-restore:env
 | ModifyDBInstance, DeleteDBInstance | the instance (ours if its cluster is) |
 | DeleteDBClusterSnapshot | the snapshot |
 | RestoreDBClusterFromSnapshot onto an existing id (moto overwrites it) | the existing cluster |
+| RestoreDBClusterToPointInTime onto an existing id (moto overwrites it) | the existing cluster |
+
+A clone or a point-in-time restore only reads its source: the source is judged by none of
+these (a write to it would be judged, and is not ours).
 
 `Ownership.violations` lists (write, resource id, why); `Ownership.checked` counts the pipeline
 writes judged, so a test can show the rule was watching.
@@ -136,6 +140,7 @@ def ownership_rule(env: str, targets: set[str]) -> Iterator[Ownership]:
         "delete_db_instance",
         "delete_db_cluster_snapshot",
         "restore_db_cluster_from_snapshot",
+        "restore_db_cluster_to_point_in_time",
     )
     originals = {name: getattr(RDSBackend, name) for name in names}
 
@@ -192,6 +197,16 @@ def ownership_rule(env: str, targets: set[str]) -> Iterator[Ownership]:
         if existing is not None:  # AWS: DBClusterAlreadyExistsFault; moto: overwritten
             rule.judge("RestoreDBClusterFromSnapshot", self, existing)
         return originals["restore_db_cluster_from_snapshot"](self, from_snapshot_id, overrides)
+
+    def restore_db_cluster_to_point_in_time(
+        self: Any, db_cluster_identifier: str, *args: Any, **kwargs: Any
+    ) -> Any:
+        existing = cluster(self, db_cluster_identifier)
+        if existing is not None:  # AWS: DBClusterAlreadyExistsFault; moto: overwritten
+            rule.judge("RestoreDBClusterToPointInTime", self, existing)
+        return originals["restore_db_cluster_to_point_in_time"](
+            self, db_cluster_identifier, *args, **kwargs
+        )
 
     for name in names:
         setattr(RDSBackend, name, locals()[name])

@@ -30,6 +30,9 @@ RDS_TYPES_TOUCHED: Mapping[str, tuple[str, ...]] = {
     # the restored cluster, the snapshot, its cluster parameter group (the default one when
     # none is configured), the default option group, the subnet group
     "rds:RestoreDBClusterFromSnapshot": ("cluster", "cluster-snapshot", "cluster-pg", "og", "subgrp"),
+    # a clone or point-in-time restore: the source cluster and the new one, the new one's
+    # cluster parameter group, the default option group, the subnet group
+    "rds:RestoreDBClusterToPointInTime": ("cluster", "cluster-pg", "og", "subgrp"),
     # the instance, its cluster, the default DB parameter and option groups, the subnet group
     "rds:CreateDBInstance": ("db", "cluster", "pg", "og", "subgrp"),
     "rds:ModifyDBCluster": ("cluster",),  # renames, password, deletion protection only
@@ -51,6 +54,10 @@ RDS_TYPES_NOT_TOUCHED: Mapping[str, str] = {
     "pg": "ModifyDBCluster never changes a parameter group here (restore sets it)",
     "cluster-pg": "ModifyDBCluster never changes the cluster parameter group here",
     "og": "ModifyDBCluster never changes an option group here",
+    "cluster-auto-backup": (
+        "RestoreDBClusterToPointInTime from a retained automated backup "
+        "(SourceDbClusterResourceId): we clone or restore the live source cluster"
+    ),
 }
 
 def lambda_rds(settings: Settings, arns: Arns) -> Document:
@@ -67,9 +74,10 @@ def lambda_rds(settings: Settings, arns: Arns) -> Document:
         *arns.drill_clusters(),
     ]
     groups = [arns.subnet_group(), arns.option_group()]
-    snapshots = list(copies)
-    if arns.restores_in_place():  # no copy needed: the source snapshot itself is restored
-        snapshots.append(arns.source_snapshots())
+    # The snapshot path (source.restore_paths): its copies and the source snapshots.
+    snapshots = list(copies) if arns.restores_snapshots() else []
+    if arns.restores_in_place() and arns.restores_snapshots():
+        snapshots.append(arns.source_snapshots())  # no copy needed: restored in place
     final = arns.final_snapshots() if target.final_snapshot else []
     # The failure path of `replace` restores the target from its final snapshot.
     snapshots += final
@@ -83,20 +91,25 @@ def lambda_rds(settings: Settings, arns: Arns) -> Document:
             ],
             "*",
         ),
-        # The copy is authorised against the source snapshot and the copy it makes.
-        allow(
-            "SourceSnapshots", ["rds:CopyDBClusterSnapshot"], [arns.source_snapshots(), *copies]
-        ),
         allow(
             "RdsTags",
             ["rds:AddTagsToResource", "rds:ListTagsForResource"],
             [*worked_on, *instances, *copies, *final],
         ),
-        allow(
-            "RdsRestore",
-            ["rds:RestoreDBClusterFromSnapshot"],
-            [*restored, *snapshots, arns.cluster_parameter_group(), *groups],
+        # (Copies stay taggable and deletable on every path: the expiry sweep removes what a
+        # run under an earlier snapshot config kept.)
+        *(
+            [
+                allow(
+                    "RdsRestore",
+                    ["rds:RestoreDBClusterFromSnapshot"],
+                    [*restored, *snapshots, arns.cluster_parameter_group(), *groups],
+                )
+            ]
+            if snapshots
+            else []
         ),
+        *_restore_from_source(arns, restored, groups),
         allow(
             "RdsCreateInstances",
             ["rds:CreateDBInstance"],
@@ -116,6 +129,16 @@ def lambda_rds(settings: Settings, arns: Arns) -> Document:
         ),
         tagged(allow("RdsDeleteClusters", ["rds:DeleteDBCluster"], worked_on), settings),
     ]
+    if arns.restores_snapshots():
+        # The copy is authorised against the source snapshot and the copy it makes.
+        statements.insert(
+            1,
+            allow(
+                "SourceSnapshots",
+                ["rds:CopyDBClusterSnapshot"],
+                [arns.source_snapshots(), *copies],
+            ),
+        )
     if target.final_snapshot:
         # DeleteDBCluster with a final snapshot is authorised against the cluster *and* the
         # snapshot it creates (and needs CreateDBClusterSnapshot on both). IAM authorises each
@@ -161,6 +184,21 @@ def lambda_rds(settings: Settings, arns: Arns) -> Document:
     )
     statements += _deny_protected(settings, arns)
     return policy_document(statements)
+
+def _restore_from_source(arns: Arns, restored: list[str], groups: list[str]) -> list[Statement]:
+    """A clone or a point-in-time restore (source.restore_paths): RestoreDBClusterToPointInTime
+    on exactly the source cluster, the new cluster and its groups — nothing else of the source
+    (no write to it is ever granted; the Deny below holds when it is in this account)."""
+    if not arns.restores_from_source():
+        return []
+    return [
+        allow(
+            "RdsRestoreFromSourceCluster",
+            ["rds:RestoreDBClusterToPointInTime"],
+            [arns.source_cluster(), *restored, arns.cluster_parameter_group(), *groups],
+        )
+    ]
+
 
 def _deny_protected(settings: Settings, arns: Arns) -> list[Statement]:
     protected = {cid.lower() for cid in settings.target.protected_cluster_ids}
