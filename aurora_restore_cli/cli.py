@@ -25,6 +25,7 @@ from .commands import (
     runs,
     sandbox,
     secrets,
+    share,
 )
 from .face.app import Group, Options, global_options
 
@@ -66,6 +67,7 @@ for command in (
     logs.logs,
     drill.drill,
     drill.drills,
+    share.clone_share,
     recover.recover,
     functions.test_functions,
     diagram.diagram,

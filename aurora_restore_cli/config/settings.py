@@ -176,6 +176,8 @@ class Drill:
     rto_alarm_minutes: int | None  # alarm when a drill's RTO exceeds this
     instance_class: str | None  # the drill cluster's instance class (default: the target's)
     schedule: Schedule | None  # scheduled drills (EventBridge Scheduler)
+    # alarm when a point-in-time drill finds production's recovery point further behind (RPO)
+    rpo_alarm_minutes: int | None = None
 
 @dataclass(frozen=True)
 class MaskingRule:

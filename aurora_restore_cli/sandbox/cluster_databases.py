@@ -4,7 +4,8 @@ Installed by the sandbox server (never by the CLI) when it has a PostgreSQL serv
 backend is wrapped so that:
 
 - creating a cluster creates its database (empty), restoring one from a snapshot creates it
-  as a copy of the snapshot's database;
+  as a copy of the snapshot's database, cloning one or restoring it to a point in time
+  (RestoreDBClusterToPointInTime) as a copy of the source cluster's database as it is now;
 - taking a manual or final snapshot copies the cluster's database as it is now (the snapshot's
   own database, a template nobody connects to); a copied snapshot shares its source's copy;
   an automated snapshot (moto takes one at cluster creation) stands for the live database;
@@ -110,6 +111,20 @@ def _restore_db_cluster_from_snapshot(
         _restoring.template = None
 
 
+def _restore_db_cluster_to_point_in_time(
+    self: Any, db_cluster_identifier: str, source_db_cluster_identifier: str, *args: Any,
+    **kwargs: Any,
+) -> Any:
+    source = str(source_db_cluster_identifier).rsplit(":cluster:", 1)[-1]
+    _restoring.template = _database(source) if _server is not None else None
+    try:
+        return _originals["restore_db_cluster_to_point_in_time"](
+            self, db_cluster_identifier, source_db_cluster_identifier, *args, **kwargs
+        )
+    finally:
+        _restoring.template = None
+
+
 def _create_db_cluster_snapshot(
     self: Any, db_cluster_identifier: str, db_cluster_snapshot_identifier: str,
     snapshot_type: str = "manual", tags: Any = None,
@@ -158,6 +173,7 @@ def _delete_db_cluster(self: Any, cluster_identifier: str, snapshot_name: str | 
 _WRAPPERS: dict[str, Callable[..., Any]] = {
     "create_db_cluster": _create_db_cluster,
     "restore_db_cluster_from_snapshot": _restore_db_cluster_from_snapshot,
+    "restore_db_cluster_to_point_in_time": _restore_db_cluster_to_point_in_time,
     "create_db_cluster_snapshot": _create_db_cluster_snapshot,
     "copy_db_cluster_snapshot": _copy_db_cluster_snapshot,
     "modify_db_cluster": _modify_db_cluster,
