@@ -123,10 +123,12 @@ class Clients:
             import boto3
             import botocore.session
 
-            core = botocore.session.Session()
+            # The sandbox reads no profile: AWS_PROFILE names a real account (maybe one this
+            # machine does not have), and the sandbox never sends real credentials.
+            no_profile = {"profile": (None, None, None, None)} if self.sandbox else None
+            core = botocore.session.Session(session_vars=no_profile)
             core.register_component("data_loader", _shared_loader())
             if self.sandbox:
-                # Never send real credentials to the sandbox (and never need any).
                 self._session = boto3.Session(
                     region_name=self.region, botocore_session=core, **SANDBOX_CREDENTIALS
                 )

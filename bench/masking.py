@@ -26,6 +26,7 @@ sys.path.insert(0, str(ROOT))
 
 from handlers.lib import db, masking, masking_rules  # noqa: E402
 from handlers.lib.engines import engine_for  # noqa: E402
+from handlers.lib.engines import postgresql_connection as pgc  # noqa: E402
 
 ENGINE = engine_for("aurora-postgresql")
 KEY = hashlib.sha256(b"bench").digest()
@@ -125,10 +126,10 @@ def main() -> None:
     args = parser.parse_args()
     target, admin = server()
     name = f"bench_masking_{uuid.uuid4().hex[:8]}"
-    su = db.connect(target, admin)
+    su = pgc.connect(target, admin)
     su.run(f"CREATE DATABASE {name}")
     try:
-        conn = db.connect(db.Target(target.host, target.port, name, target.tls, 10.0), admin)
+        conn = pgc.connect(db.Target(target.host, target.port, name, target.tls, 10.0), admin)
         try:
             results = {
                 f"set-based, {args.rows:,} rows, 4 columns": set_based(conn, args.rows),

@@ -95,6 +95,7 @@ class Durations:
     users: float = 2
     sql: float = 2 * 60  # masking: the declared rules and the hand-written SQL
     scan: float = 10  # the PII gate's sample of every table
+    quarantine: float = 5  # the quarantine rules (truncates, bounded updates) and checks
     verify: float = 5
 
 
@@ -111,7 +112,7 @@ class LambdaModel:
 
 
 DATABASE_WORK = {"reset_app_users": "users", "mask_data": "sql", "scan_pii": "scan",
-                 "verify": "verify"}
+                 "quarantine": "quarantine", "verify": "verify"}
 POLL_CHECKS = ("check_copy", "check_restore", "check_rename", "check_delete")
 
 

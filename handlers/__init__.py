@@ -26,6 +26,9 @@ STEPS: tuple[str, ...] = (
     "reset_app_users",
     "mask_data",
     "scan_pii",
+    "quarantine",
+    "match_settings",
+    "check_settings",
     "verify",
     "swap_out_target",
     "check_rename",
@@ -48,7 +51,9 @@ DRILL_STEPS: tuple[str, ...] = ("drill_prepare", "drill_cleanup", "drill_report"
 RECOVERY_FUNCTIONS: tuple[str, ...] = ("recover_execution",)
 FUNCTIONS: tuple[str, ...] = STEPS + RECOVERY_FUNCTIONS
 
-DATABASE_STEPS: tuple[str, ...] = ("reset_app_users", "mask_data", "scan_pii", "verify")
+DATABASE_STEPS: tuple[str, ...] = (
+    "reset_app_users", "mask_data", "scan_pii", "quarantine", "verify"
+)
 
 # Functions an earlier version deployed and this one does not: `setup lambdas` deletes them
 # (when they carry our tags). `run_sql` became `mask_data` (SQL files and declared rules).

@@ -10,14 +10,15 @@ Refuses a target that:
   refuses `MasterUserPassword` for such a cluster, and the refreshed cluster would not keep the
   RDS-managed secret the applications read.
 It also refuses when this operation's staging or old id is already taken by a cluster we did
-not restore in this operation. The same guard runs again right before every rename and delete.
+not restore in this operation, and when the run would exceed one of the account's RDS quotas
+(lib/quotas.py: clusters, manual snapshots, copies in flight; QuotaExceeded). The same guard runs again right before every rename and delete.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from handlers.lib import aws, guards, naming, rds
+from handlers.lib import aws, guards, naming, quotas, rds
 from handlers.lib import document as doc
 from handlers.lib.errors import TargetNotAvailable, TargetUnsupported, UnsafeTarget
 from handlers.lib.step import Document, StepResult, pipeline_step
@@ -40,7 +41,10 @@ def handler(document: Document, context: Any) -> StepResult:
         found = rds.describe_cluster(client, other)
         if found is not None and not _ours(document, found, rds.cluster_tags(client, found)):
             raise UnsafeTarget(f"cluster id {other} is already taken; refusing")
+    usage = quotas.check(client, doc.settings(document), target is not None)
+    quotas.refuse(usage)
     return document, {
+        "quotas": [u.to_json() for u in usage],
         "target_cluster_id": target_id,
         "target_exists": target is not None,
         "target_status": target.get("Status") if target else None,

@@ -50,6 +50,9 @@ def handler(document: Document, context: Any) -> StepResult:
         "restored_from": (document.get("restore_from") or {}).get("path") or "snapshot",
         "old_cluster_id": document.get("old_cluster_id"),
         "copy_deleted": copy_deleted,
+        # rds-db:connect policies name it: it changes with every refresh (IAM auth)
+        "db_cluster_resource_id": cluster.get("DbClusterResourceId"),
+        "iam_auth": bool(cluster.get("IAMDatabaseAuthenticationEnabled")),
     }
     return document, {
         "cluster_id": target_id,
@@ -57,6 +60,7 @@ def handler(document: Document, context: Any) -> StepResult:
         "app_secret_updated": secret_updated,
         "master_password_promoted": promoted,
         "deletion_protection_turned_on": protected,
+        "db_cluster_resource_id": cluster.get("DbClusterResourceId"),
         **({"swept": swept} if swept else {}),
     }
 

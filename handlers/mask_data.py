@@ -11,8 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from handlers.lib import db, masking, secrets, sql_files
-from handlers.lib.engines import engine_for
+from handlers.lib import database, masking, secrets, sql_files
 from handlers.lib.errors import MaskingIncomplete
 from handlers.lib.step import Document, StepResult, pipeline_step, skipped
 
@@ -29,10 +28,11 @@ def handler(document: Document, context: Any) -> StepResult:
             f"masking did not finish in {bound} invocation(s) (masking.max_minutes): raise it, "
             "or lambda.timeout_seconds, or masking.batch_rows"
         )
-    if db.db_mode() == "skip":
+    reason = database.skip_reason(document)
+    if reason:
         document["masking"] = {"done": True, "invocations": invocations}
-        return document, skipped(db.SKIP_REASON)
-    step = db.step_database(document)
+        return document, skipped(reason)
+    step = database.step_database(document)
     plan = masking.plan_from_settings(step.settings)
     if plan.empty:
         document["masking"] = {"done": True, "invocations": invocations}
@@ -40,12 +40,12 @@ def handler(document: Document, context: Any) -> StepResult:
     key = masking.key_from_secret(
         step.secrets.get_secret_value(SecretId=secrets.secret_id(MASKING_SECRET_ENV))["SecretString"]
     )
-    engine = engine_for(str(step.settings["target"].get("engine") or "aurora-postgresql"))
+    engine = step.engine
     credentials = step.admin()
-    with db.session(step.target, credentials) as conn:
+    with step.session(credentials) as conn:
         outcome = masking.run(
             conn, engine, plan, masking.pads(key), masking.Deadline(sql_files.time_budget(context)),
-            sql_files.sql_directory(), sql_files.canceller(step.target, credentials),
+            sql_files.sql_directory(), sql_files.canceller(engine, step.target, credentials),
         )
     rows = sum(int(t["rows"]) for t in outcome.tables.values())
     document["masking"] = {"done": outcome.done, "invocations": invocations, "rows": rows}

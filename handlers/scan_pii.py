@@ -12,8 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from handlers.lib import db, masking, pii_scan
-from handlers.lib.engines import engine_for
+from handlers.lib import database, masking, pii_scan
 from handlers.lib.errors import PiiFound, SettingsInvalid
 from handlers.lib.step import Document, StepResult, pipeline_step, skipped
 
@@ -28,9 +27,10 @@ def handler(event: Document, context: Any) -> Document:
 
 @pipeline_step("scan-pii")
 def gate(document: Document, context: Any) -> StepResult:
-    if db.db_mode() == "skip":
-        return document, skipped(db.SKIP_REASON)
-    step = db.step_database(document)
+    reason = database.skip_reason(document)
+    if reason:
+        return document, skipped(reason)
+    step = database.step_database(document)
     report = run_scan(step)
     document["pii_scan"] = report.summary()
     if report.failing:
@@ -43,18 +43,18 @@ def scan_target(event: Document) -> Document:
     """The read-only scan of the live target (`aurora-restore masking scan`)."""
     if not isinstance(event.get("settings"), dict):
         raise SettingsInvalid("a pii-scan event carries the settings document")
-    if db.db_mode() == "skip":
-        return {"skipped": db.SKIP_REASON}
+    reason = database.skip_reason(event)
+    if reason:
+        return {"skipped": reason}
     target_id = str(event["settings"]["target"]["cluster_id"])
-    step = db.step_database({"settings": event["settings"], "staging_cluster_id": target_id})
+    step = database.step_database({"settings": event["settings"], "staging_cluster_id": target_id})
     return {**step.describe(), **run_scan(step).to_json()}
 
 
-def run_scan(step: db.StepDatabase) -> pii_scan.Report:
+def run_scan(step: database.StepDatabase) -> pii_scan.Report:
     settings = step.settings
     scan = (settings.get("masking") or {}).get("scan") or {}
     rows = scan.get("sample_rows", pii_scan.DEFAULT_SAMPLE_ROWS)
     rules = masking.plan_from_settings(settings).rules
-    engine = engine_for(str(settings["target"].get("engine") or "aurora-postgresql"))
-    with db.session(step.target, step.admin()) as conn:
-        return pii_scan.scan(conn, engine, rules, None if rows == "all" else int(rows))
+    with step.session(step.admin()) as conn:
+        return pii_scan.scan(conn, step.engine, rules, None if rows == "all" else int(rows))

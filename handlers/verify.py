@@ -15,10 +15,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from pg8000.exceptions import DatabaseError
-
-from handlers.lib import db, drill_verify
+from handlers.lib import database, db, drill_verify
 from handlers.lib import document as doc
+from handlers.lib.engines import Engine
 from handlers.lib.errors import SettingsInvalid, VerificationFailed
 from handlers.lib.step import Document, StepResult, pipeline_step, skipped
 
@@ -31,26 +30,32 @@ class ExpectedTable:
 
 @pipeline_step("verify")
 def handler(document: Document, context: Any) -> StepResult:
-    if db.db_mode() == "skip":
+    reason = database.skip_reason(document)
+    if reason:
         if doc.is_drill(document):
-            document["verification"] = {"skipped": db.SKIP_REASON}
-        return document, skipped(db.SKIP_REASON)
-    step = db.step_database(document)
-    tables = expected_tables(step.settings)
+            document["verification"] = {"skipped": reason}
+        return document, skipped(reason)
+    step = database.step_database(document)
+    engine = step.engine
+    tables = expected_tables(step.settings, engine)
     if doc.is_drill(document):
-        summary = drill_verify.verify(document, step, lambda conn: verify_database(conn, tables))
+        summary = drill_verify.verify(
+            document, step, lambda conn: verify_database(engine, conn, tables)
+        )
         document["verification"] = summary
         return document, {**step.describe(), "user": "drill master", **summary}
     user = verification_user(step.settings)
     password = db.app_secret(step.secrets).password_for(user)
     if password is None:
         raise SettingsInvalid(f"the app secret has no password for {user}")
-    with db.session(step.target, db.Credentials(user, password)) as conn:
-        summary = verify_database(conn, tables)
+    with step.session(db.Credentials(user, password)) as conn:
+        summary = verify_database(engine, conn, tables)
     return document, {**step.describe(), "user": user, **summary}
 
 
-def expected_tables(settings: Mapping[str, Any]) -> list[ExpectedTable]:
+def expected_tables(
+    settings: Mapping[str, Any], engine: Engine | None = None
+) -> list[ExpectedTable]:
     verify = settings.get("database", {}).get("verify", {}) or {}
     tables: list[ExpectedTable] = []
     for entry in verify.get("expected_tables", []) or []:
@@ -60,7 +65,10 @@ def expected_tables(settings: Mapping[str, Any]) -> list[ExpectedTable]:
         min_rows = 0 if min_rows is None else min_rows
         if isinstance(min_rows, bool) or not isinstance(min_rows, int) or min_rows < 0:
             raise SettingsInvalid(f"{name}: min_rows must be a whole number >= 0")
-        db.quote_qualified(name)  # a malformed name is a settings error, not a failed check
+        # a malformed name is a settings error, not a failed check
+        db.split_qualified(name)
+        if engine is not None:
+            engine.check_table_name(name)
         tables.append(ExpectedTable(name, min_rows))
     return tables
 
@@ -72,26 +80,25 @@ def verification_user(settings: Mapping[str, Any]) -> str:
     return str(users[0]["name"])
 
 
-def verify_database(conn: db.Connection, tables: Sequence[ExpectedTable]) -> dict[str, Any]:
-    if conn.run("SELECT 1") != [[1]]:
+def verify_database(
+    engine: Engine, conn: Any, tables: Sequence[ExpectedTable]
+) -> dict[str, Any]:
+    if not engine.select_one(conn):
         raise VerificationFailed("SELECT 1 did not return 1")
     missing: list[str] = []
     unreadable: list[str] = []
     too_few: list[str] = []
     for table in tables:
-        quoted = db.quote_qualified(table.name)
         try:
-            if not conn.run("SELECT to_regclass(:name) IS NOT NULL", name=quoted)[0][0]:
+            if not engine.table_exists(conn, table.name):
                 missing.append(table.name)
                 continue
-            # LIMIT keeps this cheap on big tables: only "at least N" matters.
-            rows = conn.run(
-                f"SELECT count(*) FROM (SELECT 1 FROM {quoted} LIMIT :n) AS sample",
-                n=table.min_rows,
-            )[0][0]
-        except DatabaseError as exc:
-            code, message = db.error_fields(exc)
-            unreadable.append(f"{table.name} ({code} {message})")
+            rows = engine.rows_upto(conn, table.name, table.min_rows)
+        except Exception as exc:
+            error = engine.server_error(exc)
+            if error is None:
+                raise
+            unreadable.append(f"{table.name} ({error.code} {error.message})")
             continue
         if rows < table.min_rows:
             too_few.append(f"{table.name} ({rows} < {table.min_rows} rows)")

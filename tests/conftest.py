@@ -63,8 +63,11 @@ def load_moto_backends() -> None:
     (once per process; moto's server mode does this under a lock itself)."""
     from moto.backends import get_backend
 
+    from aurora_restore_cli.sandbox import moto_threads
+
     for service in ENGINE_SERVICES:
         get_backend(service)
+    moto_threads.install()  # concurrent create_role calls: moto's IAM iterates a live dict
 
 
 @pytest.fixture

@@ -14,15 +14,18 @@ from ..face.app import DEFAULT_CONFIG_DIR, UsageFailure, global_options, make_ap
 @click.command()
 @click.option("--dir", "directory", type=click.Path(file_okay=False, path_type=Path),
               help="Where to write ENV.yaml and sql/ (default: --config-dir, else ./config).")
+@click.option("--engine", type=click.Choice(["aurora-postgresql", "aurora-mysql"]),
+              default="aurora-postgresql", show_default=True,
+              help="The target cluster's engine (Aurora MySQL 3: aurora-mysql).")
 @global_options
 @click.pass_context
-def init(ctx: click.Context, directory: Path | None) -> None:
+def init(ctx: click.Context, directory: Path | None, engine: str) -> None:
     """Write a commented starter config ENV.yaml (default env: dev) and its example SQL.
 
     The starter validates as written, so it runs on the sandbox at once:
 
     \b
-      aurora-restore init --env qa
+      aurora-restore init --env qa [--engine aurora-mysql]
       aurora-restore --local sandbox seed --env qa
       aurora-restore --local setup --env qa
       aurora-restore --local run --wait --env qa
@@ -35,7 +38,7 @@ def init(ctx: click.Context, directory: Path | None) -> None:
     env = app.options.env or os.environ.get("AURORA_RESTORE_ENV") or "dev"
     target = directory or app.options.config_dir or DEFAULT_CONFIG_DIR
     try:
-        written = write_starter(env, target)
+        written = write_starter(env, target, engine)
     except StarterRefused as exc:
         raise UsageFailure(str(exc)) from None
     dir_flag = "" if target == DEFAULT_CONFIG_DIR else f" --config-dir {shlex.quote(str(target))}"
@@ -48,6 +51,7 @@ def init(ctx: click.Context, directory: Path | None) -> None:
     app.out.document({
         "command": "init",
         "env": env,
+        "engine": engine,
         "files": [{"path": str(w.path), "action": w.action} for w in written],
         "next": following,
     })

@@ -69,9 +69,11 @@ def run(
         )
     if not skip_preflight:
         preflight_first(app, snapshot, command="run", to_time=to_time)
-    with pipeline_required(app, context):
-        started = runs.start(context, snapshot, to_time=to_time)
+    # Named before it starts: a Ctrl-C while StartExecution is on its way still names it.
+    started: dict[str, Any] = {"operation_id": runs.new_operation_id(context.env)}
     try:
+        with pipeline_required(app, context):
+            started = runs.start(context, snapshot, started["operation_id"], to_time=to_time)
         view = _announce_and_follow(app, context, started, wait, follow_timeout)
     except KeyboardInterrupt:  # the run goes on: its id must not be lost (-o json too)
         message = (f"stopped following; the run is still running (aurora-restore logs "

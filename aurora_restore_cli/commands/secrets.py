@@ -1,4 +1,4 @@
-"""`secrets set master|app`: real secret values from stdin or --file (never argv, never printed)."""
+"""`secrets set master|app|masking`: real secret values from stdin or --file (never argv, never printed)."""
 
 from __future__ import annotations
 
@@ -16,17 +16,19 @@ def secrets_group() -> None:
 
 
 @secrets_group.command("set")
-@click.argument("which", type=click.Choice(["master", "app"]))
+@click.argument("which", type=click.Choice(["master", "app", "masking"]))
 @click.option("--file", "source", type=click.File("r"), default="-", show_default="stdin",
               help="Read the JSON document from this file instead of stdin.")
 @global_options
 @click.pass_context
 def secrets_set(ctx: click.Context, which: str, source: Any) -> None:
-    """Store a new value of the master or app secret (a new version; the old one is kept).
+    """Store a new value of the master, app or masking secret (a new version; the old one is
+    kept). A new masking key changes every masked value from the next refresh on (rotation).
 
     \b
-    master: {"username": "postgres", "password": "..."}
-    app:    {"host": "", "port": 5432, "dbname": "orders", "users": {"orders_app": "..."}}
+    master:  {"username": "postgres", "password": "..."}
+    app:     {"host": "", "port": 5432, "dbname": "orders", "users": {"orders_app": "..."}}
+    masking: {"key": "<64 hex characters or more>"}   (e.g. from `openssl rand -hex 32`)
     Example: aurora-restore secrets set app --env dev < app.json
     """
     import json

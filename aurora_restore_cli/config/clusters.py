@@ -1,8 +1,15 @@
 """The `source:` and `target:` sections: the production cluster and the lower environment's.
+
+The engine (`aurora-postgresql` or `aurora-mysql`) decides what the rest of the section may
+say: its version format (read by the pipeline's own handlers/lib/engine_versions.py, loaded by
+path), its default port, its log exports.
 """
 
 from __future__ import annotations
 
+from typing import Any
+
+from ..bundled import handler_lib
 from .fields import (
     ANY_CLUSTER_ID,
     CLUSTER_ID,
@@ -16,6 +23,13 @@ from .fields import (
 )
 from .reader import Section, string_item
 from .settings import RESTORE_FROM_CHOICES, Serverless, Source, Target
+
+POSTGRESQL, MYSQL = "aurora-postgresql", "aurora-mysql"
+ENGINES = (POSTGRESQL, MYSQL)
+LOG_EXPORTS = {  # what RDS exports to CloudWatch Logs for each engine
+    POSTGRESQL: ("postgresql", "instance", "iam-db-auth-error"),
+    MYSQL: ("audit", "error", "general", "slowquery", "instance", "iam-db-auth-error"),
+}
 
 
 def read_source(s: Section) -> Source:
@@ -52,10 +66,11 @@ def read_target(s: Section) -> Target:
             pattern=INSTANCE_CLASS,
             expected="an instance class such as db.r6g.large or db.serverless",
         )
+        engine = s.string("engine", POSTGRESQL, choices=ENGINES)
         return Target(
             cluster_id=cluster_id,
-            engine=s.string("engine", "aurora-postgresql", choices=("aurora-postgresql",)),
-            engine_version=_version(s),
+            engine=engine,
+            engine_version=_version(s, engine),
             allow_major_version_upgrade=s.boolean("allow_major_version_upgrade", False),
             instance_class=instance_class,
             serverless=_serverless(s, instance_class),
@@ -67,7 +82,7 @@ def read_target(s: Section) -> Target:
                 "security_group_ids", string_item(f, SG_ID, "a security group id (sg-…)")
             ),
             kms_key_id=read_kms(s, "kms_key_id"),
-            port=s.integer("port", 1150, 65535, 5432),
+            port=s.integer("port", 1150, 65535, versions().DEFAULT_PORTS[engine]),
             parameter_group=s.string(
                 "parameter_group",
                 None,
@@ -77,11 +92,8 @@ def read_target(s: Section) -> Target:
             iam_auth=s.boolean("iam_auth", False),
             log_exports=s.items(
                 "log_exports",
-                string_item(
-                    f,
-                    r"postgresql|instance|iam-db-auth-error",
-                    "postgresql, instance or iam-db-auth-error",
-                ),
+                string_item(f, "|".join(LOG_EXPORTS[engine]),
+                            f"one of {', '.join(LOG_EXPORTS[engine])} ({engine})"),
                 [],
             ),
             deletion_protection=s.boolean("deletion_protection", False),
@@ -131,12 +143,20 @@ def _capacity(s: Section, key: str, low: float) -> float:
         )
     return float(value)
 
-def _version(s: Section) -> str:
+def versions() -> Any:
+    """handlers/lib/engine_versions.py: the pipeline's own reading of engine versions."""
+    return handler_lib("engine_versions")
+
+
+def _version(s: Section, engine: str) -> str:
+    example = versions().EXAMPLES[engine]
     value = s.raw("engine_version")
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         raise s.error(
-            "engine_version", f'expected a version string in quotes, e.g. "15.4", got {value!r}'
+            "engine_version",
+            f'expected a version string in quotes, e.g. "{example}", got {value!r}',
         )
     return str(
-        s.string("engine_version", pattern=r"\d+(\.\d+){0,2}", expected='a version such as "15.4"')
+        s.string("engine_version", pattern=versions().PATTERNS[engine],
+                 expected=f'an {engine} version such as "{example}"')
     )

@@ -1,4 +1,8 @@
 """The `database:` section: users, SQL files, verification, and the RDS CA bundle.
+
+What a name may be depends on the engine: PostgreSQL roles have at most 63 bytes (no `pg_`
+prefix), MySQL users at most 32 characters; MySQL's schemas are its databases, so `schemas`
+defaults to `[<name>]` there (PostgreSQL: `[public]`).
 """
 
 from __future__ import annotations
@@ -16,15 +20,28 @@ RDS_CA_BUNDLE_URL = "https://truststore.pki.rds.amazonaws.com/global/global-bund
 
 RDS_CA_BUNDLE_FILE = "rds-global-bundle.pem"
 
-def _user(file: Path) -> Any:
+MYSQL = "aurora-mysql"
+MYSQL_USER_CHARS = 32  # MySQL 8.0 / Aurora MySQL 3
+MYSQL_RESERVED_USERS = ("rdsadmin", "root", "mysql.sys", "mysql.session", "mysql.infoschema")
+
+
+def _user(file: Path, engine: str) -> Any:
     def check(path: str, value: Any) -> AppUser:
         s = Section(file, path, value)
         with s.reading():
-            name = s.string("name", expected="a PostgreSQL role name (1-63 characters)")
-            if len(name.encode()) > 63 or name.lower().startswith("pg_"):
-                raise s.error(
-                    "name", "PostgreSQL role names have at most 63 bytes and no pg_ prefix"
-                )
+            if engine == MYSQL:
+                name = s.string("name", expected="a MySQL user name (1-32 characters)")
+                if len(name) > MYSQL_USER_CHARS or name.lower() in MYSQL_RESERVED_USERS:
+                    raise s.error(
+                        "name", f"MySQL user names have at most {MYSQL_USER_CHARS} characters "
+                        f"and are none of {', '.join(MYSQL_RESERVED_USERS)}"
+                    )
+            else:
+                name = s.string("name", expected="a PostgreSQL role name (1-63 characters)")
+                if len(name.encode()) > 63 or name.lower().startswith("pg_"):
+                    raise s.error(
+                        "name", "PostgreSQL role names have at most 63 bytes and no pg_ prefix"
+                    )
             return AppUser(
                 name=name, privilege=s.string("privilege", choices=("read-write", "read-only"))
             )
@@ -91,12 +108,12 @@ def require_ca_bundle(settings: Settings) -> Path:
         f"and set database.ca_bundle: {RDS_CA_BUNDLE_FILE}",
     )
 
-def read_database(s: Section) -> Database:
+def read_database(s: Section, engine: str = "aurora-postgresql") -> Database:
     f = s.file
     with s.reading():
         name = s.string("name", pattern=PG_NAME, expected="a database name")
         ca = s.raw("ca_bundle", None)
-        users = s.items("users", _user(f), [])
+        users = s.items("users", _user(f, engine), [])
         seen: set[str] = set()
         for i, user in enumerate(users):
             if user.name in seen:
@@ -112,7 +129,10 @@ def read_database(s: Section) -> Database:
             ca_bundle=None if ca is None else _ca_bundle(s, ca),
             connect_timeout_seconds=s.integer("connect_timeout_seconds", 1, 120, 10),
             schemas=s.items(
-                "schemas", string_item(f, PG_NAME, "a schema name"), ["public"], min_items=1
+                "schemas",
+                string_item(f, PG_NAME, "a schema name" if engine != MYSQL else "a database name"),
+                [name] if engine == MYSQL else ["public"],
+                min_items=1,
             ),
             users=users,
             post_restore_sql=s.items("post_restore_sql", lambda p, v: existing_file(s, p, v), []),

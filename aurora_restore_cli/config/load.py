@@ -26,7 +26,9 @@ from .operations import (
     read_schedule,
     read_secrets,
 )
+from .parity import read_parity
 from .pipeline import read_lambda, read_pipeline
+from .quarantine import read_quarantine
 from .reader import ConfigError, Section, load_yaml_mapping, raise_all
 from .regions import partition
 from .settings import Settings, notification_key_alias
@@ -82,7 +84,7 @@ def _settings(file: Path, top: Section, env: str) -> Settings:
         "tags": read(_tags, top),
         "source": each(read_source, "source"),
         "target": each(read_target, "target"),
-        "database": each(read_database, "database"),
+        "database": each(lambda s: read_database(s, _engine(top)), "database"),
         "lambda_": each(read_lambda, "lambda"),
         "pipeline": each(read_pipeline, "pipeline"),
         "audit": each(read_audit, "audit"),
@@ -93,10 +95,19 @@ def _settings(file: Path, top: Section, env: str) -> Settings:
         "schedule": read(lambda: read_schedule(top.optional_section("schedule"))),
         "drill": read(lambda: read_drill(top.optional_section("drill"))),
         "masking": read(lambda: read_masking(top.optional_section("masking"))),
+        "quarantine": read(lambda: read_quarantine(top.optional_section("quarantine"))),
+        "parity": read(lambda: read_parity(top.optional_section("parity"))),
     }
     read(top.close)
     raise_all(problems)
     return Settings(**fields)
+
+
+def _engine(top: Section) -> str:
+    """The target's engine as written (read_target checks it), for the sections it shapes."""
+    target = top.raw("target", {})
+    engine = target.get("engine") if isinstance(target, dict) else None
+    return engine if isinstance(engine, str) else "aurora-postgresql"
 
 
 def _tags(top: Section) -> dict[str, str]:

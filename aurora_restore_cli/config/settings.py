@@ -111,6 +111,8 @@ WAIT_LOOP_DEFAULTS: dict[str, WaitLoop] = {
     "instances": WaitLoop(first_seconds=600, poll_seconds=15, max_seconds=7200),
     "password": WaitLoop(first_seconds=45, poll_seconds=5, max_seconds=1800),
     "rename": WaitLoop(first_seconds=100, poll_seconds=5, max_seconds=1800),
+    # settings parity: modifications, reboots where a parameter group change is pending
+    "settings": WaitLoop(first_seconds=60, poll_seconds=15, max_seconds=3600),
 }
 
 @dataclass(frozen=True)
@@ -203,6 +205,34 @@ class Masking:
 
 
 @dataclass(frozen=True)
+class QuarantineRule:
+    """One declared quarantine rule (handlers/lib/quarantine_rules.py says how it runs)."""
+
+    name: str
+    statements: tuple[str, ...]
+    check: str
+    repeat: bool = False
+
+
+@dataclass(frozen=True)
+class Quarantine:
+    """Production's side effects made harmless before the swap: declared rules, the hosts
+    foreign servers may name, the time bound (the built-in checks always run)."""
+
+    rules: tuple[QuarantineRule, ...] = ()
+    allowed_hosts: tuple[str, ...] = ()
+    max_minutes: int = 10  # all quarantine invocations together; bounds the quarantine loop
+
+
+@dataclass(frozen=True)
+class Parity:
+    """Settings parity: the old target's settings carried over to the refreshed cluster,
+    except the `pin`ned config keys (e.g. target.instance_class), which the config decides."""
+
+    pin: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class Settings:
     file: Path
     environment: str
@@ -222,6 +252,8 @@ class Settings:
     schedule: Schedule | None
     drill: Drill
     masking: Masking = field(default_factory=Masking)
+    quarantine: Quarantine = field(default_factory=Quarantine)
+    parity: Parity = field(default_factory=Parity)
 
     @property
     def config_dir(self) -> Path:

@@ -180,3 +180,20 @@ class Names:
     @property
     def drill_schedule_group_arn(self) -> str:
         return self._arn("scheduler", f"schedule-group/{self.drill_schedule_group}")
+
+    # Automatic recovery: the state machine that runs the recovery function's passes
+    @property
+    def recovery_state_machine(self) -> str:
+        return f"aurora-restore-recovery-{self.env}"
+
+    @property
+    def recovery_state_machine_arn(self) -> str:
+        return self._arn("states", f"stateMachine:{self.recovery_state_machine}")
+
+    def recovery_execution_arn(self, operation_id: str) -> str:
+        """The automatic recovery of operation `operation_id` (named after it)."""
+        return self._arn("states", f"execution:{self.recovery_state_machine}:{operation_id}")
+
+    @property
+    def recovery_state_machine_log_group(self) -> str:
+        return f"/aws/vendedlogs/states/{self.recovery_state_machine}"

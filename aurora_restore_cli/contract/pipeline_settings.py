@@ -97,6 +97,8 @@ def pipeline_settings(settings: Settings, names: Names) -> dict[str, Any]:
             },
         },
         "masking": masking_settings(settings),
+        "quarantine": quarantine_settings(settings),
+        "parity": {"pin": list(settings.parity.pin)},
         "audit_ttl_days": settings.audit.ttl_days,
     }
 
@@ -115,6 +117,26 @@ def masking_settings(settings: Settings) -> dict[str, Any]:
         "batch_rows": masking.batch_rows,
         "scan": {"sample_rows": "all" if masking.sample_rows is None else masking.sample_rows},
     }
+
+
+def quarantine_settings(settings: Settings) -> dict[str, Any]:
+    """`settings.quarantine`: the declared rules as handlers/lib/quarantine_rules.rule_from_json
+    reads them, and the hosts foreign servers may name besides the cluster's own."""
+    quarantine = settings.quarantine
+    return {
+        "rules": [
+            {"name": r.name, "sql": list(r.statements), "check": r.check, "repeat": r.repeat}
+            for r in quarantine.rules
+        ],
+        "allowed_hosts": list(quarantine.allowed_hosts),
+    }
+
+
+def quarantine_invocations(settings: Settings) -> int:
+    """The quarantine loop's bound: `quarantine.max_minutes` of invocations at the Lambda
+    timeout."""
+    seconds = settings.quarantine.max_minutes * 60
+    return max(1, -(-seconds // settings.lambda_.timeout_seconds))
 
 
 def masking_invocations(settings: Settings) -> int:
@@ -146,6 +168,7 @@ def pipeline_block(settings: Settings) -> dict[str, Any]:
         "poll_growth_percent": growth,
         "waits": waits,
         "masking": {"max_invocations": masking_invocations(settings)},
+        "quarantine": {"max_invocations": quarantine_invocations(settings)},
     }
 
 

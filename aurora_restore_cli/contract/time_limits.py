@@ -22,7 +22,7 @@ from typing import Any
 from .. import bundled
 from ..config.reader import ConfigError
 from ..config.settings import Settings
-from . import definition
+from . import definition, recovery_definition
 from .naming import Names
 
 HISTORY_LIMIT = 25_000
@@ -94,10 +94,12 @@ def path_bounds(settings: Settings, names: Names) -> list[PathBound]:
 
 def task_loop_bound(task: str, settings: Settings) -> int:
     """Rounds of a Task that loops without a Wait (definition.task_loops)."""
-    from .pipeline_settings import masking_invocations
+    from .pipeline_settings import masking_invocations, quarantine_invocations
 
     if task == "MaskData":
         return masking_invocations(settings)
+    if task == "Quarantine":
+        return quarantine_invocations(settings)
     raise ValueError(f"the definition loops on {task} without a known bound")
 
 
@@ -121,7 +123,8 @@ def _events_from(start: str, states: Mapping[str, Any]) -> int:
 
 
 def time_limit_problems(settings: Settings) -> list[tuple[str, str]]:
-    """(key path, message) for each time limit the longest path breaks; empty if none."""
+    """(key path, message) for each time limit the longest path breaks, or automatic recovery
+    (recovery_definition: its passes, their history and the lock between them); empty if none."""
     bounds = path_bounds(settings, config_names(settings))
     slowest = max(bounds, key=lambda b: b.seconds)
     busiest = max(bounds, key=lambda b: b.events)
@@ -146,7 +149,7 @@ def time_limit_problems(settings: Settings) -> list[tuple[str, str]]:
                 "poll_seconds or poll_growth_percent, or lower max_seconds",
             )
         )
-    return problems
+    return problems + recovery_definition.problems(settings, HISTORY_BUDGET)
 
 
 def describe(bound: PathBound, settings: Settings) -> str:

@@ -1,7 +1,9 @@
 """Deterministic Lambda packages: one zip per pipeline step, byte-identical for the same inputs.
 
 A step's zip holds `handlers/__init__.py`, `handlers/lib/**` and `handlers/<step>.py`; the
-database steps (`handlers.DATABASE_STEPS`; the handlers come from `bundled.handlers_dir()`) also hold the vendored PostgreSQL driver, the
+database steps (`handlers.DATABASE_STEPS`; the handlers come from `bundled.handlers_dir()`) also hold the vendored driver of the
+target's engine (pg8000 for Aurora PostgreSQL, PyMySQL for Aurora MySQL: one driver, never
+both, so a function imports only what its engine module needs), the
 configured CA bundle (`handlers/certs/ca-bundle.pem`) and, for `mask_data`, the post-restore SQL
 files (`handlers/sql/01_<name>.sql`, …); `verify` holds the restore drills' checks file
 (`drill.checks_sql`) as `handlers/sql/drill_checks.sql`. Entries are sorted, dated 1980-01-01, mode 0644, with
@@ -31,7 +33,7 @@ import sys
 import tempfile
 import time
 import zipfile
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -61,9 +63,10 @@ class Pin:
         return f"{self.name}=={self.version} --hash=sha256:{self.sha256}"
 
 
-# The database steps' runtime dependencies, closed under their own requirements (pip's
-# --require-hashes refuses to download anything not listed here). Keep the versions equal to
-# what the test environment has installed: the handlers are tested against those.
+# The database steps' runtime dependencies per engine, each closed under its own requirements
+# (pip's --require-hashes refuses to download anything not listed here). Keep the versions equal
+# to what the test environment has installed: the handlers are tested against those.
+POSTGRESQL, MYSQL = "aurora-postgresql", "aurora-mysql"
 VENDORED: tuple[Pin, ...] = (
     Pin("pg8000", "1.31.6", "1ffe27af94fa5b37ce6885b98d591dc75562ff076859bf50ca7729af59345a80"),
     Pin("scramp", "1.5.0", "8280608f568e81da9e9c9d69cac1331b836622d9b48bf5c5e400e16129c6d1fa"),
@@ -75,6 +78,12 @@ VENDORED: tuple[Pin, ...] = (
     ),
     Pin("six", "1.17.0", "4721f391ed90541fddacab5acf947aa0d3dc7d27b2e1e8eda2be8970586c3274"),
 )
+# Pure Python, no required dependencies: TLS comes from the runtime's ssl module, and with TLS
+# caching_sha2_password needs no RSA (the `rsa` extra is not needed).
+VENDORED_MYSQL: tuple[Pin, ...] = (
+    Pin("PyMySQL", "1.2.4", "e169bed906168fffd0088925f45b3df024c2775c6fd128da0df773d47c458840"),
+)
+VENDORED_BY_ENGINE: dict[str, tuple[Pin, ...]] = {POSTGRESQL: VENDORED, MYSQL: VENDORED_MYSQL}
 
 
 class PackagingError(ValueError):
@@ -162,21 +171,31 @@ class Packager:
     """Builds packages; reuses the wheel cache and keeps the vendored files in memory.
 
     `handlers_dir` is the `handlers` package directory to package (tests point it at a copy);
-    `pip` is the command that runs pip (tests replace it to simulate a failing download)."""
+    `pins`: per engine (or one list for every engine); `pip` is the command that runs pip
+    (tests replace it to simulate a failing download)."""
 
     def __init__(
         self,
         handlers_dir: Path | None = None,
         cache_dir: Path | None = None,
-        pins: Sequence[Pin] = VENDORED,
+        pins: Sequence[Pin] | Mapping[str, Sequence[Pin]] = VENDORED_BY_ENGINE,
         pip: Sequence[str] = (sys.executable, "-m", "pip"),
     ) -> None:
         self.handlers_dir = (handlers_dir or default_handlers_dir()).resolve()
         self.cache_dir = cache_dir or default_cache_dir()
-        self.pins = tuple(pins)
+        if isinstance(pins, Mapping):
+            self.pins_by_engine = {engine: tuple(p) for engine, p in pins.items()}
+        else:
+            self.pins_by_engine = {engine: tuple(pins) for engine in VENDORED_BY_ENGINE}
         self.pip = tuple(pip)
-        self._vendored: dict[tuple[str, str], dict[str, bytes]] = {}
+        self._vendored: dict[tuple[str, str, str], dict[str, bytes]] = {}
         self.vendor_seconds = 0.0
+
+    def pins(self, engine: str = POSTGRESQL) -> tuple[Pin, ...]:
+        try:
+            return self.pins_by_engine[engine]
+        except KeyError:
+            raise PackagingError(f"no database driver is pinned for engine {engine!r}") from None
 
     # --- the zip -----------------------------------------------------------------------
 
@@ -184,7 +203,8 @@ class Packager:
         files = self.handler_files(step)
         if step in database_steps():
             lam = settings.lambda_
-            files.update(self.vendored_files(lam.runtime, lam.architecture))
+            files.update(self.vendored_files(lam.runtime, lam.architecture,
+                                             settings.target.engine))
             if settings.database.ca_bundle is not None:
                 files[CA_BUNDLE_NAME] = _read(settings.database.ca_bundle)
             if step == "mask_data":
@@ -226,13 +246,16 @@ class Packager:
 
     # --- the vendored driver -------------------------------------------------------------
 
-    def vendored_files(self, runtime: str, architecture: str) -> dict[str, bytes]:
-        """Archive name → content of every file the pinned wheels install (bytecode excluded)."""
-        key = (runtime, architecture)
+    def vendored_files(
+        self, runtime: str, architecture: str, engine: str = POSTGRESQL
+    ) -> dict[str, bytes]:
+        """Archive name → content of every file the engine's pinned wheels install (bytecode
+        excluded)."""
+        key = (runtime, architecture, engine)
         if key not in self._vendored:
             started = time.perf_counter()
             files: dict[str, bytes] = {}
-            for wheel in self.wheels(runtime, architecture):
+            for wheel in self.wheels(runtime, architecture, engine):
                 for name, content in _wheel_files(wheel):
                     if name in files:
                         raise PackagingError(f"{name} is installed by two vendored wheels")
@@ -241,39 +264,43 @@ class Packager:
             self.vendor_seconds += time.perf_counter() - started
         return dict(self._vendored[key])
 
-    def wheel_dir(self, runtime: str, architecture: str) -> Path:
-        return self.cache_dir / f"{runtime}-{architecture}-{pins_key(self.pins)}"
+    def wheel_dir(self, runtime: str, architecture: str, engine: str = POSTGRESQL) -> Path:
+        return self.cache_dir / f"{runtime}-{architecture}-{pins_key(self.pins(engine))}"
 
-    def wheels(self, runtime: str, architecture: str) -> list[Path]:
-        """The pinned wheels for this runtime and architecture, downloaded once and reused."""
-        directory = self.wheel_dir(runtime, architecture)
+    def wheels(self, runtime: str, architecture: str, engine: str = POSTGRESQL) -> list[Path]:
+        """The engine's pinned wheels for this runtime and architecture, downloaded once and
+        reused."""
+        pins = self.pins(engine)
+        directory = self.wheel_dir(runtime, architecture, engine)
         if directory.is_dir():
-            found = self._verified(directory)
+            found = self._verified(directory, pins)
             if found is not None:
                 return found
             shutil.rmtree(directory, ignore_errors=True)  # damaged: fetch again
-        self._download(runtime, architecture, directory)
-        found = self._verified(directory)
+        self._download(runtime, architecture, directory, pins, engine)
+        found = self._verified(directory, pins)
         if found is None:
             raise PackagingError(f"the wheels downloaded into {directory} do not match the pins")
         return found
 
-    def _verified(self, directory: Path) -> list[Path] | None:
+    def _verified(self, directory: Path, pins: Sequence[Pin]) -> list[Path] | None:
         """One wheel per pin, each with the pinned hash; None when anything is off."""
         found = {_normalize(w.name.split("-", 1)[0]): w for w in directory.glob("*.whl")}
-        if sorted(found) != sorted(_normalize(p.name) for p in self.pins):
+        if sorted(found) != sorted(_normalize(p.name) for p in pins):
             return None
-        wheels = [found[_normalize(pin.name)] for pin in self.pins]
-        for pin, wheel in zip(self.pins, wheels, strict=True):
+        wheels = [found[_normalize(pin.name)] for pin in pins]
+        for pin, wheel in zip(pins, wheels, strict=True):
             if hashlib.sha256(wheel.read_bytes()).hexdigest() != pin.sha256:
                 return None
         return wheels
 
-    def _download(self, runtime: str, architecture: str, directory: Path) -> None:
+    def _download(
+        self, runtime: str, architecture: str, directory: Path, pins: Sequence[Pin], engine: str
+    ) -> None:
         directory.parent.mkdir(parents=True, exist_ok=True)
         with tempfile.TemporaryDirectory(dir=directory.parent, prefix=".download-") as tmp:
             requirements = Path(tmp) / "requirements.txt"
-            requirements.write_text("".join(p.requirement + "\n" for p in self.pins))
+            requirements.write_text("".join(p.requirement + "\n" for p in pins))
             wheels = Path(tmp) / "wheels"
             command = [
                 *self.pip,
@@ -299,11 +326,14 @@ class Packager:
                     command, capture_output=True, text=True, timeout=PIP_TIMEOUT_SECONDS
                 )
             except (OSError, subprocess.TimeoutExpired) as exc:
-                raise self._download_error(runtime, architecture, directory, str(exc)) from None
+                raise self._download_error(
+                    runtime, architecture, directory, str(exc), pins, engine
+                ) from None
             if result.returncode != 0:
                 reason = (result.stderr or result.stdout).strip().splitlines()
                 raise self._download_error(
-                    runtime, architecture, directory, " / ".join(reason[-3:]) or "no output"
+                    runtime, architecture, directory, " / ".join(reason[-3:]) or "no output",
+                    pins, engine,
                 )
             try:
                 wheels.rename(directory)  # atomic: a concurrent build may have won, keep its copy
@@ -312,11 +342,13 @@ class Packager:
                     raise
 
     def _download_error(
-        self, runtime: str, architecture: str, directory: Path, reason: str
+        self, runtime: str, architecture: str, directory: Path, reason: str,
+        pins: Sequence[Pin], engine: str,
     ) -> PackagingError:
-        pins = ", ".join(f"{p.name}=={p.version}" for p in self.pins)
+        listed = ", ".join(f"{p.name}=={p.version}" for p in pins)
+        driver = "MySQL" if engine == MYSQL else "PostgreSQL"
         return PackagingError(
-            f"cannot download the PostgreSQL driver for {runtime}/{architecture} ({pins}) with "
+            f"cannot download the {driver} driver for {runtime}/{architecture} ({listed}) with "
             f"pip: {reason}. The database functions need it; with no access to PyPI, put those "
             f"wheels into {directory} (or set {CACHE_ENV})."
         )

@@ -1,10 +1,14 @@
 """`aurora-restore demo`: the whole life cycle on a private, throw-away sandbox.
 
-With PostgreSQL (sandbox/postgres.py) the database steps run for real, and the demo shows a
-few production rows before the refresh and the same rows in the refreshed, masked target.
+With a database server for the env's engine (sandbox/postgres.py; sandbox/mysql.py for an
+aurora-mysql env: `demo --engine aurora-mysql`) the database steps run for real, and the demo
+shows a few production rows before the refresh and the same rows in the refreshed, masked
+target.
 It first shows the PII gate at work: production gains a column of e-mail addresses that no
 masking rule covers, the refresh stops before the swap (the target untouched), a rule is added
-to the demo's own copy of the config, and the next refresh goes through.
+to the demo's own copy of the config, and the next refresh goes through. Then the quarantine:
+production's outbound e-mail queue and its foreign server pointing at production, side by side
+in production and in the refreshed target (emptied, refused).
 With `--output json` it prints one document at the end (every phase's outcome).
 """
 
@@ -28,21 +32,28 @@ from ..operations import drills, runs
 from ..provisioning import engine
 from ..resources import available_steps
 from ..sandbox import control as sandbox
+from ..sandbox.databases import SandboxDatabase, for_engine, missing_note
+from ..sandbox.mysql import ENV as MYSQL_ENV
 from ..sandbox.postgres import ENV as POSTGRES_ENV
 from .app import App, CommandFailure
 from .output import LiveRun, Rows, audit_table, change_rows, rto_table, step_summary, summary_line
 
 
 @contextmanager
-def private_sandbox(keep: bool, postgres: str | None) -> Iterator[sandbox.Sandbox]:
+def private_sandbox(
+    keep: bool, postgres: str | None, mysql: str | None = None
+) -> Iterator[sandbox.Sandbox]:
     """A sandbox of our own (its own state dir), so a user's running sandbox is untouched.
     Its directory goes with it, unless the sandbox is kept or the demo failed (then its log
     is the evidence: CommandFailure says where it is)."""
-    saved = {k: os.environ.get(k) for k in ("AURORA_RESTORE_SANDBOX_DIR", POSTGRES_ENV)}
+    saved = {k: os.environ.get(k)
+             for k in ("AURORA_RESTORE_SANDBOX_DIR", POSTGRES_ENV, MYSQL_ENV)}
     directory = tempfile.mkdtemp(prefix="aurora-restore-demo-")
     os.environ["AURORA_RESTORE_SANDBOX_DIR"] = directory
     if postgres is not None:
         os.environ[POSTGRES_ENV] = postgres
+    if mysql is not None:
+        os.environ[MYSQL_ENV] = mysql
     failed = False
     try:
         box, _ = sandbox.start()
@@ -65,11 +76,12 @@ def private_sandbox(keep: bool, postgres: str | None) -> Iterator[sandbox.Sandbo
                 os.environ[key] = value
 
 
-def run_demo(app: App, keep: bool, postgres: str | None = None) -> None:
+def run_demo(app: App, keep: bool, postgres: str | None = None, mysql: str | None = None) -> None:
     out = app.out
     began = time.monotonic()
-    doc: dict[str, Any] = {"command": "demo", "env": app.env}
-    with private_sandbox(keep, postgres) as box:
+    engine_name = app.settings.target.engine
+    doc: dict[str, Any] = {"command": "demo", "env": app.env, "engine": engine_name}
+    with private_sandbox(keep, postgres, mysql) as box:
         out.info(f"[bold]1/7 sandbox[/bold] on {box.url} (a moto server: one fake AWS account)")
         out.info(f"    {box.database_line}")
         doc["sandbox"] = {"url": box.url, "database": box.database_line}
@@ -80,9 +92,14 @@ def run_demo(app: App, keep: bool, postgres: str | None = None) -> None:
         seeded = seed(ctx)
         out.rows(change_rows("Seed", seeded, with_arn=False))
         doc["seed"] = [c.to_json() for c in seeded]
-        if box.postgres is not None:
+        box = sandbox.find() or box  # read again: an aurora-mysql cluster started MySQL
+        database = for_engine(box, engine_name)
+        if database is not None:
+            if database.engine != "aurora-postgresql":
+                out.info(f"    {box.database_line}")
+                doc["sandbox"]["database"] = box.database_line
             source = ctx.settings.source.cluster_id
-            before = _sample(box, source)
+            before = database.sample(source)
             out.rows(_rows_table(f"Production data ({source}), before the refresh", before))
 
         out.info("[bold]3/7 setup[/bold]: every step of the guide, idempotent")
@@ -94,8 +111,8 @@ def run_demo(app: App, keep: bool, postgres: str | None = None) -> None:
             raise CommandFailure("; ".join(report.failures) or "setup did not complete")
 
         queue_url = _listen_to_topic(ctx)
-        if box.postgres is not None:
-            ctx = _pii_gate_story(app, box, ctx, doc)
+        if database is not None:
+            ctx = _pii_gate_story(app, database, ctx, doc)
         out.info("[bold]4/7 run[/bold]: refresh the target from the newest snapshot")
         started = runs.start(ctx, None)
         out.info(f"operation {started['operation_id']}")
@@ -110,15 +127,18 @@ def run_demo(app: App, keep: bool, postgres: str | None = None) -> None:
         trail = runs.audit_trail(ctx, started["operation_id"])
         out.rows(audit_table("Audit trail", trail))
         doc["audit"] = trail
-        if box.postgres is not None:
+        if database is not None:
             target = ctx.settings.target.cluster_id
-            after = _sample(box, target)
+            after = database.sample(target)
             out.rows(_rows_table(f"Refreshed target ({target}), after masking", after))
             for line in _database_story(trail):
                 out.print(line)
-            doc["database"] = {"before": before, "after": after}
+            effects = {"production": database.side_effects(ctx.settings.source.cluster_id),
+                       "target": database.side_effects(target)}
+            out.rows(_side_effects_table(effects, ctx.settings.source.cluster_id, target))
+            doc["database"] = {"before": before, "after": after, "side_effects": effects}
         else:
-            out.print(f"[dim]database steps SKIPPED: {box.postgres_note}[/dim]")
+            out.print(f"[dim]database steps SKIPPED: {missing_note(box, engine_name)}[/dim]")
         notifications = _received(ctx, queue_url)
         for message in notifications:
             out.print(f"[bold]SNS[/bold] {message.get('Subject')}")
@@ -156,18 +176,18 @@ def run_demo(app: App, keep: bool, postgres: str | None = None) -> None:
 
 
 NEW_COLUMN = "referral_email"
-NEW_RULE = f"public.customers.{NEW_COLUMN}"
 
 
-def _pii_gate_story(app: App, box: sandbox.Sandbox, ctx: Any, doc: dict[str, Any]) -> Any:
+def _pii_gate_story(app: App, database: SandboxDatabase, ctx: Any, doc: dict[str, Any]) -> Any:
     """Production gains a personal column no rule covers: the gate stops the refresh before
     the swap; with a rule added (to the demo's own copy of the config) setup deploys it.
     Returns the context of the amended config."""
     out = app.out
     source, target = ctx.settings.source.cluster_id, ctx.settings.target.cluster_id
+    new_rule = f"{database.schema(ctx.settings.database.name)}.customers.{NEW_COLUMN}"
     out.info(f"[bold]the PII gate[/bold]: production gained a column last week "
-             f"({NEW_RULE}, e-mail addresses) and no masking rule covers it yet")
-    _add_production_column(box, ctx)
+             f"({new_rule}, e-mail addresses) and no masking rule covers it yet")
+    _add_production_column(database, ctx)
     before = _cluster_identity(ctx, target)
     started = runs.start(ctx, None)
     with LiveRun(out) as live:
@@ -177,11 +197,11 @@ def _pii_gate_story(app: App, box: sandbox.Sandbox, ctx: Any, doc: dict[str, Any
     out.print(f"[red]refresh {view.status}[/red] at {failure['step']} ({failure['error']}), "
               f"before the swap: {escape(str(failure['message']))}")
     out.print(f"the target {target} was not touched: {'yes' if untouched else 'NO'}")
-    amended = _config_with_rule(app, NEW_RULE, "email")
+    amended = _config_with_rule(app, new_rule, "email")
     app2 = App(dataclasses.replace(app.options, config_dir=amended))
     ctx2 = app2.context()
     report = engine.setup(ctx2, ["state-machine"], False, out.debug)
-    out.print(f"rule added ({NEW_RULE}: email, in {amended}/dev.yaml) and deployed: "
+    out.print(f"rule added ({new_rule}: email, in {amended}/{app.env}.yaml) and deployed: "
               f"{summary_line(report.changes)}; refresh again")
     doc["pii_gate"] = {"operation_id": started["operation_id"], "status": view.status,
                        "target_untouched": untouched, "source": source}
@@ -195,17 +215,10 @@ def _cluster_identity(ctx: Any, cluster_id: str) -> tuple[str, str]:
     return str(found.get("DbClusterResourceId")), str(found.get("ClusterCreateTime"))
 
 
-def _add_production_column(box: sandbox.Sandbox, ctx: Any) -> None:
+def _add_production_column(database: SandboxDatabase, ctx: Any) -> None:
     """A new column in production, then the nightly snapshot that carries it."""
-    assert box.postgres is not None
     source = ctx.settings.source
-    conn = box.postgres.connect(box.postgres.database(source.cluster_id))
-    try:
-        conn.run(f"ALTER TABLE public.customers ADD COLUMN IF NOT EXISTS {NEW_COLUMN} text")
-        conn.run(f"UPDATE public.customers c SET {NEW_COLUMN} = r.email FROM public.customers r "
-                 "WHERE r.id = c.id % 24 + 1")
-    finally:
-        conn.close()
+    database.add_column(source.cluster_id, NEW_COLUMN)
     rds = ctx.clients.get("rds", source.region)
     rds.create_db_cluster_snapshot(DBClusterIdentifier=source.cluster_id,
                                    DBClusterSnapshotIdentifier=f"{source.cluster_id}-nightly")
@@ -226,22 +239,34 @@ def _config_with_rule(app: App, column: str, transformer: str) -> Path:
 def _checks(summary: dict[str, Any]) -> str:
     verification = summary.get("verification") or {}
     if verification.get("skipped"):
-        return "database checks skipped: no PostgreSQL"
+        return f"database checks skipped: {verification['skipped']}"
     return (
         f"{verification.get('tables_ok', 0)} tables, "
         f"{verification.get('checks_ok', 0)} SQL checks"
     )
 
 
-def _sample(box: sandbox.Sandbox, cluster_id: str) -> list[list[str]]:
-    from ..sandbox.data import sample
+def _side_effects_table(effects: dict[str, dict[str, Any]], source: str, target: str) -> Rows:
+    """Production's side effects: in production, and quarantined in the refreshed target
+    (PostgreSQL's foreign server, MySQL's scheduled event)."""
+    def link(found: dict[str, Any]) -> str:
+        if "event" in found:
+            event = found["event"]
+            if not event:
+                return "none"
+            return f"{event['name']} ({'enabled' if event['enabled'] else 'disabled'})"
+        server = found.get("foreign_server")
+        if not server:
+            return "none"
+        return f"→ {server['host']} ({server['user_mappings']} user mapping(s))"
 
-    assert box.postgres is not None
-    conn = box.postgres.connect(box.postgres.database(cluster_id))
-    try:
-        return sample(conn)
-    finally:
-        conn.close()
+    mysql = "event" in effects["production"]
+    rows = [[name, str(e["outbound_email"]), escape(link(e))]
+            for name, e in ((f"production ({source})", effects["production"]),
+                            (f"refreshed target ({target})", effects["target"]))]
+    column = "scheduled event" if mysql else "foreign server"
+    return Rows("The quarantine: production's side effects", ["database", "queued e-mails",
+                column], rows, fold=(column,))
 
 
 def _rows_table(title: str, rows: list[list[str]]) -> Rows:
@@ -257,6 +282,7 @@ def _database_story(trail: list[dict[str, Any]]) -> list[str]:
     users = details.get("reset-app-users", {}).get("users", [])
     masking = details.get("mask-data", {})
     scan = details.get("scan-pii", {})
+    quarantined = details.get("quarantine", {})
     verify = details.get("verify", {})
     tables = masking.get("tables") or {}
     return [
@@ -268,6 +294,12 @@ def _database_story(trail: list[dict[str, Any]]) -> list[str]:
         f"PII gate passed: {scan.get('tables', 0)} tables, {scan.get('columns_scanned', 0)} "
         f"columns, {scan.get('rows_sampled', 0)} rows sampled, {scan.get('uncovered', 0)} "
         "personal column(s) without a rule",
+        "quarantined: " + "; ".join(
+            [f"rule {name}" + (f" ({r['rows']} rows)" if r.get("rows") else "")
+             for name, r in (quarantined.get("rules") or {}).items()]
+            + [item for b in (quarantined.get("builtins") or {}).values()
+               for item in b.get("done", [])]) + f"; {len(quarantined.get('checks_passed') or [])}"
+        " checks passed",
         f"verified as {verify.get('user', '-')}: {verify.get('tables_ok', 0)} of "
         f"{verify.get('tables_checked', 0)} expected tables present with their rows",
     ]

@@ -264,7 +264,7 @@ def change_rows(title: str, changes: Sequence[Change], with_arn: bool) -> Rows:
     return listing
 
 
-CHECK_STYLE = {"pass": "green", "fail": "bold red", "not checkable": "yellow"}
+CHECK_STYLE = {"pass": "green", "fail": "bold red", "not checkable": "yellow", "warn": "yellow"}
 
 
 def checks_table(title: str, checks: Sequence[Any]) -> Rows:
@@ -554,6 +554,18 @@ def masking_plan_rows(title: str, plans: Sequence[Any]) -> Rows:
     for table in plans:
         for rule in table.rules:
             listing.rows.append([table.table, rule["column"], rule["transformer"]])
+    return listing
+
+
+def quarantine_plan_rows(title: str, plan: Any) -> Rows:
+    """quarantine plan: one row per declared rule, then one per built-in check."""
+    listing = Rows(title, ["kind", "name", "what it does", "on failure"], fold=("what it does",))
+    for rule in plan.rules:
+        listing.rows.append(["rule", rule.name, f"{len(rule.sql)} statement(s), then its check; "
+                             f"runs {rule.runs}", "no swap"])
+    for check in plan.builtins:
+        listing.rows.append(["built-in", check.name, check.does,
+                             "no swap" if check.fails_the_run else "listed in the report"])
     return listing
 
 

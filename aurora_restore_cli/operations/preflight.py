@@ -43,6 +43,7 @@ def preflight(
     from . import preflight_access as access
     from .preflight_network import network
     from .preflight_notify import topic_key
+    from .preflight_quotas import iam_auth, quotas
     from .preflight_runs import in_flight
     from .preflight_source import restore_path
 
@@ -71,6 +72,10 @@ def preflight(
     if not drill:
         say("target")
         checks += target(ctx, document, cluster)
+        checks += iam_auth(ctx, cluster)
+    say("RDS quotas")
+    copied = None if snapshot is None else bool(access.copy_needed(ctx, snapshot))
+    checks += quotas(ctx, document["settings"], None if drill else cluster, copied)
     say("network")
     checks += network(ctx)
     checks += database_steps(ctx)

@@ -158,6 +158,12 @@ def planned_requests(
             fix=INSTANCE_FIX.format(target=target_id),
         ),
         Request("rds", "rds:DeleteDBCluster", (old,), plan.env),
+        # settings parity: the old target's settings on the staging cluster and its instances
+        Request("rds", "rds:AddRoleToDBCluster", (staging,), plan.env),
+        Request("rds", "rds:ModifyDBInstance", (plan.instance,)),
+        Request("rds", "rds:RebootDBInstance", (plan.instance,)),
+        Request("rds", "rds:DescribeDBClusterEndpoints", ("*",)),
+        Request("rds", "rds:DescribeAccountAttributes", ("*",)),  # the quotas, before a copy
     ]
     if settings.target.final_snapshot:
         final = plan.arns.rds(f"cluster-snapshot:{naming.final_snapshot_id(target_id, OPERATION)}")
@@ -194,6 +200,11 @@ def planned_drill_requests(
     if plan.copied:
         requests.append(Request("rds", "rds:DeleteDBClusterSnapshot", (plan.copy,), plan.env))
     return requests + _key_requests(ctx, snapshot, key_arns, plan.copied, chosen)
+
+
+def copy_needed(ctx: Context, snapshot: dict[str, Any]) -> list[str]:
+    """Why the chosen snapshot is copied before the restore (empty: restored in place)."""
+    return _copy_needed(ctx, snapshot)
 
 
 def _copy_needed(ctx: Context, snapshot: dict[str, Any]) -> list[str]:

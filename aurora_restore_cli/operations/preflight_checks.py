@@ -13,6 +13,7 @@ from types import ModuleType
 from .. import bundled
 
 PASS, FAIL, NOT_CHECKABLE = "pass", "fail", "not checkable"
+WARN = "warn"  # passes, but says what the user must do (e.g. after a refresh)
 IN_SANDBOX = "not checkable in the sandbox"
 OPERATION = "preflight"  # a stand-in operation id for the ids a run derives
 

@@ -15,6 +15,7 @@ from typing import Any
 
 from ..bundled import deployed_functions
 from ..config.settings import Settings
+from ..contract import recovery_definition
 from ..contract.pipeline_settings import (
     drill_settings,
     pipeline_settings,
@@ -38,6 +39,9 @@ def render(settings: Settings) -> dict[str, Any]:
         "definitions": {
             names.state_machine: json.loads(render_definition(settings, names)),
             names.drill_state_machine: json.loads(render_drill_definition(settings, names)),
+            names.recovery_state_machine: json.loads(
+                recovery_definition.render(settings, names)
+            ),
         },
         "settings": {**pipeline_settings(settings, names), "drill": drill_settings(settings)},
         "functions": {

@@ -47,8 +47,26 @@ def _time_limits(settings: Settings, names: Names) -> str:
     )
 
 
+def _parity(settings: Settings, names: Names) -> str:
+    """Which of the old target's settings a refresh carries over, and which the config pins."""
+    from ..bundled import handler_lib
+
+    fields = handler_lib("parity_fields")
+    pinned = {field for field, key in fields.PINNABLE.items() if key in settings.parity.pin}
+    if settings.target.strategy != "swap":
+        return ("settings parity: none (strategy replace deletes the old target before the "
+                "restore): the config's target settings apply")
+    values = {key: getattr(settings.target, key.split(".", 1)[1], None)
+              for key in settings.parity.pin}
+    shown = ", ".join(f"{k} ({v})" for k, v in values.items()) or "nothing"
+    carried = [f for f in fields.FIELDS if f not in pinned]
+    return (f"settings parity: the old target's {', '.join(carried)} are carried over; "
+            f"pinned to the config (parity.pin): {shown}; deletion protection follows "
+            "target.deletion_protection")
+
+
 def checks() -> list[Check]:
-    found: list[Check] = [_config, _time_limits]
+    found: list[Check] = [_config, _time_limits, _parity]
     try:
         from ..resources.state_machine import validate_offline as definition_check
     except ImportError:
@@ -67,6 +85,12 @@ def checks() -> list[Check]:
         pass
     else:
         found.append(schedule_check)
+    try:
+        from ..resources.events import validate_offline as recovery_check
+    except ImportError:
+        pass
+    else:
+        found.append(recovery_check)
     try:
         from ..resources.drill.step import validate_offline as drill_check
     except ImportError:

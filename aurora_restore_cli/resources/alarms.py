@@ -2,11 +2,13 @@
 treats missing data as not breaching (no executions is not a problem) and is tagged.
 
 What pages: a pipeline execution that failed (the guide's alarm), timed out or was aborted
-(AWS/States metrics of the state machine), and an error of a function the state machine does
-not run — the recovery function, the safety net after a timeout or an abort. Errors of the
-pipeline's own steps do not page: Lambda's `Errors` counts every failed invocation, including
-those the state machine retries by design (DatabaseLoginFailed right after the password
-reset, DatabaseUnreachable, TransientError), so a run that succeeds would page. A step that
+(AWS/States metrics of the state machine), an error of a function the state machine does
+not run — the recovery function, the safety net after a timeout or an abort — and automatic
+recovery that gave up (its state machine's executions that failed: the GaveUp state, after
+the last pass) or timed out (docs/recovery.md). Errors of the pipeline's own steps do not
+page: Lambda's `Errors` counts every failed invocation, including those the state machine
+retries by design (DatabaseLoginFailed right after the password reset, DatabaseUnreachable,
+TransientError), so a run that succeeds would page. A step that
 keeps failing past its retries ends the execution in its Fail state (every Catch leads there,
 after the undo), which `ExecutionsFailed` reports — once per run, naming the run.
 
@@ -33,6 +35,7 @@ RETRIED_ERRORS = "a pipeline step's errors page nobody (retried by design): remo
 # What the alarms notify and watch; a function's alarm needs only the topic and the functions.
 DEPENDS_ON = ("topic", "lambdas", "state-machine")
 FUNCTION_ALARM_DEPENDS_ON = ("topic", "lambdas")
+RECOVERY_ALARM_DEPENDS_ON = ("topic", "events")  # automatic recovery's state machine
 DESCRIBE_BATCH = 100  # describe_alarms accepts at most 100 names
 # Compared field by field; a field we do not set must be absent (None) on the alarm.
 COMPARED = (
@@ -111,6 +114,7 @@ def resources(ctx: Context) -> list[Resource[Any]]:
         ),
     ]
     requests += [function_errors(ctx, step) for step in recovery_functions()]
+    requests += recovery_alarms(ctx)
     # The pipeline steps' error alarms of earlier versions: removed when found (see above).
     retired = [function_errors(ctx, step) for step in handler_steps()]
     alarm_names = [r["AlarmName"] for r in (*requests, *retired)]
@@ -120,12 +124,46 @@ def resources(ctx: Context) -> list[Resource[Any]]:
         alarm = Alarm(ctx, request, reader)
         if request["Namespace"] == "AWS/Lambda":
             alarm.depends_on = FUNCTION_ALARM_DEPENDS_ON
+        elif request["Dimensions"][0]["Value"] == names.recovery_state_machine_arn:
+            alarm.depends_on = RECOVERY_ALARM_DEPENDS_ON
         alarms.append(alarm)
     for request in retired:
         gone = RemovedAlarm(ctx, request, reader, RETRIED_ERRORS)
         gone.depends_on = ()
         alarms.append(gone)
     return alarms
+
+
+def recovery_alarms(ctx: Context) -> list[dict[str, Any]]:
+    """Automatic recovery gave up (`aurora-restore-recovery-gave-up-<env>`: its executions
+    that ended in GaveUp, ExecutionsFailed) or ran out of time (`recovery-timeouts`): the run
+    is not recovered and its lock may still be held; someone must look (`recover`)."""
+    names = ctx.names
+    machine = [{"Name": "StateMachineArn", "Value": names.recovery_state_machine_arn}]
+    # One is enough, whatever the thresholds of the pipeline's alarms: each is a run left
+    # unrecovered.
+    return [
+        alarm_request(
+            ctx,
+            names.alarm("recovery-gave-up"),
+            "Aurora restore: automatic recovery gave up (a run is not recovered; run "
+            "`aurora-restore recover OPERATION_ID`)",
+            "AWS/States",
+            "ExecutionsFailed",
+            machine,
+            1,
+        ),
+        alarm_request(
+            ctx,
+            names.alarm("recovery-timeouts"),
+            "Aurora restore: automatic recovery timed out (a run is not recovered; run "
+            "`aurora-restore recover OPERATION_ID`)",
+            "AWS/States",
+            "ExecutionsTimedOut",
+            machine,
+            1,
+        ),
+    ]
 
 
 def function_errors(ctx: Context, step: str) -> dict[str, Any]:

@@ -1,13 +1,22 @@
-"""The EventBridge rule that starts recovery: `aurora-restore-recovery-<env>`.
+"""Setup step `events`: what recovers timed-out, aborted and failed runs by itself.
 
 Step Functions runs no Catch when an execution ends TIMED_OUT or ABORTED, so the pipeline's
-failure path never runs then. This rule matches "Step Functions Execution Status Change"
-events of this env's state machine with status TIMED_OUT, ABORTED or FAILED (a safety net for
-a failure path that could not finish) and invokes the recovery function
-`aurora-restore-recover-execution-<env>` (handlers/recover_execution.py), which undoes the run,
-records FAILED, releases the lock and notifies.
+failure path never runs then. The rule `aurora-restore-recovery-<env>` matches "Step Functions
+Execution Status Change" events of this env's state machines (the refresh's and the restore
+drills') with status TIMED_OUT, ABORTED or FAILED (a safety net for a failure path that could
+not finish) and invokes the recovery function `aurora-restore-recover-execution-<env>`
+(handlers/recover_execution.py). The function starts automatic recovery: an execution of the
+state machine `aurora-restore-recovery-<env>` (recovery_machine.py) named after the operation
+id — so a second event for the same run starts nothing — that runs the function's undo passes
+until the run is recovered, at most the config's number of passes (then it fails: the alarm
+`recovery-gave-up` pages).
 
-One resource: the rule (tagged at creation), its single target and the function's
+Why the rule invokes the function rather than the state machine: an EventBridge rule's Step
+Functions target cannot name the execution (PutTargets has no such parameter), so two
+deliveries of one event would start two recoveries; StartExecution by name makes it once.
+
+Resources, in order: the recovery state machine's log group and the state machine (its role is
+the `roles` step's), then the rule (tagged at creation), its single target and the function's
 resource-policy statement that lets `events.amazonaws.com` invoke it, only from this rule
 (`AWS:SourceArn`). The function itself belongs to the `lambdas` step.
 """
@@ -21,14 +30,18 @@ from functools import partial
 from typing import Any
 
 from ..bundled import recovery_functions
+from ..config.settings import Settings
+from ..contract import recovery_definition
 from ..contract.naming import Names
+from . import recovery_machine
 from .base.changes import Difference, document_diff, scalar, tags_difference
 from .base.resource import Context, Resource, concurrently, tag_dict, tag_differences, tag_list
 
 STEP = "events"
-# The function it invokes (and grants itself permission on); the state machine it watches is
-# only named in the pattern, so the rule is made alongside it.
-DEPENDS_ON = ("lambdas",)
+# The function the rule invokes (and grants itself permission on) and the recovery state
+# machine runs, and the recovery state machine's role; the state machines the rule watches are
+# only named in its pattern, so the rule is made alongside them.
+DEPENDS_ON = ("roles", "lambdas")
 STATUSES = ("ABORTED", "FAILED", "TIMED_OUT")
 TARGET_ID = "recover-execution"
 STATEMENT_ID = "aurora-restore-recovery-rule"
@@ -60,7 +73,16 @@ def event_pattern(names: Names) -> dict[str, Any]:
 
 
 def resources(ctx: Context) -> list[Resource[Any]]:
-    return [RecoveryRule(ctx)]
+    log_group, machine = recovery_machine.resources(ctx)
+    log_group.depends_on = ()  # a log group needs nothing
+    rule = RecoveryRule(ctx)
+    rule.after = (machine,)  # what the function starts on the rule's events exists first
+    return [log_group, machine, rule]
+
+
+def validate_offline(settings: Settings, names: Names) -> str:
+    """For `aurora-restore validate`: automatic recovery's definition and pass bound."""
+    return recovery_definition.summary(settings, names)
 
 
 @dataclass(frozen=True)

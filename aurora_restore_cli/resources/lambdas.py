@@ -233,18 +233,26 @@ class Function(Resource[FunctionState]):
         """Every configuration field we own, as update_function_configuration takes them."""
         return configuration(self.ctx.settings, self.ctx.names, self.step, self.ctx.sandbox)
 
-    def _configuration_differences(self, current: FunctionState) -> dict[str, Any]:
-        desired = self._configuration()
-        vpc = desired["VpcConfig"]
-        actual = {
+    @staticmethod
+    def _actual(current: FunctionState) -> dict[str, Any]:
+        """The configuration fields we own, as the function has them."""
+        return {
             "Runtime": current.runtime,
             "Handler": current.handler,
             "Role": current.role,
             "MemorySize": current.memory,
             "Timeout": current.timeout,
             "Environment": {"Variables": current.environment},
+            "VpcConfig": {"SubnetIds": sorted(current.subnet_ids),
+                          "SecurityGroupIds": sorted(current.security_group_ids)},
         }
-        changed = {k: v for k, v in desired.items() if k in actual and actual[k] != v}
+
+    def _configuration_differences(self, current: FunctionState) -> dict[str, Any]:
+        desired = self._configuration()
+        vpc = desired["VpcConfig"]
+        actual = self._actual(current)
+        changed = {k: v for k, v in desired.items()
+                   if k in actual and k != "VpcConfig" and actual[k] != v}
         if (current.subnet_ids, current.security_group_ids) != (
             frozenset(vpc["SubnetIds"]),
             frozenset(vpc["SecurityGroupIds"]),
@@ -265,16 +273,7 @@ class Function(Resource[FunctionState]):
 
     def values(self, current: FunctionState, differences: list[str]) -> list[Difference]:
         desired = self._configuration()
-        actual = {
-            "Runtime": current.runtime,
-            "Handler": current.handler,
-            "Role": current.role,
-            "MemorySize": current.memory,
-            "Timeout": current.timeout,
-            "Environment": {"Variables": current.environment},
-            "VpcConfig": {"SubnetIds": sorted(current.subnet_ids),
-                          "SecurityGroupIds": sorted(current.security_group_ids)},
-        }
+        actual = self._actual(current)
         found: list[Difference] = []
         if "code" in differences:
             found.append(scalar("code (CodeSha256)", current.code_sha256, self.package().sha256))

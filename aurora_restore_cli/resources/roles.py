@@ -1,5 +1,5 @@
-"""The three IAM roles of the guide: `aurora-restore-<kind>-role-<env>` for the Lambda
-functions, the state machine and the DBAs. Documents come from `documents/policies/` (pure).
+"""The IAM roles: the guide's three, `aurora-restore-<kind>-role-<env>` for the Lambda
+functions, the state machine and the DBAs, and automatic recovery's state machine's. Documents come from `documents/policies/` (pure).
 
 Trust and inline policies are compared as parsed, normalised documents (IAM returns them
 URL-encoded; single strings and one-element lists are the same thing; order of statements and
@@ -30,6 +30,7 @@ DESCRIPTIONS = {
     "lambda": "aurora-restore {env}: execution role of the pipeline's Lambda functions",
     "stepfunctions": "aurora-restore {env}: role of the pipeline state machine",
     "dba": "aurora-restore {env}: DBAs read the audit trail and secrets, start/stop refreshes",
+    "recovery": "aurora-restore {env}: role of automatic recovery's state machine",
 }
 
 

@@ -49,7 +49,7 @@ DEFAULT_KEYS = ("aws/secretsmanager", "alias/aws/secretsmanager")
 MASTER_PASSWORD_LENGTH = (8, 128)
 MASTER_PASSWORD_FORBIDDEN = '/@" '
 
-WHICH = ("master", "app")
+WHICH = ("master", "app", "masking")
 
 
 class SecretValueError(ValueError):
@@ -397,18 +397,31 @@ def validate_document(which: str, document: Any, settings: Settings) -> list[str
         return [f"unknown secret {which!r}; expected one of {', '.join(WHICH)}"]
     if not isinstance(document, dict):
         return ["the value must be a JSON object"]
-    check = _check_master if which == "master" else _check_app
+    check = {"master": _check_master, "app": _check_app, "masking": _check_masking}[which]
     return check(document, settings)
 
 
+def _check_masking(document: dict[str, Any], settings: Settings) -> list[str]:
+    """{"key": "<hex>"}: at least 32 bytes. A new key changes every masked value (rotation)."""
+    key = document.get("key")
+    if set(document) != {"key"} or not isinstance(key, str):
+        return ['expected {"key": "<at least 64 hex characters>"}']
+    try:
+        raw = bytes.fromhex(key)
+    except ValueError:
+        return ["key: expected hex characters"]
+    return [] if len(raw) >= 32 else ["key: at least 32 bytes (64 hex characters)"]
+
+
 def set_secret_value(ctx: Context, which: str, document: dict[str, Any]) -> str:
-    """Store `document` as the new current value of this env's `which` secret ("master" or
-    "app"); returns the new version id. Refuses an invalid shape, and a secret that is
+    """Store `document` as the new current value of this env's `which` secret ("master", "app"
+    or "masking"); returns the new version id. Refuses an invalid shape, and a secret that is
     missing, scheduled for deletion, or not ours. Never echoes the value."""
     problems = validate_document(which, document, ctx.settings)
     if problems:
         raise SecretValueError(f"invalid {which} secret value: " + "; ".join(problems))
-    name = ctx.names.master_secret if which == "master" else ctx.names.app_secret
+    name = {"master": ctx.names.master_secret, "app": ctx.names.app_secret,
+            "masking": ctx.names.masking_secret}[which]
     sm = ctx.clients.get("secretsmanager")
     try:
         found = sm.describe_secret(SecretId=name)

@@ -1,7 +1,8 @@
 """Start, find and stop the embedded sandbox (a moto server process that outlives commands).
 
 State lives in `$AURORA_RESTORE_SANDBOX_DIR` (default `~/.cache/aurora-restore`): a JSON file
-with the server's pid and port and its PostgreSQL (or why there is none), and the logs.
+with the server's pid and port, its PostgreSQL (or why there is none) and, once an aurora-mysql
+cluster made it start, its MySQL (or why there is none), and the logs.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .mysql import MySQLServer
 from .postgres import PostgresServer, process_alive
 
 START_TIMEOUT = 30.0
@@ -34,6 +36,8 @@ class Sandbox:
     port: int
     postgres: PostgresServer | None = field(default=None, repr=False)
     postgres_note: str | None = None  # why there is no database (steps are skipped)
+    mysql: MySQLServer | None = field(default=None, repr=False)
+    mysql_note: str | None = None  # why there is no MySQL (None also: not needed yet)
 
     @property
     def url(self) -> str:
@@ -43,18 +47,38 @@ class Sandbox:
     def database_line(self) -> str:
         """One line for people: where the database steps run, or why they are skipped."""
         if self.postgres is not None:
-            return f"database steps run on a {self.postgres.describe()}"
-        return f"no PostgreSQL ({self.postgres_note}): the database steps are skipped"
+            line = f"database steps run on a {self.postgres.describe()}"
+        else:
+            line = f"no PostgreSQL ({self.postgres_note}): the database steps are skipped"
+        if self.mysql is not None:
+            line += f"; aurora-mysql ones on a {self.mysql.describe()}"
+        elif self.mysql_note:
+            line += f"; no MySQL ({self.mysql_note}): aurora-mysql database steps are skipped"
+        return line
 
 
 def _from_state(data: dict[str, Any]) -> Sandbox:
-    postgres = data.get("postgres")
+    postgres, mysql = data.get("postgres"), data.get("mysql")
     return Sandbox(
         int(data["pid"]),
         int(data["port"]),
         PostgresServer.from_json(postgres) if isinstance(postgres, dict) else None,
         data.get("postgres_note"),
+        MySQLServer.from_json(mysql) if isinstance(mysql, dict) else None,
+        data.get("mysql_note"),
     )
+
+
+# A real account's settings in the user's shell mean nothing to the sandbox, and a profile that
+# does not exist on this machine would stop the server's own botocore at start.
+REAL_ACCOUNT_VARIABLES = ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_SESSION_TOKEN",
+                          "AWS_SECURITY_TOKEN", "AWS_ROLE_ARN", "AWS_WEB_IDENTITY_TOKEN_FILE")
+
+
+def server_environment() -> dict[str, str]:
+    """The sandbox server's environment: fake credentials, none of a real account's."""
+    env = {k: v for k, v in os.environ.items() if k not in REAL_ACCOUNT_VARIABLES}
+    return {**env, "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
 
 
 def state_dir() -> Path:
@@ -94,6 +118,10 @@ def _forget(box: Sandbox) -> None:
         from .postgres import stop as stop_postgres
 
         stop_postgres(box.postgres)
+    if box.mysql is not None:
+        from .mysql import stop as stop_mysql
+
+        stop_mysql(box.mysql)
     _state_file().unlink(missing_ok=True)
 
 
@@ -114,7 +142,7 @@ def start() -> tuple[Sandbox, bool]:
             stdout=log,
             stderr=log,
             start_new_session=True,
-            env={**os.environ, "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"},
+            env=server_environment(),
         )
     deadline = time.monotonic() + START_TIMEOUT
     while time.monotonic() < deadline:

@@ -104,6 +104,13 @@ def install(
             LambdaSimpleBackend.invoke = _routed_invoke  # type: ignore[method-assign]
 
 
+def extend_environment(values: Mapping[str, str]) -> None:
+    """Add to what every call gets (the sandbox's MySQL, once it has started)."""
+    global _extra_env
+    with _state_lock:
+        _extra_env = {**_extra_env, **values}
+
+
 def uninstall() -> None:
     """Restore moto's own invoke."""
     from moto.awslambda_simple.models import LambdaSimpleBackend

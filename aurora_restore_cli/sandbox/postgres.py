@@ -19,15 +19,12 @@ Each sandbox cluster is one database on that server, named after the cluster id
 from __future__ import annotations
 
 import contextlib
-import datetime
 import glob
-import ipaddress
 import logging
 import os
 import secrets
 import shutil
 import signal
-import socket
 import ssl
 import subprocess
 import tempfile
@@ -36,6 +33,13 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
+
+from .local_servers import certificates as _certificates
+from .local_servers import data_parent as _data_parent
+from .local_servers import free_port as _free_port
+from .local_servers import give as _give
+from .local_servers import process_alive
+from .local_servers import reap as _reap
 
 ENV = "AURORA_RESTORE_SANDBOX_POSTGRES"
 ADMIN_SECRET = "aurora-restore-sandbox/postgres"  # in the sandbox's Secrets Manager
@@ -216,16 +220,6 @@ def start_private(work_dir: Path) -> PostgresServer:
         raise
 
 
-def _data_parent(user: str | None) -> str:
-    """Where the data directory goes: the temp dir, unless PostgreSQL runs as another user
-    who cannot enter it (root's TMPDIR, a 0700 test dir: then /tmp)."""
-    base = Path(tempfile.gettempdir()).resolve()
-    if user is None:
-        return str(base)
-    reachable = all(os.stat(p).st_mode & 0o001 for p in (base, *base.parents))
-    return str(base) if reachable else "/tmp"
-
-
 def _start(bin_dir: Path, data_root: Path, user: str | None, work_dir: Path) -> PostgresServer:
     password = secrets.token_urlsafe(24)
     data = data_root / "data"
@@ -336,94 +330,6 @@ def _drop_prefixed(server: PostgresServer) -> None:
             "could not drop the sandbox databases %s* on %s:%s: %s",
             server.prefix, server.host, server.port, _reason(exc),
         )
-
-
-def _give(path: Path, user: str | None) -> None:
-    if user is not None:
-        for item in [path, *path.rglob("*")]:
-            shutil.chown(item, user, user)
-
-
-def _certificates(directory: Path, user: str | None) -> Path:
-    """A throwaway CA and a server certificate for 127.0.0.1/localhost; returns the CA file."""
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
-
-    directory.mkdir(mode=0o700)
-    now = datetime.datetime.now(datetime.timezone.utc)
-    ca_key = ec.generate_private_key(ec.SECP256R1())
-    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "aurora-restore sandbox CA")])
-    ca_ski = x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key())
-    ca = (
-        x509.CertificateBuilder().subject_name(ca_name).issuer_name(ca_name)
-        .public_key(ca_key.public_key()).serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=5))
-        .not_valid_after(now + datetime.timedelta(days=2))
-        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
-        .add_extension(x509.KeyUsage(False, False, False, False, False, True, True, False, False),
-                       critical=True)
-        .add_extension(ca_ski, critical=False)
-        .sign(ca_key, hashes.SHA256())
-    )
-    key = ec.generate_private_key(ec.SECP256R1())
-    server = (
-        x509.CertificateBuilder()
-        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")]))
-        .issuer_name(ca_name).public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=5))
-        .not_valid_after(now + datetime.timedelta(days=2))
-        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-        .add_extension(x509.KeyUsage(True, False, True, False, False, False, False, False, False),
-                       critical=True)
-        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
-        .add_extension(x509.SubjectAlternativeName(
-            [x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]
-        ), critical=False)
-        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
-        .add_extension(x509.AuthorityKeyIdentifier.from_issuer_subject_key_identifier(ca_ski),
-                       critical=False)
-        .sign(ca_key, hashes.SHA256())
-    )
-    pem = serialization.Encoding.PEM
-    (directory / "ca.pem").write_bytes(ca.public_bytes(pem))
-    (directory / "server.crt").write_bytes(server.public_bytes(pem))
-    key_file = directory / "server.key"
-    key_file.write_bytes(key.private_bytes(pem, serialization.PrivateFormat.PKCS8,
-                                           serialization.NoEncryption()))
-    key_file.chmod(0o600)  # PostgreSQL refuses a key others can read
-    _give(directory, user)
-    directory.chmod(0o755)  # the CA certificate is public: the CLI reads it to connect
-    (directory / "ca.pem").chmod(0o644)
-    return directory / "ca.pem"
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def process_alive(pid: int) -> bool:
-    """Running (a zombie counts as gone: in containers nobody may reap it)."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    try:  # a zombie has exited: only its parent has not collected it yet
-        with open(f"/proc/{pid}/stat", encoding="ascii") as stat:
-            return stat.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except (OSError, IndexError):
-        return True
-
-
-def _reap(pid: int) -> None:
-    with contextlib.suppress(ChildProcessError):
-        os.waitpid(pid, os.WNOHANG)
 
 
 def _reason(exc: BaseException) -> str:

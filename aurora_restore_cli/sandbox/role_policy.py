@@ -16,13 +16,13 @@ conditions on the statements the probes need (tests/sandbox check this).
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
-from urllib.parse import unquote
+
+from ..documents.policies.compare import parse_document
 
 
 @dataclass(frozen=True)
@@ -54,23 +54,19 @@ def role_documents(account_id: str, role_arn: str) -> list[dict[str, Any]]:
 
     backend = iam_backends[account_id]["global"]
     role = backend.get_role(role_arn.rsplit("/", 1)[-1])
-    documents = [_parse(text) for text in role.policies.values()]
+    documents = [_document(text) for text in role.policies.values()]
     for policy in role.managed_policies.values():
         default = next((v for v in policy.versions if v.is_default_version), None)
         if default is not None and default.document:
-            documents.append(_parse(default.document))
+            documents.append(_document(default.document))
     return documents
 
 
-def _parse(text: Any) -> dict[str, Any]:
-    if isinstance(text, dict):
-        return text
-    value = str(text)
+def _document(text: Any) -> dict[str, Any]:
     try:
-        parsed = json.loads(value)
-    except ValueError:
-        parsed = json.loads(unquote(value))
-    return parsed if isinstance(parsed, dict) else {}
+        return parse_document(text)
+    except ValueError:  # not an object: no statement in it
+        return {}
 
 
 def _statements(document: Mapping[str, Any]) -> list[Mapping[str, Any]]:

@@ -5,10 +5,14 @@ rewrites the config's account ids to it, points KMS settings at keys that `seed(
 the topic, `setup`) creates, and polls every second (moto's resources are ready at once).
 `seed()` makes what the pipeline expects to find: the production cluster (encrypted with its
 own key) with a snapshot in the source region, the target cluster (tagged as ours) in the
-target region, its subnet group, and the target's KMS key. When the sandbox has PostgreSQL,
-the production cluster's database gets a few tables of fake personal data before the snapshot
-is taken (data.py), and the admin login the database steps use is stored as the secret
-`aurora-restore-sandbox/postgres`.
+target region, its subnet group, and the target's KMS key. When the sandbox has a database
+server for the target's engine (PostgreSQL; MySQL for aurora-mysql, started by the first
+aurora-mysql cluster), the production cluster's database gets a few tables of fake personal
+data before the snapshot is taken (data.py) — with an outbound e-mail queue and, on
+PostgreSQL, a foreign server pointing at production (on MySQL, an event that would send the
+queue), the side effects the quarantine must neutralise in the refreshed target — and the admin
+login the database steps use is stored as the secret `aurora-restore-sandbox/postgres`
+(`…/mysql`).
 Everything is created only when missing (re-runnable).
 """
 
@@ -23,12 +27,12 @@ from ..config.settings import Settings, notification_key_alias
 from ..contract.naming import managed_tags
 from ..resources.base.changes import Action, Change
 from ..resources.base.resource import Context, tag_list
-from . import data as sandbox_data
-from .postgres import ADMIN_SECRET, PostgresServer
+from .databases import SandboxDatabase, for_engine
 
 SANDBOX_KEY_ALIAS = "alias/aurora-restore-sandbox"
 SOURCE_KEY_ALIAS = "alias/aurora-restore-sandbox-source"
 SEED_TAG = {"Key": "aurora-restore:sandbox-seed", "Value": "true"}
+MASTER_USERS = {"aurora-postgresql": "postgres", "aurora-mysql": "admin"}  # RDS's usual names
 
 
 def for_sandbox(settings: Settings, account_id: str, source_key_arn: str | None = None) -> Settings:
@@ -85,10 +89,12 @@ def seed(ctx: Context) -> list[Change]:
     changes.append(
         _cluster(ctx, source, st.source.cluster_id, tags=[SEED_TAG], kms_key=source_key.arn)
     )
-    postgres = _postgres()
-    if postgres is not None:  # the data first: the snapshot copies the database as it is
-        changes.append(_source_database(postgres, st.source.cluster_id))
-        changes.append(_admin_secret(ctx, postgres))
+    database = _database(st.target.engine)  # after the source cluster: MySQL starts with it
+    if database is not None:  # the data first: the snapshot copies the database as it is
+        endpoint = source.describe_db_clusters(DBClusterIdentifier=st.source.cluster_id)[
+            "DBClusters"][0].get("Endpoint") or f"{st.source.cluster_id}.cluster.invalid"
+        changes.append(_source_database(database, st.source.cluster_id, str(endpoint)))
+        changes.append(_admin_secret(ctx, database))
     changes.append(_snapshot(ctx, source, st.source.cluster_id))
     target = ctx.clients.get("rds", st.region)
     ours = [*tag_list(managed_tags(ctx.env)), SEED_TAG]
@@ -98,40 +104,40 @@ def seed(ctx: Context) -> list[Change]:
     return changes
 
 
-def _postgres() -> PostgresServer | None:
+def _database(engine: str) -> SandboxDatabase | None:
     from .control import find
 
-    box = find()
-    return box.postgres if box is not None else None
+    box = find()  # read again: the sandbox's MySQL, if needed, started with the source cluster
+    return for_engine(box, engine) if box is not None else None
 
 
-def _source_database(postgres: PostgresServer, cluster_id: str) -> Change:
-    name = postgres.database(cluster_id)
-    conn = postgres.connect(name)
-    try:
-        had = conn.run("SELECT to_regclass('public.customers') IS NOT NULL")[0][0]
-        counts = sandbox_data.fill(conn)
-    finally:
-        conn.close()
+def _source_database(database: SandboxDatabase, cluster_id: str, endpoint: str) -> Change:
+    """The fake data, and production's side effects (`endpoint`: a host of production's; the
+    quarantine refuses it in the refreshed target)."""
+    had, counts, linked = database.fill(cluster_id, endpoint)
     detail = ", ".join(f"{table.split('.')[-1]} {n}" for table, n in counts.items())
+    detail += f"; {linked}"
     action = Action.UNCHANGED if had else Action.CREATED
-    return Change("seed", "PostgreSQL database", name, action, f"fake personal data: {detail}")
+    return Change("seed", f"{database.kind} database", database.database(cluster_id), action,
+                  f"fake personal data: {detail}")
 
 
-def _admin_secret(ctx: Context, postgres: PostgresServer) -> Change:
+def _admin_secret(ctx: Context, database: SandboxDatabase) -> Change:
     """The login the database steps use in the sandbox (AURORA_RESTORE_DB_ADMIN_SECRET_ID)."""
     sm = ctx.clients.get("secretsmanager")
-    value = json.dumps({"username": postgres.user, "password": postgres.password})
+    name = database.admin_secret
+    user, password = database.login()
+    value = json.dumps({"username": user, "password": password})
     try:
-        current = sm.get_secret_value(SecretId=ADMIN_SECRET)["SecretString"]
+        current = sm.get_secret_value(SecretId=name)["SecretString"]
     except sm.exceptions.ResourceNotFoundException:
-        sm.create_secret(Name=ADMIN_SECRET, SecretString=value,
-                         Tags=[SEED_TAG], Description="aurora-restore sandbox: PostgreSQL admin")
-        return Change("seed", "Secrets Manager secret", ADMIN_SECRET, Action.CREATED)
+        sm.create_secret(Name=name, SecretString=value, Tags=[SEED_TAG],
+                         Description=f"aurora-restore sandbox: {database.kind} admin")
+        return Change("seed", "Secrets Manager secret", name, Action.CREATED)
     if current == value:
-        return Change("seed", "Secrets Manager secret", ADMIN_SECRET, Action.UNCHANGED)
-    sm.put_secret_value(SecretId=ADMIN_SECRET, SecretString=value)
-    return Change("seed", "Secrets Manager secret", ADMIN_SECRET, Action.UPDATED)
+        return Change("seed", "Secrets Manager secret", name, Action.UNCHANGED)
+    sm.put_secret_value(SecretId=name, SecretString=value)
+    return Change("seed", "Secrets Manager secret", name, Action.UPDATED)
 
 
 def _kms_key(ctx: Context, region: str, alias: str, what: str) -> Change:
@@ -197,7 +203,7 @@ def _cluster(
         DBClusterIdentifier=cluster_id,
         Engine=target.engine,
         EngineVersion=target.engine_version,
-        MasterUsername="postgres",
+        MasterUsername=MASTER_USERS.get(target.engine, "postgres"),
         MasterUserPassword=secrets.token_urlsafe(24),
         DatabaseName=ctx.settings.database.name,
         Port=target.port,

@@ -81,6 +81,36 @@ class Writes:
         self._set_protection(cluster, True)
         return True
 
+    def modify_settings(self, cluster: Resource, cluster_tags: dict[str, str],
+                        **params: Any) -> None:
+        """Settings parity (lib/parity.py): the old target's settings on this cluster."""
+        self.guard.cluster(cluster, cluster_tags, "change the settings of")
+        self.client.modify_db_cluster(
+            DBClusterIdentifier=cluster["DBClusterIdentifier"], ApplyImmediately=True, **params
+        )
+
+    def add_role(self, cluster: Resource, cluster_tags: dict[str, str], role_arn: str,
+                 feature: str) -> None:
+        self.guard.cluster(cluster, cluster_tags, "associate an IAM role with")
+        extra = {"FeatureName": feature} if feature else {}
+        self.client.add_role_to_db_cluster(
+            DBClusterIdentifier=cluster["DBClusterIdentifier"], RoleArn=role_arn, **extra
+        )
+
+    def modify_instance(self, cluster: Resource, cluster_tags: dict[str, str],
+                        instance_id: str, **params: Any) -> None:
+        """One instance of `cluster` (the caller found it there)."""
+        self.guard.cluster(cluster, cluster_tags, "change the settings of an instance of")
+        self.client.modify_db_instance(
+            DBInstanceIdentifier=instance_id, ApplyImmediately=True, **params
+        )
+
+    def reboot_instance(self, cluster: Resource, cluster_tags: dict[str, str],
+                        instance_id: str) -> None:
+        """A pending parameter group change takes effect (the caller found it there)."""
+        self.guard.cluster(cluster, cluster_tags, "reboot an instance of")
+        self.client.reboot_db_instance(DBInstanceIdentifier=instance_id)
+
     def create_instance(
         self, cluster: Resource, cluster_tags: dict[str, str], **params: Any
     ) -> None:

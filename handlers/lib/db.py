@@ -1,36 +1,36 @@
-"""PostgreSQL access for the database steps: where to connect, as whom, and over what TLS.
+"""What every database step shares, whatever the engine: where to connect, as whom, over what
+TLS. The drivers live behind the engine interface (handlers/lib/engines/: one connection layer
+per engine); this module imports none of them, so a function's zip needs only its engine's.
 
 Modes (env `AURORA_RESTORE_DB_MODE`):
   unset    real: the staging cluster's endpoint from RDS, TLS verified against the packaged
            CA bundle (handlers/certs/ca-bundle.pem, from `database.ca_bundle`). Without it
            the step fails (SettingsInvalid): the Lambda runtime's trust store lacks the RDS
            CAs, and there is no unverified fallback.
-  skip     sandbox without a database: the database steps record SKIPPED and say why.
+  skip     sandbox without a database: the database steps record SKIPPED and say why
+           (`AURORA_RESTORE_DB_SKIP_REASON`, else SKIP_REASON).
   override tests/local: `AURORA_RESTORE_DB_HOST`/`_PORT`, admin credentials from the secret
            `AURORA_RESTORE_DB_ADMIN_SECRET_ID`, TLS per `AURORA_RESTORE_DB_SSL` (`verify`
            with CA file `AURORA_RESTORE_DB_CA`, or `off` — an explicit choice, never a
            fallback). The database is settings' `database.name`, or `AURORA_RESTORE_DB_NAME`
            where `{cluster}` stands for the staging cluster id (the sandbox keeps one database
            per restored cluster on one server).
+Every one of these variables may be given per engine with the engine's suffix
+(`AURORA_RESTORE_DB_HOST_MYSQL`, `AURORA_RESTORE_DB_MODE_POSTGRESQL`, …: `engine_suffix`),
+which wins over the plain name: a sandbox serves PostgreSQL and MySQL clusters side by side.
 Passwords are never logged, returned or put in exception messages.
 """
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import socket
 import ssl
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
-
-from pg8000.exceptions import DatabaseError, InterfaceError
-from pg8000.native import Connection
-from scramp import ScramException
 
 from handlers.lib import aws
 from handlers.lib import document as doc
@@ -43,14 +43,16 @@ ADMIN_SECRET_ENV = "AURORA_RESTORE_DB_ADMIN_SECRET_ID"
 SSL_ENV = "AURORA_RESTORE_DB_SSL"
 CA_ENV = "AURORA_RESTORE_DB_CA"
 NAME_ENV = "AURORA_RESTORE_DB_NAME"
+SKIP_REASON_ENV = "AURORA_RESTORE_DB_SKIP_REASON"
 MASTER_SECRET_ENV = "MASTER_SECRET_ID"
 APP_SECRET_ENV = "APP_SECRET_ID"
 
+DEFAULT_ENGINE = "aurora-postgresql"  # what a settings document without target.engine means
 APPLICATION_NAME = "aurora-restore"
 PACKAGED_CA_BUNDLE = Path(__file__).resolve().parent.parent / "certs" / "ca-bundle.pem"
 SKIP_REASON = "no database in the sandbox (AURORA_RESTORE_DB_MODE=skip)"
 DEFAULT_CONNECT_TIMEOUT = 10.0
-MAX_IDENTIFIER_BYTES = 63  # NAMEDATALEN - 1: PostgreSQL silently truncates longer names
+MAX_DATABASE_NAME_BYTES = 63  # PostgreSQL truncates longer names (MySQL allows 64 characters)
 
 Mode = Literal["real", "skip", "override"]
 
@@ -84,32 +86,32 @@ class Target:
     database: str
     tls: ssl.SSLContext | None = field(repr=False)  # None only when TLS is switched off
     connect_timeout: float = DEFAULT_CONNECT_TIMEOUT
+    configured_database: str = ""  # settings' database.name when `database` stands in for it
+    shared: bool = False  # the server holds other clusters' databases too (override mode)
 
     @property
     def tls_mode(self) -> str:
         return "off" if self.tls is None else "verify"
 
 
-# --- identifiers -------------------------------------------------------------------------
+# --- names -------------------------------------------------------------------------------
 
 
-def quote_ident(name: str) -> str:
-    """`name` as a double-quoted SQL identifier; the only special character inside is `"`."""
-    if not isinstance(name, str) or not name:
-        raise SettingsInvalid("an SQL identifier must be a non-empty string")
-    if "\x00" in name:
-        raise SettingsInvalid("an SQL identifier cannot contain a NUL character")
-    if len(name.encode("utf-8")) > MAX_IDENTIFIER_BYTES:
-        raise SettingsInvalid(
-            f"identifier longer than {MAX_IDENTIFIER_BYTES} bytes (PostgreSQL would truncate it)"
-        )
-    return '"' + name.replace('"', '""') + '"'
+def engine_name(settings: Mapping[str, Any]) -> str:
+    """The target's engine (`target.engine`; documents of older CLIs have none: PostgreSQL)."""
+    return str((settings.get("target") or {}).get("engine") or DEFAULT_ENGINE)
+
+
+def engine_suffix(engine: str) -> str:
+    """`aurora-mysql` → `MYSQL`: the suffix of this engine's own override variables."""
+    return engine.removeprefix("aurora-").upper().replace("-", "_")
 
 
 def split_qualified(name: str) -> tuple[str | None, str]:
-    """Split `schema.table` as SQL would read it: dots inside double quotes do not split,
-    `""` inside quotes is a quote, unquoted parts fold to lower case. Returns (schema, table);
-    schema is None for an unqualified name (the search path decides)."""
+    """Split `schema.table` as the config writes it (for every engine): dots inside double
+    quotes do not split, `""` inside quotes is a quote, unquoted parts fold to lower case.
+    Returns (schema, table); schema is None for an unqualified name (the engine decides: the
+    search path, or MySQL's current database)."""
     parts: list[str] = []
     current: list[str] = []
     quoted_part = False
@@ -165,16 +167,21 @@ def _finish_part(chars: list[str], quoted: bool, whole: str) -> str:
 _ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
 
 
-def quote_qualified(name: str) -> str:
-    schema, table = split_qualified(name)
-    return quote_ident(table) if schema is None else f"{quote_ident(schema)}.{quote_ident(table)}"
-
-
 # --- mode, endpoint, TLS -----------------------------------------------------------------
 
 
-def db_mode(environ: Mapping[str, str] | None = None) -> Mode:
-    value = (os.environ if environ is None else environ).get(MODE_ENV, "").strip().lower()
+def _setting(env: Mapping[str, str], name: str, engine: str | None, default: str = "") -> str:
+    """An override variable: the engine's own (`<NAME>_<SUFFIX>`) first, then the plain one."""
+    if engine is not None:
+        own = env.get(f"{name}_{engine_suffix(engine)}")
+        if own is not None:
+            return own
+    return env.get(name, default)
+
+
+def db_mode(environ: Mapping[str, str] | None = None, engine: str | None = None) -> Mode:
+    env = os.environ if environ is None else environ
+    value = _setting(env, MODE_ENV, engine).strip().lower()
     if value in ("", "real"):
         return "real"
     if value == "skip":
@@ -182,6 +189,15 @@ def db_mode(environ: Mapping[str, str] | None = None) -> Mode:
     if value == "override":
         return "override"
     raise SettingsInvalid(f"{MODE_ENV} must be unset, 'skip' or 'override'")
+
+
+def skip_reason(settings: Mapping[str, Any], environ: Mapping[str, str] | None = None) -> str | None:
+    """Why the database steps are skipped for this target's engine (None: they run)."""
+    env = os.environ if environ is None else environ
+    engine = engine_name(settings)
+    if db_mode(env, engine) != "skip":
+        return None
+    return _setting(env, SKIP_REASON_ENV, engine) or SKIP_REASON
 
 
 def tls_context(ca_file: str | Path | None) -> ssl.SSLContext:
@@ -224,21 +240,24 @@ def resolve_target(
     """Where the database steps connect: the staging cluster (real) or the override host.
     `ca_file`: the RDS CA bundle (default: the one packaged with the function)."""
     env = os.environ if environ is None else environ
+    engine = engine_name(settings)
     timeout = connect_timeout(settings)
     dbname = database_name(settings)
-    if db_mode(env) == "override":
-        host = env.get(HOST_ENV, "")
+    default_port = int(settings.get("target", {}).get("port") or 5432)
+    if db_mode(env, engine) == "override":
+        host = _setting(env, HOST_ENV, engine)
         if not host:
             raise SettingsInvalid(f"{MODE_ENV}=override needs {HOST_ENV}")
-        dbname = _override_database(env.get(NAME_ENV, ""), dbname, staging_cluster_id)
-        return Target(host, _port(env.get(PORT_ENV, "5432")), dbname, _override_tls(env), timeout)
+        name = _override_database(_setting(env, NAME_ENV, engine), dbname, staging_cluster_id)
+        port = _port(_setting(env, PORT_ENV, engine, str(default_port)))
+        return Target(host, port, name, _override_tls(env, engine), timeout, dbname, True)
     if not staging_cluster_id:
         raise SettingsInvalid("the document has no staging_cluster_id to connect to")
     clusters = rds.describe_db_clusters(DBClusterIdentifier=staging_cluster_id)["DBClusters"]
     endpoint = clusters[0].get("Endpoint") if clusters else None
     if not endpoint:
         raise DatabaseUnreachable(f"cluster {staging_cluster_id} has no endpoint yet")
-    port = clusters[0].get("Port") or settings.get("target", {}).get("port") or 5432
+    port = clusters[0].get("Port") or default_port
     ca = ca_file or default_ca_file()
     if ca is None:
         raise SettingsInvalid(
@@ -246,7 +265,7 @@ def resolve_target(
             "the Lambda runtime does not trust the RDS certificate authorities; set "
             "database.ca_bundle and run `aurora-restore setup lambdas`"
         )
-    return Target(endpoint, int(port), dbname, tls_context(ca), timeout)
+    return Target(endpoint, int(port), dbname, tls_context(ca), timeout, dbname)
 
 
 def _override_database(template: str, default: str, cluster_id: str | None) -> str:
@@ -255,7 +274,11 @@ def _override_database(template: str, default: str, cluster_id: str | None) -> s
     if "{cluster}" in template and not cluster_id:
         raise SettingsInvalid(f"{NAME_ENV} names the cluster, but the document has none")
     name = template.replace("{cluster}", cluster_id or "")
-    quote_ident(name)  # a name PostgreSQL would truncate is refused here, not later
+    if "\x00" in name or len(name.encode("utf-8")) > MAX_DATABASE_NAME_BYTES:
+        # refused here, not later: PostgreSQL would silently truncate it
+        raise SettingsInvalid(
+            f"identifier longer than {MAX_DATABASE_NAME_BYTES} bytes (PostgreSQL would truncate it)"
+        )
     return name
 
 
@@ -269,13 +292,37 @@ def _port(value: str) -> int:
     return port
 
 
-def _override_tls(env: Mapping[str, str]) -> ssl.SSLContext | None:
-    setting = env.get(SSL_ENV, "verify").strip().lower()
+def _override_tls(env: Mapping[str, str], engine: str | None = None) -> ssl.SSLContext | None:
+    setting = _setting(env, SSL_ENV, engine, "verify").strip().lower()
     if setting == "off":
         return None
     if setting != "verify":
         raise SettingsInvalid(f"{SSL_ENV} must be 'verify' or 'off'")
-    return tls_context(env.get(CA_ENV) or default_ca_file())
+    return tls_context(_setting(env, CA_ENV, engine) or default_ca_file())
+
+
+def network_reason(exc: BaseException) -> str:
+    """Why a connection attempt failed, in words, without anything that could be a password."""
+    chain: list[BaseException] = []
+    current: BaseException | None = exc
+    while current is not None and len(chain) < 5:
+        chain.append(current)
+        current = current.__cause__ or current.__context__
+    for err in chain:
+        if isinstance(err, ssl.SSLCertVerificationError):
+            return f"TLS certificate verification failed ({err.verify_message})"
+        if isinstance(err, ssl.SSLError):
+            return f"TLS handshake failed ({err.reason or err})"
+        if isinstance(err, (socket.timeout, TimeoutError)):
+            return "connect timed out"
+        if isinstance(err, ConnectionRefusedError):
+            return "connection refused"
+        if isinstance(err, socket.gaierror):
+            return "host name does not resolve"
+    text = str(exc)
+    if "Server refuses SSL" in text:
+        return "server does not offer TLS"
+    return type(exc).__name__ + (f": {text}" if text and "password" not in text.lower() else "")
 
 
 # --- secrets -----------------------------------------------------------------------------
@@ -302,15 +349,23 @@ def _env_value(env: Mapping[str, str], name: str) -> str:
 
 
 def admin_credentials(
-    secrets: Any, environ: Mapping[str, str] | None = None, version_id: str | None = None
+    secrets: Any,
+    environ: Mapping[str, str] | None = None,
+    version_id: str | None = None,
+    engine: str | None = None,
 ) -> Credentials:
     """The master user (real) or the override admin (`AURORA_RESTORE_DB_ADMIN_SECRET_ID`).
 
     `version_id`: the master-secret version this run staged (AWSPENDING until the new cluster
     serves under the target id; see handlers/lib/secrets.py); None reads AWSCURRENT."""
     env = os.environ if environ is None else environ
-    override = db_mode(env) == "override"
-    secret_id = _env_value(env, ADMIN_SECRET_ENV if override else MASTER_SECRET_ENV)
+    override = db_mode(env, engine) == "override"
+    if override:
+        secret_id = _setting(env, ADMIN_SECRET_ENV, engine)
+        if not secret_id:
+            raise SettingsInvalid(f"environment variable {ADMIN_SECRET_ENV} is not set")
+    else:
+        secret_id = _env_value(env, MASTER_SECRET_ENV)
     data = _secret_json(secrets, secret_id, None if override else version_id)
     username, password = data.get("username"), data.get("password")
     if not isinstance(username, str) or not username:
@@ -329,145 +384,16 @@ def app_secret(secrets: Any, environ: Mapping[str, str] | None = None) -> AppSec
     return AppSecret(dict(users))
 
 
-# --- connections -------------------------------------------------------------------------
-
-
-def connect(target: Target, credentials: Credentials) -> Connection:
-    """Open a connection; unreachable/timeout/TLS failures raise DatabaseUnreachable, a refused
-    login DatabaseLoginFailed. The timeout bounds connect, TLS handshake and login only."""
-    where = f"{target.host}:{target.port}/{target.database}"
-    try:
-        conn = Connection(
-            user=credentials.username,
-            password=credentials.password,
-            host=target.host,
-            port=target.port,
-            database=target.database,
-            # False, not None: None makes pg8000 try TLS without verification.
-            ssl_context=target.tls if target.tls is not None else False,
-            timeout=target.connect_timeout,
-            application_name=APPLICATION_NAME,
-            tcp_keepalive=True,
-        )
-    except DatabaseError as exc:
-        code, message = error_fields(exc)
-        if code.startswith("28") or code == "3D000":
-            raise DatabaseLoginFailed(
-                f"login to {where} as {credentials.username} refused: {code} {message}"
-            ) from None
-        raise DatabaseUnreachable(f"cannot connect to {where}: {code} {message}") from None
-    except ScramException as exc:
-        # pg8000's SCRAM client applies SASLprep strictly and refuses some passwords the
-        # server itself accepts (e.g. characters unassigned in Unicode 3.2, such as emoji).
-        raise DatabaseLoginFailed(
-            f"login to {where} as {credentials.username}: the client cannot use this password "
-            f"({exc.args[0] if exc.args else 'SASLprep'})"
-        ) from None
-    except (InterfaceError, OSError) as exc:
-        raise DatabaseUnreachable(f"cannot connect to {where}: {_network_reason(exc)}") from None
-    # pg8000 keeps the connect timeout as the socket timeout; long scripts must not hit it.
-    sock = getattr(conn, "_usock", None)
-    if isinstance(sock, socket.socket):
-        sock.settimeout(None)
-    return conn
-
-
-def _network_reason(exc: BaseException) -> str:
-    chain: list[BaseException] = []
-    current: BaseException | None = exc
-    while current is not None and len(chain) < 5:
-        chain.append(current)
-        current = current.__cause__ or current.__context__
-    for err in chain:
-        if isinstance(err, ssl.SSLCertVerificationError):
-            return f"TLS certificate verification failed ({err.verify_message})"
-        if isinstance(err, ssl.SSLError):
-            return f"TLS handshake failed ({err.reason or err})"
-        if isinstance(err, (socket.timeout, TimeoutError)):
-            return "connect timed out"
-        if isinstance(err, ConnectionRefusedError):
-            return "connection refused"
-        if isinstance(err, socket.gaierror):
-            return "host name does not resolve"
-    text = str(exc)
-    if "Server refuses SSL" in text:
-        return "server does not offer TLS"
-    return type(exc).__name__ + (f": {text}" if text and "password" not in text.lower() else "")
-
-
-def error_fields(exc: DatabaseError) -> tuple[str, str]:
-    """(SQLSTATE, primary message) of a server error, without DETAIL (it can hold row data)."""
-    info = exc.args[0] if exc.args and isinstance(exc.args[0], dict) else {}
-    code = str(info.get("C", "")) or "?????"
-    message = str(info.get("M", "")) or "unknown server error"
-    return code, message[:300]
-
-
-def error_position(exc: DatabaseError) -> int | None:
-    info = exc.args[0] if exc.args and isinstance(exc.args[0], dict) else {}
-    try:
-        return int(info["P"])
-    except (KeyError, TypeError, ValueError):
-        return None
-
-
-@contextmanager
-def transaction(conn: Connection) -> Iterator[Connection]:
-    conn.run("START TRANSACTION")
-    try:
-        yield conn
-    except BaseException:
-        with contextlib.suppress(Exception):  # the original error matters more
-            conn.run("ROLLBACK")
-        raise
-    conn.run("COMMIT")
-
-
-def close_quietly(conn: Connection) -> None:
-    with contextlib.suppress(Exception):  # a dead connection must not mask the outcome
-        conn.close()
-
-
 # --- wiring for the step handlers --------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class StepDatabase:
-    """What a database step needs from the document and the environment."""
-
-    settings: Mapping[str, Any]
-    target: Target
-    secrets: Any = field(repr=False)
-    master_version: str | None = None  # this run's staged master password (AWSPENDING)
-
-    def admin(self) -> Credentials:
-        return admin_credentials(self.secrets, version_id=self.master_version)
-
-    def describe(self) -> dict[str, Any]:
-        """Audit details about where we connected (never credentials)."""
-        return {
-            "endpoint": f"{self.target.host}:{self.target.port}",
-            "database": self.target.database,
-            "tls": self.target.tls_mode,
-        }
-
-
-def step_database(document: Mapping[str, Any]) -> StepDatabase:
-    """Resolve target and secrets client for a step (not in skip mode: check db_mode first)."""
+def step_target(document: Mapping[str, Any]) -> tuple[Mapping[str, Any], Target, Any, str | None]:
+    """(settings, target, secrets client, staged master version) of a database step (not in
+    skip mode: check `skip_reason` first). handlers/lib/database.py adds the engine."""
     settings = doc.settings(dict(document))
     region = doc.region(dict(document))
-    rds = aws.client("rds", region) if db_mode() == "real" else None
+    engine = engine_name(settings)
+    rds = aws.client("rds", region) if db_mode(engine=engine) == "real" else None
     target = resolve_target(settings, document.get("staging_cluster_id"), rds)
     version = document.get("master_secret_version")
-    return StepDatabase(
-        settings, target, aws.client("secretsmanager", region), str(version) if version else None
-    )
-
-
-@contextmanager
-def session(target: Target, credentials: Credentials) -> Iterator[Connection]:
-    conn = connect(target, credentials)
-    try:
-        yield conn
-    finally:
-        close_quietly(conn)
+    return settings, target, aws.client("secretsmanager", region), str(version) if version else None

@@ -15,19 +15,20 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from handlers.lib import db, drill, secrets, sql_checks
+from handlers.lib import database, db, drill, secrets, sql_checks
 from handlers.lib import document as doc
 from handlers.lib.errors import SettingsInvalid, VerificationFailed
 
 SQL_DIR_ENV = "AURORA_RESTORE_SQL_DIR"  # tests: where the packaged SQL files are
 PACKAGED_SQL_DIR = Path(__file__).resolve().parent.parent / "sql"
 
-TableCheck = Callable[[db.Connection], dict[str, Any]]
+TableCheck = Callable[[Any], dict[str, Any]]
 
 
 def credentials(document: Mapping[str, Any], secrets_client: Any) -> db.Credentials:
-    if db.db_mode() == "override":
-        return db.admin_credentials(secrets_client)
+    engine = db.engine_name(doc.settings(dict(document)))
+    if db.db_mode(engine=engine) == "override":
+        return db.admin_credentials(secrets_client, engine=engine)
     secret = secrets.secret_id(drill.DRILL_SECRET_ENV)
     version = drill.password_version(doc.operation_id(dict(document)))
     value = secrets.read_json(secrets_client, secret, VersionId=version)
@@ -50,20 +51,20 @@ def checks_file(settings: Mapping[str, Any]) -> Path | None:
 
 
 def verify(
-    document: Mapping[str, Any], step: db.StepDatabase, tables_check: TableCheck
+    document: Mapping[str, Any], step: database.StepDatabase, tables_check: TableCheck
 ) -> dict[str, Any]:
     path = checks_file(step.settings)
     checks = sql_checks.parse_checks(path.read_text(encoding="utf-8"), path.name) if path else []
     problems: list[str] = []
     summary: dict[str, Any] = {}
-    with db.session(step.target, credentials(document, step.secrets)) as conn:
+    with step.session(credentials(document, step.secrets)) as conn:
         try:
             summary.update(tables_check(conn))
         except VerificationFailed as exc:
             problems.append(str(exc))
         if checks:
             try:
-                summary.update(sql_checks.evaluate(conn, checks))
+                summary.update(sql_checks.evaluate(step.engine, conn, checks))
             except VerificationFailed as exc:
                 problems.append(str(exc))
     if problems:

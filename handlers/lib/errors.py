@@ -57,6 +57,11 @@ class TargetUnsupported(PipelineError):
     password, to which RDS refuses MasterUserPassword)."""
 
 
+class QuotaExceeded(PipelineError):
+    """The run would exceed one of the account's RDS quotas (clusters, manual snapshots,
+    copies in flight, clones): refused before anything is copied, naming quota and usage."""
+
+
 class CopyFailed(PipelineError):
     """The snapshot copy failed or disappeared."""
 
@@ -84,6 +89,25 @@ class MaskingIncomplete(PipelineError):
 
 class PiiFound(PipelineError):
     """The PII gate found personal data in columns no masking rule covers: no swap."""
+
+
+class QuarantineRuleInvalid(PipelineError):
+    """A quarantine rule in the settings document cannot be read (the CLI validates them)."""
+
+
+class QuarantineFailed(PipelineError):
+    """A quarantine rule's statement or check, or a built-in check, failed: production's side
+    effects are not proven harmless, so no swap (the error names the rule and the fix)."""
+
+
+class QuarantineIncomplete(PipelineError):
+    """The quarantine did not finish in all the invocations it was given."""
+
+
+class SettingsMismatch(PipelineError):
+    """Settings parity: a setting of the old target could not be made the refreshed cluster's
+    (AWS refused it, or it still differs after being applied), or the old target owns what its
+    deletion would take from the applications: no swap (the error names the field)."""
 
 
 class VerificationFailed(PipelineError):

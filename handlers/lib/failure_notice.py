@@ -21,8 +21,8 @@ def publish_failure(
         return publish(subject, {**drill_facts, **recovered, **(extra or {})}, "FAILED")
     facts = summary(document, "FAILED")
     facts.update(error)
-    facts.update(extra or {})
     facts.update(undo_facts(document))
+    facts.update(extra or {})  # last: automatic recovery says its own next step
     settings = document.get("settings") or {}
     target = (settings.get("target") or {}).get("cluster_id") or "?"
     env = settings.get("env") or os.environ.get("ENVIRONMENT") or "unknown"

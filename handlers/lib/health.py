@@ -137,24 +137,25 @@ def role(module: str, settings: Settings) -> dict[str, Any]:
 
 def database(settings: Settings) -> dict[str, Any]:
     """Connect over verified TLS as the master user, `SELECT 1`, close."""
-    from handlers.lib import db  # the database steps' zips carry the driver; the others not
+    from handlers.lib import database  # the database steps' zips carry a driver; the others not
 
-    if db.db_mode() == "skip":
-        return {"ok": True, "skipped": True, "detail": db.SKIP_REASON}
     target_id = str(settings["target"]["cluster_id"])
     document = {"operation_id": HEALTH_OPERATION, "settings": dict(settings),
                 "staging_cluster_id": target_id}
+    reason = database.skip_reason(document)
+    if reason:
+        return {"ok": True, "skipped": True, "detail": reason}
     try:
-        step = db.step_database(document)
+        step = database.step_database(document)
         where = {"host": step.target.host, "port": step.target.port,
                  "database": step.target.database, "tls": step.target.tls_mode}
         if step.target.tls is None:
             return {**where, "ok": False, "detail": "TLS is switched off"}
-        with db.session(step.target, step.admin()) as conn:
-            answer = conn.run("SELECT 1")
+        with step.session(step.admin()) as conn:
+            answered = step.engine.select_one(conn)
     except Exception as exc:  # the step's own named errors carry no secrets (lib/db.py)
         return {"ok": False, "detail": f"{type(exc).__name__}: {exc}"[:500]}
-    if answer != [[1]]:
+    if not answered:
         return {**where, "ok": False, "detail": "SELECT 1 did not return 1"}
     return {**where, "ok": True, "detail": "SELECT 1 over verified TLS"}
 

@@ -237,7 +237,7 @@ def _files(conn: Any, engine: Engine, phase: str, names: Sequence[str],
 
     scripts = sql_files.locate_scripts(todo, sql_dir)
     limit = None if left is None else sql_files.TimeLimit(left, cancel)
-    ran = sql_files.run_scripts(conn, scripts, limit, finish)
+    ran = sql_files.run_scripts(engine, conn, scripts, limit, finish)
     outcome.files += [f"{phase}: {r['file']}" for r in ran]
     return True
 

@@ -100,6 +100,25 @@ def summary(document: Mapping[str, Any], status: str) -> dict[str, Any]:
     result = document.get("result") or {}
     if result:
         facts["endpoint"] = result.get("endpoint")
+        if result.get("db_cluster_resource_id"):
+            facts["db_cluster_resource_id"] = result["db_cluster_resource_id"]
+        if result.get("iam_auth"):
+            old = (document.get("parity") or {}).get("old_cluster_resource_id") or "the old one"
+            facts["iam_auth"] = (
+                "IAM database authentication is on: policies granting rds-db:connect on "
+                f"arn:aws:rds-db:…:dbuser:{old}/… must now name "
+                f"{result.get('db_cluster_resource_id')} (the resource id changes with every "
+                "refresh)"
+            )
+    parity_facts = document.get("parity") or {}
+    if parity_facts.get("matched"):
+        facts["settings_parity"] = (
+            f"{len(parity_facts['matched'])} setting(s) of the old target carried over"
+            + (f", pinned to the config: {', '.join(parity_facts['pinned'])}"
+               if parity_facts.get("pinned") else "")
+            + (f", rebooted {', '.join(parity_facts['rebooted'])}"
+               if parity_facts.get("rebooted") else "")
+        )
     scan = document.get("pii_scan") or {}
     if scan:  # the PII gate's report (scan_pii.py): counts only, never a value
         facts["pii_gate"] = (
@@ -107,6 +126,15 @@ def summary(document: Mapping[str, Any], status: str) -> dict[str, Any]:
             f"{scan.get('rows_sampled')} rows sampled, {scan.get('findings')} finding(s), "
             f"all covered by masking rules ({scan.get('seconds')} s)"
         )
+    quarantine = document.get("quarantine") or {}
+    if quarantine.get("checks_passed") is not None:  # counts and names, never data
+        facts["quarantine"] = (
+            f"{quarantine.get('rules')} rule(s), {quarantine.get('neutralised')} side effect(s) "
+            f"neutralised by the built-in checks, {quarantine.get('checks_passed')} check(s) "
+            "passed"
+        )
+        if quarantine.get("listed"):
+            facts["quarantine_listed"] = list(quarantine["listed"])
     masking = document.get("masking") or {}
     if masking.get("rows") is not None:
         facts["masked_rows"] = masking.get("rows")
@@ -149,7 +177,8 @@ def undo_facts(document: Mapping[str, Any]) -> dict[str, Any]:
         operation = document.get("operation_id")
         env = (document.get("settings") or {}).get("env")
         facts["next_step"] = (
-            f"the undo is not finished and the lock is kept: run `aurora-restore recover "
-            f"{operation} --env {env}`"
+            "the undo is not finished and the lock is kept: automatic recovery goes on by "
+            "itself and notifies when it is done or gives up; by hand: `aurora-restore "
+            f"recover {operation} --env {env}`"
         )
     return facts

@@ -26,7 +26,7 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 LOOPS: tuple[str, ...] = (
-    "copy", "clone", "delete", "restore", "instances", "password", "rename"
+    "copy", "clone", "delete", "restore", "instances", "password", "rename", "settings"
 )
 # poll.what → loop settings key (both halves of the swap wait for a rename; a restore drill's
 # cleanups wait for a deletion).

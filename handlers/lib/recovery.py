@@ -9,11 +9,15 @@ is there yet), the audit trail, and the clusters under this operation's derived 
 
 Used by the recovery function (handlers/recover_execution.py), which an EventBridge rule
 starts on this env's TIMED_OUT / ABORTED / FAILED executions and which `aurora-restore recover
-OPERATION_ID` invokes.
+OPERATION_ID` invokes. On the rule's event the function only starts automatic recovery
+(`start_automatic`): an execution of the state machine `aurora-restore-recovery-<env>`
+(definitions/recovery.asl.json), named after the operation id, that invokes the function for
+one pass at a time (`recover` with `pass_number`) and waits between passes, until the run is
+recovered or the passes the config allows are spent.
 
 Idempotent: when the undo has nothing left to do, the lock is not held by the operation and a
 FAILED outcome is already recorded, nothing is written, released or sent again. Refused while
-the execution is still in flight (RUNNING).
+the execution is still in flight (RUNNING). Automatic recovery starts once per operation.
 """
 
 from __future__ import annotations
@@ -35,6 +39,8 @@ IN_FLIGHT = ("RUNNING", "PENDING_REDRIVE")
 MARGIN_SECONDS = 20  # stop waiting this long before the function's own timeout
 STATE_MACHINE_PREFIX = "aurora-restore-pipeline-"
 DRILL_STATE_MACHINE_PREFIX = "aurora-restore-drill-"  # restore drills (definitions/drill.asl.json)
+RECOVERY_STATE_MACHINE_PREFIX = "aurora-restore-recovery-"  # definitions/recovery.asl.json
+AUTOMATIC = "automatic recovery"
 
 
 def state_machine_name(env: str, drill: bool = False) -> str:
@@ -55,6 +61,60 @@ def execution_arn(function_arn: str, env: str, operation_id: str, drill: bool = 
     partition, region, account = parts[1], parts[3], parts[4]
     name = state_machine_name(env, drill)
     return f"arn:{partition}:states:{region}:{account}:execution:{name}:{operation_id}"
+
+
+def own_execution(env: str, arn: str) -> str:
+    """`arn` if it names an execution of this env's refresh or drill state machine."""
+    parts = arn.split(":")
+    if len(parts) != 8 or parts[2] != "states" or parts[5] != "execution":
+        raise SettingsInvalid(f"not a Step Functions execution ARN: {arn!r}")
+    if parts[6] not in state_machine_names(env):
+        raise SettingsInvalid(f"recover-execution: {arn!r} is not an execution of this env")
+    return arn
+
+
+def start_automatic(function_arn: str, env: str, arn: str, status: str) -> dict[str, Any] | None:
+    """Start automatic recovery of execution `arn`: an execution of
+    `aurora-restore-recovery-<env>` named after the operation id, so a second start for the same
+    operation finds it and starts nothing. None when that state machine is not deployed."""
+    parts = function_arn.split(":")
+    if len(parts) < 7 or parts[2] != "lambda":
+        raise SettingsInvalid(f"not a Lambda function ARN: {function_arn!r}")
+    partition, region, account = parts[1], parts[3], parts[4]
+    prefix = f"arn:{partition}:states:{region}:{account}"
+    machine = f"{prefix}:stateMachine:{RECOVERY_STATE_MACHINE_PREFIX}{env}"
+    operation_id = arn.rsplit(":", 1)[-1]
+    recovery = f"{prefix}:execution:{RECOVERY_STATE_MACHINE_PREFIX}{env}:{operation_id}"
+    result: dict[str, Any] = {
+        "operation_id": operation_id,
+        "execution_status": status,
+        "recovery_execution_arn": recovery,
+    }
+    sfn = aws.client("stepfunctions", region)
+    try:
+        found = sfn.describe_execution(executionArn=recovery)
+    except Exception as exc:
+        if aws.error_code(exc) not in ("ExecutionDoesNotExist", "StateMachineDoesNotExist"):
+            raise
+    else:
+        return {**result, "status": "already started", "recovery_status": found["status"]}
+    # The same input for the same execution: Step Functions answers a repeated start of a
+    # running execution with that execution, and a start after it ended with
+    # ExecutionAlreadyExists.
+    request = {"operation_id": operation_id, "execution_arn": arn, "execution_status": status}
+    try:
+        sfn.start_execution(
+            stateMachineArn=machine, name=operation_id, input=json.dumps(request, sort_keys=True)
+        )
+    except Exception as exc:
+        code = aws.error_code(exc)
+        if code == "StateMachineDoesNotExist":
+            return None
+        if code == "ExecutionAlreadyExists":
+            return {**result, "status": "already started"}
+        raise
+    LOG.info("%s: automatic recovery started (%s)", operation_id, recovery)
+    return {**result, "status": "started"}
 
 
 def operation_arn(function_arn: str, env: str, operation_id: str) -> str:
@@ -86,7 +146,17 @@ def recover(
     requested_by: str,
     remaining_ms: Callable[[], int] = lambda: 10**9,
     sleep: Callable[[float], None] = time.sleep,
+    pass_number: int | None = None,
+    max_passes: int | None = None,
 ) -> dict[str, Any]:
+    """Undo passes for execution `arn` (one unless `wait`), then record and notify.
+
+    `pass_number` (0-based) of `max_passes`: a pass of automatic recovery. Its first pass and
+    every pass that changes something or settles are recorded; a pass that only finds the run
+    still pending writes and sends nothing (a restore may take hours of passes). Its first pass
+    notifies (what it waits for), and so does the last one when the run is still pending:
+    automatic recovery gives up then (`recover` FAILED; the lock stays with the unfinished undo).
+    """
     sfn = aws.client("stepfunctions", arn.split(":")[3])
     described = sfn.describe_execution(executionArn=arn)
     status = str(described["status"])
@@ -115,14 +185,63 @@ def recover(
     )
     if outcome["done"] and not new_actions and not held_before and _failure_recorded(operation_id):
         return {**result, "status": "already recovered", "notified": False}
-    _record(document, status, requested_by, outcome, new_actions)
-    notified = bool(outcome["done"] or notify_pending)
+    automatic = _automatic(document, pass_number, max_passes, outcome["done"])
+    if automatic:
+        result["automatic"] = automatic
+    first, gave_up = pass_number == 0, bool(automatic.get("gave_up"))
+    if automatic and not (first or gave_up or new_actions or outcome["done"]):
+        return {**result, "status": "pending", "notified": False}
+    _add_earlier_actions(document, actions_before)
+    result["undo"] = notify.undo_facts(document)
+    _record(document, status, requested_by, outcome, new_actions, automatic)
+    notified = bool(outcome["done"] or notify_pending or first or gave_up)
     if notified:
         failure = notify.failure(document)
-        failure_notice.publish_failure(
-            document, failure, {"execution_status": status, "recovered_by": requested_by}
-        )
+        extra = {"execution_status": status, "recovered_by": requested_by}
+        if automatic.get("next_step") and not outcome["done"]:
+            extra["next_step"] = automatic["next_step"]
+        failure_notice.publish_failure(document, failure, extra)
     return {**result, "status": "recovered" if outcome["done"] else "pending", "notified": notified}
+
+
+def _add_earlier_actions(document: dict[str, Any], actions_before: list[str]) -> None:
+    """Each invocation rebuilds the document from the run's history: what earlier passes did
+    is in their `recover` items. The record and the notification tell all of it."""
+    earlier = [
+        action
+        for item in audit.items(doc.operation_id(document))
+        if item.get("step") == "recover"
+        for action in (item.get("details") or {}).get("actions") or []
+    ]
+    undo_state = document.setdefault("undo", {})
+    undo_state["actions"] = list(
+        dict.fromkeys([*actions_before, *earlier, *(undo_state.get("actions") or [])])
+    )
+
+
+def _automatic(
+    document: dict[str, Any], pass_number: int | None, max_passes: int | None, done: bool
+) -> dict[str, Any]:
+    """Where automatic recovery stands after this pass ({} for `recover` by hand)."""
+    if pass_number is None or max_passes is None:
+        return {}
+    number = int(pass_number) + 1
+    facts: dict[str, Any] = {"pass": number, "max_passes": int(max_passes)}
+    if done:
+        return facts
+    command = f"aurora-restore recover {doc.operation_id(document)} --env {doc.env(document)}"
+    if number >= int(max_passes):
+        facts["gave_up"] = True
+        facts["next_step"] = (
+            f"automatic recovery gave up after {number} passes with the undo unfinished (the "
+            f"lock is kept): look at what it waits for, then run `{command}`"
+        )
+    else:
+        facts["next_step"] = (
+            f"automatic recovery goes on (pass {number} of at most {max_passes}) and notifies "
+            f"again when it is done or gives up; nothing to do now (`{command}` is safe too)"
+        )
+    return facts
 
 
 def _passes(
@@ -156,6 +275,7 @@ def _record(
     requested_by: str,
     outcome: dict[str, Any],
     new_actions: list[str],
+    automatic: dict[str, Any],
 ) -> None:
     operation_id, env = doc.operation_id(document), doc.env(document)
     failure = notify.failure(document)
@@ -163,13 +283,18 @@ def _record(
     details = {
         "execution_status": status,
         "requested_by": requested_by,
-        "passes": outcome.get("attempt"),
+        "passes": automatic.get("pass", outcome.get("attempt")),
         "actions": new_actions,
     }
+    if automatic:
+        details.update(max_passes=automatic["max_passes"], pending=outcome.get("pending", []))
+    state = "SUCCEEDED" if outcome["done"] else "STARTED"
+    if automatic.get("gave_up"):
+        state = "FAILED"
     audit.put_event(
         operation_id,
         "recover",
-        "SUCCEEDED" if outcome["done"] else "STARTED",
+        state,
         details,
         env,
         ttl_days=ttl_days(document),

@@ -11,10 +11,10 @@ AWS rules encoded here (RDS API reference, CopyDBClusterSnapshot / RestoreDBClus
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from handlers.lib import document as doc
+from handlers.lib import engine_versions
 from handlers.lib.errors import SnapshotIncompatible
 
 Document = dict[str, Any]
@@ -60,30 +60,35 @@ def crosses_boundary(document: Document) -> bool:
     )
 
 
-def version(text: str) -> tuple[int, ...]:
-    if not re.fullmatch(r"\d+(\.\d+)*", text or ""):
-        raise SnapshotIncompatible(f"cannot compare engine version {text!r}")
-    return tuple(int(part) for part in text.split("."))
+def version(text: str, engine: str | None = None) -> tuple[int, ...]:
+    try:
+        return engine_versions.parse(engine, text)
+    except engine_versions.VersionError:
+        raise SnapshotIncompatible(f"cannot compare engine version {text!r}") from None
 
 
-def major(text: str) -> int:
-    """Aurora PostgreSQL ≥ 10: the first number is the major version."""
-    return version(text)[0]
+def major(text: str, engine: str | None = None) -> tuple[int, ...]:
+    """PostgreSQL ≥ 10: the first number; MySQL: the MySQL version (8.0) before the release."""
+    version(text, engine)
+    return engine_versions.major_key(engine, text)
 
 
 def restore_engine_version(snapshot_id: str, snapshot_version: str, target: dict[str, Any]) -> str:
     """The EngineVersion to restore with: never below the snapshot's own (production gets minor
     upgrades automatically, so a newer minor than the config's is kept), the config's when it
-    is newer; the major version changes only with `allow_major_version_upgrade`."""
+    is newer; the major version changes only with `allow_major_version_upgrade`. Compared as
+    versions of the target's engine (handlers/lib/engine_versions.py), never as strings."""
+    engine = str(target.get("engine") or engine_versions.POSTGRESQL)
     wanted = str(target.get("engine_version") or snapshot_version)
-    have, want = version(snapshot_version), version(wanted)
-    if have[0] > want[0]:
+    have, want = version(snapshot_version, engine), version(wanted, engine)
+    have_major, want_major = major(snapshot_version, engine), major(wanted, engine)
+    if have_major > want_major:
         raise SnapshotIncompatible(
             f"snapshot {snapshot_id} is engine version {snapshot_version}, a newer major than "
             f"target.engine_version {wanted}; RDS cannot restore to a lower version: set "
             f"target.engine_version to {snapshot_version}"
         )
-    if have[0] < want[0] and not target.get("allow_major_version_upgrade"):
+    if have_major < want_major and not target.get("allow_major_version_upgrade"):
         raise SnapshotIncompatible(
             f"snapshot {snapshot_id} is engine version {snapshot_version}, target.engine_version "
             f"is {wanted}: the major versions differ. Set target.engine_version to "

@@ -8,17 +8,17 @@ be named by a `-- check: <name>` comment line before it; otherwise it is named b
 (the splitting is handlers/lib/sql_text.py).
 
 The checks run in one READ ONLY transaction (a drill never changes the restored data, and a
-check that tries fails), each under a statement timeout.
+check that tries fails), each under a statement timeout. MySQL has no boolean type: there a
+check's 1 is true and 0 false (`Engine.truth`).
 """
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Sequence
 from typing import Any
 
-from pg8000.exceptions import DatabaseError
-
-from handlers.lib import db
+from handlers.lib.engines import Engine, Statement
 from handlers.lib.errors import SettingsInvalid, VerificationFailed
 from handlers.lib.sql_text import Check, split_checks
 
@@ -36,29 +36,36 @@ def parse_checks(text: str, file_name: str = "checks") -> list[Check]:
 
 
 def evaluate(
-    conn: db.Connection,
+    engine: Engine,
+    conn: Any,
     checks: Sequence[Check],
     statement_timeout_ms: int = DEFAULT_STATEMENT_TIMEOUT_MS,
 ) -> dict[str, Any]:
     """Run every check (all of them, to report every failure); VerificationFailed names each
     failed one. Returns a compact, secret-free summary (names and outcomes, no data)."""
     failures: list[str] = []
-    with db.transaction(conn):
-        conn.run("SET TRANSACTION READ ONLY")
-        conn.run(f"SET LOCAL statement_timeout = {int(statement_timeout_ms)}")
+    engine.begin_read_only(conn, statement_timeout_ms / 1000)
+    try:
         for check in checks:
-            conn.run("SAVEPOINT drill_check")
+            engine.run(conn, Statement("SAVEPOINT drill_check", {}))
             try:
-                rows = conn.run(check.sql)
-            except DatabaseError as exc:
-                conn.run("ROLLBACK TO SAVEPOINT drill_check")
-                code, message = db.error_fields(exc)
-                failures.append(f"{check.name}: error {code} {message}")
+                rows = engine.run(conn, Statement(check.sql, {}, raw=True))
+            except Exception as exc:
+                error = engine.server_error(exc)
+                if error is None:
+                    raise
+                engine.run(conn, Statement("ROLLBACK TO SAVEPOINT drill_check", {}))
+                failures.append(f"{check.name}: error {error.code} {error.message}")
                 continue
-            conn.run("RELEASE SAVEPOINT drill_check")
-            problem = _judge(rows)
+            engine.run(conn, Statement("RELEASE SAVEPOINT drill_check", {}))
+            problem = _judge(engine, rows)
             if problem:
                 failures.append(f"{check.name}: {problem}")
+    except BaseException:
+        with contextlib.suppress(Exception):  # the original error matters more
+            engine.rollback(conn)
+        raise
+    engine.commit(conn)
     if failures:
         raise VerificationFailed(
             f"{len(failures)} of {len(checks)} drill check(s) failed: " + "; ".join(failures)
@@ -66,13 +73,15 @@ def evaluate(
     return {"checks": len(checks), "checks_ok": len(checks)}
 
 
-def _judge(rows: Sequence[Sequence[Any]] | None) -> str | None:
+def _judge(engine: Engine, rows: Sequence[Sequence[Any]] | None) -> str | None:
     if not rows:
         return "returned no rows (a check must return rows that are all true)"
     for row in rows:
         for value in row:
-            if value is not True:
-                if value is False or value is None:
-                    return f"returned {'false' if value is False else 'NULL'}"
+            try:
+                truth = engine.truth(value)
+            except TypeError:
                 return f"returned a non-boolean value of type {type(value).__name__}"
+            if truth is not True:
+                return f"returned {'false' if truth is False else 'NULL'}"
     return None

@@ -11,10 +11,13 @@ Time limit: all files run in one invocation, and Lambda stops an invocation at t
 timeout (at most 15 minutes) without a word — the database would go on running the statement
 and the run would fail with a bare "timed out". So the files get the invocation's remaining
 time minus SAFETY_MARGIN_SECONDS (to roll back, write the audit item and answer): each
-transaction sets `statement_timeout` to what is left (the server stops a long statement even if
+transaction sets the server's statement timeout to what is left where the engine has one for
+every statement (PostgreSQL's `statement_timeout`: the server stops a long statement even if
 this function is gone), and a watchdog cancels the running file from a second connection when
-the time is up (a file of many statements, or one that changes statement_timeout itself). The
-step then fails with SqlScriptFailed naming the file, what was committed and what did not run.
+the time is up (a file of many statements, one that changes the timeout itself, or an engine
+whose timeout does not cover writes, as MySQL's). The step then fails with SqlScriptFailed
+naming the file, what was committed and what did not run. The engine runs the file
+(`Engine.run_script`); this module decides the time, the order and the messages.
 """
 
 from __future__ import annotations
@@ -28,15 +31,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pg8000.exceptions import DatabaseError, InterfaceError
-
-from handlers.lib import db
+from handlers.lib import database, db
+from handlers.lib.engines import Engine, ScriptEndedTransaction
 from handlers.lib.errors import SettingsInvalid, SqlScriptFailed
 
 SQL_DIR_ENV = "AURORA_RESTORE_SQL_DIR"
 PACKAGED_SQL_DIR = Path(__file__).resolve().parents[1] / "sql"
 SAFETY_MARGIN_SECONDS = 30.0
-QUERY_CANCELED = "57014"
 
 
 @dataclass(frozen=True)
@@ -55,12 +56,14 @@ def time_budget(context: Any) -> float | None:
     return max(0.0, remaining() / 1000 - SAFETY_MARGIN_SECONDS)
 
 
-def canceller(target: db.Target, credentials: db.Credentials) -> Callable[[int], None]:
-    """Cancel a backend's running statement from a second connection (same role: allowed)."""
+def canceller(
+    engine: Engine, target: db.Target, credentials: db.Credentials
+) -> Callable[[int], None]:
+    """Cancel a session's running statement from a second connection (same user: allowed)."""
 
     def cancel(pid: int) -> None:
-        with db.session(target, credentials) as other:
-            other.run("SELECT pg_cancel_backend(:pid)", pid=pid)
+        with database.session(engine, target, credentials) as other:
+            engine.cancel_session(other, pid)
 
     return cancel
 
@@ -92,16 +95,17 @@ def locate_scripts(names: Sequence[str], directory: Path) -> list[Path]:
 
 
 def run_scripts(
-    conn: db.Connection,
+    engine: Engine,
+    conn: Any,
     scripts: Sequence[Path],
     limit: TimeLimit | None = None,
-    finish: Callable[[db.Connection, Path], None] | None = None,
+    finish: Callable[[Any, Path], None] | None = None,
 ) -> list[dict[str, Any]]:
     """Run each file in its own transaction; returns [{"file", "seconds"}] of those that ran.
     With a `limit`, all files together get `limit.seconds` (see the module's docstring);
     `finish(conn, path)` runs inside each file's transaction, after the file."""
     deadline = None if limit is None else time.monotonic() + limit.seconds
-    pid = int(conn.run("SELECT pg_backend_pid()")[0][0]) if limit else 0
+    pid = engine.session_id(conn) if limit else 0
     ran: list[dict[str, Any]] = []
     for index, path in enumerate(scripts):
         sql = path.read_text(encoding="utf-8")
@@ -110,34 +114,43 @@ def run_scripts(
         progress = _progress(ran, scripts[index + 1 :])
         if left is not None and left <= 0:
             raise SqlScriptFailed(f"{path.name} not started: {_out_of_time(limit)}{progress}")
+        done = None if finish is None else _finisher(finish, path)
         try:
             with _watchdog(limit, pid, left) as fired:
-                _run_one(conn, sql, left, path, finish)
-        except DatabaseError as exc:
-            code, message = db.error_fields(exc)
+                engine.run_script(conn, sql, left, done)
+        except ScriptEndedTransaction as exc:
+            how = str(exc) or "COMMIT/ROLLBACK in the file"
+            raise SqlScriptFailed(
+                f"{path.name} ends the transaction itself ({how}); "
+                f"each file runs in one transaction the pipeline manages{progress}"
+            ) from None
+        except Exception as exc:
+            error = engine.server_error(exc)
+            if error is None:
+                if engine.connection_lost(exc):
+                    raise SqlScriptFailed(
+                        f"{path.name} failed: connection lost ({exc.__class__.__name__}){progress}"
+                    ) from None
+                raise
             late = deadline is not None and time.monotonic() >= deadline
-            if code == QUERY_CANCELED and (fired.is_set() or late):
+            if error.cancelled and (fired.is_set() or late):
                 raise SqlScriptFailed(
                     f"{path.name} did not finish in time and was cancelled and rolled back: "
                     f"{_out_of_time(limit)}{progress}"
                 ) from None
-            where = _line_of(sql, db.error_position(exc))
+            where = _line_of(sql, error.position)
             raise SqlScriptFailed(
-                f"{path.name} failed{where}: {code} {message}{progress}"
-            ) from None
-        except InterfaceError as exc:
-            raise SqlScriptFailed(
-                f"{path.name} failed: connection lost ({exc.__class__.__name__}){progress}"
-            ) from None
-        except _EndedTransaction:
-            raise SqlScriptFailed(
-                f"{path.name} ends the transaction itself (COMMIT/ROLLBACK in the file); "
-                f"each file runs in one transaction the pipeline manages{progress}"
+                f"{path.name} failed{where}: {error.code} {error.message}{progress}"
             ) from None
         ran.append({"file": path.name, "seconds": round(time.monotonic() - started, 3)})
         # Whatever a script SETs or creates as temporary must not leak into the next one.
-        conn.run("DISCARD ALL")
+        engine.reset_session(conn)
     return ran
+
+
+def _finisher(finish: Callable[[Any, Path], None], path: Path) -> Callable[[Any], None]:
+    return lambda conn: finish(conn, path)
+
 
 
 @contextlib.contextmanager
@@ -170,29 +183,6 @@ def _out_of_time(limit: TimeLimit | None) -> str:
         f"at most 900 s, minus {SAFETY_MARGIN_SECONDS:.0f} s to report); make the file faster "
         "or raise lambda.timeout_seconds"
     )
-
-
-class _EndedTransaction(Exception):
-    pass
-
-
-def _run_one(
-    conn: db.Connection,
-    sql: str,
-    left: float | None,
-    path: Path,
-    finish: Callable[[db.Connection, Path], None] | None,
-) -> None:
-    with db.transaction(conn):
-        xid = conn.run("SELECT txid_current()")[0][0]
-        if left is not None:
-            # Per statement, on the server: holds even if this invocation is stopped.
-            conn.run(f"SET LOCAL statement_timeout = {max(1, int(left * 1000))}")
-        conn.run(sql)  # no parameters: the simple protocol, so a file may hold many statements
-        if conn.run("SELECT txid_current_if_assigned()")[0][0] != xid:
-            raise _EndedTransaction
-        if finish is not None:
-            finish(conn, path)
 
 
 def _line_of(sql: str, position: int | None) -> str:

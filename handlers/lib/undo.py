@@ -49,6 +49,7 @@ from handlers.lib import (
     audit,
     aws,
     clusters,
+    engine_versions,
     expiry,
     guards,
     naming,
@@ -389,7 +390,15 @@ class _Pass:
             self.pending.append(f"final snapshot {self.final_id} is {snapshot.get('Status')}")
             return
         params = self.final_restore_parameters(snapshot)
-        self.rds.restore_db_cluster_from_snapshot(**params)
+        try:
+            self.rds.restore_db_cluster_from_snapshot(**params)
+        except Exception as exc:
+            # Another pass (automatic recovery and `recover` by hand may overlap) restored it
+            # since this one looked: the next pass sees what now holds the target id.
+            if aws.error_code(exc) != "DBClusterAlreadyExistsFault":
+                raise
+            self.pending.append(f"{self.target_id} appeared while this pass restored it")
+            return
         self.actions.append(f"restoring {self.target_id} from its final snapshot {self.final_id}")
         self.pending.append(f"{self.target_id} is being restored")
         self.serving = SERVING_RESTORED
@@ -409,7 +418,8 @@ class _Pass:
         configured = str(params.pop("EngineVersion", "") or "")
         if own:
             params["EngineVersion"] = own
-        if own and configured and own.split(".")[0] != configured.split(".")[0]:
+        engine = doc.target(self.document).get("engine")
+        if own and configured and not same_major(engine, own, configured):
             params.pop("DBClusterParameterGroupName", None)
         return params
 
@@ -473,3 +483,11 @@ class _Pass:
             self.actions.append(
                 "master secret: this run's password promoted to AWSCURRENT (its cluster serves)"
             )
+
+
+def same_major(engine: str | None, one: str, other: str) -> bool:
+    """Versions of one major (compared as versions; unreadable ones count as different)."""
+    try:
+        return engine_versions.major_key(engine, one) == engine_versions.major_key(engine, other)
+    except engine_versions.VersionError:
+        return False

@@ -286,12 +286,38 @@ def test_aws_cli_sees_what_setup_created(reset_moto: str, moto_config_dir: Path)
     assert sorted(m["name"] for m in machines) == [
         "aurora-restore-drill-dev",
         "aurora-restore-pipeline-dev",
+        "aurora-restore-recovery-dev",
     ]
     alarms = aws("cloudwatch", "describe-alarms", "--alarm-names",
                  "aurora-restore-pipeline-failures-dev")["MetricAlarms"]
     assert alarms[0]["MetricName"] == "ExecutionsFailed"
     secret = aws("secretsmanager", "describe-secret", "--secret-id", "aurora-restore/dev/master")
     assert secret["Name"] == "aurora-restore/dev/master"
+
+
+def test_quarantine_plan_lists_rules_and_built_in_checks_without_aws(
+    api_calls: ApiCallRecorder,
+) -> None:
+    result = CliRunner().invoke(
+        cli, ["quarantine", "plan", "--env", "dev", "--config-dir", str(CONFIG_DIR), "-o", "json"]
+    )
+    assert result.exit_code == 0, result.output
+    assert api_calls.calls == []
+    plan = json.loads(result.stdout)
+    assert plan["command"] == "quarantine plan" and plan["engine"] == "aurora-postgresql"
+    (rule,) = plan["rules"]
+    assert rule["name"] == "outbound-email" and rule["sql"] == ["TRUNCATE public.outbound_email"]
+    assert rule["check"] == "SELECT 1 FROM public.outbound_email LIMIT 1"
+    builtins = {b["name"]: b for b in plan["builtins"]}
+    assert set(builtins) == {"pg_cron", "subscriptions", "replication_slots", "foreign_servers",
+                             "event_triggers", "publications"}
+    assert builtins["foreign_servers"]["fails_the_run"]
+    assert not builtins["publications"]["fails_the_run"]
+    assert all(b["fix"] for b in plan["builtins"] if b["fails_the_run"])  # each says its fix
+    text = CliRunner().invoke(cli, ["quarantine", "plan", "--env", "dev", "--config-dir",
+                                    str(CONFIG_DIR)])
+    assert "-- rule outbound-email: runs once" in text.stdout
+    assert "built-in  foreign_servers" in text.stdout
 
 
 def test_masking_plan_lists_the_rules_and_their_sql_without_aws(api_calls: ApiCallRecorder) -> None:
@@ -302,7 +328,7 @@ def test_masking_plan_lists_the_rules_and_their_sql_without_aws(api_calls: ApiCa
     assert api_calls.calls == []
     plan = json.loads(result.stdout)
     tables = {t["table"]: t for t in plan["tables"]}
-    assert set(tables) == {"public.customers", "public.orders"}
+    assert set(tables) == {"public.customers", "public.orders", "public.outbound_email"}
     assert {"column": "email", "transformer": "email"} in tables["public.customers"]["rules"]
     assert tables["public.customers"]["sql"].startswith('UPDATE "public"."customers" SET')
     assert "sha256(:opad || sha256(:ipad" in tables["public.customers"]["sql"]  # keyed, in SQL

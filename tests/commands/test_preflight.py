@@ -60,7 +60,7 @@ def test_preflight_passes_after_seed_and_setup(provisioned: dict[str, str]) -> N
     assert "prod-orders-sandbox-seed" in snapshot and "restored as 15.4" in snapshot
     assert "copied (another region" in snapshot
     db_steps = [c for c in checks if c["area"] == "database"]
-    assert len(db_steps) == 4 and all(c["status"] == "pass" for c in db_steps)
+    assert len(db_steps) == 5 and all(c["status"] == "pass" for c in db_steps)
     # never a fake pass for what moto cannot answer
     for area in ("account", "kms", "iam", "network", "tls"):
         rows = [c for c in checks if c["area"] == area]

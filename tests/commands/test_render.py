@@ -31,7 +31,8 @@ def test_render_makes_no_aws_call_and_prints_every_section(api_calls: ApiCallRec
     assert set(lambda_role["inline_policies"]) >= {"aurora-restore-rds", "aurora-restore-data"}
     assert "aurora-restore-lambda-logs-dev" in lambda_role["managed_policies"]
     assert set(rendered["definitions"]) == {"aurora-restore-pipeline-dev",
-                                            "aurora-restore-drill-dev"}
+                                            "aurora-restore-drill-dev",
+                                            "aurora-restore-recovery-dev"}
     assert rendered["settings"]["target"]["cluster_id"] == "dev-orders"
     assert len(rendered["functions"]) == len(FUNCTIONS)
     assert "secret" not in json.dumps(rendered["settings"]).lower().replace("secret_id", "")

@@ -163,7 +163,7 @@ def test_unknown_env_lists_the_environments_there(config: Path) -> None:
     result = invoke("plan", "--env", "nosuch", "--config-dir", str(config))
     assert result.exit_code == 2
     assert (f"no environment 'nosuch': {config}/nosuch.yaml does not exist (environments in "
-            f"{config}/: dev, prod, staging)") in one_error_line(result)
+            f"{config}/: dev, dev-mysql, prod, staging)") in one_error_line(result)
 
 
 def test_missing_config_directory_says_how_to_make_one(tmp_path: Path) -> None:

@@ -13,18 +13,21 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
+import boto3
 import pytest
 from click.testing import CliRunner
 
 from aurora_restore_cli.cli import cli
 from aurora_restore_cli.sandbox import control as sandbox
+from aurora_restore_cli.sandbox.data import side_effects
 
 from ..conftest import ROOT
 
 # The one name of each step the live view shows (the audit trail and the logs use it too).
 TASK_STATES = ["acquire-lock", "check-target", "choose-source", "find-snapshot", "copy-snapshot", "check-copy",
                "restore-cluster", "check-restore", "create-instances", "check-restore (instances)",
-               "reset-master-password", "reset-app-users", "mask-data", "scan-pii", "verify", "swap-out-target",
+               "reset-master-password", "reset-app-users", "mask-data", "scan-pii", "quarantine", "match-settings",
+               "check-settings", "verify", "swap-out-target",
                "check-rename (swap-out)", "swap-in-staging", "check-rename (swap-in)",
                "delete-old-cluster", "check-delete", "finalize", "release-lock", "notify-success"]
 
@@ -80,8 +83,8 @@ def test_run_to_success_then_executions_and_history(provisioned: dict[str, str])
     assert [e["timestamp"] for e in events] == sorted(e["timestamp"] for e in events)
     skipped = {e["step"]: e for e in events if e["status"] == "SKIPPED"}
     # no database in the sandbox
-    assert set(skipped) == {"reset-app-users", "mask-data", "scan-pii", "verify"}
-    assert set(result["skipped_steps"]) == {"reset-app-users", "mask-data", "scan-pii", "verify"}
+    assert set(skipped) == {"reset-app-users", "mask-data", "scan-pii", "quarantine", "verify"}
+    assert set(result["skipped_steps"]) == {"reset-app-users", "mask-data", "scan-pii", "quarantine", "verify"}
 
     text = cli_run("--local", "--env", "dev", "history", operation, env=provisioned)
     assert text.returncode == 0 and "find-snapshot" in text.stdout
@@ -133,7 +136,7 @@ def test_live_view_says_skipped_and_listings_keep_ids_whole(
     assert done.returncode == 0, done.stderr
     # piped: one line per change, with its time; the steps named as the audit trail names them
     # the audit says SKIPPED: so does the view
-    for step in ("reset-app-users", "mask-data", "scan-pii", "verify"):
+    for step in ("reset-app-users", "mask-data", "scan-pii", "quarantine", "verify"):
         assert re.search(rf"^\d\d:\d\d:\d\dZ +\d+s  {step} +skipped ", done.stderr, re.M), \
             done.stderr
     assert re.search(r"^\d\d:\d\d:\d\dZ +\d+s  find-snapshot +done ", done.stderr, re.M)
@@ -205,7 +208,7 @@ def test_demo_end_to_end(tmp_path: Path) -> None:
     database = re.search(r"database steps run on a private PostgreSQL \S+ on 127\.0\.0\.1:(\d+), "
                          r"TLS verified", output)
     assert database, re.findall(r"^.*PostgreSQL.*$", output, re.M)
-    for step in ("reset-app-users", "mask-data", "scan-pii", "verify"):
+    for step in ("reset-app-users", "mask-data", "scan-pii", "quarantine", "verify"):
         assert re.search(rf"^\S+Z  {step} +SUCCEEDED  .*endpoint=127\.0\.0\.1:{database[1]}",
                          output, re.M), step
     # the PII gate first stops a refresh of production's new column, the target untouched
@@ -224,10 +227,19 @@ def test_demo_end_to_end(tmp_path: Path) -> None:
     # (roles are the sandbox server's, shared by its databases: the gate's run created them)
     assert re.search(r"users reset: orders_app \(read-write, (created|updated)\), "
                      r"orders_readonly \(read-only, (created|updated)\)", output)
-    assert ("masked by the declared rules: public.customers (24 rows), public.orders (60 rows); "
-            "hand-written SQL: after: 01_scrub_notes.sql") in output
-    assert re.search(r"PII gate passed: 3 tables, \d+ columns, \d+ rows sampled, 0 personal", output)
+    assert ("masked by the declared rules: public.customers (24 rows), public.orders (60 rows), "
+            "public.outbound_email (12 rows); hand-written SQL: after: 01_scrub_notes.sql") in output
+    assert re.search(r"PII gate passed: 4 tables, \d+ columns, \d+ rows sampled, 0 personal", output)
     assert "verified as orders_app: 2 of 2 expected tables" in output
+    # the quarantine: production keeps its queued mail and its foreign server; the refreshed
+    # target has neither the mail nor a way (or the credentials) to reach production
+    assert re.search(r"^production \(prod-orders\)\s+12\s+→ prod-orders\S+ \(1 user mapping",
+                     output, re.M), output
+    assert re.search(r"^refreshed target \(dev-orders\)\s+0\s+→ quarantined\.invalid \(0 user "
+                     r"mapping", output, re.M), output
+    assert re.search(r"quarantined: rule outbound-email; server production "
+                     r"\(postgres_fdw\) pointed prod-orders\S+ → quarantined\.invalid; 1 user "
+                     r"mapping\(s\) dropped; 5 checks passed", output), output
     # the restore drill: timed by phase, checked on the restored copy, deleted, target untouched
     assert "Drill SUCCEEDED: restore time (RTO) by phase" in output
     assert re.search(r"drill cluster dev-orders-drill-[0-9a-f]{8}: restored, verified \(2 tables, "
@@ -280,9 +292,10 @@ def test_init_then_seed_setup_run_with_the_database_steps_for_real(tmp_path: Pat
         health = cli_run(*base, "test-functions", "-o", "json", env=env)
         assert health.returncode == 0, health.stdout + health.stderr
         rows = {r["step"]: r for r in json.loads(health.stdout)["functions"]}
-        for step in ("reset_app_users", "mask_data", "scan_pii", "verify"):
+        for step in ("reset_app_users", "mask_data", "scan_pii", "quarantine", "verify"):
             assert rows[step]["database"] == "pass"
             assert rows[step]["report"]["database"]["tls"] == "verify"
+        kept = _quarantine_check_fails_before_any_rename(base, env, config / "qa.yaml")
         done = cli_run(*base, "run", "--wait", "-o", "json", env=env)
         assert done.returncode == 0, done.stderr
         result = json.loads(done.stdout)
@@ -291,19 +304,20 @@ def test_init_then_seed_setup_run_with_the_database_steps_for_real(tmp_path: Pat
         trail = cli_run(*base, "history", result["operation_id"], "-o", "json", env=env)
         events = {e["step"]: e for e in json.loads(trail.stdout)["events"]}
         users = events["reset-app-users"]["details"]["users"]
-        assert {(u["name"], u["action"]) for u in users} == {
-            ("orders_app", "created"), ("orders_readonly", "created")}
+        # (roles are the sandbox server's: the failed quarantine run created them)
+        assert {u["name"] for u in users} == {"orders_app", "orders_readonly"}
+        assert {u["action"] for u in users} <= {"created", "updated"}
         assert events["mask-data"]["details"]["files"] == ["after: 01_scrub_notes.sql"]
         assert events["scan-pii"]["details"]["uncovered"] == 0
         assert events["verify"]["details"]["tables_checked"] == 2
-        for step in ("reset-app-users", "mask-data", "scan-pii", "verify"):
+        for step in ("reset-app-users", "mask-data", "scan-pii", "quarantine", "verify"):
             assert events[step]["status"] == "SUCCEEDED"
             assert events[step]["details"]["tls"] == "verify"
         # the same scan, read-only, of the live target through the deployed function
         scanned = cli_run(*base, "masking", "scan", "-o", "json", env=env)
         assert scanned.returncode == 0, scanned.stderr
         report = json.loads(scanned.stdout)
-        assert report["uncovered"] == 0 and report["tables"] == 3 and report["rows_sampled"] > 0
+        assert report["uncovered"] == 0 and report["tables"] == 4 and report["rows_sampled"] > 0
         assert report["database"] == "qa-orders"  # the target itself, not a staging copy
 
         os.environ["AURORA_RESTORE_SANDBOX_DIR"] = env["AURORA_RESTORE_SANDBOX_DIR"]
@@ -316,7 +330,8 @@ def test_init_then_seed_setup_run_with_the_database_steps_for_real(tmp_path: Pat
             admin.close()
         # the staging database became the target's; the old target's was dropped with it
         assert {"prod-orders", "qa-orders"} <= databases
-        assert not any("-stg-" in d or "-old-" in d for d in databases)
+        assert not any("-old-" in d for d in databases)
+        assert {d for d in databases if "-stg-" in d} == kept  # the failed run's, kept
         target = box.postgres.connect("qa-orders")
         source = box.postgres.connect("prod-orders")
         try:
@@ -324,6 +339,7 @@ def test_init_then_seed_setup_run_with_the_database_steps_for_real(tmp_path: Pat
             original = source.run("SELECT id, email FROM public.customers ORDER BY id")
             readonly_can_write = target.run(
                 "SELECT has_table_privilege('orders_readonly', 'public.orders', 'UPDATE')")[0][0]
+            effects = {"target": side_effects(target), "source": side_effects(source)}
         finally:
             target.close()
             source.close()
@@ -333,8 +349,46 @@ def test_init_then_seed_setup_run_with_the_database_steps_for_real(tmp_path: Pat
         # no original value is left in a ruled column
         assert not {e for _, e in original} & {e for _, e, _ in masked}
         assert readonly_can_write is False
+        # the quarantine: the target's queue is empty and its foreign server refused, while
+        # production keeps both
+        assert effects["target"] == {"outbound_email": 0, "foreign_server": {
+            "host": "quarantined.invalid", "user_mappings": 0}}
+        assert effects["source"]["outbound_email"] == 12
+        assert effects["source"]["foreign_server"]["host"].startswith("prod-orders.")
+        assert effects["source"]["foreign_server"]["user_mappings"] == 1
     finally:
         os.environ["AURORA_RESTORE_SANDBOX_DIR"] = env["AURORA_RESTORE_SANDBOX_DIR"]
         sandbox.stop()
         if saved is not None:
             os.environ["AURORA_RESTORE_SANDBOX_DIR"] = saved
+
+
+def _quarantine_check_fails_before_any_rename(base: list[str], env: dict[str, str],
+                                              config: Path) -> set[str]:
+    """A quarantine rule whose check fails (its sql forgets to empty the queue) stops the run
+    at the quarantine, before any rename: the target is the same cluster as before. Returns
+    the staging cluster the failure kept for inspection."""
+    good = config.read_text()
+    config.write_text(good.replace("sql: TRUNCATE public.outbound_email",
+                                   "sql: SELECT 1  # forgets to empty the queue"))
+    try:
+        assert cli_run(*base, "setup", "state-machine", "drill", env=env).returncode == 0
+        status = json.loads(cli_run(*base, "sandbox", "status", "-o", "json", env=env).stdout)
+        rds = boto3.client("rds", region_name="us-east-1", endpoint_url=status["url"])
+        before = rds.describe_db_clusters(DBClusterIdentifier="qa-orders")["DBClusters"][0]
+        done = cli_run(*base, "run", "--wait", "-o", "json", env=env)
+        assert done.returncode == 1, done.stderr
+        failure = json.loads(done.stdout).get("failure") or pytest.fail(done.stdout + done.stderr)
+        assert (failure["step"], failure["error"]) == ("quarantine", "QuarantineFailed")
+        assert ("rule outbound-email: its check returned one row holding a non-boolean value"
+                in failure["message"])  # SELECT 1 FROM the queue still finds mail
+        after = rds.describe_db_clusters(DBClusterIdentifier="qa-orders")["DBClusters"][0]
+        assert after["DbClusterResourceId"] == before["DbClusterResourceId"]
+        history = json.loads(cli_run(*base, "history", json.loads(done.stdout)["operation_id"],
+                                     "-o", "json", env=env).stdout)["events"]
+        assert not any(e["step"] in ("swap-out-target", "swap-in-staging") for e in history)
+        return {c["DBClusterIdentifier"] for c in rds.describe_db_clusters()["DBClusters"]
+                if "-stg-" in c["DBClusterIdentifier"]}
+    finally:
+        config.write_text(good)
+        assert cli_run(*base, "setup", "state-machine", "drill", env=env).returncode == 0

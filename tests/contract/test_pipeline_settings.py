@@ -46,6 +46,8 @@ def test_document_has_the_contract_shape() -> None:
         "target",
         "database",
         "masking",
+        "quarantine",
+        "parity",
         "audit_ttl_days",
     }
     masking = document["masking"]

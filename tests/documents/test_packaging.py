@@ -386,3 +386,54 @@ def test_missing_handler_module_is_a_clear_error(tmp_path: Path, settings: Setti
     (tree / "check_copy.py").unlink()
     with pytest.raises(PackagingError, match="no handler module for step 'check_copy'"):
         Packager(tree, tmp_path / "cache").build("check_copy", settings)
+
+
+# --- Aurora MySQL: PyMySQL instead of pg8000 ---------------------------------------------------
+
+ENGINE_IMPORT_CHECK = IMPORT_CHECK.replace(
+    '    assert callable(module.handler), step\n',
+    '    assert callable(module.handler), step\n'
+    '    if step in engine_steps:\n'
+    '        from handlers.lib.engines import engine_for\n'
+    '        engine_for(engine).connect  # the engine module and its driver, from the zip\n',
+).replace(
+    "zips, isolated = json.loads(sys.argv[1]), set(json.loads(sys.argv[2]))",
+    "zips, isolated = json.loads(sys.argv[1]), set(json.loads(sys.argv[2]))\n"
+    "engine, engine_steps = sys.argv[3], set(json.loads(sys.argv[4]))",
+)
+
+
+def test_a_mysql_env_vendors_pymysql_and_no_postgresql_driver(
+    tmp_path: Path, packager: Packager
+) -> None:
+    """The database functions of an aurora-mysql env carry PyMySQL (pinned, from its wheel)
+    and not pg8000; each imports its handler and the MySQL engine from its zip alone, with
+    pg8000 out of reach: nothing on the MySQL path imports it."""
+    assert "engine_for(engine).connect" in ENGINE_IMPORT_CHECK and "sys.argv[4]" in ENGINE_IMPORT_CHECK
+    settings = load_settings(CONFIG_DIR, "dev-mysql")
+    packages = packager.build_all(settings).packages
+    zips = {}
+    for step, package in packages.items():
+        names = set(package.names())
+        has_pymysql = any(n.startswith("pymysql/") for n in names)
+        assert has_pymysql == (step in handlers.DATABASE_STEPS), step
+        assert not any(n.startswith(("pg8000/", "scramp/")) for n in names), step
+        path = tmp_path / f"{step}.zip"
+        path.write_bytes(package.data)
+        zips[step] = str(path)
+    assert "pymysql-1.2.4.dist-info/METADATA" in packages["mask_data"].names()
+    isolated = sorted(VENDORED_TOP_LEVEL - {"dateutil", "six"} | {"handlers", "pymysql"})
+    result = subprocess.run(
+        [sys.executable, "-c", ENGINE_IMPORT_CHECK, json.dumps(zips), json.dumps(isolated),
+         "aurora-mysql", json.dumps(list(handlers.DATABASE_STEPS))],
+        capture_output=True, text=True, timeout=120, cwd=tmp_path,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == [w for s in handlers.STEPS for w in (s, "ok")]
+
+
+def test_the_mysql_pin_matches_the_tested_version() -> None:
+    from aurora_restore_cli.documents.packaging import VENDORED_MYSQL
+
+    for pin in VENDORED_MYSQL:
+        assert importlib.metadata.version(pin.name) == pin.version, pin.name

@@ -148,6 +148,8 @@ def owned(resource: str, settings: Settings, names: Names) -> bool:
             f"execution:aurora-restore-pipeline{suffix}",
             f"stateMachine:aurora-restore-drill{suffix}",
             f"execution:aurora-restore-drill{suffix}",
+            f"stateMachine:aurora-restore-recovery{suffix}",
+            f"execution:aurora-restore-recovery{suffix}",
         )
     if service == "ec2" and vpc is not None:
         ids = {*vpc.subnet_ids, *vpc.security_group_ids}
@@ -218,7 +220,7 @@ def test_every_policy_parses_and_is_scoped(tmp_path: Path) -> None:
                         assert condition["kms:ResourceAliases"].startswith("alias/")
                         continue
                     assert owned(resource, settings, names), (where, statement["Sid"], resource)
-        assert "IAM policies of 3 roles" in validate_offline(settings, names)
+        assert "IAM policies of 4 roles" in validate_offline(settings, names)
 
 
 def test_star_resources_only_in_documented_statements(tmp_path: Path) -> None:
@@ -369,7 +371,8 @@ def test_optional_statements(tmp_path: Path) -> None:
     grants = by_sid["KmsClusterGrants"]
     assert grants["Action"] == ["kms:CreateGrant"]
     assert grants["Condition"]["Bool"] == {"kms:GrantIsForAWSResource": "true"}
-    for sid in ("RdsModifyClusters", "RdsDeleteClusters", "RdsDeleteCopies"):
+    assert "rds:DeleteDBCluster" in by_sid["RdsModifyClusters"]["Action"]
+    for sid in ("RdsModifyClusters", "RdsDeleteCopies"):
         assert by_sid[sid]["Condition"] == {
             "StringEquals": {"aws:ResourceTag/aurora-restore:env": "full"}
         }
@@ -420,7 +423,6 @@ def test_pipeline_ids_fall_under_the_patterns() -> None:
             assert _covered(f"{rds}:cluster:{target.lower()}", by_sid["RdsRestore"])
             for cluster in (staging, old, target.lower()):
                 assert _covered(f"{rds}:cluster:{cluster}", by_sid["RdsModifyClusters"])
-                assert _covered(f"{rds}:cluster:{cluster}", by_sid["RdsDeleteClusters"])
             assert _covered(f"{rds}:db:{instance}", by_sid["RdsCreateInstances"])
             assert _covered(f"{rds}:db:{instance}", by_sid["RdsDeleteInstances"])
             assert _covered(f"{rds}:cluster-snapshot:{copy}", by_sid["SourceSnapshots"])
@@ -506,7 +508,7 @@ def test_prefix_targets_are_held_off_by_tags(config_dir: Path) -> None:
         config_dir, "dv", lambda d: d["target"].__setitem__("cluster_id", "dev")
     )
     for statement in statements(settings, names):
-        if statement["Sid"] in ("RdsModifyClusters", "RdsDeleteClusters", "RdsDeleteCopies"):
+        if statement["Sid"] in ("RdsModifyClusters", "RdsDeleteCopies"):
             assert statement["Condition"]["StringEquals"] == {
                 "aws:ResourceTag/aurora-restore:env": "dv"
             }
@@ -675,7 +677,7 @@ PARLIAMENT_ACCEPTED = {
     # IAM authorises each resource of a request on its own: the final snapshots (not there yet,
     # untagged) have a statement of their own, the clusters keep the env tag condition.
     ("RESOURCE_MISMATCH", "rds:DeleteDBCluster", "arn:*:rds:*:*:cluster:*"): (
-        "RdsFinalSnapshot names only the final snapshots; the clusters are in RdsDeleteClusters"
+        "RdsFinalSnapshot names only the final snapshots; the clusters are in RdsModifyClusters"
     ),
     ("RESOURCE_MISMATCH", "rds:CreateDBClusterSnapshot", "arn:*:rds:*:*:cluster:*"): (
         "RdsFinalSnapshot names only the final snapshots; the clusters are in "
@@ -684,6 +686,17 @@ PARLIAMENT_ACCEPTED = {
     ("RESOURCE_MISMATCH", "rds:CreateDBClusterSnapshot", "arn:*:rds:*:*:cluster-snapshot:*"): (
         "RdsFinalSnapshotOfClusters names the clusters (tagged); the snapshots are in "
         "RdsFinalSnapshot"
+    ),
+    # IAM authorises each resource of a request on its own: the old target's parameter groups
+    # (the team's, any name) have a statement of their own; the clusters and instances stay
+    # scoped (tags, names) in RdsModifyClusters and RdsParityInstances.
+    ("RESOURCE_MISMATCH", "rds:ModifyDBCluster", "arn:*:rds:*:*:cluster:*"): (
+        "RdsParityParameterGroups names only parameter groups; the clusters are in "
+        "RdsModifyClusters"
+    ),
+    ("RESOURCE_MISMATCH", "rds:ModifyDBInstance", "arn:*:rds:*:*:db:*"): (
+        "RdsParityParameterGroups names only parameter groups; the instances are in "
+        "RdsParityInstances"
     ),
     ("RESOURCE_MISMATCH", "states:ListExecutions", "arn:*:states:*:*:mapRun:*/*:*"): (
         "ListExecutions on a state machine ARN is the documented use; mapRun is the alternative"

@@ -37,6 +37,27 @@ def test_the_recovery_function_reads_only_this_pipelines_executions() -> None:
     assert not any(a.startswith("states:") and "Stop" in a for a in statement["Action"])
 
 
+def test_automatic_recovery_starts_and_finds_only_its_own_executions() -> None:
+    """The recovery function (Lambda role) starts automatic recovery's state machine and
+    finds its executions; that state machine's role may invoke the recovery function only,
+    the pipeline's may not; the DBA role may follow and stop automatic recovery."""
+    _, names = load()
+    account = names.account_id
+    recovery = f"arn:aws:states:us-east-1:{account}:stateMachine:aurora-restore-recovery-dev"
+    lam = by_sid("lambda")
+    assert lam["RecoveryStarts"]["Action"] == ["states:StartExecution"]
+    assert lam["RecoveryStarts"]["Resource"] == [recovery]
+    assert lam["RecoveryFinds"]["Action"] == ["states:DescribeExecution"]
+    executions = f"arn:aws:states:us-east-1:{account}:execution:aurora-restore-recovery-dev:*"
+    assert lam["RecoveryFinds"]["Resource"] == [executions]
+    machine = by_sid("recovery")
+    assert set(machine) == {"InvokeRecoveryFunction", "LogDelivery"}
+    assert machine["InvokeRecoveryFunction"]["Action"] == ["lambda:InvokeFunction"]
+    assert machine["InvokeRecoveryFunction"]["Resource"] == [names.function_arn("recover_execution")]
+    assert executions in by_sid("dba")["OperateExecutions"]["Resource"]
+    assert recovery not in by_sid("dba")["OperatePipeline"]["Resource"]  # never started by hand
+
+
 def test_only_the_dba_role_may_run_recover_and_only_that_function() -> None:
     _, names = load()
     recover = by_sid("dba")["Recover"]

@@ -1,4 +1,4 @@
-"""The README's state-machine picture is generated from definitions/ and kept in sync."""
+"""docs/pipeline.md's state-machine picture is generated from definitions/ and kept in sync."""
 
 from __future__ import annotations
 
@@ -13,10 +13,10 @@ from aurora_restore_cli.face import diagram
 from ..conftest import ROOT
 
 
-def test_readme_diagram_matches_the_definition() -> None:
-    readme = (ROOT / "README.md").read_text()
-    assert diagram.markdown_block() in readme, (
-        "README's diagram is stale: run `aurora-restore diagram --write README.md`"
+def test_the_documented_diagram_matches_the_definition() -> None:
+    page = (ROOT / "docs" / "pipeline.md").read_text()
+    assert diagram.markdown_block() in page, (
+        "docs/pipeline.md's diagram is stale: run `aurora-restore diagram --write docs/pipeline.md`"
     )
 
 

@@ -12,6 +12,7 @@ Functions' interpreter threads) to refuse what AWS refuses, with the error code 
 | CopyDBClusterSnapshot of another account's automated snapshot | DBClusterSnapshotNotFoundFault (automated snapshots cannot be shared) | `shared_automated` |
 | CopyDBClusterSnapshot of another account's snapshot encrypted with its aws/rds key | KMSKeyNotAccessibleFault | `shared_default_key` |
 | RestoreDBClusterFromSnapshot with an EngineVersion below the snapshot's | InvalidParameterCombination | `lower_engine_version` |
+| RestoreDBClusterFromSnapshot onto an id a cluster already has (moto overwrites it, or clashes on its automated snapshot within the same minute) | DBClusterAlreadyExistsFault | `restore_onto_existing` |
 | CreateDBInstance db.serverless in a cluster without ServerlessV2ScalingConfiguration | InvalidParameterCombination | `serverless_without_scaling` |
 | ModifyDBCluster (rename or anything else) of a cluster that is not `available` | InvalidDBClusterStateFault | `modify_not_available` |
 | ModifyDBCluster renaming onto an existing id (moto silently overwrites) | DBClusterAlreadyExistsFault | `rename_onto_existing` |
@@ -40,7 +41,9 @@ cluster refuses further modifications and deletion (it is not `available`).
 `AwsRules.fired` counts refusals per rule, so a test can show that a rule fired.
 
 KMS keys (AWS managed keys, reserved aliases, the key policy lockout check) and alarms that
-publish to encrypted topics: aws_rules_kms.py, switched on with the rest by `aws_rules()`.
+publish to encrypted topics: aws_rules_kms.py; the calls of settings parity (parameter group
+families, backup retention and windows, roles, instance-level settings): aws_rules_parity.py;
+both switched on with the rest by `aws_rules()`.
 """
 
 from __future__ import annotations
@@ -176,6 +179,14 @@ def aws_rules(rename_polls: int = DEFAULT_RENAME_POLLS) -> Iterator[AwsRules]:
         self: Any, from_snapshot_id: str, overrides: dict[str, Any]
     ) -> Any:
         wanted = overrides.get("engine_version")
+        new_id = str(overrides.get("db_cluster_identifier") or "").lower()
+        ghost = rules.ghosts.get(rules.key(self, new_id)) if new_id else None
+        if new_id in self.clusters or (ghost is not None and ghost[1] > 0):
+            raise rules.refuse(
+                "restore_onto_existing",
+                "DBClusterAlreadyExistsFault",
+                f"DB Cluster already exists: {new_id}",
+            )
         snapshot = self.get_db_cluster_snapshot(from_snapshot_id)
         if wanted and _version(wanted) < _version(snapshot.engine_version):
             raise rules.refuse(
@@ -389,9 +400,10 @@ def aws_rules(rename_polls: int = DEFAULT_RENAME_POLLS) -> Iterator[AwsRules]:
         setattr(RDSBackend, name, locals()[name])
     RDSResponse.delete_db_cluster = delete_db_cluster_response  # type: ignore[method-assign]
     from .aws_rules_kms import kms_rules  # beside this one; it uses AwsRules
+    from .aws_rules_parity import parity_rules
 
     try:
-        with kms_rules(rules):
+        with kms_rules(rules), parity_rules(rules):
             yield rules
     finally:
         for name, original in originals.items():

@@ -71,6 +71,14 @@ def ownership(aws_rules: AwsRules, request: pytest.FixtureRequest) -> Iterator[O
         assert rule.violations == [], "the pipeline wrote to what is not ours"
 
 
+@pytest.fixture(params=sorted(support.ENGINES), ids=lambda e: e.removeprefix("aurora-"))
+def each_engine(request: pytest.FixtureRequest) -> Iterator[str]:
+    """Run the test once per engine (world, settings, versions: support.ENGINES). A module
+    opts in with `pytestmark = pytest.mark.usefixtures("each_engine")`."""
+    with support.engine(str(request.param)):
+        yield str(request.param)
+
+
 @pytest.fixture
 def router() -> Iterator[None]:
     with lambda_router.routing():

@@ -138,7 +138,9 @@ class Fault:
 
 
 def inject(monkeypatch: pytest.MonkeyPatch, fault: Fault) -> Fault:
-    """Attach `fault` (for a loop Choice under `never-ready`, to the loop's check Task)."""
+    """Attach `fault` (for a loop Choice under `never-ready`, to the loop's check Task).
+    It fires afresh: a parametrized case's Fault runs once per engine."""
+    fault.fired = 0
     state = check_of(fault.state) if fault.when == NEVER_READY else fault.state
     module = importlib.import_module(f"handlers.{module_of(state)}")
     real = module.handler

@@ -23,6 +23,10 @@ applies to every region and thread, including Step Functions' interpreter thread
 - Encryption at restore: on AWS, RestoreDBClusterFromSnapshot with KmsKeyId encrypts the new
   cluster with that key even when the snapshot is unencrypted; moto keeps the snapshot's
   `StorageEncrypted`. `restore_db_cluster_from_snapshot` is wrapped to set it.
+- What settings parity and the quotas read: aurora_restore_cli/sandbox/rds_settings.py, the
+  sandbox's own patches (DescribeAccountAttributes, DescribeDBClusterEndpoints, IAM auth and
+  log exports on ModifyDBCluster, Performance Insights on ModifyDBInstance, pending reboots
+  after a parameter group change), installed with these.
 - Secrets Manager: moving AWSCURRENT with `update_secret_version_stage` leaves moto's
   `get_secret_value` returning the old version (moto 5.2.5 does not update its default
   version); the wrapper updates it, as AWS does.
@@ -238,9 +242,15 @@ def patched_moto() -> Iterator[RdsScript]:
         return _PROGRAMS[definition]
 
     AmazonStateLanguageParser.parse = staticmethod(parse_definition)  # type: ignore[method-assign,assignment]
+    # What the sandbox answers where moto lacks it (quotas, cluster endpoints, IAM auth and log
+    # exports on modify, pending reboots): the sandbox's own patches, on top of these.
+    from aurora_restore_cli.sandbox import rds_settings
+
+    rds_settings.install()
     try:
         yield script
     finally:
+        rds_settings.uninstall()
         for name, original in originals.items():
             setattr(RDSBackend, name, original)
         SecretsManagerBackend.update_secret_version_stage = original_stage  # type: ignore[method-assign]

@@ -23,7 +23,8 @@ Ours = tagged `aurora-restore:managed-by=aurora-restore` and `aurora-restore:env
 | AddTagsToResource, RemoveTagsFromResource | the resource the ARN names |
 | ModifyDBCluster (rename, password, protection, …), DeleteDBCluster | the cluster |
 | CreateDBInstance | the cluster it joins |
-| ModifyDBInstance, DeleteDBInstance | the instance (ours if its cluster is) |
+| ModifyDBInstance, RebootDBInstance, DeleteDBInstance | the instance (ours if its cluster is) |
+| AddRoleToDBCluster | the cluster |
 | DeleteDBClusterSnapshot | the snapshot |
 | RestoreDBClusterFromSnapshot onto an existing id (moto overwrites it) | the existing cluster |
 | RestoreDBClusterToPointInTime onto an existing id (moto overwrites it) | the existing cluster |
@@ -138,6 +139,8 @@ def ownership_rule(env: str, targets: set[str]) -> Iterator[Ownership]:
         "create_db_instance",
         "modify_db_instance",
         "delete_db_instance",
+        "reboot_db_instance",
+        "add_role_to_db_cluster",
         "delete_db_cluster_snapshot",
         "restore_db_cluster_from_snapshot",
         "restore_db_cluster_to_point_in_time",
@@ -184,6 +187,15 @@ def ownership_rule(env: str, targets: set[str]) -> Iterator[Ownership]:
     def delete_db_instance(self: Any, db_instance_identifier: str, *args: Any, **kw: Any) -> Any:
         rule.judge("DeleteDBInstance", self, self.databases.get(db_instance_identifier))
         return originals["delete_db_instance"](self, db_instance_identifier, *args, **kw)
+
+    def reboot_db_instance(self: Any, db_instance_identifier: str, *args: Any, **kw: Any) -> Any:
+        rule.judge("RebootDBInstance", self, self.databases.get(db_instance_identifier))
+        return originals["reboot_db_instance"](self, db_instance_identifier, *args, **kw)
+
+    def add_role_to_db_cluster(self: Any, db_cluster_identifier: str, *args: Any,
+                               **kw: Any) -> Any:
+        rule.judge("AddRoleToDBCluster", self, cluster(self, db_cluster_identifier))
+        return originals["add_role_to_db_cluster"](self, db_cluster_identifier, *args, **kw)
 
     def delete_db_cluster_snapshot(self: Any, db_snapshot_identifier: str) -> Any:
         found = self.cluster_snapshots.get(db_snapshot_identifier)

@@ -7,9 +7,11 @@ Everything here runs inside `mock_aws(config=MOTO_CONFIG)`.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import json
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any
@@ -46,6 +48,43 @@ MANAGED_TAGS = [
     {"Key": "aurora-restore:managed-by", "Value": "aurora-restore"},
     {"Key": "aurora-restore:env", "Value": ENV},
 ]
+
+
+@dataclass(frozen=True)
+class EngineProfile:
+    """What the world's clusters and the settings say about the engine (real version strings)."""
+
+    engine: str
+    version: str
+    newer_minor: str  # a version the lower environment may have been upgraded to
+    port: int
+    log_exports: tuple[str, ...]
+    master_user: str
+    schema: str  # where the example tables live: PostgreSQL's schema, MySQL's database
+
+
+ENGINES = {
+    "aurora-postgresql": EngineProfile("aurora-postgresql", "15.4", "15.6", 5432, ("postgresql",),
+                                       "postgres", "public"),
+    "aurora-mysql": EngineProfile("aurora-mysql", "8.0.mysql_aurora.3.05.2",
+                                  "8.0.mysql_aurora.3.06.0", 3306, ("error", "slowquery"),
+                                  "admin", "orders"),
+}
+_profile = [ENGINES["aurora-postgresql"]]
+
+
+def profile() -> EngineProfile:
+    return _profile[-1]
+
+
+@contextlib.contextmanager
+def engine(name: str) -> Iterator[EngineProfile]:
+    """The world and the settings of this block are of engine `name` (tests parametrize it)."""
+    _profile.append(ENGINES[name])
+    try:
+        yield _profile[-1]
+    finally:
+        _profile.pop()
 
 
 _SESSION = boto3.session.Session()  # one session: service models load once per test run
@@ -90,8 +129,8 @@ def make_settings(
         },
         "target": {
             "cluster_id": TARGET,
-            "engine": "aurora-postgresql",
-            "engine_version": "15.4",
+            "engine": profile().engine,
+            "engine_version": profile().version,
             "allow_major_version_upgrade": False,
             "instance_class": "db.r6g.large",
             "serverless": None,
@@ -99,10 +138,10 @@ def make_settings(
             "subnet_group": None,
             "security_group_ids": ["sg-0a1b2c3d4e5f60718"],
             "kms_key_id": target_kms,
-            "port": 5432,
+            "port": profile().port,
             "parameter_group": None,
             "iam_auth": False,
-            "log_exports": ["postgresql"],
+            "log_exports": list(profile().log_exports),
             "deletion_protection": False,
             "strategy": "swap",
             "final_snapshot": True,
@@ -114,10 +153,11 @@ def make_settings(
         "database": {
             "name": "orders",
             "connect_timeout_seconds": 10,
-            "schemas": ["public"],
+            "schemas": [profile().schema],
             "users": [{"name": "orders_app", "privilege": "read-write"}],
             "post_restore_sql": ["01_mask_pii.sql"],
-            "verify": {"expected_tables": [{"name": "public.customers", "min_rows": 1}]},
+            "verify": {"expected_tables": [{"name": f"{profile().schema}.customers",
+                                            "min_rows": 1}]},
         },
         "audit_ttl_days": 30,
     }
@@ -155,9 +195,10 @@ def create_cluster(
         kwargs.update(StorageEncrypted=True, KmsKeyId=kms)
     cluster = client.create_db_cluster(
         DBClusterIdentifier=cluster_id,
-        Engine="aurora-postgresql",
-        EngineVersion="15.4",
-        MasterUsername="postgres",
+        Engine=profile().engine,
+        EngineVersion=profile().version,
+        Port=profile().port,
+        MasterUsername=profile().master_user,
         MasterUserPassword=password,
         Tags=tags or [],
         **kwargs,
@@ -166,7 +207,7 @@ def create_cluster(
         client.create_db_instance(
             DBInstanceIdentifier=f"{cluster_id}-{n}",
             DBClusterIdentifier=cluster_id,
-            Engine="aurora-postgresql",
+            Engine=profile().engine,
             DBInstanceClass="db.r6g.large",
         )
     return dict(cluster)
@@ -199,14 +240,15 @@ def build_world(**target_overrides: Any) -> World:
     secrets = client("secretsmanager", REGION)
     secrets.create_secret(
         Name=MASTER_SECRET,
-        SecretString=json.dumps({"username": "postgres", "password": OLD_MASTER_PASSWORD}),
+        SecretString=json.dumps({"username": profile().master_user,
+                                 "password": OLD_MASTER_PASSWORD}),
     )
     secrets.create_secret(
         Name=APP_SECRET,
         SecretString=json.dumps(
             {
                 "host": "old.example",
-                "port": 5432,
+                "port": profile().port,
                 "dbname": "orders",
                 "users": {"orders_app": APP_PASSWORD},
             }
@@ -608,3 +650,38 @@ def age_source(hours: float, region: str = REGION, cluster_id: str = SOURCE) -> 
 
     found = rds_backends[ACCOUNT][region].clusters[cluster_id]
     found.earliest_restorable_time = found.earliest_restorable_time - timedelta(hours=hours)
+
+
+RECOVERY_STATE_MACHINE = f"aurora-restore-recovery-{ENV}"
+
+
+def deploy_recovery(max_passes: int, wait_seconds: int = 0, timeout: int = 300) -> str:
+    """Automatic recovery's state machine from our definition (definitions/recovery.asl.json),
+    invoking the deployed recovery function (`deploy` first): at most `max_passes` passes,
+    `wait_seconds` apart (0: at once)."""
+    from aurora_restore_cli.contract import recovery_definition
+
+    function_arn = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{function_name('recover_execution')}"
+    plan = recovery_definition.RecoveryPlan(
+        ("rename",), 0, (*[wait_seconds] * (max_passes - 1), 0), 300
+    )
+    values: dict[str, Any] = {
+        recovery_definition.FUNCTION_PLACEHOLDER: function_arn,
+        "Recovery": recovery_definition.block(plan),
+        "RecoveryTimeoutSeconds": timeout,
+    }
+    template = definition.load_template(recovery_definition.TEMPLATE_PATH)
+    rendered = definition.render(template, values)
+    problems = definition.validate(rendered, {function_arn})
+    assert problems == [], problems
+    return str(
+        client("stepfunctions", REGION).create_state_machine(
+            name=RECOVERY_STATE_MACHINE,
+            definition=rendered,
+            roleArn=f"arn:aws:iam::{ACCOUNT}:role/aurora-restore-recovery-role-{ENV}",
+        )["stateMachineArn"]
+    )
+
+
+def recovery_execution_arn(operation_id: str) -> str:
+    return f"arn:aws:states:{REGION}:{ACCOUNT}:execution:{RECOVERY_STATE_MACHINE}:{operation_id}"

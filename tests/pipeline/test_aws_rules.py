@@ -176,6 +176,27 @@ def test_restore_to_a_lower_engine_version(aws: None, aws_rules: AwsRules) -> No
     assert restored["EngineVersion"] == "15.6"
 
 
+def test_restore_onto_an_existing_id(aws: None, aws_rules: AwsRules) -> None:
+    """Two recoveries that overlap (automatic and by hand) may both restore a final snapshot
+    under the target id: AWS refuses the second; moto would overwrite the first."""
+    cluster("taken")
+    snapshot("taken", "taken-1")
+    rds = support.rds()
+    refused(
+        aws_rules,
+        "restore_onto_existing",
+        "DBClusterAlreadyExistsFault",
+        rds.restore_db_cluster_from_snapshot,
+        DBClusterIdentifier="taken",
+        SnapshotIdentifier="taken-1",
+        Engine="aurora-postgresql",
+    )
+    restored = rds.restore_db_cluster_from_snapshot(
+        DBClusterIdentifier="free", SnapshotIdentifier="taken-1", Engine="aurora-postgresql"
+    )["DBCluster"]
+    assert restored["DBClusterIdentifier"] == "free"
+
+
 def test_serverless_instance_needs_scaling_on_the_cluster(aws: None, aws_rules: AwsRules) -> None:
     cluster("provisioned")
     rds = support.rds()

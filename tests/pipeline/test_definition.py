@@ -35,6 +35,7 @@ LOOPS = {
     "ClusterReady": "restore",
     "InstancesReady": "instances",
     "PasswordApplied": "password",
+    "SettingsMatched": "settings",
     "SwapOutDone": "rename",
     "SwapInDone": "rename",
     "OldDeleted": "delete",
@@ -182,7 +183,7 @@ def test_failure_path_undoes_then_records_releases_notifies_and_fails(rendered: 
 def test_every_wait_loop_is_bounded_by_its_own_settings(rendered: dict) -> None:
     states = rendered["States"]
     waits = [n for n, s in states.items() if s["Type"] == "Wait" and s["Next"] != UNDO]
-    assert len(waits) == 9
+    assert len(waits) == 10
     for wait in waits:
         # The wait before each check is what the last start/check step computed (polling.py).
         assert (
@@ -265,8 +266,8 @@ def test_success_paths_follow_the_configured_strategy(rendered: dict) -> None:
     )
     # Whether a copy is needed is decided by the run, not the config: both paths count.
     assert sorted(loops_on(p) for p in swap) == [  # the old cluster's delete is waited for
-        ["copy", "restore", "instances", "password", "rename", "rename", "delete"],
-        ["restore", "instances", "password", "rename", "rename", "delete"],
+        ["copy", "restore", "instances", "password", "settings", "rename", "rename", "delete"],
+        ["restore", "instances", "password", "settings", "rename", "rename", "delete"],
     ]
     replace = definition.success_paths(
         rendered, {"settings": {"target": {"strategy": "replace"}}, **SNAPSHOT_ONLY}
@@ -275,9 +276,10 @@ def test_success_paths_follow_the_configured_strategy(rendered: dict) -> None:
         ["copy", "delete", "restore", "instances", "password"],
         ["delete", "restore", "instances", "password"],
     ]
-    # snapshot (copy or not) or clone or point in time × strategy × swap or finish
+    # snapshot (copy or not) or clone or point in time × strategy × settings parity or not ×
+    # swap or finish
     undecided = definition.success_paths(rendered, {})
-    assert len(undecided) == 16
+    assert len(undecided) == 32
     for path in swap + replace:
         assert path[0] == "Initialize" and path[-1] == "Succeeded"
         assert "ChooseSource" in path and "FindSnapshot" in path
@@ -301,7 +303,7 @@ def test_success_paths_follow_the_ways_the_config_may_restore(rendered: dict) ->
         facts = {**swap, definition.POSSIBLE: {"$.restore_from.path": set(paths)}}
         return sorted(loops_on(p) for p in definition.success_paths(rendered, facts))
 
-    tail = ["instances", "password", "rename", "rename", "delete"]
+    tail = ["instances", "password", "settings", "rename", "rename", "delete"]
     assert loops_for("clone") == [["clone", *tail]]
     assert loops_for("point_in_time") == [["restore", *tail]]
     assert loops_for("snapshot", "clone") == [

@@ -25,7 +25,7 @@ from .drill_support import RdsWrites
 from .moto_patches import RdsScript
 from .support import TARGET, World
 
-pytestmark = pytest.mark.usefixtures("router")
+pytestmark = pytest.mark.usefixtures("each_engine", "router")
 
 
 @pytest.fixture

@@ -22,10 +22,11 @@ from botocore.exceptions import ClientError
 
 import handlers.find_snapshot
 import handlers.mask_data
+import handlers.quarantine
 import handlers.scan_pii
 import handlers.verify
 from handlers.lib import naming
-from handlers.lib.errors import PiiFound, SqlScriptFailed, VerificationFailed
+from handlers.lib.errors import PiiFound, QuarantineFailed, SqlScriptFailed, VerificationFailed
 from handlers.lib.secrets import master_version_id as master_version
 from handlers.lib.step import pipeline_step
 
@@ -55,6 +56,9 @@ OK_STEPS = [
     ("reset-app-users", "SKIPPED"),
     ("mask-data", "SKIPPED"),
     ("scan-pii", "SKIPPED"),
+    ("quarantine", "SKIPPED"),
+    ("match-settings", "SUCCEEDED"),
+    ("check-settings", "SUCCEEDED"),
     ("verify", "SKIPPED"),
     ("swap-out-target", "SUCCEEDED"),
     # renames are asynchronous on AWS (aws_rules): renaming for two polls, then settled
@@ -311,9 +315,16 @@ def replace_handler(
             "scan-pii",
             PiiFound("personal data in 1 column(s) no masking rule covers: public.orders.notes"),
         ),
+        (
+            handlers.quarantine,
+            "quarantine",
+            QuarantineFailed("1 quarantine check(s) failed, so the run stops before the swap "
+                             "(the target is untouched): rule outbound-email: its check "
+                             "returned 3 row(s)"),
+        ),
         (handlers.verify, "verify", VerificationFailed("public.customers has 0 rows, expected 1")),
     ],
-    ids=["sql", "pii", "verify"],
+    ids=["sql", "pii", "quarantine", "verify"],
 )
 def test_failure_at_a_database_step_leaves_staging_for_inspection(
     world: World,

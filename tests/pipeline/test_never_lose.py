@@ -29,7 +29,8 @@ from .faults import AFTER, BEFORE, NEVER_READY, Fault
 from .guarantees import assert_never_lost, assert_password_findable, original_target, succeeded
 from .support import TARGET, World
 
-pytestmark = pytest.mark.usefixtures("router")
+# Both engines: everything but the database steps is engine-neutral RDS, and must stay so.
+pytestmark = pytest.mark.usefixtures("each_engine", "router")
 
 START = faults.start()
 PATHS = support.PATHS
@@ -197,10 +198,12 @@ def test_replace_undo_restores_the_final_snapshot_at_its_own_engine_version(
     world: World, monkeypatch: pytest.MonkeyPatch, aws_rules: AwsRules
 ) -> None:
     """The lower environment was minor-upgraded past production (15.6 against the snapshot's
-    15.4): its final snapshot is 15.6, and RDS refuses to restore it at production's version
-    (aws_rules: lower_engine_version). The undo restores it at its own version."""
+    15.4; 8.0.mysql_aurora.3.06.0 against 3.05.2): its final snapshot is of that version, and
+    RDS refuses to restore it at production's (aws_rules: lower_engine_version). The undo
+    restores it at its own version."""
+    newer = support.profile().newer_minor
     support.rds().modify_db_cluster(
-        DBClusterIdentifier=TARGET, EngineVersion="15.6", ApplyImmediately=True
+        DBClusterIdentifier=TARGET, EngineVersion=newer, ApplyImmediately=True
     )
     operation_id, execution, before, master_before, _ = run_with(
         world, monkeypatch, Fault("MaskData", AFTER), "replace", "snapshot"
@@ -215,7 +218,7 @@ def test_replace_undo_restores_the_final_snapshot_at_its_own_engine_version(
         error="InjectedFailure",
     )
     assert any("from its final snapshot" in line for line in facts["undone"])
-    assert support.cluster(TARGET)["EngineVersion"] == "15.6"  # type: ignore[index]
+    assert support.cluster(TARGET)["EngineVersion"] == newer  # type: ignore[index]
     assert aws_rules.fired["lower_engine_version"] == 0
 
 

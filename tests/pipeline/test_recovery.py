@@ -23,7 +23,7 @@ from . import faults, support
 from .guarantees import assert_never_lost, original_target
 from .support import TARGET, World
 
-pytestmark = pytest.mark.usefixtures("router")
+pytestmark = pytest.mark.usefixtures("each_engine", "router")
 PATHS = pytest.mark.parametrize("path", support.PATHS)
 
 

@@ -42,7 +42,7 @@ def test_longest_path_per_strategy(config_dir: Path) -> None:
     slowest = max(time_limits.path_bounds(swap, names(swap)), key=lambda b: b.seconds)
     # swap waits for the old cluster's delete too (instances first, then the cluster: AWS)
     assert slowest.loops == (
-        "copy", "restore", "instances", "password", "rename", "rename", "delete"
+        "copy", "restore", "instances", "password", "settings", "rename", "rename", "delete"
     )  # fmt: skip
     edit_config(config_dir, "dev", lambda data: data["target"].update(strategy="replace"))
     replace = load_settings(config_dir, "dev")

@@ -17,6 +17,7 @@ import pg8000.native
 import pytest
 
 from handlers.lib import db
+from handlers.lib.engines import postgresql_connection as pgc
 
 SETUP_HINT = "run `sudo bash scripts/pg-test-server.sh` (it installs, starts and configures it)"
 
@@ -71,7 +72,7 @@ class PgServer:
         return db.Target(self.host, self.port, database, context, timeout)
 
     def superuser(self, database: str = "postgres") -> pg8000.native.Connection:
-        return db.connect(self.target(database), db.Credentials(self.user, self.password))
+        return pgc.connect(self.target(database), db.Credentials(self.user, self.password))
 
 
 @dataclass
@@ -88,7 +89,7 @@ class ScratchDatabase:
         return self.server.target(self.name, tls=tls, timeout=timeout)
 
     def connect(self, user: str, password: str) -> pg8000.native.Connection:
-        return db.connect(self.target(), db.Credentials(user, password))
+        return pgc.connect(self.target(), db.Credentials(user, password))
 
     def as_admin(self) -> pg8000.native.Connection:
         return self.connect(self.admin.username, self.admin.password)
@@ -136,21 +137,21 @@ def database(pg: PgServer) -> Iterator[ScratchDatabase]:
     su = pg.superuser()
     try:
         su.run(
-            f"CREATE ROLE {db.quote_ident(admin.username)} LOGIN CREATEROLE PASSWORD "
+            f"CREATE ROLE {pgc.quote_ident(admin.username)} LOGIN CREATEROLE PASSWORD "
             f"{pg8000.native.literal(admin.password)}"
         )
-        su.run(f"CREATE DATABASE {db.quote_ident(name)} OWNER {db.quote_ident(admin.username)}")
+        su.run(f"CREATE DATABASE {pgc.quote_ident(name)} OWNER {pgc.quote_ident(admin.username)}")
         test_db = ScratchDatabase(pg, name, prefix, admin)
         conn = test_db.as_admin()
         conn.run(EXAMPLE_SCHEMA)
         conn.close()
         yield test_db
     finally:
-        su.run(f"DROP DATABASE IF EXISTS {db.quote_ident(name)} WITH (FORCE)")
+        su.run(f"DROP DATABASE IF EXISTS {pgc.quote_ident(name)} WITH (FORCE)")
         for (role,) in su.run(
             "SELECT rolname FROM pg_roles WHERE starts_with(rolname, :p)", p=prefix
         ):
-            su.run(f"DROP ROLE {db.quote_ident(role)}")
+            su.run(f"DROP ROLE {pgc.quote_ident(role)}")
         su.close()
 
 
@@ -158,4 +159,4 @@ def database(pg: PgServer) -> Iterator[ScratchDatabase]:
 def admin_conn(database: ScratchDatabase) -> Iterator[pg8000.native.Connection]:
     conn = database.as_admin()
     yield conn
-    db.close_quietly(conn)
+    pgc.close_quietly(conn)

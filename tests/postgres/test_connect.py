@@ -13,6 +13,7 @@ import pytest
 from moto import mock_aws
 
 from handlers.lib import db
+from handlers.lib.engines import postgresql_connection as pgc
 from handlers.lib.errors import DatabaseUnreachable, SettingsInvalid
 
 from .conftest import PgServer
@@ -70,7 +71,7 @@ def superuser(pg: PgServer) -> db.Credentials:
 def test_verified_tls_is_really_negotiated(pg: PgServer) -> None:
     for host in ("127.0.0.1", "localhost"):  # both are in the certificate's SAN
         target = db.Target(host, pg.port, "postgres", db.tls_context(pg.ca_file), 5)
-        conn = db.connect(target, superuser(pg))
+        conn = pgc.connect(target, superuser(pg))
         rows = conn.run(
             "SELECT s.ssl, s.version, a.application_name FROM pg_stat_ssl s "
             "JOIN pg_stat_activity a USING (pid) WHERE pid = pg_backend_pid()"
@@ -84,17 +85,17 @@ def test_verified_tls_is_really_negotiated(pg: PgServer) -> None:
 def test_wrong_ca_is_refused(pg: PgServer, unrelated_ca: Path) -> None:
     target = db.Target(pg.host, pg.port, "postgres", db.tls_context(unrelated_ca), 5)
     with pytest.raises(DatabaseUnreachable, match="TLS certificate verification failed"):
-        db.connect(target, superuser(pg))
+        pgc.connect(target, superuser(pg))
 
 
 def test_system_store_does_not_trust_the_throwaway_ca(pg: PgServer) -> None:
     target = db.Target(pg.host, pg.port, "postgres", db.tls_context(None), 5)
     with pytest.raises(DatabaseUnreachable, match="TLS certificate verification failed"):
-        db.connect(target, superuser(pg))
+        pgc.connect(target, superuser(pg))
 
 
 def test_tls_off_is_plain_text(pg: PgServer) -> None:
-    conn = db.connect(db.Target(pg.host, pg.port, "postgres", None, 5), superuser(pg))
+    conn = pgc.connect(db.Target(pg.host, pg.port, "postgres", None, 5), superuser(pg))
     assert conn.run("SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()") == [[False]]
     conn.close()
 
@@ -103,7 +104,7 @@ def test_closed_port_fails_fast(pg: PgServer) -> None:
     target = db.Target("127.0.0.1", closed_port(), "postgres", db.tls_context(pg.ca_file), 5)
     started = time.monotonic()
     with pytest.raises(DatabaseUnreachable, match="connection refused"):
-        db.connect(target, superuser(pg))
+        pgc.connect(target, superuser(pg))
     assert time.monotonic() - started < 2
 
 
@@ -111,20 +112,20 @@ def test_silent_server_hits_the_connect_timeout(pg: PgServer, silent_port: int) 
     target = db.Target("127.0.0.1", silent_port, "postgres", db.tls_context(pg.ca_file), 0.5)
     started = time.monotonic()
     with pytest.raises(DatabaseUnreachable, match="timed out"):
-        db.connect(target, superuser(pg))
+        pgc.connect(target, superuser(pg))
     assert time.monotonic() - started < 3
 
 
 def test_connect_timeout_does_not_limit_statements(pg: PgServer) -> None:
     target = db.Target(pg.host, pg.port, "postgres", db.tls_context(pg.ca_file), 0.5)
-    conn = db.connect(target, superuser(pg))
+    conn = pgc.connect(target, superuser(pg))
     assert conn.run("SELECT 1 FROM pg_sleep(1.2)") == [[1]]
     conn.close()
 
 
 def test_wrong_password_is_a_login_failure_without_the_password(pg: PgServer) -> None:
     with pytest.raises(db.DatabaseLoginFailed) as failure:
-        db.connect(pg.tls(), db.Credentials(pg.user, "not-the-password-xyzzy"))
+        pgc.connect(pg.tls(), db.Credentials(pg.user, "not-the-password-xyzzy"))
     assert "28P01" in str(failure.value)
     assert "xyzzy" not in str(failure.value)
     assert "xyzzy" not in repr(db.Credentials(pg.user, "xyzzy"))
@@ -227,13 +228,13 @@ def test_real_target_is_the_staging_cluster_with_verified_tls(pg: PgServer) -> N
     ],
 )
 def test_quote_ident(name: str, quoted: str) -> None:
-    assert db.quote_ident(name) == quoted
+    assert pgc.quote_ident(name) == quoted
 
 
 @pytest.mark.parametrize("bad", ["", "nul\x00byte", "x" * 64])
 def test_quote_ident_refuses(bad: str) -> None:
     with pytest.raises(SettingsInvalid):
-        db.quote_ident(bad)
+        pgc.quote_ident(bad)
 
 
 @pytest.mark.parametrize(

@@ -10,9 +10,11 @@ import pg8000.native
 import pytest
 
 from handlers.lib import db
+from handlers.lib.engines import postgresql_connection as pgc
+from handlers.lib.engines.postgresql_users import reset_users
 from handlers.lib.errors import SettingsInvalid, UserResetFailed
 from handlers.lib.scram import scram_verifier
-from handlers.reset_app_users import READ_ONLY, READ_WRITE, AppUser, reset_users
+from handlers.reset_app_users import READ_ONLY, READ_WRITE, AppUser
 
 from .conftest import ScratchDatabase
 
@@ -63,7 +65,7 @@ def test_existing_user_gets_the_new_password(database: ScratchDatabase) -> None:
     app = database.role("app")
     admin = database.as_admin()
     # As it arrives from production: NOLOGIN drift and production's password.
-    admin.run(f"CREATE ROLE {db.quote_ident(app)} NOLOGIN PASSWORD 'production-password'")
+    admin.run(f"CREATE ROLE {pgc.quote_ident(app)} NOLOGIN PASSWORD 'production-password'")
     admin.close()
 
     result = reset(database, {app: READ_WRITE}, {app: "fresh-dev-password"})
@@ -174,8 +176,8 @@ def test_our_verifier_matches_the_servers_own(database: ScratchDatabase) -> None
     su = database.as_superuser()
     role = database.role("hash")
     for password in ("plain", "pässwörd 密码 🔑", "Ⅸ ﬁ\u00a0nbsp", "tab\tcontrol"):
-        su.run(f"DROP ROLE IF EXISTS {db.quote_ident(role)}")
-        su.run(f"CREATE ROLE {db.quote_ident(role)} PASSWORD {pg8000.native.literal(password)}")
+        su.run(f"DROP ROLE IF EXISTS {pgc.quote_ident(role)}")
+        su.run(f"CREATE ROLE {pgc.quote_ident(role)} PASSWORD {pg8000.native.literal(password)}")
         stored = su.run("SELECT rolpassword FROM pg_authid WHERE rolname = :r", r=role)[0][0]
         iterations, salt = stored.split("$")[1].split(":")
         assert scram_verifier(password, base64.b64decode(salt), int(iterations)) == stored
@@ -202,13 +204,13 @@ def test_missing_password_fails_before_any_change(database: ScratchDatabase) -> 
 def _table_owned_by_another_role(database: ScratchDatabase, admin_select: bool) -> str:
     owner, ro = database.role("owner"), database.role("ro")
     su = database.as_superuser()
-    su.run(f"CREATE ROLE {db.quote_ident(owner)}")
-    su.run(f"CREATE ROLE {db.quote_ident(ro)} LOGIN PASSWORD 'old'")
+    su.run(f"CREATE ROLE {pgc.quote_ident(owner)}")
+    su.run(f"CREATE ROLE {pgc.quote_ident(ro)} LOGIN PASSWORD 'old'")
     su.run("CREATE TABLE public.audit_log (id int)")
-    su.run(f"ALTER TABLE public.audit_log OWNER TO {db.quote_ident(owner)}")
-    su.run(f"GRANT SELECT, INSERT ON public.audit_log TO {db.quote_ident(ro)}")
+    su.run(f"ALTER TABLE public.audit_log OWNER TO {pgc.quote_ident(owner)}")
+    su.run(f"GRANT SELECT, INSERT ON public.audit_log TO {pgc.quote_ident(ro)}")
     if admin_select:
-        su.run(f"GRANT SELECT ON public.audit_log TO {db.quote_ident(database.admin.username)}")
+        su.run(f"GRANT SELECT ON public.audit_log TO {pgc.quote_ident(database.admin.username)}")
     su.close()
     return ro
 
@@ -234,9 +236,9 @@ def test_table_the_admin_has_no_rights_on_fails_clearly(database: ScratchDatabas
 
 def test_connect_it_cannot_grant_fails(database: ScratchDatabase) -> None:
     """A database owned by someone else, CONNECT revoked from PUBLIC: GRANT only warns."""
-    admin, ro = db.quote_ident(database.admin.username), database.role("ro")
+    admin, ro = pgc.quote_ident(database.admin.username), database.role("ro")
     su = database.server.superuser()
-    name = db.quote_ident(database.name)
+    name = pgc.quote_ident(database.name)
     su.run(f"ALTER DATABASE {name} OWNER TO CURRENT_USER")
     su.run(f"REVOKE CONNECT ON DATABASE {name} FROM PUBLIC")
     su.run(f"GRANT CONNECT ON DATABASE {name} TO {admin}")
@@ -253,7 +255,7 @@ def test_refuses_to_manage_admin_or_superuser(database: ScratchDatabase, which: 
     else:
         name = database.role("su")
         su = database.as_superuser()
-        su.run(f"CREATE ROLE {db.quote_ident(name)} SUPERUSER")
+        su.run(f"CREATE ROLE {pgc.quote_ident(name)} SUPERUSER")
         su.close()
     with pytest.raises(UserResetFailed, match="refusing"):
         reset(database, {name: READ_WRITE}, {name: "x"})
@@ -261,4 +263,4 @@ def test_refuses_to_manage_admin_or_superuser(database: ScratchDatabase, which: 
 
 def test_name_longer_than_postgres_keeps_is_refused() -> None:
     with pytest.raises(SettingsInvalid, match="63 bytes"):
-        db.quote_ident("é" * 32)
+        pgc.quote_ident("é" * 32)

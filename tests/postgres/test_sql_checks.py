@@ -7,10 +7,13 @@ from collections.abc import Iterator
 import pg8000.native
 import pytest
 
+from handlers.lib.engines import engine_for
 from handlers.lib.errors import SettingsInvalid, VerificationFailed
 from handlers.lib.sql_checks import Check, evaluate, parse_checks
 
 from .conftest import ScratchDatabase
+
+ENGINE = engine_for("aurora-postgresql")
 
 CHECKS_FILE = """\
 -- Drill checks for orders: each statement must return rows that are all true.
@@ -59,7 +62,7 @@ def test_a_last_statement_without_semicolon_counts_and_an_empty_file_is_refused(
 
 
 def test_true_checks_pass_with_a_summary(conn: pg8000.native.Connection) -> None:
-    assert evaluate(conn, parse_checks(CHECKS_FILE)) == {"checks": 3, "checks_ok": 3}
+    assert evaluate(ENGINE, conn, parse_checks(CHECKS_FILE)) == {"checks": 3, "checks_ok": 3}
 
 
 def test_every_failure_is_named_and_later_checks_still_run(
@@ -75,7 +78,7 @@ def test_every_failure_is_named_and_later_checks_still_run(
         Check("fine", 7, "SELECT true"),
     ]
     with pytest.raises(VerificationFailed) as failed:
-        evaluate(conn, checks)
+        evaluate(ENGINE, conn, checks)
 
     message = str(failed.value)
     assert message.startswith("6 of 7 drill check(s) failed: ")
@@ -95,7 +98,7 @@ def test_checks_cannot_change_the_data(
     writer = Check("sneaky", 1, "DELETE FROM public.customers RETURNING true")
 
     with pytest.raises(VerificationFailed, match=r"sneaky: error 25006"):
-        evaluate(conn, [writer])
+        evaluate(ENGINE, conn, [writer])
 
     assert conn.run("SELECT count(*) FROM public.customers")[0][0] == before
 
@@ -103,4 +106,4 @@ def test_checks_cannot_change_the_data(
 def test_a_slow_check_hits_the_statement_timeout(conn: pg8000.native.Connection) -> None:
     slow = Check("slow", 1, "SELECT pg_sleep(2) IS NOT NULL")
     with pytest.raises(VerificationFailed, match=r"slow: error 57014"):
-        evaluate(conn, [slow], statement_timeout_ms=100)
+        evaluate(ENGINE, conn, [slow], statement_timeout_ms=100)

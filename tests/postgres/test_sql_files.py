@@ -10,7 +10,8 @@ import pg8000.native
 import pytest
 
 from handlers import mask_data
-from handlers.lib import db
+from handlers.lib.engines import engine_for
+from handlers.lib.engines import postgresql_connection as pgc
 from handlers.lib.errors import SqlScriptFailed
 from handlers.lib.sql_files import (
     SAFETY_MARGIN_SECONDS,
@@ -24,6 +25,8 @@ from handlers.lib.sql_files import (
 
 from .conftest import ScratchDatabase
 from .test_handlers import audit_items, env  # noqa: F401  (env: the handlers' fixture)
+
+ENGINE = engine_for("aurora-postgresql")
 
 MASK_PII = Path(__file__).resolve().parent / "mask_pii.sql"  # a hand-written masking file
 
@@ -43,7 +46,7 @@ def test_masking_script_masks_and_is_idempotent(
 ) -> None:
     scripts = write(tmp_path, {"01_mask_pii.sql": MASK_PII.read_text()})
 
-    ran = run_scripts(admin_conn, scripts)
+    ran = run_scripts(ENGINE, admin_conn, scripts)
 
     assert [r["file"] for r in ran] == ["01_mask_pii.sql"]
     assert isinstance(ran[0]["seconds"], float)
@@ -74,7 +77,7 @@ def test_masking_script_masks_and_is_idempotent(
         assert original not in dump
 
     before = table(admin_conn, "SELECT xmin::text, * FROM public.customers ORDER BY id")
-    run_scripts(admin_conn, scripts)
+    run_scripts(ENGINE, admin_conn, scripts)
     after = table(admin_conn, "SELECT xmin::text, * FROM public.customers ORDER BY id")
     assert after == before  # same values, and no row rewritten (same xmin)
 
@@ -95,7 +98,7 @@ def test_failing_script_stops_the_run(
     )
 
     with pytest.raises(SqlScriptFailed) as failure:
-        run_scripts(admin_conn, scripts)
+        run_scripts(ENGINE, admin_conn, scripts)
 
     message = str(failure.value)
     # The unique violation comes first; PostgreSQL gives no position for it (so no line).
@@ -113,7 +116,7 @@ def test_error_position_becomes_a_line_number(
 ) -> None:
     scripts = write(tmp_path, {"bad.sql": "SELECT 1;\n\n-- comment\nSELECT * FROM nowhere;\n"})
     with pytest.raises(SqlScriptFailed, match=r"bad.sql failed at line 4: 42P01 relation"):
-        run_scripts(admin_conn, scripts)
+        run_scripts(ENGINE, admin_conn, scripts)
 
 
 def test_script_that_commits_itself_is_refused(
@@ -121,7 +124,7 @@ def test_script_that_commits_itself_is_refused(
 ) -> None:
     scripts = write(tmp_path, {"commits.sql": "CREATE TABLE public.t1 (i int); COMMIT;"})
     with pytest.raises(SqlScriptFailed, match="ends the transaction itself"):
-        run_scripts(admin_conn, scripts)
+        run_scripts(ENGINE, admin_conn, scripts)
 
 
 def test_settings_do_not_leak_into_the_next_script(
@@ -135,7 +138,7 @@ def test_settings_do_not_leak_into_the_next_script(
             "(SELECT count(*) FROM pg_class WHERE relname = 'scratch') AS temp_tables;",
         },
     )
-    run_scripts(admin_conn, scripts)
+    run_scripts(ENGINE, admin_conn, scripts)
     assert table(admin_conn, "SELECT p, temp_tables FROM public.leak_check") == [
         ['"$user", public', 0]
     ]
@@ -159,7 +162,7 @@ def test_sql_directory_defaults_to_the_package_and_can_be_overridden(tmp_path: P
 
 
 def limit(database: ScratchDatabase, seconds: float) -> TimeLimit:
-    return TimeLimit(seconds, canceller(database.target(), database.admin))
+    return TimeLimit(seconds, canceller(ENGINE, database.target(), database.admin))
 
 
 def marker_rows(conn: pg8000.native.Connection) -> list[list[object]]:
@@ -180,7 +183,7 @@ def test_a_long_statement_is_stopped_and_rolled_back(
         },
     )
     with pytest.raises(SqlScriptFailed) as failure:
-        run_scripts(admin_conn, scripts, limit(database, 1.5))
+        run_scripts(ENGINE, admin_conn, scripts, limit(database, 1.5))
     message = str(failure.value)
     assert message.startswith("02_mask_everything.sql did not finish in time")
     assert "cancelled and rolled back" in message and "lambda.timeout_seconds" in message
@@ -198,7 +201,7 @@ def test_many_short_statements_cannot_add_up_past_the_limit(
     )
     scripts = write(tmp_path, {"01_batches.sql": body})
     with pytest.raises(SqlScriptFailed, match=r"^01_batches\.sql did not finish in time"):
-        run_scripts(admin_conn, scripts, limit(database, 2.0))
+        run_scripts(ENGINE, admin_conn, scripts, limit(database, 2.0))
     assert marker_rows(admin_conn) == []
 
 
@@ -209,7 +212,7 @@ def test_a_file_that_lifts_statement_timeout_is_still_stopped(
         tmp_path, {"01_sneaky.sql": "SET LOCAL statement_timeout = 0; SELECT pg_sleep(30);"}
     )
     with pytest.raises(SqlScriptFailed, match=r"^01_sneaky\.sql did not finish in time"):
-        run_scripts(admin_conn, scripts, limit(database, 1.5))
+        run_scripts(ENGINE, admin_conn, scripts, limit(database, 1.5))
     # The connection is usable afterwards (the step reports; nothing hangs on it).
     assert admin_conn.run("SELECT 1") == [[1]]
 
@@ -226,7 +229,7 @@ def test_files_within_the_limit_run_as_before(
             "SELECT setting::int AS ms FROM pg_settings WHERE name = 'statement_timeout';",
         },
     )
-    ran = run_scripts(admin_conn, scripts, limit(database, 60))
+    ran = run_scripts(ENGINE, admin_conn, scripts, limit(database, 60))
     assert [r["file"] for r in ran] == ["01.sql", "02.sql"]
     assert marker_rows(admin_conn) == [[2]]
     # Each transaction carried the time left as statement_timeout (in ms, under the limit).
@@ -241,7 +244,7 @@ def test_no_time_left_means_no_file_starts(
 ) -> None:
     scripts = write(tmp_path, {"01_first.sql": "CREATE TABLE public.never (i int);"})
     with pytest.raises(SqlScriptFailed, match=r"^01_first\.sql not started: .*had 0 s"):
-        run_scripts(admin_conn, scripts, limit(database, 0))
+        run_scripts(ENGINE, admin_conn, scripts, limit(database, 0))
     assert table(admin_conn, "SELECT to_regclass('public.never')::text") == [[None]]
 
 
@@ -263,11 +266,11 @@ def test_canceller_stops_only_the_given_backend(database: ScratchDatabase) -> No
     victim, bystander = database.as_admin(), database.as_admin()
     try:
         pid = victim.run("SELECT pg_backend_pid()")[0][0]
-        canceller(database.target(), database.admin)(pid)  # idle: nothing to cancel, no error
+        canceller(ENGINE, database.target(), database.admin)(pid)  # idle: nothing to cancel, no error
         assert victim.run("SELECT 1") == [[1]] and bystander.run("SELECT 1") == [[1]]
     finally:
-        db.close_quietly(victim)
-        db.close_quietly(bystander)
+        pgc.close_quietly(victim)
+        pgc.close_quietly(bystander)
 
 
 def test_the_step_gives_the_files_what_is_left_of_its_invocation(

@@ -9,11 +9,16 @@ import pg8000.native
 import pytest
 
 from handlers.lib import db
+from handlers.lib.engines import engine_for
+from handlers.lib.engines import postgresql_connection as pgc
+from handlers.lib.engines.postgresql_users import reset_users
 from handlers.lib.errors import SettingsInvalid, VerificationFailed
-from handlers.reset_app_users import READ_WRITE, AppUser, reset_users
+from handlers.reset_app_users import READ_WRITE, AppUser
 from handlers.verify import ExpectedTable, expected_tables, verify_database
 
 from .conftest import ScratchDatabase
+
+ENGINE = engine_for("aurora-postgresql")
 
 
 @pytest.fixture
@@ -40,18 +45,18 @@ def test_passes_with_a_compact_summary(app_conn: pg8000.native.Connection) -> No
         ExpectedTable("PUBLIC.Orders", 1),
     ]
 
-    assert verify_database(app_conn, tables) == {"tables_checked": 3, "tables_ok": 3}
+    assert verify_database(ENGINE, app_conn, tables) == {"tables_checked": 3, "tables_ok": 3}
 
 
 def test_missing_table_is_named(app_conn: pg8000.native.Connection) -> None:
     tables = [ExpectedTable("public.customers"), ExpectedTable("public.invoices", 1)]
     with pytest.raises(VerificationFailed, match=r"^missing tables: public.invoices$"):
-        verify_database(app_conn, tables)
+        verify_database(ENGINE, app_conn, tables)
 
 
 def test_too_few_rows(app_conn: pg8000.native.Connection) -> None:
     with pytest.raises(VerificationFailed, match=r"too few rows: public.orders \(3 < 4 rows\)"):
-        verify_database(app_conn, [ExpectedTable("public.orders", 4)])
+        verify_database(ENGINE, app_conn, [ExpectedTable("public.orders", 4)])
 
 
 def test_every_problem_is_reported(
@@ -67,7 +72,7 @@ def test_every_problem_is_reported(
         ExpectedTable("public.orders", 10),
     ]
     with pytest.raises(VerificationFailed) as failure:
-        verify_database(app_conn, tables)
+        verify_database(ENGINE, app_conn, tables)
     assert str(failure.value) == (
         "missing tables: public.nope; "
         "unreadable tables: private.secrets (42501 permission denied for schema private); "
@@ -82,14 +87,14 @@ def test_quoted_mixed_case_and_dotted_names(
     admin.run('CREATE TABLE public."Weird.Name ""x""" (id int)')
     admin.run('INSERT INTO public."Weird.Name ""x""" VALUES (1)')
     admin.run(
-        f'GRANT SELECT ON public."Weird.Name ""x""" TO {db.quote_ident(database.role("app"))}'
+        f'GRANT SELECT ON public."Weird.Name ""x""" TO {pgc.quote_ident(database.role("app"))}'
     )
     admin.close()
 
-    ok = verify_database(app_conn, [ExpectedTable('public."Weird.Name ""x"""', 1)])
+    ok = verify_database(ENGINE, app_conn, [ExpectedTable('public."Weird.Name ""x"""', 1)])
     assert ok == {"tables_checked": 1, "tables_ok": 1}
     with pytest.raises(VerificationFailed, match="missing tables"):
-        verify_database(app_conn, [ExpectedTable('public."weird.name ""x"""')])  # case matters
+        verify_database(ENGINE, app_conn, [ExpectedTable('public."weird.name ""x"""')])  # case matters
 
 
 def test_settings_are_validated() -> None:

@@ -1,5 +1,6 @@
 """The alarms step: the guide's pipeline-failures alarm field for field, the timed-out /
-aborted alarms and the recovery function's error alarm, a no-op re-run with zero writes,
+aborted alarms, the recovery function's error alarm and automatic recovery's gave-up and
+timed-out alarms, a no-op re-run with zero writes,
 updates on a changed threshold and on drift, cleanup, a foreign same-named alarm left alone;
 what pages, evaluated on the metric data of runs (a successful run with retried errors pages
 nobody), and the per-step error alarms of earlier versions removed."""
@@ -21,12 +22,16 @@ from ..conftest import MOTO_ACCOUNT, edit_config, make_context
 STEPS = ["alarms"]
 TOPIC = f"arn:aws:sns:us-east-1:{MOTO_ACCOUNT}:aurora-restore-notifications-dev"
 SM_ARN = f"arn:aws:states:us-east-1:{MOTO_ACCOUNT}:stateMachine:aurora-restore-pipeline-dev"
+RECOVERY_ARN = SM_ARN.replace("-pipeline-", "-recovery-")
 FAILURES = "aurora-restore-pipeline-failures-dev"
+GAVE_UP = "aurora-restore-recovery-gave-up-dev"
 ALL_ALARMS = {
     FAILURES,
     "aurora-restore-pipeline-timeouts-dev",
     "aurora-restore-pipeline-aborts-dev",
     *(f"aurora-restore-{s.replace('_', '-')}-errors-dev" for s in RECOVERY_FUNCTIONS),
+    GAVE_UP,
+    "aurora-restore-recovery-timeouts-dev",
 }
 
 
@@ -316,6 +321,20 @@ def test_a_failed_run_pages_once_and_so_does_a_failing_recovery(aws: None) -> No
     assert _breaching() == {FAILURES}
     _run_metrics(failed=False, recovery_errors=1)
     assert _breaching() == {FAILURES, "aurora-restore-recover-execution-errors-dev"}
+
+
+def test_automatic_recovery_pages_when_it_gives_up_not_when_it_recovers(aws: None) -> None:
+    """A recovery execution that ends in GaveUp counts in its state machine's ExecutionsFailed:
+    that pages, at one, whatever the pipeline alarms' thresholds; one that recovers does not."""
+    setup(make_context())
+    machine = ("StateMachineArn", RECOVERY_ARN)
+    _put("ExecutionsStarted", "AWS/States", machine, 1)
+    _put("ExecutionsSucceeded", "AWS/States", machine, 1)
+    assert _breaching() == set()
+    _put("ExecutionsFailed", "AWS/States", machine, 1)
+    assert _breaching() == {GAVE_UP}
+    gave_up = alarm(GAVE_UP)
+    assert gave_up["Threshold"] == 1 and gave_up["AlarmActions"] == [TOPIC]
 
 
 def test_the_step_error_alarms_of_earlier_versions_are_removed(aws: None) -> None:

@@ -62,8 +62,8 @@ def test_a_no_op_setup_reads_in_bulk_and_writes_nothing(provisioned: None) -> No
     calls = counter.snapshot()
     assert calls["resourcegroupstaggingapi.GetResources"] == 1
     assert calls["lambda.ListFunctions"] == 1 and calls["lambda.GetFunction"] == 0
-    # the functions' prefix, the state machine's group, the drill state machine's group
-    assert calls["logs.DescribeLogGroups"] == 3
+    # the functions' prefix, the groups of the state machine, the drills' and recovery's
+    assert calls["logs.DescribeLogGroups"] == 4
     assert calls["cloudwatch.DescribeAlarms"] == 2  # the pipeline's alarms, the drills'
     assert not PER_RESOURCE_TAG_CALLS & set(calls)
 

@@ -1,4 +1,4 @@
-"""The three IAM roles: create with trust + inline policies + tags; zero writes on a re-run;
+"""The IAM roles (the guide's three and automatic recovery's): create with trust + inline policies + tags; zero writes on a re-run;
 drift (config change, a policy edited or added behind our back, a managed policy attached,
 tags) repaired in place; cleanup; a foreign same-named role left alone; document parsing."""
 
@@ -24,7 +24,8 @@ STEPS = ["roles"]
 LAMBDA = "aurora-restore-lambda-role-dev"
 STATES = "aurora-restore-stepfunctions-role-dev"
 DBA = "aurora-restore-dba-role-dev"
-ALL = (LAMBDA, STATES, DBA)
+RECOVERY = "aurora-restore-recovery-role-dev"
+ALL = (LAMBDA, STATES, DBA, RECOVERY)
 
 
 def _quiet(_: str) -> None:
@@ -72,7 +73,7 @@ def assert_zero_write_rerun(config_dir: Path | None = None) -> None:
 # ---------------------------------------------------------------------------------------
 
 
-def test_create_three_roles(aws: None) -> None:
+def test_create_the_roles(aws: None) -> None:
     ctx = make_context()
     report = setup(ctx)
     assert actions(report) == {r: Action.CREATED for r in ALL}
@@ -95,6 +96,8 @@ def test_create_three_roles(aws: None) -> None:
     }
     assert set(inline(STATES)) == {"aurora-restore-invoke", "aurora-restore-logs"}
     assert set(inline(DBA)) == {"aurora-restore-operate"}
+    assert trust(RECOVERY) == trust(STATES)  # Step Functions, this account
+    assert set(inline(RECOVERY)) == {"aurora-restore-invoke", "aurora-restore-logs"}
     for role in ALL:
         for name, document in inline(role).items():
             expected = policies.inline_policies(role.split("-")[2], ctx.settings, ctx.names)[name]
@@ -130,6 +133,7 @@ def test_changed_trust_principal_updates_trust_only(aws: None, config_dir: Path)
         LAMBDA: Action.UNCHANGED,
         STATES: Action.UNCHANGED,
         DBA: Action.UPDATED,
+        RECOVERY: Action.UNCHANGED,
     }
     assert role_changes(report)[2].detail == "trust policy"
     assert ctx.clients.counter.write_calls() == ["iam.UpdateAssumeRolePolicy"]
@@ -170,10 +174,13 @@ def test_policy_edited_behind_our_back_is_restored(aws: None) -> None:
         LAMBDA: "inline policy aurora-restore-data",
         STATES: "unwanted inline policy added-by-hand",
         DBA: "inline policy aurora-restore-operate",
+        RECOVERY: "",
     }
     ctx = make_context()
     report = setup(ctx)
-    assert set(actions(report).values()) == {Action.UPDATED}
+    assert {r: a for r, a in actions(report).items() if r != RECOVERY} == {
+        r: Action.UPDATED for r in (LAMBDA, STATES, DBA)
+    }
     assert sorted(ctx.clients.counter.write_calls()) == [
         "iam.DeleteRolePolicy",
         "iam.PutRolePolicy",
@@ -222,6 +229,7 @@ def test_managed_policy_tags_and_description_drift(aws: None, config_dir: Path) 
         LAMBDA: "tags",
         STATES: "description, tags",
         DBA: "managed policies attached (1), tags",
+        RECOVERY: "tags",
     }
     assert iam().list_attached_role_policies(RoleName=DBA)["AttachedPolicies"] == []
     tags = {t["Key"]: t["Value"] for t in iam().list_role_tags(RoleName=LAMBDA)["Tags"]}
@@ -248,7 +256,7 @@ def test_cleanup_deletes_policies_then_roles(aws: None) -> None:
     ctx = make_context()
     report = engine.cleanup(ctx, STEPS, dry_run=False, progress=_quiet)
     assert actions(report) == {r: Action.DELETED for r in ALL}
-    assert [c.name for c in role_changes(report)] == [DBA, STATES, LAMBDA]
+    assert [c.name for c in role_changes(report)] == [RECOVERY, DBA, STATES, LAMBDA]
     assert report.ok
     assert iam().list_roles()["Roles"] == []
     report = engine.cleanup(make_context(), STEPS, dry_run=False, progress=_quiet)
@@ -302,10 +310,15 @@ def test_foreign_role_left_alone(aws: None) -> None:
     assert actions(report)[LAMBDA] is Action.CREATED
     assert not report.ok
     assert not any("dba" in call for call in ctx.clients.counter.write_calls())
-    assert ctx.clients.counter.calls["iam.CreateRole"] == 2
+    assert ctx.clients.counter.calls["iam.CreateRole"] == 3
 
     report = engine.cleanup(make_context(), STEPS, dry_run=False, progress=_quiet)
-    assert actions(report) == {DBA: Action.FOREIGN, STATES: Action.DELETED, LAMBDA: Action.DELETED}
+    assert actions(report) == {
+        DBA: Action.FOREIGN,
+        STATES: Action.DELETED,
+        LAMBDA: Action.DELETED,
+        RECOVERY: Action.DELETED,
+    }
     assert trust(DBA) == document
     assert set(inline(DBA)) == {"theirs"}
 
@@ -376,4 +389,4 @@ def test_validate_offline_is_part_of_validate() -> None:
 
     settings = load_settings(CONFIG_DIR, "dev")
     lines = validate_all(settings)
-    assert any(line.startswith("IAM policies of 3 roles") for line in lines)
+    assert any(line.startswith("IAM policies of 4 roles") for line in lines)

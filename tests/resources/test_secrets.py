@@ -456,3 +456,17 @@ def test_secret_values_never_printable(
     assert "aurora-restore/dev/master" in text  # the scan looks at real output
     for secret in values:
         assert secret not in text
+
+
+def test_a_new_masking_key_is_set_and_checked(aws: None) -> None:
+    """Rotation: a new key is stored as a new version; a short or non-hex key is refused."""
+    ctx = make_context()
+    setup(ctx)
+    before = value(MASKING)
+    for bad, message in (({"key": "ab" * 8}, "at least 32 bytes"), ({"key": "zz" * 32}, "hex"),
+                         ({"key": "ab" * 32, "x": 1}, "expected")):
+        with pytest.raises(secrets.SecretValueError, match=message):
+            secrets.set_secret_value(ctx, "masking", bad)
+    assert value(MASKING) == before
+    secrets.set_secret_value(ctx, "masking", {"key": "cd" * 32})
+    assert value(MASKING) == {"key": "cd" * 32}

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from ...bundled import deployed_functions, handler_steps, recovery_functions
+from ...bundled import deployed_functions, handler_lib, handler_steps, recovery_functions
 from ...config.settings import Settings
 from ...contract.naming import Names
 
@@ -50,23 +50,27 @@ class Arns:
         group = self.s.target.parameter_group
         return self.rds(f"cluster-pg:{group.lower()}") if group else None
 
-    def major(self) -> str:
-        return self.s.target.engine_version.split(".")[0]
+    def family(self) -> str:
+        """The parameter group family of the configured version: `aurora-postgresql15`,
+        `aurora-mysql8.0` (handlers/lib/engine_versions.py reads the version)."""
+        target = self.s.target
+        return str(handler_lib("engine_versions").family(target.engine, target.engine_version))
 
     def cluster_parameter_group(self) -> str:
         """The configured cluster parameter group, else RDS's default for the major version
-        (the restore is authorised against it too)."""
-        return self.parameter_group() or self.rds(
-            f"cluster-pg:default.{self.s.target.engine}{self.major()}"
-        )
+        (`default.aurora-postgresql15`, `default.aurora-mysql8.0`: the restore is authorised
+        against it too)."""
+        return self.parameter_group() or self.rds(f"cluster-pg:default.{self.family()}")
 
     def instance_parameter_group(self) -> str:
         """RDS's default DB parameter group: the instances are created without one."""
-        return self.rds(f"pg:default.{self.s.target.engine}{self.major()}")
+        return self.rds(f"pg:default.{self.family()}")
 
     def option_group(self) -> str:
-        """RDS's default option group (Aurora PostgreSQL has no options to set)."""
-        return self.rds(f"og:default:{self.s.target.engine}-{self.major()}")
+        """RDS's default option group (`default:aurora-mysql-8-0`; nothing is set in it)."""
+        target = self.s.target
+        name = handler_lib("engine_versions").option_group(target.engine, target.engine_version)
+        return self.rds(f"og:{name}")
 
     def restores_in_place(self) -> bool:
         """Source snapshots in this region and account may be restored without a copy."""
@@ -134,6 +138,13 @@ class Arns:
         return (
             f"arn:{self.p}:states:{self.region}:{self.account}:execution:"
             f"{self.n.drill_state_machine}:*"
+        )
+
+    def recovery_executions(self) -> str:
+        """Automatic recovery's executions (named after the operation they recover)."""
+        return (
+            f"arn:{self.p}:states:{self.region}:{self.account}:execution:"
+            f"{self.n.recovery_state_machine}:*"
         )
 
     def ec2(self, resource: str) -> str:

@@ -24,7 +24,8 @@ def dba(settings: Settings, arns: Arns) -> Document:
         allow(
             "OperateExecutions",
             ["states:DescribeExecution", "states:GetExecutionHistory", "states:StopExecution"],
-            [arns.executions(), arns.drill_executions()],
+            # Automatic recovery's too: follow it, or stop it to go on by hand (`recover`).
+            [arns.executions(), arns.drill_executions(), arns.recovery_executions()],
         ),
         allow(
             "ReadSecrets",

@@ -35,7 +35,16 @@ RDS_TYPES_TOUCHED: Mapping[str, tuple[str, ...]] = {
     "rds:RestoreDBClusterToPointInTime": ("cluster", "cluster-pg", "og", "subgrp"),
     # the instance, its cluster, the default DB parameter and option groups, the subnet group
     "rds:CreateDBInstance": ("db", "cluster", "pg", "og", "subgrp"),
-    "rds:ModifyDBCluster": ("cluster",),  # renames, password, deletion protection only
+    # renames, password, deletion protection; settings parity: the old target's cluster
+    # parameter group (and its other settings) on the staging cluster
+    "rds:ModifyDBCluster": ("cluster", "cluster-pg"),
+    # settings parity, per instance: class, instance parameter group, Performance Insights,
+    # enhanced monitoring (passes its role); a reboot applies a pending parameter group
+    "rds:ModifyDBInstance": ("db", "pg"),
+    "rds:RebootDBInstance": ("db",),
+    "rds:AddRoleToDBCluster": ("cluster",),  # the old target's IAM roles (passes each role)
+    "rds:DescribeDBClusterEndpoints": ("cluster",),  # custom endpoints that would go away
+    "rds:DescribeAccountAttributes": (),  # the account's RDS quotas (CheckTarget)
     "rds:DeleteDBCluster": ("cluster", "cluster-snapshot"),  # + the final snapshot it creates
     "rds:DeleteDBInstance": ("db",),
     "rds:DeleteDBClusterSnapshot": ("cluster-snapshot",),
@@ -51,9 +60,11 @@ RDS_TYPES_TOUCHED: Mapping[str, tuple[str, ...]] = {
 RDS_TYPES_NOT_TOUCHED: Mapping[str, str] = {
     "snapshot": "DB instance snapshots: Aurora restores from cluster snapshots only",
     "secgrp": "DB security groups are EC2-Classic; our clusters are in a VPC",
-    "pg": "ModifyDBCluster never changes a parameter group here (restore sets it)",
-    "cluster-pg": "ModifyDBCluster never changes the cluster parameter group here",
-    "og": "ModifyDBCluster never changes an option group here",
+    "pg": "ModifyDBCluster never sets an instance parameter group (ModifyDBInstance does)",
+    "cluster-pg": "only ModifyDBCluster (settings parity) changes a cluster parameter group",
+    "og": "no call changes an option group (Aurora PostgreSQL has no options to set)",
+    "subgrp": "ModifyDBInstance never moves an instance (its subnet group is the cluster's)",
+    "cluster-endpoint": "DescribeDBClusterEndpoints lists a cluster's endpoints by the cluster",
     "cluster-auto-backup": (
         "RestoreDBClusterToPointInTime from a retained automated backup "
         "(SourceDbClusterResourceId): we clone or restore the live source cluster"
@@ -85,6 +96,8 @@ def lambda_rds(settings: Settings, arns: Arns) -> Document:
         allow(
             "RdsDescribe",
             [
+                "rds:DescribeAccountAttributes",
+                "rds:DescribeDBClusterEndpoints",
                 "rds:DescribeDBClusterSnapshots",
                 "rds:DescribeDBClusters",
                 "rds:DescribeDBInstances",
@@ -119,15 +132,24 @@ def lambda_rds(settings: Settings, arns: Arns) -> Document:
         # before aurora-restore, which carry no tags of ours.
         allow("RdsDeleteInstances", ["rds:DeleteDBInstance"], instances),
         # RemoveTags: the failure path drops the expiry tag of an old target it renames back.
+        # (Deletes share the statement: the same clusters, the same tag condition.)
         tagged(
             allow(
                 "RdsModifyClusters",
-                ["rds:ModifyDBCluster", "rds:RemoveTagsFromResource"],
+                ["rds:ModifyDBCluster", "rds:RemoveTagsFromResource", "rds:DeleteDBCluster"],
                 worked_on,
             ),
             settings,
         ),
-        tagged(allow("RdsDeleteClusters", ["rds:DeleteDBCluster"], worked_on), settings),
+        # Settings parity: the old target's settings on the staging cluster and its instances.
+        tagged(allow("RdsParityRoles", ["rds:AddRoleToDBCluster"], restored), settings),
+        allow("RdsParityInstances", ["rds:ModifyDBInstance", "rds:RebootDBInstance"],
+              instances),
+        # The old target's parameter groups are the team's (any name, not tagged by us): IAM
+        # authorises them on their own, the cluster and instances stay scoped above.
+        allow("RdsParityParameterGroups", ["rds:ModifyDBCluster", "rds:ModifyDBInstance"],
+              [arns.rds("cluster-pg:*"), arns.rds("pg:*")]),
+        _pass_roles_to_rds(arns),
     ]
     if arns.restores_snapshots():
         # The copy is authorised against the source snapshot and the copy it makes.
@@ -142,7 +164,7 @@ def lambda_rds(settings: Settings, arns: Arns) -> Document:
     if target.final_snapshot:
         # DeleteDBCluster with a final snapshot is authorised against the cluster *and* the
         # snapshot it creates (and needs CreateDBClusterSnapshot on both). IAM authorises each
-        # resource on its own: the clusters keep the tag condition (RdsDeleteClusters and the
+        # resource on its own: the clusters keep the tag condition (RdsModifyClusters and the
         # statement below), and only the final snapshots, which do not exist (nor carry tags)
         # yet, are granted without it.
         statements += [
@@ -185,6 +207,7 @@ def lambda_rds(settings: Settings, arns: Arns) -> Document:
     statements += _deny_protected(settings, arns)
     return policy_document(statements)
 
+
 def _restore_from_source(arns: Arns, restored: list[str], groups: list[str]) -> list[Statement]:
     """A clone or a point-in-time restore (source.restore_paths): RestoreDBClusterToPointInTime
     on exactly the source cluster, the new cluster and its groups — nothing else of the source
@@ -198,6 +221,15 @@ def _restore_from_source(arns: Arns, restored: list[str], groups: list[str]) -> 
             [arns.source_cluster(), *restored, arns.cluster_parameter_group(), *groups],
         )
     ]
+
+
+def _pass_roles_to_rds(arns: Arns) -> Statement:
+    """AddRoleToDBCluster passes the old target's IAM roles, ModifyDBInstance its enhanced
+    monitoring role: any role of this account, only to RDS."""
+    statement = allow("PassRolesToRds", ["iam:PassRole"], [f"arn:{arns.p}:iam::{arns.account}:role/*"])
+    statement["Condition"] = {"StringEquals": {
+        "iam:PassedToService": ["monitoring.rds.amazonaws.com", "rds.amazonaws.com"]}}
+    return statement
 
 
 def _deny_protected(settings: Settings, arns: Arns) -> list[Statement]:
@@ -252,6 +284,10 @@ def lambda_data(settings: Settings, arns: Arns) -> Document:
             ],
             [arns.executions(), arns.drill_executions()],
         ),
+        # On the status-change event it starts automatic recovery (named after the operation:
+        # a second event finds it and starts nothing), which runs its passes.
+        allow("RecoveryStarts", ["states:StartExecution"], [n.recovery_state_machine_arn]),
+        allow("RecoveryFinds", ["states:DescribeExecution"], [arns.recovery_executions()]),
     ]
     statements += kms_grants(
         "KmsSecrets", settings.secrets.kms_key_id, DATA_KEY_ACTIONS, "secretsmanager", n

@@ -15,8 +15,20 @@ from .statements import VERSION, Document, Statement, kms_key_resource
 # Sid → why this statement's resources are not (only) named after this env's resources.
 RESOURCE_EXCEPTIONS: Mapping[str, str] = {
     "RdsDescribe": (
-        "rds:DescribeDBClusters/DescribeDBInstances/DescribeDBClusterSnapshots are authorised "
-        "against '*' for listing, filtering and paging calls (and read the source region)"
+        "rds:DescribeDBClusters/DescribeDBInstances/DescribeDBClusterSnapshots/"
+        "DescribeDBClusterEndpoints are authorised against '*' for listing, filtering and "
+        "paging calls (and read the source region); DescribeAccountAttributes acts on no "
+        "resource"
+    ),
+    "RdsParityParameterGroups": (
+        "settings parity applies the old target's cluster and instance parameter groups, "
+        "which the team names and owns (not ours to tag); the clusters and instances they go "
+        "to are scoped by RdsModifyClusters and RdsParityInstances"
+    ),
+    "PassRolesToRds": (
+        "settings parity associates the old target's IAM roles and its enhanced monitoring "
+        "role, which the team names: any role of this account, passed only to "
+        "rds.amazonaws.com or monitoring.rds.amazonaws.com (iam:PassedToService)"
     ),
     "SourceSnapshots": (
         "source snapshots are named by AWS (automated) or by people (manual/shared): scoped to "
@@ -61,6 +73,8 @@ def env_resources(settings: Settings, names: Names) -> set[str]:
         *arns.run_log_groups(),
         arns.executions(),
         arns.drill_executions(),
+        arns.recovery_executions(),
+        names.recovery_state_machine_arn,
         names.table_arn,
         names.topic_arn,
         names.state_machine_arn,

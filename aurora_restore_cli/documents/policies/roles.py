@@ -1,4 +1,4 @@
-"""IAM documents of the three roles, from settings and names only (pure: no AWS call).
+"""IAM documents of the four roles, from settings and names only (pure: no AWS call).
 
 `trust_policy(kind, …)` and `inline_policies(kind, …)` give what `resources/roles.py` puts
 on `aurora-restore-<kind>-role-<env>` for kind ∈ ROLE_KINDS. Least privilege, scoped to this
@@ -19,7 +19,10 @@ env's ARNs:
   the audit table; `sns:Publish` on the topic; `lambda:InvokeFunction` on this env's functions;
   the functions' own log groups.
 - Recovery (the recovery function shares the Lambda role): read-only `states:` actions on this
-  state machine's executions; the DBA role may invoke the recovery function (`recover`).
+  state machine's executions, and starting (and finding) automatic recovery's executions;
+  automatic recovery's state machine has a role of its own (`recovery`) that may invoke the
+  recovery function only; the DBA role may invoke the recovery function (`recover`) and
+  follow or stop automatic recovery.
   Final snapshots: restore (the failure path of `replace`) and, tagged for this env, delete
   (retention).
 - KMS: only the configured keys, each with `kms:ViaService` for the one service that uses it.
@@ -56,9 +59,10 @@ from .arns import Arns
 from .dba_role import dba
 from .lambda_role import lambda_data, lambda_logs, lambda_network, lambda_rds
 from .statements import POLICY_PREFIX, VERSION, Document, Statement
-from .stepfunctions_role import stepfunctions_invoke, stepfunctions_logs
+from .stepfunctions_role import recovery_invoke, stepfunctions_invoke, stepfunctions_logs
 
-ROLE_KINDS: tuple[str, ...] = ("lambda", "stepfunctions", "dba")
+# `recovery`: the role of automatic recovery's state machine (invokes the recovery function).
+ROLE_KINDS: tuple[str, ...] = ("lambda", "stepfunctions", "dba", "recovery")
 
 # IAM's limit for all inline policies of one role together (characters, whitespace excluded).
 INLINE_SIZE_LIMIT = 10_240
@@ -78,7 +82,7 @@ def trust_policy(kind: str, settings: Settings, names: Names) -> Document:
     statement: Statement = {"Sid": "Assume", "Effect": "Allow", "Action": "sts:AssumeRole"}
     if kind == "lambda":
         statement["Principal"] = {"Service": "lambda.amazonaws.com"}
-    elif kind == "stepfunctions":
+    elif kind in ("stepfunctions", "recovery"):
         statement["Principal"] = {"Service": "states.amazonaws.com"}
         statement["Condition"] = {"StringEquals": {"aws:SourceAccount": names.account_id}}
     elif kind == "dba":
@@ -102,6 +106,8 @@ def inline_policies(kind: str, settings: Settings, names: Names) -> dict[str, Do
         }
     elif kind == "stepfunctions":
         found = {"invoke": stepfunctions_invoke(arns), "logs": stepfunctions_logs()}
+    elif kind == "recovery":
+        found = {"invoke": recovery_invoke(arns), "logs": stepfunctions_logs()}
     elif kind == "dba":
         found = {"operate": dba(settings, arns)}
     else:

@@ -10,6 +10,13 @@ from .statements import Document, allow, policy_document
 def stepfunctions_invoke(arns: Arns) -> Document:
     return policy_document([allow("InvokeFunctions", ["lambda:InvokeFunction"], arns.functions())])
 
+
+def recovery_invoke(arns: Arns) -> Document:
+    """Automatic recovery's state machine runs the recovery function, and nothing else."""
+    return policy_document(
+        [allow("InvokeRecoveryFunction", ["lambda:InvokeFunction"], [arns.recovery_function()])]
+    )
+
 def stepfunctions_logs() -> Document:
     return policy_document(
         [

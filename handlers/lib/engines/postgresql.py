@@ -1,4 +1,5 @@
-"""Aurora PostgreSQL behind the engine interface (pg8000's native API, `:name` parameters).
+"""Aurora PostgreSQL behind the engine interface (pg8000's native API, `:name` parameters; the
+connection layer is postgresql_connection.py, the users step postgresql_users.py).
 
 Masking expressions are plain SQL over built-in functions: the keyed hash is HMAC-SHA256
 computed as `sha256(opad || sha256(ipad || message))`, where the pads are the key XOR-ed
@@ -8,36 +9,35 @@ with HMAC's constants, computed once in Python and sent as bytea parameters. No 
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import contextlib
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from pg8000.exceptions import DatabaseError
-
-from handlers.lib import db, masking_rules
-from handlers.lib.engines import DATETIME, JSON, OTHER, TEXT, ColumnInfo, Statement, TableInfo
+from handlers.lib import masking_rules
+from handlers.lib.app_users import AppUser
+from handlers.lib.db import AppSecret, Credentials, Target
+from handlers.lib.engines import (
+    DATETIME,
+    JSON,
+    OTHER,
+    TEXT,
+    BuiltinCheck,
+    BuiltinResult,
+    ColumnInfo,
+    ScriptEndedTransaction,
+    ServerError,
+    Statement,
+    TableInfo,
+    postgresql_users,
+)
+from handlers.lib.engines import postgresql_connection as pgc
+from handlers.lib.engines.fakes import FIRST_NAMES, LAST_NAMES, RESERVED_DOMAIN, STREETS
+from handlers.lib.engines.postgresql_connection import DatabaseError, InterfaceError
 from handlers.lib.masking_rules import Rule
+from handlers.lib.quarantine_rules import SENTINEL_HOST, HostPolicy
 
 PROGRESS_SCHEMA = "aurora_restore_masking"
 QUERY_CANCELED = "57014"
-RESERVED_DOMAIN = "example.invalid"
-
-FIRST_NAMES = (
-    "Alex", "Avery", "Bailey", "Blake", "Cameron", "Casey", "Charlie", "Dakota", "Drew",
-    "Eden", "Elliot", "Emerson", "Finley", "Frankie", "Harper", "Hayden", "Jamie", "Jesse",
-    "Jordan", "Jules", "Kai", "Kendall", "Lane", "Logan", "Morgan", "Noel", "Parker", "Peyton",
-    "Quinn", "Reese", "Riley", "River", "Robin", "Rowan", "Sage", "Sawyer", "Skyler", "Taylor",
-)
-LAST_NAMES = (
-    "Ashdown", "Birchwood", "Brookmere", "Calloway", "Clearwater", "Dunmore", "Eastbrook",
-    "Fairhaven", "Fernsby", "Glenrock", "Greystone", "Hallowell", "Hartfield", "Ivydale",
-    "Kestrel", "Larkspur", "Lindenmoor", "Marlowe", "Meadowcroft", "Northwood", "Oakhurst",
-    "Pennington", "Quillfeather", "Ravensworth", "Rosewood", "Stillwater", "Thornbury",
-    "Underhill", "Westbrook", "Whitlock", "Willowby", "Yarrow",
-)
-STREETS = (
-    "Example Street", "Sample Avenue", "Placeholder Road", "Fictional Lane", "Test Court",
-    "Mock Boulevard", "Dummy Way", "Specimen Place", "Pattern Drive", "Template Row",
-)
 
 TEXT_TYPES = ("text", "varchar", "bpchar", "citext", "name")
 DATETIME_TYPES = ("date", "timestamp", "timestamptz")
@@ -67,6 +67,7 @@ ORDER BY n.nspname, c.relname, a.attnum
 
 class PostgreSQL:
     name = "aurora-postgresql"
+    default_port = 5432
 
     # --- plumbing ---------------------------------------------------------------------------
 
@@ -97,14 +98,92 @@ class PostgreSQL:
 
     def cancelled(self, exc: BaseException) -> bool:
         """A statement stopped by statement_timeout or a cancel (SQLSTATE 57014)."""
-        return isinstance(exc, DatabaseError) and db.error_fields(exc)[0] == QUERY_CANCELED
+        return isinstance(exc, DatabaseError) and pgc.error_fields(exc)[0] == QUERY_CANCELED
 
     def describe_error(self, exc: BaseException) -> str | None:
         """`<SQLSTATE> <message>` of a database error; None for anything else."""
         if not isinstance(exc, DatabaseError):
             return None
-        code, message = db.error_fields(exc)
+        code, message = pgc.error_fields(exc)
         return f"{code} {message}"
+
+    def server_error(self, exc: BaseException) -> ServerError | None:
+        if not isinstance(exc, DatabaseError):
+            return None
+        code, message = pgc.error_fields(exc)
+        return ServerError(code, message, pgc.error_position(exc), code == QUERY_CANCELED)
+
+    def connection_lost(self, exc: BaseException) -> bool:
+        return isinstance(exc, InterfaceError)
+
+    # --- connections --------------------------------------------------------------------------
+
+    def connect(self, target: Target, credentials: Credentials) -> Any:
+        return pgc.connect(target, credentials)
+
+    def close(self, conn: Any) -> None:
+        pgc.close_quietly(conn)
+
+    def for_target(self, target: Target) -> PostgreSQL:
+        return self  # one database per cluster: schema names are the same everywhere
+
+    def select_one(self, conn: Any) -> bool:
+        return bool(conn.run("SELECT 1") == [[1]])
+
+    # --- users, verify, drill checks, SQL files ------------------------------------------------
+
+    def check_user_name(self, name: str) -> None:
+        pgc.quote_ident(name)
+
+    def default_schemas(self, database: str) -> list[str]:
+        return ["public"]
+
+    def reset_users(
+        self, conn: Any, users: Sequence[AppUser], passwords: AppSecret, database: str,
+        schemas: Sequence[str],
+    ) -> dict[str, Any]:
+        return postgresql_users.reset_users(conn, users, passwords, database, schemas)
+
+    def check_table_name(self, name: str) -> None:
+        pgc.quote_qualified(name)
+
+    def table_exists(self, conn: Any, name: str) -> bool:
+        quoted = pgc.quote_qualified(name)
+        return bool(conn.run("SELECT to_regclass(:name) IS NOT NULL", name=quoted)[0][0])
+
+    def rows_upto(self, conn: Any, name: str, limit: int) -> int:
+        # LIMIT keeps this cheap on big tables: only "at least N" matters.
+        sql = f"SELECT count(*) FROM (SELECT 1 FROM {pgc.quote_qualified(name)} LIMIT :n) AS sample"
+        return int(conn.run(sql, n=limit)[0][0])
+
+    def truth(self, value: Any) -> bool | None:
+        if value is None or isinstance(value, bool):
+            return value
+        raise TypeError(type(value).__name__)
+
+    def session_id(self, conn: Any) -> int:
+        return int(conn.run("SELECT pg_backend_pid()")[0][0])
+
+    def cancel_session(self, conn: Any, session_id: int) -> None:
+        conn.run("SELECT pg_cancel_backend(:pid)", pid=session_id)
+
+    def run_script(
+        self, conn: Any, sql: str, timeout_seconds: float | None,
+        finish: Callable[[Any], None] | None,
+    ) -> None:
+        with pgc.transaction(conn):
+            xid = conn.run("SELECT txid_current()")[0][0]
+            if timeout_seconds is not None:
+                # Per statement, on the server: holds even if this invocation is stopped.
+                conn.run(f"SET LOCAL statement_timeout = {max(1, int(timeout_seconds * 1000))}")
+            conn.run(sql)  # no parameters: the simple protocol, so a file may hold many statements
+            if conn.run("SELECT txid_current_if_assigned()")[0][0] != xid:
+                raise ScriptEndedTransaction
+            if finish is not None:
+                finish(conn)
+
+    def reset_session(self, conn: Any) -> None:
+        conn.run("DISCARD ALL")
 
     # --- the catalog ------------------------------------------------------------------------
 
@@ -287,6 +366,228 @@ class PostgreSQL:
             for c in columns
         )
         return Statement(f"SELECT {checks}", {})
+
+    # --- the quarantine ---------------------------------------------------------------------
+
+    def begin_read_only(self, conn: Any, timeout_seconds: float | None) -> None:
+        self.begin(conn, timeout_seconds)
+        conn.run("SET TRANSACTION READ ONLY")
+
+    def quarantine_checks(self) -> tuple[BuiltinCheck, ...]:
+        return QUARANTINE_CHECKS
+
+    def quarantine_builtin(
+        self, conn: Any, name: str, hosts: HostPolicy, timeout_seconds: float | None
+    ) -> BuiltinResult:
+        """One built-in check (QUARANTINE_CHECKS), statement by statement under a session
+        statement_timeout of `timeout_seconds`; a statement it stops raises (cancelled)."""
+        if timeout_seconds is not None:
+            conn.run(f"SET statement_timeout = {max(1, int(timeout_seconds * 1000))}")
+        try:
+            return _Quarantine(self, conn, hosts).run(name)
+        finally:
+            if timeout_seconds is not None:
+                with contextlib.suppress(Exception):
+                    conn.run("RESET statement_timeout")
+
+
+# --- the quarantine's built-in checks ---------------------------------------------------------
+
+QUARANTINE_CHECKS = (
+    BuiltinCheck(
+        "pg_cron",
+        "pg_cron jobs are disabled (cron.alter_job(job, active := false)), in the database "
+        "pg_cron runs in (cron.database_name); nothing when pg_cron is not installed",
+        "disable them in the restored cluster: SELECT cron.alter_job(jobid, active := false) "
+        "FROM cron.job WHERE active (as the jobs' owner or rds_superuser), then run again",
+    ),
+    BuiltinCheck(
+        "subscriptions",
+        "logical replication subscriptions of this database are disabled and detached from "
+        "their slot on the publisher (ALTER SUBSCRIPTION … DISABLE, SET (slot_name = NONE))",
+        "ALTER SUBSCRIPTION <name> DISABLE; ALTER SUBSCRIPTION <name> SET (slot_name = NONE) "
+        "as its owner (never DROP it while it names a slot: that drops the slot on the "
+        "publisher)",
+    ),
+    BuiltinCheck(
+        "replication_slots",
+        "replication slots of this database carried over from production are dropped",
+        "SELECT pg_drop_replication_slot('<name>') once nothing consumes it (a role with "
+        "REPLICATION, rds_superuser on Aurora)",
+    ),
+    BuiltinCheck(
+        "foreign_servers",
+        "foreign servers (postgres_fdw, dblink, other FDWs) naming a host outside the lower "
+        f"environment are pointed at {SENTINEL_HOST} and their user mappings (production "
+        "credentials) dropped; hosts allowed: the cluster's own endpoints, localhost, "
+        "quarantine.allowed_hosts",
+        "as the server's owner: ALTER SERVER <name> OPTIONS (SET host '<allowed host>'), "
+        "DROP USER MAPPING FOR … SERVER <name>; or DROP SERVER <name> CASCADE; or add the host "
+        "to quarantine.allowed_hosts if it belongs to the lower environment",
+    ),
+    BuiltinCheck("event_triggers", "event triggers are listed in the report", "",
+                 report_only=True),
+    BuiltinCheck("publications", "publications are listed in the report", "", report_only=True),
+)
+HOST_OPTIONS = ("host", "hostaddr", "servername", "dbserver", "address")
+PERMISSION_DENIED = "42501"
+
+
+class _Quarantine:
+    """The built-in checks on one connection (autocommit; a session statement_timeout)."""
+
+    def __init__(self, engine: PostgreSQL, conn: Any, hosts: HostPolicy) -> None:
+        self.engine, self.conn, self.hosts = engine, conn, hosts
+
+    def run(self, name: str) -> BuiltinResult:
+        method = getattr(self, name, None)
+        if method is None or name not in {c.name for c in QUARANTINE_CHECKS}:
+            raise ValueError(f"no built-in quarantine check {name!r}")
+        result: BuiltinResult = method(BuiltinResult(name))
+        return result
+
+    def _try(self, result: BuiltinResult, what: str, *statements: str, **params: Any) -> bool:
+        """Run `statements` in one transaction; a database error becomes a failing entry."""
+        try:
+            self.conn.run("START TRANSACTION")
+            for sql in statements:
+                self.conn.run(sql, **params)
+            self.conn.run("COMMIT")
+        except DatabaseError as exc:
+            with contextlib.suppress(Exception):
+                self.conn.run("ROLLBACK")
+            if self.engine.cancelled(exc):
+                raise
+            result.failing.append(f"{what}: {self.engine.describe_error(exc)}")
+            return False
+        return True
+
+    def pg_cron(self, result: BuiltinResult) -> BuiltinResult:
+        here = str(self.conn.run("SELECT current_database()")[0][0])
+        if not self.conn.run("SELECT to_regclass('cron.job') IS NOT NULL")[0][0]:
+            home = self.conn.run("SELECT current_setting('cron.database_name', true)")[0][0]
+            if home and str(home) != here:
+                result.elsewhere = str(home)
+            else:
+                result.note = "pg_cron is not installed"
+            return result
+        alter = bool(self.conn.run("SELECT to_regproc('cron.alter_job') IS NOT NULL")[0][0])
+        for jobid, jobname in self.conn.run(
+            "SELECT jobid, coalesce(jobname, '') FROM cron.job WHERE active ORDER BY jobid"
+        ):
+            label = f"job {jobid}" + (f" ({jobname})" if jobname else "")
+            sql = ("SELECT cron.alter_job(CAST(:id AS bigint), active := false)" if alter
+                   else "UPDATE cron.job SET active = false WHERE jobid = :id")
+            if self._try(result, f"{label} could not be disabled", sql, id=jobid):
+                result.done.append(f"disabled {label}")
+        left = self.conn.run("SELECT jobid FROM cron.job WHERE active ORDER BY jobid")
+        if left and not result.failing:
+            result.failing.append("still active: " + ", ".join(f"job {r[0]}" for r in left))
+        return result
+
+    def subscriptions(self, result: BuiltinResult) -> BuiltinResult:
+        found = self.conn.run(
+            "SELECT s.subname, s.subenabled, s.subslotname IS NOT NULL FROM pg_subscription s "
+            "JOIN pg_database d ON d.oid = s.subdbid WHERE d.datname = current_database() "
+            "ORDER BY s.subname"
+        )
+        for name, enabled, has_slot in found:
+            quoted = self.engine.quote(str(name))
+            if enabled and self._try(result, f"subscription {name} could not be disabled",
+                                     f"ALTER SUBSCRIPTION {quoted} DISABLE"):
+                result.done.append(f"disabled subscription {name}")
+            if has_slot and self._try(
+                result, f"subscription {name} could not be detached from its slot",
+                f"ALTER SUBSCRIPTION {quoted} SET (slot_name = NONE)",
+            ):
+                result.done.append(f"detached subscription {name} from its publisher's slot")
+        left = self.conn.run(
+            "SELECT s.subname FROM pg_subscription s JOIN pg_database d ON d.oid = s.subdbid "
+            "WHERE d.datname = current_database() AND (s.subenabled OR s.subslotname IS NOT NULL) "
+            "ORDER BY s.subname"
+        )
+        if left and not result.failing:
+            result.failing.append("still enabled or attached: " + ", ".join(str(r[0]) for r in left))
+        return result
+
+    def replication_slots(self, result: BuiltinResult) -> BuiltinResult:
+        here = str(self.conn.run("SELECT current_database()")[0][0])
+        for name, kind, active, database in self.conn.run(
+            "SELECT slot_name, slot_type, active, coalesce(database, '') "
+            "FROM pg_replication_slots ORDER BY slot_name"
+        ):
+            if database != here:
+                where = f"database {database}" if database else "the whole server"
+                result.listed.append(f"{kind} slot {name} ({where}): not this database's")
+                continue
+            if active:
+                result.failing.append(f"slot {name} is in use (active): something consumes it")
+                continue
+            if self._try(result, f"slot {name} could not be dropped",
+                         "SELECT pg_drop_replication_slot(:name)", name=name):
+                result.done.append(f"dropped {kind} slot {name}")
+        return result
+
+    def foreign_servers(self, result: BuiltinResult) -> BuiltinResult:
+        for name, wrapper, options in self._servers():
+            hosts = {k: v for k, v in options.items() if k in HOST_OPTIONS}
+            outside = self.hosts.outside(hosts.values())
+            if not outside:
+                where = ", ".join(hosts.values()) or "local"
+                result.listed.append(f"server {name} ({wrapper}) → {where}: allowed")
+                continue
+            quoted = self.engine.quote(name)
+            changes = ", ".join(
+                "DROP hostaddr" if key == "hostaddr" else f"SET {key} '{SENTINEL_HOST}'"
+                for key in hosts
+            )
+            drops = [
+                f"DROP USER MAPPING IF EXISTS FOR {user} SERVER {quoted}"
+                for user in self._mappings(name)
+            ]
+            if self._try(result, f"server {name} ({wrapper}) → {', '.join(outside)} could not "
+                         "be quarantined", f"ALTER SERVER {quoted} OPTIONS ({changes})", *drops):
+                result.done.append(
+                    f"server {name} ({wrapper}) pointed {', '.join(outside)} → {SENTINEL_HOST}; "
+                    f"{len(drops)} user mapping(s) dropped"
+                )
+        for name, wrapper, options in self._servers():
+            outside = self.hosts.outside(v for k, v in options.items() if k in HOST_OPTIONS)
+            quarantined = options.get("host") == SENTINEL_HOST
+            if (outside or (quarantined and self._mappings(name))) and not result.failing:
+                result.failing.append(f"server {name} ({wrapper}) still reaches "
+                                      f"{', '.join(outside) or 'production credentials'}")
+        return result
+
+    def event_triggers(self, result: BuiltinResult) -> BuiltinResult:
+        for name, event, enabled in self.conn.run(
+            "SELECT evtname, evtevent, evtenabled <> 'D' FROM pg_event_trigger ORDER BY evtname"
+        ):
+            result.listed.append(f"event trigger {name} on {event}"
+                                 + ("" if enabled else " (disabled)"))
+        return result
+
+    def publications(self, result: BuiltinResult) -> BuiltinResult:
+        for (name,) in self.conn.run("SELECT pubname FROM pg_publication ORDER BY pubname"):
+            result.listed.append(f"publication {name}")
+        return result
+
+    def _servers(self) -> list[tuple[str, str, dict[str, str]]]:
+        found = []
+        for name, wrapper, options in self.conn.run(
+            "SELECT s.srvname, w.fdwname, coalesce(s.srvoptions, '{}') FROM pg_foreign_server s "
+            "JOIN pg_foreign_data_wrapper w ON w.oid = s.srvfdw ORDER BY s.srvname"
+        ):
+            pairs = dict(str(o).split("=", 1) for o in options if "=" in str(o))
+            found.append((str(name), str(wrapper), pairs))
+        return found
+
+    def _mappings(self, server: str) -> list[str]:
+        rows = self.conn.run(
+            "SELECT umuser = 0, usename FROM pg_user_mappings WHERE srvname = :s ORDER BY usename",
+            s=server,
+        )
+        return ["PUBLIC" if public else self.engine.quote(str(user)) for public, user in rows]
 
 
 def _category(base: str) -> str:
