@@ -45,7 +45,7 @@ def preflight(
     from .preflight_notify import topic_key
     from .preflight_quotas import iam_auth, quotas
     from .preflight_runs import in_flight
-    from .preflight_source import restore_path
+    from .preflight_source import clone_source, restore_path
 
     say = progress or (lambda _: None)
     document = state_document(ctx, snapshot_id, to_time, restore_from, drill)
@@ -75,7 +75,10 @@ def preflight(
         checks += iam_auth(ctx, cluster)
     say("RDS quotas")
     copied = None if snapshot is None else bool(access.copy_needed(ctx, snapshot))
-    checks += quotas(ctx, document["settings"], None if drill else cluster, copied)
+    if chosen is not None and chosen["path"] != "snapshot":
+        copied = False  # a clone or point-in-time restore copies no snapshot
+    checks += quotas(ctx, document["settings"], None if drill else cluster, copied,
+                     clone_source(ctx, document, chosen))
     say("network")
     checks += network(ctx)
     checks += database_steps(ctx)

@@ -2,9 +2,9 @@
 it takes and why — the pipeline's own ChooseSource code (handlers/lib/source_cluster.py), run
 read-only — and, for a clone or a point-in-time restore, the source cluster: visible from this
 account (a shared one through RAM, `DescribeDBClusters` with `IncludeShared`), cloneable (an
-instance, room in its copy-on-write chain), and the time asked for inside its restorable
-window. The key the restore uses is asked of IAM's policy simulator with the rest
-(preflight_access.py)."""
+instance; room in its clone group is a quota row, preflight_quotas.py, from `clone_source`),
+and the time asked for inside its restorable window. The key the restore uses is asked of
+IAM's policy simulator with the rest (preflight_access.py)."""
 
 from __future__ import annotations
 
@@ -22,6 +22,8 @@ FIXES = {
     "SourceIncompatible": "see the message (target.engine_version, source.kms_key_id), or "
     "restore a snapshot (source.restore_from: snapshot or auto)",
     "RestoreTimeOutsideWindow": "pick a time inside the window, or --to-time latest",
+    "QuotaExceeded": "delete clones of the source that are no longer needed, or restore a "
+    "snapshot (source.restore_from: snapshot, or auto, which does so by itself)",
 }
 
 
@@ -54,17 +56,7 @@ def restore_path(ctx: Context, document: dict[str, Any]) -> tuple[list[Check], d
             f"{chosen['engine_version']}, {encryption}",
         )
     )
-    if chosen["path"] == source_cluster.CLONE:
-        rows.append(
-            Check(
-                "source",
-                "copy-on-write chain",
-                PASS,
-                f"{chosen.get('clones', 0)} clone(s) visible in its chain, at most "
-                f"{source_cluster.CLONE_LIMIT}",
-            )
-        )
-    else:
+    if chosen["path"] == source_cluster.POINT_IN_TIME:
         rows.append(
             Check(
                 "source",
@@ -76,3 +68,25 @@ def restore_path(ctx: Context, document: dict[str, Any]) -> tuple[list[Check], d
             )
         )
     return rows, chosen
+
+
+def clone_source(
+    ctx: Context, document: dict[str, Any], chosen: dict[str, Any] | None
+) -> dict[str, Any] | None:
+    """The source cluster when the run clones it — or would, but was refused (its clone
+    quota, among others): what the quota rows count the clones of. None otherwise."""
+    source_cluster = pipeline("lib.source_cluster")
+    if chosen is not None:
+        cloning = chosen["path"] == source_cluster.CLONE
+    else:
+        asked = (document.get("request") or {}).get("restore_from")
+        cloning = (asked or source_cluster.configured(document)) == source_cluster.CLONE
+    if not cloning:
+        return None
+    try:
+        found: dict[str, Any] | None = source_cluster.describe(
+            document, lambda region: ctx.clients.get("rds", region)
+        )
+    except Exception:  # not visible, no permission: the restore path row says why
+        return None
+    return found

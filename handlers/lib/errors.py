@@ -61,6 +61,8 @@ class QuotaExceeded(PipelineError):
     """The run would exceed one of the account's RDS quotas (clusters, manual snapshots,
     copies in flight, clones): refused before anything is copied, naming quota and usage."""
 
+    usages: tuple[object, ...] = ()  # lib/quotas.Usage of each quota without room
+
 
 class CopyFailed(PipelineError):
     """The snapshot copy failed or disappeared."""

@@ -22,9 +22,9 @@ volume for an Aurora DB cluster" and "Cross-account cloning with AWS RAM"; notes
 - a clone is made in the source's region only; a cluster of another account only when it is
   shared with this account through AWS RAM (DescribeDBClusters with IncludeShared shows it),
   and its KMS key is usable by this account;
-- a clone needs a source with at least one DB instance; a copy-on-write chain holds at most 15
-  clones (the guide's older limit; newer guides bound clones by the region's cluster quota —
-  we keep the stricter one);
+- a clone needs a source with at least one DB instance; a source's clone group holds at most
+  15 copy-on-write clones (the quota ClonesPerSource, lib/quotas.py: QuotaExceeded naming it;
+  `auto` restores a snapshot instead);
 - RestoreToTime and UseLatestRestorableTime are exclusive; RestoreToTime lies in
   [EarliestRestorableTime, LatestRestorableTime] of the source; a point-in-time restore reads
   the source's own backups (same account and region);
@@ -40,9 +40,10 @@ from collections.abc import Callable
 from datetime import datetime, timezone
 from typing import Any
 
-from handlers.lib import aws, snapshots
+from handlers.lib import aws, quotas, snapshots
 from handlers.lib import document as doc
 from handlers.lib.errors import (
+    QuotaExceeded,
     RestorePathRefused,
     RestoreTimeOutsideWindow,
     SnapshotIncompatible,
@@ -56,7 +57,6 @@ RdsFor = Callable[[str], Any]  # region → RDS client
 SNAPSHOT, CLONE, POINT_IN_TIME = "snapshot", "clone", "point_in_time"
 PATHS = (SNAPSHOT, CLONE, POINT_IN_TIME)
 LATEST = "latest"
-CLONE_LIMIT = 15
 SHARING = (
     "a cluster of another account is cloned only when it is shared with this account through "
     "AWS RAM and its KMS key is shared too (docs/fast-paths.md: `aurora-restore clone-share` "
@@ -142,20 +142,6 @@ def describe(document: Document, rds_for: RdsFor) -> dict[str, Any] | None:
     return None
 
 
-def clones_in_chain(client: Any, cluster: dict[str, Any]) -> int:
-    """Clusters this account sees in the source's copy-on-write group, the source excluded."""
-    group = cluster.get("CloneGroupId")
-    if not group:
-        return 0
-    count = 0
-    for page in client.get_paginator("describe_db_clusters").paginate():
-        for other in page.get("DBClusters", []):
-            same = other.get("CloneGroupId") == group
-            if same and other.get("DBClusterArn") != cluster.get("DBClusterArn"):
-                count += 1
-    return count
-
-
 def window(cluster: dict[str, Any]) -> tuple[datetime | None, datetime | None]:
     return _moment(cluster.get("EarliestRestorableTime")), _moment(
         cluster.get("LatestRestorableTime")
@@ -236,6 +222,9 @@ def _auto(document: Document, paths: list[str], rds_for: RdsFor, now: datetime) 
         facts = _checked(document, CLONE, rds_for, now)
     except (SourceUnavailable, SourceIncompatible) as exc:
         return {"path": SNAPSHOT, "reason": f"auto: no clone ({exc}): snapshot"}
+    except QuotaExceeded as exc:
+        full = "; ".join(u.describe() for u in exc.usages if isinstance(u, quotas.Usage))
+        return {"path": SNAPSHOT, "reason": f"auto: no clone ({full}): snapshot"}
     where = "shared with this account, " if cross_account(document) else ""
     facts["reason"] = (
         f"auto: the source {source['cluster_id']} is in {source['region']} like the target, "
@@ -333,13 +322,9 @@ def _check_cloneable(document: Document, cluster: dict[str, Any], rds_for: RdsFo
             f"source cluster {cluster_id} has no DB instance; Aurora clones only a cluster "
             "with at least one"
         )
-    clones = clones_in_chain(rds_for(str(doc.source(document)["region"])), cluster)
-    if clones >= CLONE_LIMIT:
-        raise SourceUnavailable(
-            f"source cluster {cluster_id}'s copy-on-write chain has {clones} clones; Aurora "
-            f"allows {CLONE_LIMIT} per copy (delete some, or restore a snapshot)"
-        )
-    return clones
+    usage = quotas.clones(rds_for(str(doc.source(document)["region"])), cluster)
+    quotas.refuse([usage])
+    return usage.used
 
 
 def _point_in_time(document: Document, cluster: dict[str, Any], now: datetime) -> dict[str, Any]:

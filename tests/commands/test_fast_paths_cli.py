@@ -232,3 +232,42 @@ def test_the_shipped_configs_paths(world: dict[str, Any]) -> None:
     preflight row says so, without any AWS call needed to know it."""
     done = local(world, "dev", "run", "--to-time", "latest")
     assert done.returncode == 2 and "allows snapshot only" in done.stderr
+
+
+def test_a_full_clone_group_refuses_a_clone_naming_the_quota(world: dict[str, Any]) -> None:
+    """The sandbox counts the source's clone group as AWS does (CloneGroupId): with 15 clones
+    of prod-orders there, `run` with restore_from clone is refused by preflight, naming the
+    quota, and starts nothing; `auto` would restore a snapshot instead, and says why."""
+    client = rds(world)
+
+    def clone(name: str) -> None:
+        client.restore_db_cluster_to_point_in_time(
+            DBClusterIdentifier=name, SourceDBClusterIdentifier="prod-orders",
+            RestoreType="copy-on-write", UseLatestRestorableTime=True)
+
+    staged = ["prod-orders-busy-0"]
+    clone(staged[0])
+    source = client.describe_db_clusters(DBClusterIdentifier="prod-orders")["DBClusters"][0]
+    group = [c for c in client.describe_db_clusters()["DBClusters"]
+             if c.get("CloneGroupId") == source["CloneGroupId"]
+             and c["DBClusterIdentifier"] != "prod-orders"]
+    try:
+        for n in range(1, 16 - len(group)):
+            staged.append(f"prod-orders-busy-{n}")
+            clone(staged[-1])
+        before = json.loads(local(world, "staging", "executions", "-o", "json").stdout)
+        refused = local(world, "staging", "run", "--wait")
+        assert refused.returncode == 1
+        said = " ".join(refused.stderr.split())
+        assert "copy-on-write clones of the source (ClonesPerSource): 15 of 15 used, the run " \
+               "needs 1 more" in said
+        after = json.loads(local(world, "staging", "executions", "-o", "json").stdout)
+        assert len(after["executions"]) == len(before["executions"])  # nothing started
+
+        checked = json.loads(local(world, "qa", "preflight", "-o", "json").stdout)
+        (path,) = [c for c in checked["checks"] if c["name"] == "restore path"]
+        assert path["status"] == "pass" and path["detail"].startswith("snapshot: auto: no clone")
+        assert "ClonesPerSource): 15 of 15 used" in path["detail"]
+    finally:
+        for name in staged:
+            client.delete_db_cluster(DBClusterIdentifier=name, SkipFinalSnapshot=True)
