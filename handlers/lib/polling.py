@@ -92,6 +92,11 @@ def start(document: dict[str, Any], what: str) -> None:
     }
 
 
+def check_now(document: dict[str, Any]) -> None:
+    """After `start`: the first check comes at once (the step started nothing to wait for)."""
+    document["poll"]["wait_seconds"] = 0
+
+
 def record(document: dict[str, Any], what: str, *, ready: bool, status: str) -> dict[str, Any]:
     first, poll, growth = _settings(document, what)
     previous = document.get("poll") or {}
