@@ -7,7 +7,7 @@ SIMULATED clock:
 
 - RDS operations take the configured time: a snapshot copy is `copying`, a restored cluster
   `creating`, a new instance `creating`, a master password change `resetting-master-credentials`,
-  a rename `renaming` (the old id keeps resolving until the rename is done, the new id appears
+  settings parity's changes to the staging cluster `modifying`, a rename `renaming` (the old id keeps resolving until the rename is done, the new id appears
   then), a deleted cluster `deleting` (it disappears at the end) — measured on the clock, not
   on the wall.
 - Wait states advance the clock instead of sleeping; every state costs `transition_ms`.
@@ -90,6 +90,7 @@ class Durations:
     pitr: float = 30 * 60  # a full-copy point-in-time restore
     instance: float = 12 * 60
     password: float = 60
+    settings: float = 60  # settings parity: ModifyDBCluster applied at once, as the password
     rename: float = 2 * 60
     delete: float = 8 * 60
     users: float = 2
@@ -113,7 +114,7 @@ class LambdaModel:
 
 DATABASE_WORK = {"reset_app_users": "users", "mask_data": "sql", "scan_pii": "scan",
                  "quarantine": "quarantine", "verify": "verify"}
-POLL_CHECKS = ("check_copy", "check_restore", "check_rename", "check_delete")
+POLL_CHECKS = ("check_copy", "check_restore", "check_rename", "check_delete", "check_settings")
 
 
 # --- the simulated world --------------------------------------------------------------------
@@ -121,7 +122,7 @@ POLL_CHECKS = ("check_copy", "check_restore", "check_rename", "check_delete")
 
 @dataclass
 class Operation:
-    kind: str  # copy | restore | instance | password | rename | delete | users | sql | verify
+    kind: str  # copy | restore | instance | password | settings | rename | delete | users | sql | verify
     subject: str
     start: float
     end: float
@@ -175,9 +176,15 @@ BUSY = {
     "clone": "creating",
     "instance": "creating",
     "password": "resetting-master-credentials",
+    "settings": "modifying",
     "rename": "renaming",
     "delete": "deleting",
 }
+
+
+# ModifyDBCluster keys that are not settings parity's (waited for as `settings`).
+NOT_SETTINGS = {"db_cluster_identifier", "apply_immediately", "deletion_protection",
+                "master_user_password", "new_db_cluster_identifier"}
 
 
 class SimulatedRds:
@@ -285,9 +292,13 @@ class SimulatedRds:
     def modify_db_cluster(self, backend: Any, kwargs: dict[str, Any]) -> Any:
         old, new = kwargs["db_cluster_identifier"], kwargs.get("new_db_cluster_identifier")
         if not new or new == old:
+            password = bool(kwargs.get("master_user_password"))
+            parity = bool(set(kwargs) - NOT_SETTINGS)  # read first: the sandbox's patch pops
             result = self.original["modify_db_cluster"](backend, kwargs)
-            if kwargs.get("master_user_password"):
+            if password:
                 self._start("password", "cluster", old, self.durations.password)
+            elif parity:  # settings parity's changes (not deletion protection)
+                self._start("settings", "cluster", old, self.durations.settings)
             return result
         rest = {k: v for k, v in kwargs.items() if k != "new_db_cluster_identifier"}
         result = self.original["modify_db_cluster"](backend, rest)
@@ -586,6 +597,7 @@ _AWAITED_BY = {
     "restore": ("restore",),
     "instances": ("instance",),
     "password": ("password",),
+    "settings": ("settings",),
     "swap-out": ("rename",),
     "swap-in": ("rename",),
 }
@@ -873,7 +885,8 @@ def tuned_waits(values: dict[str, Any], path: str, durations: Durations) -> dict
     restore = durations.pitr if path == "point_in_time" else durations.restore
     for loop, seconds in (("copy", durations.copy), ("clone", durations.clone),
                           ("restore", restore), ("instances", durations.instance),
-                          ("password", durations.password), ("rename", durations.rename),
+                          ("password", durations.password), ("settings", durations.settings),
+                          ("rename", durations.rename),
                           ("delete", durations.delete)):
         wait = pipeline["waits"][loop]
         wait["first_seconds"] = min(int(seconds * TUNED_SHARE), wait["max_seconds"])
@@ -1035,7 +1048,8 @@ def main(argv: list[str] | None = None) -> int:
         "first check at ~85%% of the duration it waits for)",
     )
     defaults = Durations()
-    for name in ("copy", "restore", "instance", "password", "rename", "delete", "sql"):
+    for name in ("copy", "restore", "instance", "password", "settings", "rename", "delete",
+                 "sql"):
         parser.add_argument(
             f"--{name}-min",
             type=float,
@@ -1051,7 +1065,8 @@ def main(argv: list[str] | None = None) -> int:
     durations = Durations(
         **{
             name: getattr(args, f"{name}_min") * 60
-            for name in ("copy", "restore", "instance", "password", "rename", "delete", "sql")
+            for name in ("copy", "restore", "instance", "password", "settings", "rename",
+                         "delete", "sql")
         }
     )
     values, settings = pipeline_values(args.config_dir, args.env)

@@ -124,6 +124,7 @@ def test_downtime_is_measured_against_the_right_operations(report: dict[str, Any
         "restore",
         "instances",
         "password",
+        "settings",  # settings parity's changes to the staging cluster (swap only)
         "swap-out",
         "swap-in",
         "delete",  # the old cluster: instances first, then the cluster (AWS's rule)
