@@ -26,6 +26,7 @@ from .commands import (
     runs,
     sandbox,
     secrets,
+    share,
 )
 from .face.app import Group, Options, global_options
 
@@ -67,6 +68,7 @@ for command in (
     logs.logs,
     drill.drill,
     drill.drills,
+    share.clone_share,
     recover.recover,
     functions.test_functions,
     diagram.diagram,

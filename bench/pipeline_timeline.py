@@ -7,7 +7,7 @@ SIMULATED clock:
 
 - RDS operations take the configured time: a snapshot copy is `copying`, a restored cluster
   `creating`, a new instance `creating`, a master password change `resetting-master-credentials`,
-  a rename `renaming` (the old id keeps resolving until the rename is done, the new id appears
+  settings parity's changes to the staging cluster `modifying`, a rename `renaming` (the old id keeps resolving until the rename is done, the new id appears
   then), a deleted cluster `deleting` (it disappears at the end) — measured on the clock, not
   on the wall.
 - Wait states advance the clock instead of sleeping; every state costs `transition_ms`.
@@ -26,6 +26,21 @@ history events, Lambda invocations and GB-seconds; the cost of one refresh at li
 
     .venv/bin/python bench/pipeline_timeline.py                # table
     .venv/bin/python bench/pipeline_timeline.py --json --copy-min 90 --strategy swap
+
+`--paths [snapshot clone point_in_time]` compares the ways a refresh gets production's data
+(docs/fast-paths.md) at `--sizes` (100 GB, 1 TB, 5 TB): a snapshot copied from another region
+and restored, a copy-on-write clone and a point-in-time restore of a production cluster in the
+target's region. The copy, restore, point-in-time and clone durations follow SIZE_MODELS (a
+fixed part plus one per GB, each with its source and uncertainty, docs/performance.md
+"Refresh paths"); the other steps keep the durations above. Per path and size: the time to a
+refreshed target (the swap-in settled; its range from the models' uncertainty), the total,
+the overhead, the target's downtime, and the cost of one refresh — Step Functions and Lambda
+as above plus the AWS resources the run uses (DATA_PRICES: the copy's transfer across regions
+and storage, the new cluster's storage — a clone's rewritten pages only — and instances while
+the run lasts).
+
+    .venv/bin/python bench/pipeline_timeline.py --paths                      # all, table
+    .venv/bin/python bench/pipeline_timeline.py --paths clone --sizes 1000 --json
 """
 
 from __future__ import annotations
@@ -71,8 +86,11 @@ class Durations:
 
     copy: float = 20 * 60
     restore: float = 25 * 60
+    clone: float = 5 * 60  # a copy-on-write clone (RestoreDBClusterToPointInTime)
+    pitr: float = 30 * 60  # a full-copy point-in-time restore
     instance: float = 12 * 60
     password: float = 60
+    settings: float = 60  # settings parity: ModifyDBCluster applied at once, as the password
     rename: float = 2 * 60
     delete: float = 8 * 60
     users: float = 2
@@ -96,7 +114,7 @@ class LambdaModel:
 
 DATABASE_WORK = {"reset_app_users": "users", "mask_data": "sql", "scan_pii": "scan",
                  "quarantine": "quarantine", "verify": "verify"}
-POLL_CHECKS = ("check_copy", "check_restore", "check_rename", "check_delete")
+POLL_CHECKS = ("check_copy", "check_restore", "check_rename", "check_delete", "check_settings")
 
 
 # --- the simulated world --------------------------------------------------------------------
@@ -104,7 +122,7 @@ POLL_CHECKS = ("check_copy", "check_restore", "check_rename", "check_delete")
 
 @dataclass
 class Operation:
-    kind: str  # copy | restore | instance | password | rename | delete | users | sql | verify
+    kind: str  # copy | restore | instance | password | settings | rename | delete | users | sql | verify
     subject: str
     start: float
     end: float
@@ -138,6 +156,7 @@ class Timeline:
         self.invocations: list[Invocation] = []
         self.last_call: dict[str, float] = {}  # step → virtual time its last invocation ended
         self.waited = 0.0
+        self.entered: dict[str, float] = {}  # state → virtual time it was first entered
 
     def advance(self, seconds: float) -> None:
         self.now += max(0.0, seconds)
@@ -154,11 +173,18 @@ class Timeline:
 BUSY = {
     "copy": "copying",
     "restore": "creating",
+    "clone": "creating",
     "instance": "creating",
     "password": "resetting-master-credentials",
+    "settings": "modifying",
     "rename": "renaming",
     "delete": "deleting",
 }
+
+
+# ModifyDBCluster keys that are not settings parity's (waited for as `settings`).
+NOT_SETTINGS = {"db_cluster_identifier", "apply_immediately", "deletion_protection",
+                "master_user_password", "new_db_cluster_identifier"}
 
 
 class SimulatedRds:
@@ -168,6 +194,7 @@ class SimulatedRds:
     METHODS = (
         "copy_db_cluster_snapshot",
         "restore_db_cluster_from_snapshot",
+        "restore_db_cluster_to_point_in_time",
         "create_db_instance",
         "modify_db_cluster",
         "delete_db_cluster",
@@ -243,6 +270,17 @@ class SimulatedRds:
         cluster.status = BUSY["restore"]
         return cluster
 
+    def restore_db_cluster_to_point_in_time(
+        self, backend: Any, *args: Any, **kwargs: Any
+    ) -> Any:
+        """A clone (copy-on-write) or a full-copy point-in-time restore of the source."""
+        cluster = self.original["restore_db_cluster_to_point_in_time"](backend, *args, **kwargs)
+        clone = kwargs.get("restore_type", args[2] if len(args) > 2 else "") == "copy-on-write"
+        kind, nominal = ("clone", self.durations.clone) if clone else ("restore", self.durations.pitr)
+        self._start(kind, "cluster", cluster.db_cluster_identifier, nominal)
+        cluster.status = BUSY[kind]
+        return cluster
+
     def create_db_instance(self, backend: Any, db_kwargs: dict[str, Any]) -> Any:
         instance = self.original["create_db_instance"](backend, db_kwargs)
         cluster = str(db_kwargs.get("db_cluster_identifier"))
@@ -254,9 +292,13 @@ class SimulatedRds:
     def modify_db_cluster(self, backend: Any, kwargs: dict[str, Any]) -> Any:
         old, new = kwargs["db_cluster_identifier"], kwargs.get("new_db_cluster_identifier")
         if not new or new == old:
+            password = bool(kwargs.get("master_user_password"))
+            parity = bool(set(kwargs) - NOT_SETTINGS)  # read first: the sandbox's patch pops
             result = self.original["modify_db_cluster"](backend, kwargs)
-            if kwargs.get("master_user_password"):
+            if password:
                 self._start("password", "cluster", old, self.durations.password)
+            elif parity:  # settings parity's changes (not deletion protection)
+                self._start("settings", "cluster", old, self.durations.settings)
             return result
         rest = {k: v for k, v in kwargs.items() if k != "new_db_cluster_identifier"}
         result = self.original["modify_db_cluster"](backend, rest)
@@ -351,6 +393,7 @@ class SimulatedRuntime:
     @property
     def _eval_state(self) -> Any:
         def eval_body(state: Any, env: Any) -> None:
+            self.timeline.entered.setdefault(str(getattr(state, "name", "")), self.timeline.now)
             self.timeline.advance(self.model.transition_ms / 1000)
             self.saved["_eval_body"](state, env)
 
@@ -438,15 +481,19 @@ def run_strategy(
     model: LambdaModel,
     jitter: float = 0.0,
     seed: int = 1,
+    path: str = "snapshot",
+    timeline: Timeline | None = None,
 ) -> dict[str, Any]:
-    """One execution of the pipeline with `strategy` on the simulated clock."""
+    """One execution of the pipeline with `strategy` on the simulated clock; `path`: how it
+    gets production's data (a snapshot copied from another region, or a clone / a
+    point-in-time restore of a production cluster in the target's region)."""
     from moto import mock_aws
 
     from aurora_restore_cli.sandbox import lambda_router
     from tests.pipeline import support
     from tests.pipeline.moto_patches import patched_moto
 
-    timeline = Timeline(durations, model, jitter, seed)
+    timeline = timeline or Timeline(durations, model, jitter, seed)
     wall = time.monotonic()
     with (
         mock_aws(config=support.MOTO_CONFIG),
@@ -455,12 +502,14 @@ def run_strategy(
         _environment(FAKE_AWS),
     ):
         world = support.build_world(strategy=strategy)
+        settings = None if path == "snapshot" else support.path_settings(world, path, strategy=strategy)
         # Handlers read their function's environment (the router applies it per call); the
         # test support reads some of it from the process environment too.
         with _environment(dict(support.lambda_environment(world))):
-            machine = support.deploy(world, overrides=values)
+            machine = support.deploy(world, overrides=values, settings=settings)
+            name = f"timeline-{strategy}" if path == "snapshot" else f"timeline-{strategy}-{path}"
             with simulated(timeline):
-                execution = support.run(machine, f"timeline-{strategy}", timeout=600)
+                execution = support.run(machine, name, timeout=600)
             if execution["status"] != "SUCCEEDED":
                 raise SystemExit(
                     f"{strategy}: the execution ended {execution['status']}: "
@@ -536,17 +585,19 @@ def _downtime(strategy: str, timeline: Timeline, target: str) -> tuple[float, fl
         into = next(op for op in renames if op.extra["to"] == target)
         return into.end - out.start, renames_s
     gone = next(op for op in ops if op.kind == "delete" and op.subject == target)
-    back = [op.end for op in ops if op.kind == "restore" and op.subject == target]
+    back = [op.end for op in ops if op.kind in ("restore", "clone") and op.subject == target]
     back += [op.end for op in ops if op.kind == "instance" and op.extra.get("cluster") == target]
     return max(back) - gone.start, renames_s
 
 
 _AWAITED_BY = {
     "copy": ("copy",),
+    "clone": ("clone",),
     "delete": ("delete",),
     "restore": ("restore",),
     "instances": ("instance",),
     "password": ("password",),
+    "settings": ("settings",),
     "swap-out": ("rename",),
     "swap-in": ("rename",),
 }
@@ -599,8 +650,12 @@ def _figures(
         "lambda_requests_usd": invocations * PRICES["lambda_per_request"],
         "lambda_duration_usd": gb_s * PRICES[f"lambda_per_gb_second_{model.architecture}"],
     }
+    # The target serves the refreshed, verified data: the swap-in settled (the old cluster's
+    # delete comes after), or — replace — the run reached Finalize.
+    refreshed = timeline.entered.get("DeleteOldCluster", timeline.entered.get("Finalize", total))
     return {
         "status": execution["status"],
+        "refreshed_s": round(refreshed, 1),
         "total_s": round(total, 1),
         "aws_s": round(aws_s, 1),
         "overhead_s": round(overhead, 1),
@@ -621,6 +676,7 @@ def _figures(
 
 
 MEANS = (
+    "refreshed_s",
     "total_s",
     "aws_s",
     "overhead_s",
@@ -681,6 +737,211 @@ def summarise(runs: list[dict[str, Any]]) -> dict[str, Any]:
         for r in runs
     ]
     return summary
+
+
+# --- the refresh paths at 100 GB, 1 TB, 5 TB (issue 18; docs/performance.md) -----------------
+
+PATHS = ("snapshot", "clone", "point_in_time")
+SIZES_GB = (100, 1000, 5000)
+PATH_TARGETS = {"clone_1tb_refreshed_min": 20.0, "overhead_pct": 3.0}
+
+
+@dataclass(frozen=True)
+class SizeModel:
+    """Seconds an RDS operation takes on a cluster of `gb` GB: `fixed` + `per_gb` × gb, known
+    only to ± `uncertainty` (a fraction). `source` says where the figures come from."""
+
+    fixed: float
+    per_gb: float
+    uncertainty: float
+    source: str
+
+    def seconds(self, gb: float) -> float:
+        return self.fixed + self.per_gb * gb
+
+
+# AWS publishes no durations for these operations; each model and why it is what it is is in
+# docs/performance.md ("Refresh paths"). The shared steps (instances, password, renames,
+# masking, deletes) keep Durations' defaults: they do not depend on the path.
+SIZE_MODELS = {
+    # cross-region CopyDBClusterSnapshot: a full copy at ~170 MB/s after ~10 min of set-up
+    "copy": SizeModel(600, 6.0, 0.5, "RDS User Guide 'Copying a DB cluster snapshot' (time "
+                      "depends on size, region pair, load); field reports of 1-3 h per TB"),
+    # RestoreDBClusterFromSnapshot: Aurora's volume is restored lazily from S3
+    "restore": SizeModel(600, 1.2, 0.5, "Aurora User Guide 'Restoring from a DB cluster "
+                         "snapshot'; field reports of 15-40 min at 1 TB"),
+    # RestoreDBClusterToPointInTime full-copy: a restore plus the log replayed to the time
+    "pitr": SizeModel(900, 1.3, 0.6, "Aurora User Guide 'Restoring a DB cluster to a specified "
+                      "time' (restore + log apply); as restore, plus replay"),
+    # RestoreDBClusterToPointInTime copy-on-write: metadata only, pages shared
+    "clone": SizeModel(240, 0.06, 0.6, "Aurora User Guide 'Cloning a volume' ('faster and "
+                       "more space-efficient than restoring a snapshot'); minutes at any size"),
+}
+# us-east-1 list prices (USD) of what a refresh keeps running or moves while it runs.
+DATA_PRICES = {
+    "inter_region_transfer_per_gb": 0.02,  # RDS snapshot copy between regions
+    "backup_storage_per_gb_month": 0.021,  # the copied snapshot while it exists
+    "aurora_storage_per_gb_month": 0.10,  # Aurora Standard storage of the new cluster
+    "instance_per_hour": 0.26,  # db.r6g.large Aurora PostgreSQL on demand
+}
+CLONE_CHANGED_FRACTION = 0.05  # pages a clone rewrites during the run (masking), of its size
+HOURS_PER_MONTH = 730
+
+
+def durations_for(path: str, gb: float, shared: Durations) -> Durations:
+    from dataclasses import replace
+
+    return replace(
+        shared,
+        copy=SIZE_MODELS["copy"].seconds(gb),
+        restore=SIZE_MODELS["restore"].seconds(gb),
+        pitr=SIZE_MODELS["pitr"].seconds(gb),
+        clone=SIZE_MODELS["clone"].seconds(gb),
+    )
+
+
+def data_cost(path: str, gb: float, run: dict[str, Any], operations: list[Operation]) -> dict[str, float]:
+    """What the run itself costs in AWS resources (besides Step Functions and Lambda): the
+    snapshot copy across regions and its storage while it lives; the new cluster's storage
+    and instances until the run ends (a clone stores only the pages it rewrites)."""
+    end = float(run["total_s"])
+    cost: dict[str, float] = {}
+    if path == "snapshot":
+        cost["transfer_usd"] = gb * DATA_PRICES["inter_region_transfer_per_gb"]
+        copies = [op for op in operations if op.kind == "copy"]
+        hours = sum(end - op.start for op in copies) / 3600
+        cost["copy_storage_usd"] = (
+            gb * DATA_PRICES["backup_storage_per_gb_month"] * hours / HOURS_PER_MONTH
+        )
+    made = [op for op in operations if op.kind in ("restore", "clone")]
+    hours = sum(end - op.start for op in made) / 3600
+    stored = gb * (CLONE_CHANGED_FRACTION if path == "clone" else 1.0)
+    cost["new_cluster_storage_usd"] = (
+        stored * DATA_PRICES["aurora_storage_per_gb_month"] * hours / HOURS_PER_MONTH
+    )
+    instances = [op for op in operations if op.kind == "instance"]
+    cost["instances_usd"] = (
+        sum(end - op.start for op in instances) / 3600 * DATA_PRICES["instance_per_hour"]
+    )
+    return {k: round(v, 4) for k, v in cost.items()}
+
+
+def run_paths(
+    values: dict[str, Any],
+    shared: Durations,
+    model: LambdaModel,
+    strategy: str,
+    paths: tuple[str, ...],
+    sizes: tuple[int, ...],
+    runs: int,
+    jitter: float,
+    seed: int,
+    tune: bool = True,
+) -> dict[str, Any]:
+    """Every path at every size: time to a refreshed target, downtime, overhead, cost.
+    `tune`: each size runs with the size-dependent loops' first check at ~85% of the
+    operation's usual duration, as the config's comment says to set `first_seconds` (else the
+    config's own waits, tuned for a few hundred GB)."""
+    found: dict[str, Any] = {}
+    for path in paths:
+        for gb in sizes:
+            durations = durations_for(path, gb, shared)
+            tuned = tuned_waits(values, path, durations) if tune else values
+            each = []
+            for i in range(runs):
+                timeline = Timeline(durations, model, jitter, seed + i)
+                figures = run_strategy(strategy, tuned, durations, model, path=path,
+                                       timeline=timeline)
+                figures["data_cost_usd"] = data_cost(path, gb, figures, timeline.operations)
+                each.append(figures)
+            summary = summarise(each)
+            data = {
+                key: round(statistics.fmean(r["data_cost_usd"].get(key, 0.0) for r in each), 4)
+                for key in each[0]["data_cost_usd"]
+            }
+            summary["data_cost_usd"] = data
+            summary["cost_per_refresh_usd"] = round(summary["cost_usd"] + sum(data.values()), 4)
+            bound = _bounds(path, gb, shared)
+            summary["refreshed_range_s"] = [round(summary["refreshed_s"] - bound, 1),
+                                            round(summary["refreshed_s"] + bound, 1)]
+            found.setdefault(path, {})[str(gb)] = summary
+    return found
+
+
+TUNED_SHARE = 0.85  # the config's advice: first check at ~85% of the usual duration
+
+
+def tuned_waits(values: dict[str, Any], path: str, durations: Durations) -> dict[str, Any]:
+    """The rendered `${Pipeline}` with every loop's `first_seconds` at TUNED_SHARE of the
+    duration it waits for at this size (`max_polls` recomputed by the handlers' schedule, as
+    the CLI does; `max_seconds` kept)."""
+    import copy as copying
+
+    from handlers.lib import polling
+
+    tuned = copying.deepcopy(values)
+    pipeline = tuned["Pipeline"]
+    growth = int(pipeline["poll_growth_percent"])
+    restore = durations.pitr if path == "point_in_time" else durations.restore
+    for loop, seconds in (("copy", durations.copy), ("clone", durations.clone),
+                          ("restore", restore), ("instances", durations.instance),
+                          ("password", durations.password), ("settings", durations.settings),
+                          ("rename", durations.rename),
+                          ("delete", durations.delete)):
+        wait = pipeline["waits"][loop]
+        wait["first_seconds"] = min(int(seconds * TUNED_SHARE), wait["max_seconds"])
+        wait["max_polls"], _ = polling.checks_within(
+            wait["first_seconds"], wait["poll_seconds"], growth, wait["max_seconds"]
+        )
+    return tuned
+
+
+def _bounds(path: str, gb: float, shared: Durations) -> float:
+    """± seconds on the time to a refreshed target from the path's own model uncertainty."""
+    keys = {"snapshot": ("copy", "restore"), "clone": ("clone",), "point_in_time": ("pitr",)}
+    return sum(SIZE_MODELS[k].seconds(gb) * SIZE_MODELS[k].uncertainty for k in keys[path])
+
+
+def paths_table(document: dict[str, Any]) -> str:
+    header = ("path", "size", "refreshed (±model)", "total", "overhead", "downtime",
+              "cost/refresh", "of which data")
+    rows = [header]
+    for path, by_size in document["paths"].items():
+        for size, s in by_size.items():
+            low, high = s["refreshed_range_s"]
+            data = sum(s["data_cost_usd"].values())
+            rows.append((
+                path,
+                f"{int(size) // 1000} TB" if int(size) >= 1000 else f"{size} GB",
+                f"{_duration(s['refreshed_s'])} ({_duration(max(low, 0))}–{_duration(high)})",
+                _duration(s["total_s"]),
+                f"{s['overhead_pct']:.2f}%",
+                _duration(s["downtime_s"]),
+                f"${s['cost_per_refresh_usd']:.2f}",
+                f"${data:.2f}",
+            ))
+    widths = [max(len(r[i]) for r in rows) for i in range(len(header))]
+    lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in rows]
+    goals = document["goals"]
+    lines += ["", "goals: " + "; ".join(f"{k} {'met' if v['met'] else 'NOT met'} ({v['value']})"
+                                        for k, v in goals.items())]
+    lines.append("models (s = fixed + per_gb × GB, ±uncertainty): " + "; ".join(
+        f"{k} {m.fixed:g}+{m.per_gb:g}/GB ±{m.uncertainty:.0%}" for k, m in SIZE_MODELS.items()))
+    return "\n".join(lines)
+
+
+def path_goals(found: dict[str, Any]) -> dict[str, Any]:
+    clone = (found.get("clone") or {}).get("1000")
+    worst = max(s["overhead_pct"] for by_size in found.values() for s in by_size.values())
+    goals = {
+        "overhead_pct_max": {"value": worst, "met": worst <= PATH_TARGETS["overhead_pct"]},
+    }
+    if clone is not None:
+        minutes = round(clone["refreshed_s"] / 60, 1)
+        goals["clone_1tb_refreshed_min"] = {
+            "value": minutes, "met": minutes <= PATH_TARGETS["clone_1tb_refreshed_min"],
+        }
+    return goals
 
 
 # --- output ---------------------------------------------------------------------------------
@@ -769,8 +1030,26 @@ def main(argv: list[str] | None = None) -> int:
         "--jitter", type=float, default=10.0, help="± percent drawn per operation (10)"
     )
     parser.add_argument("--seed", type=int, default=1, help="run i uses seed+i")
+    parser.add_argument(
+        "--paths",
+        nargs="*",
+        choices=PATHS,
+        metavar="PATH",
+        help="compare the refresh paths (snapshot clone point_in_time; none named: all) at "
+        "--sizes, with the size models of docs/performance.md; --strategy swap by default",
+    )
+    parser.add_argument(
+        "--sizes", type=int, nargs="+", default=list(SIZES_GB), metavar="GB",
+        help="cluster sizes for --paths (100 1000 5000)",
+    )
+    parser.add_argument(
+        "--untuned", action="store_true",
+        help="--paths: keep the config's first_seconds at every size (default: every loop's "
+        "first check at ~85%% of the duration it waits for)",
+    )
     defaults = Durations()
-    for name in ("copy", "restore", "instance", "password", "rename", "delete", "sql"):
+    for name in ("copy", "restore", "instance", "password", "settings", "rename", "delete",
+                 "sql"):
         parser.add_argument(
             f"--{name}-min",
             type=float,
@@ -786,7 +1065,8 @@ def main(argv: list[str] | None = None) -> int:
     durations = Durations(
         **{
             name: getattr(args, f"{name}_min") * 60
-            for name in ("copy", "restore", "instance", "password", "rename", "delete", "sql")
+            for name in ("copy", "restore", "instance", "password", "settings", "rename",
+                         "delete", "sql")
         }
     )
     values, settings = pipeline_values(args.config_dir, args.env)
@@ -798,6 +1078,8 @@ def main(argv: list[str] | None = None) -> int:
         memory_mb=settings.lambda_.memory_mb,
         architecture=settings.lambda_.architecture,
     )
+    if args.paths is not None:
+        return _paths_main(args, values, durations, model)
     chosen = STRATEGIES if args.strategy == "both" else (args.strategy,)
     document = {
         "machine": _machine(),
@@ -826,6 +1108,40 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(document, indent=2, sort_keys=False))
     else:
         print(table(document))
+    return 0
+
+
+def _paths_main(
+    args: argparse.Namespace, values: dict[str, Any], shared: Durations, model: LambdaModel
+) -> int:
+    strategy = "swap" if args.strategy == "both" else args.strategy
+    paths = tuple(args.paths) or PATHS
+    found = run_paths(values, shared, model, strategy, paths, tuple(args.sizes), args.runs,
+                      args.jitter / 100, args.seed, tune=not args.untuned)
+    document = {
+        "machine": _machine(),
+        "parameters": {
+            "config": str(args.config_dir / f"{args.env}.yaml"),
+            "strategy": strategy,
+            "sizes_gb": list(args.sizes),
+            "shared_durations_s": asdict(shared),
+            "size_models": {k: asdict(m) for k, m in SIZE_MODELS.items()},
+            "clone_changed_fraction": CLONE_CHANGED_FRACTION,
+            "waits_tuned_per_size": not args.untuned,
+            "lambda_model": asdict(model),
+            "runs": args.runs,
+            "jitter_pct": args.jitter,
+            "seed": args.seed,
+        },
+        "prices_usd": {**PRICES, **DATA_PRICES},
+        "targets": PATH_TARGETS,
+        "paths": found,
+        "goals": path_goals(found),
+    }
+    if args.json:
+        print(json.dumps(document, indent=2, sort_keys=False))
+    else:
+        print(paths_table(document))
     return 0
 
 

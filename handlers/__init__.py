@@ -15,6 +15,7 @@ imports `aurora_restore_cli`.
 STEPS: tuple[str, ...] = (
     "acquire_lock",
     "check_target",
+    "choose_source",
     "find_snapshot",
     "copy_snapshot",
     "check_copy",

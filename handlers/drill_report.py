@@ -34,9 +34,14 @@ def handler(document: Document, context: Any) -> StepResult:
         published = True
     drill.write_report(document, facts, ttl_days(document))
     document["drill_result"] = {
-        key: facts[key] for key in ("status", "rto_seconds", "phases", "snapshot_age_hours")
+        key: facts[key]
+        for key in ("status", "rto_seconds", "phases", "snapshot_age_hours", "restored_from",
+                    "rpo_seconds")
     }
-    return document, {"status": status, "rto_seconds": facts["rto_seconds"], "metric": published}
+    details = {"status": status, "rto_seconds": facts["rto_seconds"], "metric": published}
+    if facts["rpo_seconds"] is not None:
+        details["rpo_seconds"] = facts["rpo_seconds"]
+    return document, details
 
 
 def publish_metrics(document: Document, facts: dict[str, Any]) -> None:
@@ -50,6 +55,15 @@ def publish_metrics(document: Document, facts: dict[str, Any]) -> None:
             "Unit": "Seconds",
         }
     ]
+    if facts.get("rpo_seconds") is not None:
+        data.append(
+            {
+                "MetricName": drill.RPO_METRIC,
+                "Dimensions": env,
+                "Value": float(facts["rpo_seconds"]),
+                "Unit": "Seconds",
+            }
+        )
     for phase, seconds in facts["phases"].items():
         data.append(
             {

@@ -47,6 +47,7 @@ def handler(document: Document, context: Any) -> StepResult:
         "endpoint": endpoint,
         "port": port,
         "snapshot_id": (document.get("snapshot") or {}).get("id"),
+        "restored_from": (document.get("restore_from") or {}).get("path") or "snapshot",
         "old_cluster_id": document.get("old_cluster_id"),
         "copy_deleted": copy_deleted,
         # rds-db:connect policies name it: it changes with every refresh (IAM auth)

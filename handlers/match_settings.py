@@ -9,6 +9,8 @@ SettingsMismatch names it and how to move it first.
 
 Nothing to match (SKIPPED) with strategy `replace` (the old target was deleted before the
 restore: the config's settings apply) or when there is no target yet (the first refresh).
+When nothing was applied (skipped, or nothing differs), CheckSettings checks at once instead
+of after the loop's `first_seconds`: there is no modification to wait for.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ def handler(document: Document, context: Any) -> StepResult:
     polling.start(document, "settings")
     if doc.strategy(document) != "swap":
         document["parity"] = {"skipped": True}
+        polling.check_now(document)
         return document, skipped("strategy replace: the old target was deleted before the "
                                  "restore, the config's settings apply")
     client = aws.client("rds", doc.region(document))
@@ -33,6 +36,7 @@ def handler(document: Document, context: Any) -> StepResult:
     old = rds.describe_cluster(client, target_id)
     if old is None:
         document["parity"] = {"skipped": True}
+        polling.check_now(document)
         return document, skipped(f"no cluster {target_id} yet: the config's settings apply")
     gone = parity.what_goes_away(client, old)
     if gone:
@@ -55,6 +59,8 @@ def handler(document: Document, context: Any) -> StepResult:
     current = parity.read(client, staging)
     writes = clusters.Writes(guards.Guard(document), client)
     applied = parity_apply.apply_round(document, writes, staging, staging_tags, current)
+    if not applied:
+        polling.check_now(document)
     return document, {
         "old_cluster_id": target_id,
         "staging_cluster_id": staging["DBClusterIdentifier"],

@@ -15,7 +15,6 @@ into the drill secret (`DRILL_SECRET_ID`, `aurora-restore/<env>/drill`) as a ver
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from handlers.lib import aws, clusters, drill, guards, polling, rds, secrets, tags
@@ -24,8 +23,7 @@ from handlers.lib.errors import UnsafeTarget
 from handlers.lib.step import Document, StepResult, pipeline_step
 
 MASTER_SECRET = "MASTER_SECRET_ID"
-# RDS forbids / " @ and space in master passwords; quotes and backslash are left out too.
-EXCLUDED = "/\"@' \\`"
+EXCLUDED = secrets.MASTER_PASSWORD_EXCLUDED
 
 
 version_id = secrets.master_version_id
@@ -53,45 +51,10 @@ def handler(document: Document, context: Any) -> StepResult:
         return document, {"cluster_id": cluster_id, "secret": drill_secret}
     secret = secrets.secret_id(MASTER_SECRET)
     version = version_id(operation_id)
-    label = secrets.cluster_label(operation_id)
-    password = _staged_password(
-        sm, secret, version, label, str(cluster.get("MasterUsername") or "")
+    password = secrets.staged_master_password(
+        sm, secret, operation_id, str(cluster.get("MasterUsername") or ""), EXCLUDED
     )
     writes.set_master_password(cluster, cluster_tags, password)
     document["master_secret_version"] = version
     polling.start(document, "password")
     return document, {"cluster_id": cluster_id, "secret_version": version}
-
-
-def _staged_password(sm: Any, secret: str, version: str, label: str, username: str) -> str:
-    """The password of our version, creating it (AWSPENDING and the cluster's own label, which
-    finds it after the next run moved AWSPENDING) on the first call."""
-    try:
-        value = secrets.read_json(sm, secret, VersionId=version)
-        secrets.attach_label(sm, secret, version, label)
-        return str(value["password"])
-    except Exception as exc:
-        if aws.error_code(exc) != "ResourceNotFoundException":
-            raise
-    previous = _current_value(sm, secret)
-    password = sm.get_random_password(
-        PasswordLength=32, ExcludeCharacters=EXCLUDED, RequireEachIncludedType=True
-    )["RandomPassword"]
-    value = {**previous, "username": username or previous.get("username") or "postgres"}
-    value["password"] = password
-    sm.put_secret_value(
-        SecretId=secret,
-        ClientRequestToken=version,
-        SecretString=json.dumps(value),
-        VersionStages=[secrets.PENDING, label],
-    )
-    return str(password)
-
-
-def _current_value(sm: Any, secret: str) -> dict[str, Any]:
-    try:
-        return secrets.read_json(sm, secret)
-    except Exception as exc:
-        if aws.error_code(exc) == "ResourceNotFoundException":
-            return {}  # the secret exists but has no value yet
-        raise

@@ -9,12 +9,20 @@ from typing import Any
 import click
 
 from ..config.settings import MAX_DRILL_KEEP_MINUTES
-from ..face.app import App, CommandFailure, global_options, make_app
+from ..face.app import App, CommandFailure, UsageFailure, global_options, make_app
 from ..face.output import LiveRun, drills_table, rto_table
 
 
 @click.command()
 @click.option("--snapshot", metavar="ID", help="Restore this snapshot (id or ARN), not the newest.")
+@click.option(
+    "--from",
+    "restore_from",
+    type=click.Choice(["snapshot", "clone", "point_in_time"]),
+    help="How the drill gets production's data (default: snapshot; within the paths "
+    "source.restore_from allows). point_in_time restores the latest restorable time and "
+    "measures production's RPO next to the RTO.",
+)
 @click.option(
     "--keep-minutes",
     type=click.IntRange(0, MAX_DRILL_KEEP_MINUTES),
@@ -41,13 +49,16 @@ from ..face.output import LiveRun, drills_table, rto_table
 def drill(
     ctx: click.Context,
     snapshot: str | None,
+    restore_from: str | None,
     keep_minutes: int | None,
     wait: bool,
     follow_timeout: int | None,
     skip_preflight: bool,
 ) -> None:
-    """Restore drill: restore a production snapshot into a temporary cluster (never the
-    target), verify it, measure the time per phase (RTO), delete it again.
+    """Restore drill: restore a production snapshot (or clone the source cluster, or restore
+    it to its latest point in time: --from) into a temporary cluster (never the target),
+    verify it, measure the time per phase (RTO) — and for a point in time production's RPO —
+    and delete it again.
 
     Runs the preflight checks a drill needs first (those of `preflight` but the target's) and
     starts nothing if one fails (exit 1)."""
@@ -57,14 +68,22 @@ def drill(
 
     app = make_app(ctx)
     context = app.context()
+    paths = context.settings.restore_paths  # as they apply (the sandbox: one account)
+    if restore_from and restore_from not in paths:
+        raise UsageFailure(
+            f"--from {restore_from}: source.restore_from is {app.settings.source.restore_from}, "
+            f"which allows {', '.join(paths)} only"
+        )
+    if snapshot and restore_from not in (None, "snapshot"):
+        raise UsageFailure(f"--snapshot and --from {restore_from} exclude each other")
     with drill_required(app, context):  # not set up at all: say so, not a preflight table
         context.clients.get("stepfunctions").describe_state_machine(
             stateMachineArn=context.names.drill_state_machine_arn
         )
     if not skip_preflight:
-        preflight_first(app, snapshot, command="drill")
+        preflight_first(app, snapshot, command="drill", restore_from=restore_from)
     with drill_required(app, context):
-        started = drills.start(context, snapshot, keep_minutes)
+        started = drills.start(context, snapshot, keep_minutes, restore_from=restore_from)
     if context.sandbox:
         started.pop("console_url")
     app.out.info(f"drill [bold]{started['operation_id']}[/bold] started")
@@ -103,11 +122,15 @@ def _finish(app: App, context: Any, started: dict[str, Any], view: Any) -> None:
     if view.status == "SUCCEEDED":
         app.out.document(doc)
         app.out.rows(rto_table("Restore time (RTO) by phase", summary))
-        rto = summary.get("rto_seconds")
+        rto, rpo = summary.get("rto_seconds"), summary.get("rpo_seconds")
+        path = summary.get("restored_from") or "snapshot"
+        what = (f"snapshot {summary.get('snapshot_id')}" if path == "snapshot"
+                else f"a {path.replace('_', '-')} restore of {app.settings.source.cluster_id}")
         app.out.print(
-            f"[green]drill succeeded[/green]: snapshot {summary.get('snapshot_id')} restored into "
+            f"[green]drill succeeded[/green]: {what} restored into "
             f"{summary.get('drill_cluster_id')}, verified in "
             f"{'-' if rto is None else f'{rto:.1f}s'}, and deleted again"
+            + ("" if rpo is None else f"; production's RPO {rpo:.1f}s")
         )
         skipped = (summary.get("verification") or {}).get("skipped")
         if skipped:
@@ -129,7 +152,8 @@ def _finish(app: App, context: Any, started: dict[str, Any], view: Any) -> None:
 @global_options
 @click.pass_context
 def drills(ctx: click.Context, limit: int) -> None:
-    """Recent restore drills of this env with their RTO per phase and in total."""
+    """Recent restore drills of this env: the path, the RTO per phase and in total, and the
+    RPO of point-in-time drills."""
     from ..operations import drills as drill_runs
 
     app = make_app(ctx)

@@ -8,12 +8,20 @@ from typing import Any
 
 import click
 
-from ..face.app import App, CommandFailure, global_options, make_app
+from ..face.app import App, CommandFailure, UsageFailure, global_options, make_app
 from ..face.output import LiveRun, audit_table, executions_table
 
 
 @click.command()
 @click.option("--snapshot", metavar="ID", help="Restore this snapshot (id or ARN), not the newest.")
+@click.option(
+    "--to-time",
+    metavar="TIME",
+    help="Restore the source cluster to this point in time (ISO 8601, e.g. "
+    "2026-01-31T13:45:00Z; no offset: UTC), or 'latest'. Needs source.restore_from "
+    "point_in_time or auto with the source in this region and account; checked against its "
+    "restorable window before anything starts.",
+)
 @click.option(
     "--wait", is_flag=True, help="Follow the run live until it ends (exit 1 if it fails)."
 )
@@ -33,29 +41,39 @@ from ..face.output import LiveRun, audit_table, executions_table
 def run(
     ctx: click.Context,
     snapshot: str | None,
+    to_time: str | None,
     wait: bool,
     follow_timeout: int | None,
     skip_preflight: bool,
 ) -> None:
     """Start a refresh of the target cluster (an execution named by a new operation id).
 
-    Runs `preflight` first and starts nothing if a check fails (exit 1)."""
+    It restores a snapshot, a clone of the source cluster or a point in time of it
+    (source.restore_from; docs/fast-paths.md) and says which and why. Runs `preflight` first
+    and starts nothing if a check fails (exit 1) — a --to-time outside the source's
+    restorable window among them."""
     from ..operations import runs
-    from .preflight import preflight_first
+    from .preflight import checked_time, preflight_first
 
     app = make_app(ctx)
+    to_time = checked_time(app, snapshot, to_time)
     context = app.context()
+    if snapshot and "snapshot" not in context.settings.restore_paths:
+        raise UsageFailure(
+            f"--snapshot: source.restore_from is {app.settings.source.restore_from}, which "
+            f"allows {', '.join(context.settings.restore_paths)} only"
+        )
     with pipeline_required(app, context):  # not set up at all: say so, not a preflight table
         context.clients.get("stepfunctions").describe_state_machine(
             stateMachineArn=context.names.state_machine_arn
         )
     if not skip_preflight:
-        preflight_first(app, snapshot, command="run")
+        preflight_first(app, snapshot, command="run", to_time=to_time)
     # Named before it starts: a Ctrl-C while StartExecution is on its way still names it.
     started: dict[str, Any] = {"operation_id": runs.new_operation_id(context.env)}
     try:
         with pipeline_required(app, context):
-            started = runs.start(context, snapshot, started["operation_id"])
+            started = runs.start(context, snapshot, started["operation_id"], to_time=to_time)
         view = _announce_and_follow(app, context, started, wait, follow_timeout)
     except KeyboardInterrupt:  # the run goes on: its id must not be lost (-o json too)
         message = (f"stopped following; the run is still running (aurora-restore logs "
@@ -119,13 +137,20 @@ def _finish_run(app: App, started: dict[str, Any], view: Any, snapshot: str | No
     if view.status == "SUCCEEDED":
         output = view.output or {}
         doc["snapshot"] = (output.get("snapshot") or {}).get("id")
+        chosen = output.get("restore_from") or {}
+        doc["restored_from"] = {
+            k: chosen.get(k) for k in ("path", "reason", "source", "to_time", "rpo_seconds")
+            if chosen.get(k) is not None
+        } or {"path": "snapshot"}
         doc["result"] = output.get("result")
         app.out.document(doc)
         endpoint = (doc["result"] or {}).get("endpoint") or "-"
         app.out.print(
-            f"[green]refresh succeeded[/green] in {duration or 0:.1f}s: snapshot "
-            f"{doc['snapshot']} → {app.settings.target.cluster_id} ({endpoint})"
+            f"[green]refresh succeeded[/green] in {duration or 0:.1f}s: {_origin(app, chosen, doc)}"
+            f" → {app.settings.target.cluster_id} ({endpoint})"
         )
+        if chosen.get("reason"):
+            app.out.info(f"restored from {chosen.get('path')}: {chosen['reason']}")
         return
     if not view.done:
         app.out.document(doc)
@@ -140,6 +165,15 @@ def _finish_run(app: App, started: dict[str, Any], view: Any, snapshot: str | No
         f"refresh {view.status.lower()} at {failure['step'] or 'unknown step'}: "
         f"{failure['error']}: {failure['message']}{hint}"
     )
+
+
+def _origin(app: App, chosen: dict[str, Any], doc: dict[str, Any]) -> str:
+    source = app.settings.source.cluster_id
+    if chosen.get("path") == "clone":
+        return f"a clone of {source}"
+    if chosen.get("path") == "point_in_time":
+        return f"{source} at {chosen.get('to_time') or 'latest'}"
+    return f"snapshot {doc['snapshot']}"
 
 
 def _snapshot_hint(app: App, error: str | None, snapshot: str | None) -> str:

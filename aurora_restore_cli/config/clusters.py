@@ -22,7 +22,7 @@ from .fields import (
     read_region,
 )
 from .reader import Section, string_item
-from .settings import Serverless, Source, Target
+from .settings import RESTORE_FROM_CHOICES, Serverless, Source, Target
 
 POSTGRESQL, MYSQL = "aurora-postgresql", "aurora-mysql"
 ENGINES = (POSTGRESQL, MYSQL)
@@ -49,6 +49,7 @@ def read_source(s: Section) -> Source:
                 expected="the ARN of the KMS key encrypting the source snapshots "
                 "(arn:aws:kms:<source region>:<source account>:key/<id>; not an alias)",
             ),
+            restore_from=s.string("restore_from", "auto", choices=RESTORE_FROM_CHOICES),
         )
 
 def read_target(s: Section) -> Target:

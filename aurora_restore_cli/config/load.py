@@ -177,6 +177,7 @@ def _check_cross_references(st: Settings) -> None:
                 f"{st.region} ({what})",
             )
     _check_source_key(st)
+    _check_restore_from(st)
     _check_notification_key(st)
     if st.cross_account and src.snapshot_type == "automated":
         raise ConfigError(
@@ -207,6 +208,28 @@ def _check_source_key(st: Settings) -> None:
             "target.kms_key_id",
             "is required: an encrypted source snapshot copied across regions or accounts must "
             f"be re-encrypted with a key of this account in {st.region}",
+        )
+
+
+def _check_restore_from(st: Settings) -> None:
+    """AWS's rules for the fast paths (RestoreDBClusterToPointInTime): a copy-on-write clone is
+    made in the source's region only (another account's cluster must be shared through RAM);
+    a point-in-time restore reads the source's own backups: same region and account."""
+    src = st.source
+    if src.restore_from == "clone" and src.region != st.region:
+        raise ConfigError(
+            st.file,
+            "source.restore_from",
+            f"clone: Aurora clones only within a region, and the source is in {src.region}, "
+            f"the target in {st.region}; use snapshot (or auto, which clones when it can)",
+        )
+    if src.restore_from == "point_in_time" and st.source_elsewhere:
+        raise ConfigError(
+            st.file,
+            "source.restore_from",
+            f"point_in_time: a point-in-time restore reads the source cluster's own backups, in "
+            f"its region and account ({src.region}/{src.account_id}), and the target is in "
+            f"{st.region}/{st.account_id}; use snapshot (or auto)",
         )
 
 

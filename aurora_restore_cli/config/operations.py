@@ -93,6 +93,7 @@ def read_drill(s: Section | None) -> Drill:
     with s.reading():
         checks = s.raw("checks_sql", None)
         rto = s.raw("rto_alarm_minutes", None)
+        rpo = s.raw("rpo_alarm_minutes", None)
         return Drill(
             checks_sql=None if checks is None else _drill_checks(s, checks),
             keep_minutes=s.integer("keep_minutes", 0, MAX_DRILL_KEEP_MINUTES, 0),
@@ -104,6 +105,7 @@ def read_drill(s: Section | None) -> Drill:
                 expected="an instance class such as db.r6g.large",
             ),
             schedule=read_schedule(s.optional_section("schedule")),
+            rpo_alarm_minutes=None if rpo is None else s.integer("rpo_alarm_minutes", 1, 10080),
         )
 
 def _drill_checks(s: Section, value: Any) -> Path:

@@ -17,6 +17,13 @@ class Source:
     snapshot_type: str
     max_age_hours: int
     kms_key_id: str | None  # key ARN of the key encrypting the source snapshots; None: unencrypted
+    # How a refresh gets production's data (docs/fast-paths.md): snapshot | clone |
+    # point_in_time | auto (clone when the source cluster is in this region and visible).
+    restore_from: str = "auto"
+
+
+RESTORE_PATHS = ("snapshot", "clone", "point_in_time")
+RESTORE_FROM_CHOICES = (*RESTORE_PATHS, "auto")
 
 @dataclass(frozen=True)
 class Serverless:
@@ -97,6 +104,8 @@ class WaitLoop:
 # A multi-terabyte cross-region copy takes hours: max_seconds leaves room for it.
 WAIT_LOOP_DEFAULTS: dict[str, WaitLoop] = {
     "copy": WaitLoop(first_seconds=1020, poll_seconds=20, max_seconds=36000),
+    # a copy-on-write clone: minutes whatever the size (docs/performance.md, "Refresh paths")
+    "clone": WaitLoop(first_seconds=240, poll_seconds=15, max_seconds=3600),
     "delete": WaitLoop(first_seconds=400, poll_seconds=20, max_seconds=7200),
     "restore": WaitLoop(first_seconds=1260, poll_seconds=20, max_seconds=14400),
     "instances": WaitLoop(first_seconds=600, poll_seconds=15, max_seconds=7200),
@@ -169,6 +178,8 @@ class Drill:
     rto_alarm_minutes: int | None  # alarm when a drill's RTO exceeds this
     instance_class: str | None  # the drill cluster's instance class (default: the target's)
     schedule: Schedule | None  # scheduled drills (EventBridge Scheduler)
+    # alarm when a point-in-time drill finds production's recovery point further behind (RPO)
+    rpo_alarm_minutes: int | None = None
 
 @dataclass(frozen=True)
 class MaskingRule:
@@ -256,6 +267,22 @@ class Settings:
     @property
     def cross_account(self) -> bool:
         return self.source.account_id != self.account_id
+
+    @property
+    def restore_paths(self) -> tuple[str, ...]:
+        """The paths a run of this config may take (and the Lambda role is granted): the
+        configured one, or for `auto` the snapshot and — with the source in this region — the
+        clone, and a point-in-time restore too when the source is also in this account
+        (`run --to-time`). A clone or a point-in-time restore is never cross-region (AWS)."""
+        source = self.source
+        if source.restore_from != "auto":
+            return (source.restore_from,)
+        paths = ["snapshot"]
+        if source.region == self.region:
+            paths.append("clone")
+            if not self.cross_account:
+                paths.append("point_in_time")
+        return tuple(paths)
 
     @property
     def owns_notification_key(self) -> bool:

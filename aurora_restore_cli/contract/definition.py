@@ -205,15 +205,24 @@ def history_events(state: Mapping[str, Any]) -> int:
     return TASK_EVENTS if state.get("Type") == "Task" else STATE_EVENTS
 
 
+POSSIBLE = "possible"  # facts key: runtime variable → the values it can take
+
+
 def success_paths(document: Mapping[str, Any], facts: Mapping[str, Any]) -> list[list[str]]:
     """Every path from StartAt to a Succeed state along Next/Choices/Default (not Catch), each
     state at most once (a wait loop appears once). Choice rules on `$.settings.…` with
-    StringEquals/BooleanEquals are decided by `facts` (e.g. {"settings": <settings document>});
-    any other rule may go either way."""
+    StringEquals/BooleanEquals are decided by `facts` (e.g. {"settings": <settings document>}).
+    A variable the run decides may be bounded by `facts["possible"]` ({"$.restore_from.path":
+    {"snapshot", "clone"}}: the paths a config allows; without a bound, every value of the
+    definition's rules and one more): a StringEquals rule on it is taken only for a value still
+    possible on the way there, and the Default only for a value no rule matched. Once taken,
+    the way holds: a later Choice on the same variable follows the value taken earlier. Any
+    other rule may go either way."""
     states: Mapping[str, Any] = document["States"]
     paths: list[list[str]] = []
+    bounds = {**_runtime_values(states), **(facts.get(POSSIBLE) or {})}
 
-    def walk(name: str, path: list[str]) -> None:
+    def walk(name: str, path: list[str], bound: Mapping[str, frozenset[Any]]) -> None:
         if name in path:
             return
         path = [*path, name]
@@ -221,26 +230,56 @@ def success_paths(document: Mapping[str, Any], facts: Mapping[str, Any]) -> list
         if state.get("Type") == "Succeed":
             paths.append(path)
             return
-        for following in _successors(state, facts):
-            walk(following, path)
+        for following, narrowed in _successors(state, facts, bound):
+            walk(following, path, narrowed)
 
-    walk(str(document["StartAt"]), [])
+    start = {variable: frozenset(values) for variable, values in bounds.items()}
+    walk(str(document["StartAt"]), [], start)
     return paths
 
 
-def _successors(state: Mapping[str, Any], facts: Mapping[str, Any]) -> Iterator[str]:
+OTHER = "<any other value>"
+
+
+def _runtime_values(states: Mapping[str, Any]) -> dict[str, set[Any]]:
+    """For each run-time variable compared with StringEquals (`$.restore_from.path`): the
+    values the definition names, and OTHER (what the Defaults take)."""
+    found: dict[str, set[Any]] = {}
+    for state in states.values():
+        for rule in state.get("Choices") or []:
+            variable = str(rule.get("Variable", ""))
+            if "StringEquals" in rule and not variable.startswith(("$.settings.", "$.poll.")):
+                found.setdefault(variable, {OTHER}).add(rule["StringEquals"])
+    return found
+
+
+def _successors(
+    state: Mapping[str, Any], facts: Mapping[str, Any], bound: Mapping[str, frozenset[Any]]
+) -> Iterator[tuple[str, Mapping[str, frozenset[Any]]]]:
     if state.get("Type") != "Choice":
         if "Next" in state:
-            yield str(state["Next"])
+            yield str(state["Next"]), bound
         return
+    left = dict(bound)  # what the Default may still see, per bounded variable
     for rule in state.get("Choices", []):
         decided = _decide(rule, facts)
+        variable = str(rule.get("Variable", ""))
+        narrowed = bound
+        if variable in bound and "StringEquals" in rule:
+            value = rule["StringEquals"]
+            decided = None if value in left.get(variable, frozenset()) else False
+            left[variable] = left[variable] - {value}
+            narrowed = {**bound, variable: frozenset({value})}
         if decided is None or decided:
-            yield str(rule["Next"])
+            yield str(rule["Next"]), narrowed
         if decided:
             return
-    if "Default" in state:
-        yield str(state["Default"])
+    if "Default" not in state:
+        return
+    if any(not values for variable, values in left.items() if values != bound.get(variable)):
+        return  # every possible value of a variable this Choice tests took a rule
+    narrowed = {v: values for v, values in left.items()}
+    yield str(state["Default"]), narrowed
 
 
 def _decide(rule: Mapping[str, Any], facts: Mapping[str, Any]) -> bool | None:

@@ -51,6 +51,10 @@ def pipeline_settings(settings: Settings, names: Names) -> dict[str, Any]:
             "snapshot_type": source.snapshot_type,
             "max_age_hours": source.max_age_hours,
             "kms_key_id": source.kms_key_id,
+            # how a run gets production's data, and the paths its role is granted
+            # (handlers/choose_source.py; docs/fast-paths.md)
+            "restore_from": source.restore_from,
+            "restore_paths": list(settings.restore_paths),
         },
         "target": {
             "cluster_id": target.cluster_id,

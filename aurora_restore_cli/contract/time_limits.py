@@ -2,8 +2,9 @@
 
 An execution that times out runs no Catch — no audit item, no lock release, no notification —
 so every wait loop must give up (PollTimeout, which does run the failure path) before the
-execution's `TimeoutSeconds`. For the longest path to success (strategy from the config;
-whether a copy is needed is not known in advance, so it counts), with every wait loop at its
+execution's `TimeoutSeconds`. For the longest path to success (strategy from the config; the
+ways it may restore — snapshot, clone, point in time — from `source.restore_from`; whether a
+copy is needed is not known in advance, so it counts), with every wait loop at its
 bound and every other Task at the Lambda timeout, the time must fit inside
 `pipeline.timeout_seconds` and the history events — plus the failure path that a timed-out
 loop takes — inside HISTORY_BUDGET, which leaves a tenth of Step Functions' 25,000 for
@@ -53,7 +54,11 @@ def path_bounds(settings: Settings, names: Names) -> list[PathBound]:
     in_loops = {name for loop in loops.values() for name in loop.states}
     waits = pipeline_block(settings)["waits"]
     growth = settings.pipeline.poll_growth_percent
-    facts = {"settings": pipeline_settings(settings, names)}
+    facts = {
+        "settings": pipeline_settings(settings, names),
+        # the run decides its path (ChooseSource): only those the config allows count
+        definition.POSSIBLE: {"$.restore_from.path": set(settings.restore_paths)},
+    }
     failure = _events_from(FAILURE_START, states)
     task_loops = definition.task_loops(document)
     rounds = {task: task_loop_bound(task, settings) for task in task_loops}

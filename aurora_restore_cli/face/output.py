@@ -408,9 +408,12 @@ def _seconds(value: Any) -> str:
 
 
 def drills_table(title: str, drills: Sequence[dict[str, Any]]) -> Rows:
-    """Restore drills (aurora_restore_cli.drills.recent): RTO per phase and in total."""
-    listing = Rows(title, ["drill", "status", "RTO", *DRILL_PHASES, "snapshot (age)"],
-                   optional=("snapshot (age)",))
+    """Restore drills (aurora_restore_cli.drills.recent): the path, RTO per phase and in
+    total, and the RPO of a point-in-time drill (how far production's latest restorable time
+    trailed the drill)."""
+    listing = Rows(title, ["drill", "status", "from", "RTO", *DRILL_PHASES, "RPO",
+                           "snapshot (age)"],
+                   optional=("snapshot (age)", "from"))
     for row in drills:
         age = row["snapshot_age_hours"]
         snapshot = "-" if not row["snapshot"] else (
@@ -418,8 +421,10 @@ def drills_table(title: str, drills: Sequence[dict[str, Any]]) -> Rows:
         )
         status = row["status"] if not row["error"] else f"{row['status']} ({row['error']})"
         listing.rows.append(
-            [row["operation_id"], status, f"[bold]{_seconds(row['rto_seconds'])}[/bold]",
-             *(_seconds(row["phases"].get(phase)) for phase in DRILL_PHASES), escape(snapshot)]
+            [row["operation_id"], status, str(row.get("restored_from") or "snapshot"),
+             f"[bold]{_seconds(row['rto_seconds'])}[/bold]",
+             *(_seconds(row["phases"].get(phase)) for phase in DRILL_PHASES),
+             _seconds(row.get("rpo_seconds")), escape(snapshot)]
         )
     return listing
 
@@ -430,6 +435,8 @@ def rto_table(title: str, summary: dict[str, Any]) -> Rows:
     phases = summary.get("phases") or {}
     listing.rows.extend([phase, _seconds(phases.get(phase))] for phase in DRILL_PHASES)
     listing.rows.append(["[bold]total (RTO)[/bold]", f"[bold]{_seconds(summary.get('rto_seconds'))}[/bold]"])
+    if summary.get("rpo_seconds") is not None:  # a point-in-time drill: production's RPO
+        listing.rows.append(["recovery point behind (RPO)", _seconds(summary["rpo_seconds"])])
     return listing
 
 

@@ -24,11 +24,16 @@ def new_operation_id(env: str) -> str:
 
 
 def execution_input(
-    snapshot_id: str | None, keep_minutes: int | None, requested_by: str | None = None
+    snapshot_id: str | None,
+    keep_minutes: int | None,
+    requested_by: str | None = None,
+    restore_from: str | None = None,
 ) -> dict[str, Any]:
     found = runs.execution_input(snapshot_id, requested_by)
     if keep_minutes is not None:
         found["keep_minutes"] = keep_minutes
+    if restore_from:  # `drill --from`: the path the drill takes (ChooseSource)
+        found["restore_from"] = restore_from
     return found
 
 
@@ -37,12 +42,15 @@ def start(
     snapshot_id: str | None,
     keep_minutes: int | None,
     operation_id: str | None = None,
+    restore_from: str | None = None,
 ) -> dict[str, Any]:
     operation_id = operation_id or new_operation_id(ctx.env)
     response = ctx.clients.get("stepfunctions").start_execution(
         stateMachineArn=ctx.names.drill_state_machine_arn,
         name=operation_id,
-        input=json.dumps(execution_input(snapshot_id, keep_minutes)),
+        input=json.dumps(
+            execution_input(snapshot_id, keep_minutes, restore_from=restore_from)
+        ),
     )
     return {
         "operation_id": operation_id,
@@ -81,6 +89,8 @@ def recent(ctx: Context, limit: int) -> list[dict[str, Any]]:
                 "snapshot_age_hours": summary.get("snapshot_age_hours"),
                 "phases": {p: (summary.get("phases") or {}).get(p) for p in PHASES},
                 "rto_seconds": summary.get("rto_seconds"),
+                "restored_from": summary.get("restored_from") or "snapshot",
+                "rpo_seconds": summary.get("rpo_seconds"),
                 "verification": summary.get("verification"),
                 "error": failure.get("error"),
                 "message": failure.get("message"),

@@ -33,17 +33,22 @@ def preflight(
     snapshot_id: str | None = None,
     progress: Callable[[str], None] | None = None,
     drill: bool = False,
+    to_time: str | None = None,
+    restore_from: str | None = None,
 ) -> list[Check]:
     """Every check, in the order a run would meet them. For a restore drill: what the drill
-    asks of IAM, and no target checks (a drill never touches the target)."""
+    asks of IAM, and no target checks (a drill never touches the target). `to_time` (`run
+    --to-time`) and `restore_from` (`drill --from`) are the run's request: the path check runs
+    ChooseSource's own code on them (docs/fast-paths.md)."""
     from . import preflight_access as access
     from .preflight_network import network
     from .preflight_notify import topic_key
     from .preflight_quotas import iam_auth, quotas
     from .preflight_runs import in_flight
+    from .preflight_source import clone_source, restore_path
 
     say = progress or (lambda _: None)
-    document = state_document(ctx, snapshot_id)
+    document = state_document(ctx, snapshot_id, to_time, restore_from, drill)
     checks = [account(ctx)]
     say("setup resources")
     checks += setup_resources(ctx)
@@ -52,20 +57,28 @@ def preflight(
     if not drill:  # a drill locks its own cluster: it may run beside a refresh
         say("runs in flight")
         checks.append(in_flight(ctx, document))
-    say("source snapshot")
-    snapshot_check, snapshot = source_snapshot(ctx, document)
-    checks.append(snapshot_check)
-    checks += access.snapshot_key(ctx, snapshot)
+    say("restore path")
+    path_checks, chosen = restore_path(ctx, document)
+    checks += path_checks
+    snapshot = None
+    if chosen is not None and chosen["path"] == "snapshot":
+        say("source snapshot")
+        snapshot_check, snapshot = source_snapshot(ctx, document)
+        checks.append(snapshot_check)
+        checks += access.snapshot_key(ctx, snapshot)
     cluster = None if drill else read_target(ctx)
     say("IAM policy simulator")
-    checks += access.permissions(ctx, document, snapshot, drill, member_ids(cluster))
+    checks += access.permissions(ctx, document, snapshot, drill, member_ids(cluster), chosen)
     if not drill:
         say("target")
         checks += target(ctx, document, cluster)
         checks += iam_auth(ctx, cluster)
     say("RDS quotas")
     copied = None if snapshot is None else bool(access.copy_needed(ctx, snapshot))
-    checks += quotas(ctx, document["settings"], None if drill else cluster, copied)
+    if chosen is not None and chosen["path"] != "snapshot":
+        copied = False  # a clone or point-in-time restore copies no snapshot
+    checks += quotas(ctx, document["settings"], None if drill else cluster, copied,
+                     clone_source(ctx, document, chosen))
     say("network")
     checks += network(ctx)
     checks += database_steps(ctx)
@@ -73,13 +86,27 @@ def preflight(
     return checks
 
 
-def state_document(ctx: Context, snapshot_id: str | None) -> dict[str, Any]:
+def state_document(
+    ctx: Context,
+    snapshot_id: str | None,
+    to_time: str | None = None,
+    restore_from: str | None = None,
+    drill: bool = False,
+) -> dict[str, Any]:
     """The state document a run would start from (CONTRACT.md), for the pipeline's checks."""
-    return {
+    request: dict[str, Any] = {"snapshot_id": snapshot_id, "requested_by": "preflight"}
+    if to_time:
+        request["to_time"] = to_time
+    if restore_from:
+        request["restore_from"] = restore_from
+    document = {
         "operation_id": OPERATION,
-        "request": {"snapshot_id": snapshot_id, "requested_by": "preflight"},
+        "request": request,
         "settings": pipeline_settings(ctx.settings, ctx.names),
     }
+    if drill:
+        document["mode"] = "drill"
+    return document
 
 
 # --- account and setup --------------------------------------------------------------------

@@ -48,7 +48,8 @@ class Request:
 
 @dataclass(frozen=True)
 class _Restore:
-    """What a refresh and a drill share: the snapshot, its copy, the restore's instance."""
+    """What a refresh and a drill share: the snapshot, its copy, the restore's instance — or,
+    for a clone or a point-in-time restore, the source cluster it reads (`source_cluster`)."""
 
     arns: Arns
     env: dict[str, tuple[str, str]]
@@ -56,14 +57,32 @@ class _Restore:
     copy: str
     source: str
     copied: bool
+    source_cluster: str | None = None
 
     def cluster(self, cluster_id: str) -> str:
         return self.arns.rds(f"cluster:{cluster_id}")
 
     def requests(self, restored: str) -> list[Request]:
-        """Find the snapshot, copy it if needed, restore it as `restored` with an instance."""
+        """Find the snapshot, copy it if needed, restore it as `restored` with an instance
+        (or clone / restore the source cluster to a point in time as `restored`)."""
         arns, copy, instance = self.arns, self.copy, self.instance
         groups = (arns.subnet_group(), arns.option_group())
+        if self.source_cluster is not None:
+            return [
+                Request("rds", "rds:DescribeDBClusters", ("*",)),
+                Request("rds", "rds:DescribeDBInstances", ("*",)),
+                Request(
+                    "rds",
+                    "rds:RestoreDBClusterToPointInTime",
+                    (self.source_cluster, restored, arns.cluster_parameter_group(), *groups),
+                ),
+                Request("rds", "rds:AddTagsToResource", (restored, instance)),
+                Request(
+                    "rds",
+                    "rds:CreateDBInstance",
+                    (instance, restored, arns.instance_parameter_group(), *groups),
+                ),
+            ]
         snapshot = copy if self.copied else self.source
         copying = [Request("rds", "rds:CopyDBClusterSnapshot", (self.source, copy))]
         return [
@@ -89,17 +108,23 @@ class _Restore:
         ]
 
 
-def _restore(ctx: Context, snapshot: dict[str, Any] | None) -> _Restore:
+def _restore(
+    ctx: Context, snapshot: dict[str, Any] | None, chosen: dict[str, Any] | None = None
+) -> _Restore:
     naming = pipeline("lib.naming")
     arns = Arns(ctx.settings, ctx.names)
     target = arns.target
+    from_source = chosen is not None and chosen.get("path") in ("clone", "point_in_time")
     return _Restore(
+        source_cluster=str(chosen.get("source_arn") or arns.source_cluster())
+        if chosen is not None and from_source
+        else None,
         arns=arns,
         env={ENV_TAG: ("string", ctx.env)},
         instance=arns.rds(f"db:{naming.instance_id(target, OPERATION, 1)}"),
         copy=arns.rds(f"cluster-snapshot:{naming.copy_snapshot_id(target, OPERATION)}"),
         source=str((snapshot or {}).get("arn") or arns.source_snapshots().replace("*", "example")),
-        copied=snapshot is None or bool(_copy_needed(ctx, snapshot)),
+        copied=not from_source and (snapshot is None or bool(_copy_needed(ctx, snapshot))),
     )
 
 
@@ -108,6 +133,7 @@ def planned_requests(
     snapshot: dict[str, Any] | None,
     key_arns: dict[str, str],
     members: Sequence[str] = (),
+    chosen: dict[str, Any] | None = None,
 ) -> list[Request]:
     """What the run asks of IAM, as the Lambda role. `snapshot`: the one preflight found (else
     a sample of the source's snapshots); `key_arns`: configured key → key ARN (aliases
@@ -115,7 +141,7 @@ def planned_requests(
     the old cluster; without a target, the instances a run creates, which a later run
     deletes)."""
     naming = pipeline("lib.naming")
-    settings, plan = ctx.settings, _restore(ctx, snapshot)
+    settings, plan = ctx.settings, _restore(ctx, snapshot, chosen)
     target_id = plan.arns.target
     target = plan.cluster(target_id)
     staging = plan.cluster(naming.staging_cluster_id(target_id, OPERATION))
@@ -150,17 +176,20 @@ def planned_requests(
         ]
     if settings.target.delete_copied_snapshot and plan.copied:
         requests.append(Request("rds", "rds:DeleteDBClusterSnapshot", (plan.copy,), plan.env))
-    return requests + _key_requests(ctx, snapshot, key_arns, plan.copied)
+    return requests + _key_requests(ctx, snapshot, key_arns, plan.copied, chosen)
 
 
 def planned_drill_requests(
-    ctx: Context, snapshot: dict[str, Any] | None, key_arns: dict[str, str]
+    ctx: Context,
+    snapshot: dict[str, Any] | None,
+    key_arns: dict[str, str],
+    chosen: dict[str, Any] | None = None,
 ) -> list[Request]:
     """What a restore drill asks of IAM, as the Lambda role: the same copy and keys as a
     refresh, a restore into its own cluster `<target>-drill-<token>`, a password change on it,
     and the deletion of that cluster (no final snapshot), its instances and its copy."""
     naming = pipeline("lib.naming")
-    plan = _restore(ctx, snapshot)
+    plan = _restore(ctx, snapshot, chosen)
     drill = plan.cluster(naming.drill_cluster_id(plan.arns.target, OPERATION))
     requests = [
         *plan.requests(drill),
@@ -170,7 +199,7 @@ def planned_drill_requests(
     ]
     if plan.copied:
         requests.append(Request("rds", "rds:DeleteDBClusterSnapshot", (plan.copy,), plan.env))
-    return requests + _key_requests(ctx, snapshot, key_arns, plan.copied)
+    return requests + _key_requests(ctx, snapshot, key_arns, plan.copied, chosen)
 
 
 def copy_needed(ctx: Context, snapshot: dict[str, Any]) -> list[str]:
@@ -187,7 +216,11 @@ def _copy_needed(ctx: Context, snapshot: dict[str, Any]) -> list[str]:
 
 
 def _key_requests(
-    ctx: Context, snapshot: dict[str, Any] | None, key_arns: dict[str, str], copied: bool
+    ctx: Context,
+    snapshot: dict[str, Any] | None,
+    key_arns: dict[str, str],
+    copied: bool,
+    chosen: dict[str, Any] | None = None,
 ) -> list[Request]:
     settings = ctx.settings
     found: list[Request] = []
@@ -196,6 +229,12 @@ def _key_requests(
     # Restored in place (same account and region, no copy), the restore uses the snapshot's
     # own key: the role's grant on it is the source key's statement.
     in_place = not copied and snapshot is not None and _same_key(snapshot, source_key)
+    # A clone or a point-in-time restore of an encrypted source cluster uses its key (shared
+    # by the production account for a cross-account clone): "the key usable", asked here.
+    from_source = chosen is not None and chosen.get("path") in ("clone", "point_in_time")
+    if from_source:
+        encrypted = bool(chosen.get("encrypted")) if chosen else False
+        in_place = True
     if source_key and (copied or in_place) and encrypted:
         via = {"kms:ViaService": ("string", f"rds.{settings.source.region}.amazonaws.com")}
         grant = {**via, "kms:GrantIsForAWSResource": ("boolean", "true")}
@@ -283,6 +322,7 @@ def permissions(
     snapshot: dict[str, Any] | None,
     drill: bool = False,
     members: Sequence[str] = (),
+    chosen: dict[str, Any] | None = None,
 ) -> list[Check]:
     if ctx.sandbox:
         return [
@@ -295,9 +335,9 @@ def permissions(
 
     key_arns, problems = resolve_keys(ctx)
     if drill:
-        requests = planned_drill_requests(ctx, snapshot, key_arns)
+        requests = planned_drill_requests(ctx, snapshot, key_arns, chosen)
     else:
-        requests = planned_requests(ctx, snapshot, key_arns, members)
+        requests = planned_requests(ctx, snapshot, key_arns, members, chosen)
     iam = ctx.clients.get("iam")
     try:
         return problems + simulate(iam, ctx.names.role_arn("lambda"), requests)

@@ -13,16 +13,21 @@ from .preflight_checks import FAIL, NOT_CHECKABLE, PASS, WARN, Check, pipeline
 QUOTA_FIX = ("delete what is no longer needed (old manual snapshots, clusters kept by failed "
              "runs past their expiry), or ask for more in Service Quotas (Amazon Relational "
              "Database Service: {label})")
+CLONES_FIX = ("delete clones of the source that are no longer needed (the clusters of its clone "
+              "group), or restore a snapshot (source.restore_from: snapshot, or auto, which "
+              "does so by itself)")
 MAX_POLICIES = 200  # customer managed policies read when looking for the resource id
 
 
 def quotas(ctx: Context, settings: dict[str, Any], target: dict[str, Any] | None,
-           copy: bool | None) -> list[Check]:
+           copy: bool | None, clone_source: dict[str, Any] | None = None) -> list[Check]:
     """One row per quota the run needs; `copy`: whether the chosen snapshot is copied (None:
-    as the settings say)."""
+    as the settings say); `clone_source`: the source cluster, when the run clones it (its
+    clone group's quota, as ChooseSource checks it)."""
     lib = pipeline("lib.quotas")
     try:
-        usage = lib.check(ctx.clients.get("rds"), settings, target is not None, copy)
+        usage = lib.check(ctx.clients.get("rds"), settings, target is not None, copy,
+                          clone_source)
     except Exception as exc:
         code = getattr(exc, "response", {}).get("Error", {}).get("Code") or type(exc).__name__
         return [Check("quotas", "RDS quotas", NOT_CHECKABLE,
@@ -33,8 +38,8 @@ def quotas(ctx: Context, settings: dict[str, Any], target: dict[str, Any] | None
         label = lib.LABELS.get(used.quota, used.quota)
         status = PASS if used.room else FAIL
         detail = used.describe() + ("" if used.room else ": the run would be refused")
-        rows.append(Check("quotas", label, status, detail,
-                          "" if used.room else QUOTA_FIX.format(label=label)))
+        fix = CLONES_FIX if used.quota == lib.CLONES else QUOTA_FIX.format(label=label)
+        rows.append(Check("quotas", label, status, detail, "" if used.room else fix))
     return rows
 
 

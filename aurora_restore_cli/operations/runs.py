@@ -24,8 +24,25 @@ def new_operation_id(env: str, now: datetime | None = None) -> str:
     return f"{env}-{moment}-{secrets.token_hex(3)}"
 
 
-def execution_input(snapshot_id: str | None, requested_by: str | None = None) -> dict[str, Any]:
-    return {"snapshot_id": snapshot_id, "requested_by": requested_by or _whoami()}
+def execution_input(
+    snapshot_id: str | None, requested_by: str | None = None, to_time: str | None = None
+) -> dict[str, Any]:
+    found: dict[str, Any] = {"snapshot_id": snapshot_id, "requested_by": requested_by or _whoami()}
+    if to_time:  # a point-in-time restore to this moment (ChooseSource checks the window)
+        found["to_time"] = to_time
+    return found
+
+
+def normalise_time(text: str) -> str:
+    """`run --to-time`: an ISO-8601 time (an offset, `Z`, or none: UTC) as
+    `YYYY-MM-DDTHH:MM:SSZ`, or `latest`. ValueError for anything else."""
+    if text.strip().lower() == "latest":
+        return "latest"
+    value = text.strip().replace("Z", "+00:00").replace("z", "+00:00")
+    moment = datetime.fromisoformat(value)
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=timezone.utc)
+    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _whoami() -> str:
@@ -35,13 +52,18 @@ def _whoami() -> str:
         return "unknown"
 
 
-def start(ctx: Context, snapshot_id: str | None, operation_id: str | None = None) -> dict[str, Any]:
+def start(
+    ctx: Context,
+    snapshot_id: str | None,
+    operation_id: str | None = None,
+    to_time: str | None = None,
+) -> dict[str, Any]:
     operation_id = operation_id or new_operation_id(ctx.env)
     sfn = ctx.clients.get("stepfunctions")
     response = sfn.start_execution(
         stateMachineArn=ctx.names.state_machine_arn,
         name=operation_id,
-        input=json.dumps(execution_input(snapshot_id)),
+        input=json.dumps(execution_input(snapshot_id, to_time=to_time)),
     )
     return {
         "operation_id": operation_id,

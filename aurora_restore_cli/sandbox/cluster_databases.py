@@ -4,7 +4,8 @@ sandbox's PostgreSQL for aurora-postgresql clusters, on its MySQL for aurora-mys
 Installed by the sandbox server (never by the CLI). moto's RDS backend is wrapped so that:
 
 - creating a cluster creates its database (empty), restoring one from a snapshot creates it
-  as a copy of the snapshot's database;
+  as a copy of the snapshot's database, cloning one or restoring it to a point in time
+  (RestoreDBClusterToPointInTime) as a copy of the source cluster's database as it is now;
 - taking a manual or final snapshot copies the cluster's database as it is now (the snapshot's
   own database, a template nobody connects to); a copied snapshot shares its source's copy;
   an automated snapshot (moto takes one at cluster creation) stands for the live database;
@@ -41,7 +42,7 @@ SNAPSHOT_ATTRIBUTE = "_aurora_restore_database"
 POSTGRESQL, MYSQL = "aurora-postgresql", "aurora-mysql"
 
 _lock = threading.RLock()
-_restoring = threading.local()  # the template while restore_db_cluster_from_snapshot runs
+_restoring = threading.local()  # the template while a restore (from a snapshot or a cluster) runs
 _keepers: dict[str, Callable[[], Keeper | None]] = {}
 _originals: dict[str, Callable[..., Any]] = {}
 
@@ -266,6 +267,23 @@ def _restore_db_cluster_from_snapshot(
         _restoring.template = None
 
 
+def _restore_db_cluster_to_point_in_time(
+    self: Any, db_cluster_identifier: str, source_db_cluster_identifier: str, *args: Any,
+    **kwargs: Any,
+) -> Any:
+    source = self.describe_db_clusters(db_cluster_identifier=source_db_cluster_identifier)[0]
+    keeper = _keeper(source.engine)
+    _restoring.template = (
+        keeper.database(source.db_cluster_identifier) if keeper is not None else None
+    )
+    try:
+        return _originals["restore_db_cluster_to_point_in_time"](
+            self, db_cluster_identifier, source_db_cluster_identifier, *args, **kwargs
+        )
+    finally:
+        _restoring.template = None
+
+
 def _create_db_cluster_snapshot(
     self: Any, db_cluster_identifier: str, db_cluster_snapshot_identifier: str,
     snapshot_type: str = "manual", tags: Any = None,
@@ -317,6 +335,7 @@ def _delete_db_cluster(self: Any, cluster_identifier: str, snapshot_name: str | 
 _WRAPPERS: dict[str, Callable[..., Any]] = {
     "create_db_cluster": _create_db_cluster,
     "restore_db_cluster_from_snapshot": _restore_db_cluster_from_snapshot,
+    "restore_db_cluster_to_point_in_time": _restore_db_cluster_to_point_in_time,
     "create_db_cluster_snapshot": _create_db_cluster_snapshot,
     "copy_db_cluster_snapshot": _copy_db_cluster_snapshot,
     "modify_db_cluster": _modify_db_cluster,

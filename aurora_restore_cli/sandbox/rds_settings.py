@@ -12,7 +12,10 @@ as AWS does (moto 5.2.6 lacks or skips these; the pipeline tests install the sam
 - a parameter group change (`ModifyDBCluster DBClusterParameterGroupName`, `ModifyDBInstance
   DBParameterGroupName`) leaves the instances `pending-reboot` (DBClusterMembers'
   `DBClusterParameterGroupStatus`, the instance's `ParameterApplyStatus`) until
-  `RebootDBInstance`, as AWS does for static parameters (moto says `in-sync` at once).
+  `RebootDBInstance`, as AWS does for static parameters (moto says `in-sync` at once);
+- a copy-on-write clone (`RestoreDBClusterToPointInTime RestoreType=copy-on-write`) joins its
+  source's clone group: both report the same `CloneGroupId`, which the quota of clones per
+  source counts (moto has no clone groups).
 
     from aurora_restore_cli.sandbox import rds_settings
     rds_settings.install()
@@ -22,6 +25,7 @@ from __future__ import annotations
 
 import json
 import os
+import uuid
 from typing import Any
 
 QUOTA_ENV = "AURORA_RESTORE_SANDBOX_QUOTAS"
@@ -80,6 +84,7 @@ def install() -> None:
     modify_cluster = keep(RDSBackend, "modify_db_cluster")
     modify_instance = keep(RDSBackend, "modify_db_instance")
     reboot = keep(RDSBackend, "reboot_db_instance")
+    restore_to_time = keep(RDSBackend, "restore_db_cluster_to_point_in_time")
     keep(DBCluster, "db_cluster_members")
     members_of = DBCluster.__dict__["db_cluster_members"].fget
     keep(DBInstance, "db_parameter_group_status_list")
@@ -130,6 +135,19 @@ def install() -> None:
                 setattr(instance, flag, False)
         return instance
 
+    def restore_db_cluster_to_point_in_time(
+        self: Any, db_cluster_identifier: str, source_db_cluster_identifier: str,
+        restore_type: str = "full-copy", *args: Any, **kwargs: Any,
+    ) -> Any:
+        cluster = restore_to_time(self, db_cluster_identifier, source_db_cluster_identifier,
+                                  restore_type, *args, **kwargs)
+        if restore_type == "copy-on-write":
+            (source,) = self.describe_db_clusters(
+                db_cluster_identifier=source_db_cluster_identifier)
+            group = getattr(source, "clone_group_id", None) or str(uuid.uuid4())
+            source.clone_group_id = cluster.clone_group_id = group
+        return cluster
+
     def db_cluster_members(self: Any) -> list[dict[str, Any]]:
         found = members_of(self)
         by_id = {m.db_instance_identifier: m for m in self.members}
@@ -170,6 +188,8 @@ def install() -> None:
     RDSBackend.modify_db_cluster = modify_db_cluster  # type: ignore[method-assign]
     RDSBackend.modify_db_instance = modify_db_instance  # type: ignore[method-assign]
     RDSBackend.reboot_db_instance = reboot_db_instance  # type: ignore[method-assign]
+    RDSBackend.restore_db_cluster_to_point_in_time = (  # type: ignore[method-assign]
+        restore_db_cluster_to_point_in_time)
     DBCluster.db_cluster_members = property(db_cluster_members)  # type: ignore[method-assign,assignment]
     DBInstance.db_parameter_group_status_list = property(  # type: ignore[method-assign,assignment]
         db_parameter_group_status_list)

@@ -35,6 +35,7 @@ PHASES = ("copy", "restore", "instances", "verification")
 END_MARK = "verified"
 DEFAULT_NAMESPACE = "AuroraRestore"
 RTO_METRIC = "DrillRtoSeconds"
+RPO_METRIC = "DrillRpoSeconds"  # a point-in-time drill: how far production's recovery point trails
 PHASE_METRIC = "DrillPhaseSeconds"
 INSTANCE_NOT_FOUND = ("DBInstanceNotFound", "DBInstanceNotFoundFault")
 NOT_YET = ("InvalidDBClusterStateFault", "InvalidDBInstanceState", "InvalidDBInstanceStateFault")
@@ -288,6 +289,15 @@ def _mark(marks: dict[str, Any], name: str) -> datetime | None:
     return parse_time(entry.get("at")) if isinstance(entry, dict) else None
 
 
+def rpo_seconds(document: Document) -> float | None:
+    """A point-in-time drill's recovery point objective as measured: how far production's
+    LatestRestorableTime trailed the moment ChooseSource read it (None on other paths)."""
+    chosen = document.get("restore_from") or {}
+    if chosen.get("path") != "point_in_time" or chosen.get("rpo_seconds") is None:
+        return None
+    return float(chosen["rpo_seconds"])
+
+
 def snapshot_age_hours(document: Document) -> float | None:
     """The snapshot's age when the drill started restoring it."""
     created = parse_time((document.get("snapshot") or {}).get("created"))
@@ -310,6 +320,8 @@ def summary(document: Document, status: str) -> dict[str, Any]:
         "snapshot_age_hours": snapshot_age_hours(document),
         "phases": phase_seconds(document),
         "rto_seconds": rto_seconds(document),
+        "restored_from": (document.get("restore_from") or {}).get("path") or "snapshot",
+        "rpo_seconds": rpo_seconds(document),
         "verification": document.get("verification") or {},
         "cleanup": document.get("cleanup") or {},
         "keep_seconds": (document.get("drill") or {}).get("keep_seconds", 0),
@@ -367,9 +379,14 @@ def notification(
         return subject, facts
     rto = facts.get("rto_seconds")
     took = f"in {rto:.0f} s" if isinstance(rto, (int, float)) else "(RTO unknown)"
+    origin = facts.get("snapshot_id") or "?"
+    if facts.get("restored_from") in ("clone", "point_in_time"):
+        kind = "clone" if facts["restored_from"] == "clone" else "point-in-time restore"
+        origin = f"a {kind} of {doc.source(document).get('cluster_id')}"
+    rpo = facts.get("rpo_seconds")
     subject = (
-        f"aurora-restore [{env}] DRILL SUCCEEDED: {facts.get('snapshot_id') or '?'} restored and "
-        f"verified {took}"
+        f"aurora-restore [{env}] DRILL SUCCEEDED: {origin} restored and verified {took}"
+        + ("" if rpo is None else f", RPO {rpo:.0f} s")
     )
     return subject, facts
 

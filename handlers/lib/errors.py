@@ -61,6 +61,8 @@ class QuotaExceeded(PipelineError):
     """The run would exceed one of the account's RDS quotas (clusters, manual snapshots,
     copies in flight, clones): refused before anything is copied, naming quota and usage."""
 
+    usages: tuple[object, ...] = ()  # lib/quotas.Usage of each quota without room
+
 
 class CopyFailed(PipelineError):
     """The snapshot copy failed or disappeared."""
@@ -132,3 +134,24 @@ class DeleteFailed(PipelineError):
 
 class SettingsInvalid(PipelineError):
     """The state document or the function's environment lacks something required."""
+
+
+class RestorePathRefused(PipelineError):
+    """The run asks for a way to restore (a snapshot, a clone, a point in time) that the config
+    does not allow (`source.restore_from`; the Lambda role is granted only those paths)."""
+
+
+class SourceUnavailable(PipelineError):
+    """The source cluster cannot be cloned or restored to a point in time: not visible from
+    this account (not shared through AWS RAM), not available, without an instance (clone), or
+    at its copy-on-write clone limit."""
+
+
+class SourceIncompatible(PipelineError):
+    """The source cluster is of another engine or version than a clone or point-in-time restore
+    can give the target, or encrypted with a key the Lambda role is not granted."""
+
+
+class RestoreTimeOutsideWindow(PipelineError):
+    """The point in time asked for is outside the source's restorable window
+    [EarliestRestorableTime, LatestRestorableTime]: refused before anything is created."""

@@ -195,6 +195,20 @@ def probe_for(module: str, settings: Settings) -> Probe:
                 DBClusterIdentifier=source_id, MaxRecords=20
             ),
         )
+    if module == "choose_source":  # the source cluster itself (a clone, a point in time)
+        source = settings["source"]
+        source_region, source_id = str(source["region"]), str(source["cluster_id"])
+        source_account = str(source.get("account_id") or account)
+        source_arn = _arn("rds", source_region, source_account, f"cluster:{source_id}")
+        shared = source_account != account
+        return Probe(
+            "rds:DescribeDBClusters",
+            source_arn,
+            lambda: aws.client("rds", source_region).describe_db_clusters(
+                DBClusterIdentifier=source_arn if shared else source_id,
+                **({"IncludeShared": True} if shared else {}),
+            ),
+        )
     if module in ("copy_snapshot", "check_copy"):
         copy_id = naming.copy_snapshot_id(target, HEALTH_OPERATION)
         return Probe(

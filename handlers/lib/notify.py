@@ -86,6 +86,17 @@ def summary(document: Mapping[str, Any], status: str) -> dict[str, Any]:
         "snapshot_created": snapshot.get("created"),
         "requested_by": (document.get("request") or {}).get("requested_by"),
     }
+    chosen = document.get("restore_from") or {}
+    if chosen:  # which way the run restored, and why (ChooseSource)
+        facts["restored_from"] = chosen.get("path")
+        facts["restore_reason"] = chosen.get("reason")
+        if chosen.get("path") in ("clone", "point_in_time"):
+            facts["source_snapshot"] = None
+            facts["snapshot_created"] = None
+            facts["source_cluster"] = chosen.get("source_arn")
+        if chosen.get("path") == "point_in_time":
+            facts["restored_to_time"] = chosen.get("to_time")
+            facts["rpo_seconds"] = chosen.get("rpo_seconds")
     result = document.get("result") or {}
     if result:
         facts["endpoint"] = result.get("endpoint")

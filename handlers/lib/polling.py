@@ -26,7 +26,7 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 LOOPS: tuple[str, ...] = (
-    "copy", "delete", "restore", "instances", "password", "rename", "settings"
+    "copy", "clone", "delete", "restore", "instances", "password", "rename", "settings"
 )
 # poll.what → loop settings key (both halves of the swap wait for a rename; a restore drill's
 # cleanups wait for a deletion).
@@ -90,6 +90,11 @@ def start(document: dict[str, Any], what: str) -> None:
         "wait_seconds": first,
         "waited_seconds": 0,
     }
+
+
+def check_now(document: dict[str, Any]) -> None:
+    """After `start`: the first check comes at once (the step started nothing to wait for)."""
+    document["poll"]["wait_seconds"] = 0
 
 
 def record(document: dict[str, Any], what: str, *, ready: bool, status: str) -> dict[str, Any]:

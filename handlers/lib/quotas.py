@@ -1,15 +1,21 @@
-"""The account's RDS quotas, before anything is copied: will this run fit?
+"""The account's RDS quotas, before anything is copied or created: will this run fit?
 
 A refresh adds, for a while, a cluster (the staging cluster beside the old target; a drill its
 drill cluster), manual cluster snapshots (the copy of a snapshot from another region or
 account, the final snapshot of the old target), a cross-region snapshot copy in flight, and —
-for a clone source — a copy-on-write clone of the source. RDS refuses each beyond its quota,
+on the clone path — a copy-on-write clone of the source. RDS refuses each beyond its quota,
 but only hours into the run (after the copy). `check` reads `DescribeAccountAttributes` (the
 account's quotas and usage in this region) and counts what that call does not report: copies
-in flight into this region (at most 5 at once) and the clones of the source (at most 15).
-`refuse` raises QuotaExceeded naming each quota with its usage.
+in flight into this region (at most 5 at once) and the clones in the source's clone group (at
+most 15: the Aurora User Guide's copy-on-write limit per source, past which Aurora made a
+full copy, losing what a clone is for; newer guides bound clones by the region's cluster quota
+only — we keep the stricter figure). `refuse` raises QuotaExceeded naming each quota with its
+usage.
 
-CheckTarget runs it (before the copy), and so does `aurora-restore preflight` (same code).
+CheckTarget runs `check` (before the copy; a config that only clones or restores to a point in
+time copies no snapshot), ChooseSource runs `clones` once it has chosen a clone (`auto` then
+restores a snapshot instead, and says why), and `aurora-restore preflight` runs both (same
+code).
 """
 
 from __future__ import annotations
@@ -79,8 +85,11 @@ def needs(settings: Mapping[str, Any], target_exists: bool, copy_required: bool,
 
 
 def copy_required(settings: Mapping[str, Any]) -> bool:
-    """A snapshot of another region or account is copied (re-encrypted) before the restore."""
+    """A snapshot of another region or account is copied (re-encrypted) before the restore —
+    never when the config only clones or restores to a point in time (source.restore_paths)."""
     source = settings.get("source") or {}
+    if "snapshot" not in (source.get("restore_paths") or ["snapshot"]):
+        return False
     return (source.get("region"), str(source.get("account_id") or "")) != (
         settings.get("region"), str(settings.get("account_id") or ""))
 
@@ -101,19 +110,32 @@ def check(client: Any, settings: Mapping[str, Any], target_exists: bool,
     if wanted[COPIES]:
         found.append(Usage(COPIES, copies_in_flight(client), COPIES_LIMIT, wanted[COPIES]))
     if clone_source is not None:
-        found.append(Usage(CLONES, clones_of(client, clone_source), CLONES_LIMIT, 1))
+        found.append(clones(client, clone_source))
     return found
+
+
+def clones(client: Any, source: Mapping[str, Any]) -> Usage:
+    """The clone path's quota: the clones in the source's group, and the one the run adds."""
+    return Usage(CLONES, clones_of(client, source), CLONES_LIMIT, 1)
 
 
 def refuse(usages: Sequence[Usage]) -> None:
     full = [u for u in usages if not u.room]
-    if full:
-        raise QuotaExceeded(
-            "the run would exceed the account's RDS quota(s), so it stops before anything is "
-            "copied: " + "; ".join(u.describe() for u in full) + ". Delete what is no longer "
-            "needed (old manual snapshots, clusters left by failed runs after their expiry), or "
-            "ask for more in Service Quotas (Amazon Relational Database Service)"
-        )
+    if not full:
+        return
+    if all(u.quota == CLONES for u in full):
+        fix = ("Delete clones of the source that are no longer needed, or restore a snapshot "
+               "(source.restore_from: snapshot; auto does so by itself)")
+    else:
+        fix = ("Delete what is no longer needed (old manual snapshots, clusters left by failed "
+               "runs after their expiry), or ask for more in Service Quotas (Amazon Relational "
+               "Database Service)")
+    refused = QuotaExceeded(
+        "the run would exceed the account's RDS quota(s), so it stops before anything is "
+        "copied or created: " + "; ".join(u.describe() for u in full) + ". " + fix
+    )
+    refused.usages = tuple(full)  # what `auto` names when it falls back to a snapshot
+    raise refused
 
 
 def copies_in_flight(client: Any) -> int:
@@ -131,15 +153,17 @@ def copies_in_flight(client: Any) -> int:
 
 
 def clones_of(client: Any, source: Mapping[str, Any]) -> int:
-    """Clusters in the source's clone group (its copy-on-write clones), the source excepted."""
+    """Clusters this account sees in the source's clone group (its copy-on-write clones, and
+    theirs), the source excepted (by ARN when both have one: a shared source is another
+    account's)."""
     group = source.get("CloneGroupId")
     if not group:
         return 0
+    key = "DBClusterArn" if source.get("DBClusterArn") else "DBClusterIdentifier"
     count = 0
     for page in client.get_paginator("describe_db_clusters").paginate():
         for cluster in page.get("DBClusters") or []:
-            if cluster.get("CloneGroupId") == group and \
-                    cluster.get("DBClusterIdentifier") != source.get("DBClusterIdentifier"):
+            if cluster.get("CloneGroupId") == group and cluster.get(key) != source.get(key):
                 count += 1
     return count
 

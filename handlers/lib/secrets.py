@@ -24,9 +24,11 @@ import uuid
 from collections.abc import Iterable
 from typing import Any
 
-from handlers.lib import naming
+from handlers.lib import aws, naming
 from handlers.lib.errors import SettingsInvalid
 
+# RDS forbids / " @ and space in master passwords; quotes and backslash are left out too.
+MASTER_PASSWORD_EXCLUDED = "/\"@' \\`"
 CURRENT = "AWSCURRENT"
 PENDING = "AWSPENDING"
 LABEL_PREFIX = "aurora-restore-"
@@ -130,3 +132,44 @@ def promote(client: Any, secret: str, version: str) -> bool:
         remove_labels(client, secret, [(version, PENDING)])
         changed = True
     return changed
+
+
+def staged_master_password(
+    client: Any, secret: str, operation_id: str, username: str,
+    excluded: str = MASTER_PASSWORD_EXCLUDED,
+) -> str:
+    """The password of this operation's master-secret version, creating it on the first call
+    (labelled AWSPENDING and the operation's cluster label): ResetMasterPassword applies it to
+    the cluster the run restored, and the undo to one it keeps that still had production's.
+    `excluded`: characters RDS refuses in master passwords (and a few more)."""
+    version = master_version_id(operation_id)
+    label = cluster_label(operation_id)
+    try:
+        value = read_json(client, secret, VersionId=version)
+        attach_label(client, secret, version, label)
+        return str(value["password"])
+    except Exception as exc:
+        if aws.error_code(exc) != "ResourceNotFoundException":
+            raise
+    previous = _current_value(client, secret)
+    password = client.get_random_password(
+        PasswordLength=32, ExcludeCharacters=excluded, RequireEachIncludedType=True
+    )["RandomPassword"]
+    value = {**previous, "username": username or previous.get("username") or "postgres"}
+    value["password"] = password
+    client.put_secret_value(
+        SecretId=secret,
+        ClientRequestToken=version,
+        SecretString=json.dumps(value),
+        VersionStages=[PENDING, label],
+    )
+    return str(password)
+
+
+def _current_value(client: Any, secret: str) -> dict[str, Any]:
+    try:
+        return read_json(client, secret)
+    except Exception as exc:
+        if aws.error_code(exc) == "ResourceNotFoundException":
+            return {}  # the secret exists but has no value yet
+        raise

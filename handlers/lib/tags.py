@@ -12,6 +12,9 @@
   configured retention, not by expiry).
 - `aurora-restore:restored-from=<final snapshot id>`: a target the failure path brought back
   from its final snapshot (strategy `replace`).
+- `aurora-restore:master-password=<operation id>`: a cluster the failure path kept for
+  inspection and gave that operation's master password, because it still had the one it was
+  restored with (production's: a clone, a point-in-time restore, a snapshot's cluster).
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ EXPIRES_KEY = "aurora-restore:expires-at"
 KIND_KEY = "aurora-restore:kind"
 FINAL_SNAPSHOT_KIND = "final-snapshot"
 RESTORED_FROM_KEY = "aurora-restore:restored-from"
+PASSWORD_KEY = "aurora-restore:master-password"
 EXPIRY_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
 
 

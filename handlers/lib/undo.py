@@ -16,6 +16,11 @@ Strategy `swap` (restore beside, then rename):
   run's id, available) — the staging cluster did not take its place;
 - the old target still holds the target id: nothing to undo.
 The staging cluster is kept for inspection with an expiry (`target.failed_run_expiry_hours`).
+A cluster this run restored starts with the master password of what it was restored from —
+production's, for a clone or a point-in-time restore of the source cluster as for a
+snapshot's: unless ResetMasterPassword replaced it, the pass gives it this run's (the master
+secret's version of this run, found by its label `aurora-restore-<token>`) before keeping it,
+waiting for it to be available if need be (`replace_production_password`).
 
 Strategy `replace` (delete the target with a mandatory final snapshot, then restore under its
 id):
@@ -59,6 +64,7 @@ from handlers.lib.errors import Locked, UnsafeTarget
 
 LOG = logging.getLogger("aurora_restore")
 MASTER_SECRET = "MASTER_SECRET_ID"
+PASSWORD_STEP = "reset-master-password"
 LOCK_GRACE_SECONDS = 600  # as acquire_lock: the lock outlives the execution a little
 MAX_PASSES = 200  # ~1,800 history events: the pipeline's budget leaves room for that
 
@@ -90,7 +96,7 @@ def run_pass(document: dict[str, Any], now: datetime | None = None) -> dict[str,
         work.promote_master_password()
     undo["actions"] = list(dict.fromkeys([*undo.get("actions", []), *work.actions]))
     undo.update(serving=work.serving, left=work.left, pending=work.pending, done=not work.pending)
-    _pace(document, undo)
+    _pace(document, undo, work.waits_for_restore)
     if undo["done"]:
         swept = expiry.sweep(document, work.rds, work.now)
         if swept:
@@ -104,14 +110,20 @@ def run_pass(document: dict[str, Any], now: datetime | None = None) -> dict[str,
     return dict(undo)
 
 
-def _pace(document: dict[str, Any], undo: dict[str, Any]) -> None:
+def _pace(document: dict[str, Any], undo: dict[str, Any], waits_for_restore: bool = False) -> None:
     """When to pass again (`wait_seconds`, the WaitForUndo state's SecondsPath) and how many
     passes at most (`max_passes`, UndoDone's bound): the undo waits on renames (swap), or on a
     rename, a restore and its instances (replace), so it paces itself like those wait loops
-    (lib/polling) and is bounded by their `max_seconds` together — at most MAX_PASSES."""
+    (lib/polling) and is bounded by their `max_seconds` together — at most MAX_PASSES. A swap
+    whose restored cluster is still being made (its production password is replaced once it is
+    available) waits like the restore too."""
     pipeline = document.get("pipeline") or {}
     waits = pipeline.get("waits") or {}
-    loops = ("rename",) if doc.strategy(document) == "swap" else ("rename", "restore", "instances")
+    loops: tuple[str, ...] = ("rename",)
+    if doc.strategy(document) != "swap":
+        loops = ("rename", "restore", "instances")
+    elif waits_for_restore:
+        loops = ("rename", "restore")
     settings = [waits.get(loop) or {} for loop in loops]
     poll = int(settings[0].get("poll_seconds", polling.FALLBACK_WAIT_SECONDS))
     growth = int(pipeline.get("poll_growth_percent", 0))
@@ -152,6 +164,7 @@ class _Pass:
         self.actions: list[str] = []
         self.left: list[str] = []
         self.pending: list[str] = []
+        self.waits_for_restore = False
 
     # --- reading ---------------------------------------------------------------------------
 
@@ -220,6 +233,45 @@ class _Pass:
         until = cluster_tags.get(tags.EXPIRES_KEY) or self.expires_at
         self.left.append(f"{cluster_id} ({why}) kept until {until}")
 
+    def replace_production_password(
+        self, cluster_id: str, cluster: dict[str, Any], cluster_tags: dict[str, str]
+    ) -> None:
+        """A cluster this run restored and keeps must not keep the password it was restored
+        with (production's): unless ResetMasterPassword set this run's, set it now — once the
+        cluster is available (pending until then) — and mark it so a later pass (or `recover`)
+        knows it is done."""
+        if not self.is_new(cluster_tags) or PASSWORD_STEP in doc.progress(self.document):
+            return
+        if cluster_tags.get(tags.PASSWORD_KEY) == self.op:
+            return
+        state = clusters.status(cluster)
+        if state in ("deleting", "renaming"):
+            return  # going away, or becoming the target (renamed: handled under its new id)
+        if state != clusters.AVAILABLE:
+            if state not in clusters.BROKEN:
+                self.waits_for_restore = True
+                self.pending.append(
+                    f"{cluster_id} is {state}: the master password it was restored with "
+                    "(production's) is replaced once it is available"
+                )
+            return
+        if not self.ours(cluster_id, cluster, cluster_tags, "change the master password of"):
+            return
+        sm = aws.client("secretsmanager", doc.region(self.document))
+        password = secrets.staged_master_password(
+            sm,
+            secrets.secret_id(MASTER_SECRET),
+            self.op,
+            str(cluster.get("MasterUsername") or ""),
+        )
+        self.writes.set_master_password(cluster, cluster_tags, password)
+        self.writes.add_tags(cluster, cluster_tags, {tags.PASSWORD_KEY: self.op})
+        cluster_tags[tags.PASSWORD_KEY] = self.op
+        self.actions.append(
+            f"gave {cluster_id} this run's master password (it had the one it was restored "
+            f"with: production's; label {secrets.cluster_label(self.op)})"
+        )
+
     # --- swap --------------------------------------------------------------------------------
 
     def swap(self) -> None:
@@ -227,6 +279,7 @@ class _Pass:
         old, old_tags = self.describe(self.old_id)
         staging, staging_tags = self.describe(self.staging_id)
         if staging is not None:
+            self.replace_production_password(self.staging_id, staging, staging_tags)
             self.keep(self.staging_id, staging, staging_tags, "staging cluster, for inspection")
         staging_renaming = clusters.status(staging) == "renaming"  # maybe becoming the target
         if target is not None:
@@ -270,6 +323,7 @@ class _Pass:
         target, target_tags = self.describe(self.target_id)
         staging, staging_tags = self.describe(self.staging_id)
         if staging is not None:
+            self.replace_production_password(self.staging_id, staging, staging_tags)
             self.keep(
                 self.staging_id,
                 staging,

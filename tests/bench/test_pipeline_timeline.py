@@ -124,6 +124,7 @@ def test_downtime_is_measured_against_the_right_operations(report: dict[str, Any
         "restore",
         "instances",
         "password",
+        "settings",  # settings parity's changes to the staging cluster (swap only)
         "swap-out",
         "swap-in",
         "delete",  # the old cluster: instances first, then the cluster (AWS's rule)
@@ -142,3 +143,49 @@ def test_downtime_is_measured_against_the_right_operations(report: dict[str, Any
     ]
     for figures in (swap, replace):
         assert all(loop["checks"] >= 1 and loop["lag_s"] >= 0 for loop in figures["loops"])
+
+
+@pytest.fixture(scope="module")
+def paths_report() -> dict[str, Any]:
+    done = subprocess.run(
+        [sys.executable, str(BENCH), "--paths", "--sizes", "100", "5000", "--runs", "1",
+         "--json"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    return dict(json.loads(done.stdout))
+
+
+def test_the_paths_are_compared_at_every_size(paths_report: dict[str, Any]) -> None:
+    """--paths runs the real definition on each path (a snapshot copied from another region, a
+    clone and a point-in-time restore of a same-region source) at each size, with the size
+    models it states; the figures add up and order as the models say."""
+    assert set(paths_report["paths"]) == {"snapshot", "clone", "point_in_time"}
+    assert set(paths_report["parameters"]["size_models"]) == {"copy", "restore", "pitr", "clone"}
+    for path, by_size in paths_report["paths"].items():
+        assert set(by_size) == {"100", "5000"}, path
+        for figures in by_size.values():
+            assert figures["status"] == "SUCCEEDED"
+            assert 0 < figures["refreshed_s"] <= figures["total_s"]
+            low, high = figures["refreshed_range_s"]
+            assert low <= figures["refreshed_s"] <= high
+            assert figures["cost_per_refresh_usd"] == pytest.approx(
+                figures["cost_usd"] + sum(figures["data_cost_usd"].values()), abs=2e-4
+            )
+    snapshot, clone = paths_report["paths"]["snapshot"], paths_report["paths"]["clone"]
+    pitr = paths_report["paths"]["point_in_time"]
+    for size in ("100", "5000"):
+        assert clone[size]["refreshed_s"] < pitr[size]["refreshed_s"]
+        assert clone[size]["refreshed_s"] < snapshot[size]["refreshed_s"]
+        assert "transfer_usd" in snapshot[size]["data_cost_usd"]  # across regions
+        loops = [loop["what"] for loop in clone[size]["loops"]]
+        assert loops[0] == "clone" and "copy" not in loops
+    # a clone hardly grows with size; a snapshot copy does
+    assert clone["5000"]["refreshed_s"] - clone["100"]["refreshed_s"] < 0.2 * (
+        snapshot["5000"]["refreshed_s"] - snapshot["100"]["refreshed_s"]
+    )
+    assert "overhead_pct_max" in paths_report["goals"]

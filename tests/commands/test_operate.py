@@ -188,7 +188,7 @@ def test_a_role_without_an_rds_action_fails_the_functions_that_need_it(
         assert failed["aurora-restore-create-instances-dev"]["role"] == "fail"
         assert "rds:DescribeDBInstances" in result["error"]
         assert result["error"].startswith(
-            "1 of 31 functions failed their health check: aurora-restore-create-instances-dev: "
+            f"1 of {len(FUNCTIONS)} functions failed their health check: aurora-restore-create-instances-dev: "
             "role: AccessDenied")
     finally:
         assert local("setup", "roles", env=provisioned).returncode == 0  # put it back

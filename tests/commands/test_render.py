@@ -10,6 +10,7 @@ import boto3
 from click.testing import CliRunner
 
 from aurora_restore_cli.cli import cli
+from handlers import FUNCTIONS
 
 from ..conftest import CONFIG_DIR, ApiCallRecorder
 
@@ -33,7 +34,7 @@ def test_render_makes_no_aws_call_and_prints_every_section(api_calls: ApiCallRec
                                             "aurora-restore-drill-dev",
                                             "aurora-restore-recovery-dev"}
     assert rendered["settings"]["target"]["cluster_id"] == "dev-orders"
-    assert len(rendered["functions"]) == 31
+    assert len(rendered["functions"]) == len(FUNCTIONS)
     assert "secret" not in json.dumps(rendered["settings"]).lower().replace("secret_id", "")
 
     text = invoke("render", "iam", "--env", "dev", "--config-dir", str(CONFIG_DIR))

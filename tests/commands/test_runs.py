@@ -24,7 +24,7 @@ from aurora_restore_cli.sandbox.data import side_effects
 from ..conftest import ROOT
 
 # The one name of each step the live view shows (the audit trail and the logs use it too).
-TASK_STATES = ["acquire-lock", "check-target", "find-snapshot", "copy-snapshot", "check-copy",
+TASK_STATES = ["acquire-lock", "check-target", "choose-source", "find-snapshot", "copy-snapshot", "check-copy",
                "restore-cluster", "check-restore", "create-instances", "check-restore (instances)",
                "reset-master-password", "reset-app-users", "mask-data", "scan-pii", "quarantine", "match-settings",
                "check-settings", "verify", "swap-out-target",
@@ -61,6 +61,9 @@ def test_run_to_success_then_executions_and_history(provisioned: dict[str, str])
     assert done.returncode == 0, done.stderr
     result = json.loads(done.stdout)
     assert result["status"] == "SUCCEEDED"
+    # auto, and dev's source is in another region: a snapshot, and the run says why
+    assert result["restored_from"]["path"] == "snapshot"
+    assert "clones only within a region" in result["restored_from"]["reason"]
     assert result["snapshot"] == "prod-orders-sandbox-seed"
     assert result["result"]["endpoint"].startswith("dev-orders.")
     assert set(TASK_STATES) <= set(result["steps"])

@@ -62,6 +62,9 @@ def test_document_has_the_contract_shape() -> None:
         "snapshot_type": "any",
         "max_age_hours": 48,
         "kms_key_id": "arn:aws:kms:us-west-2:222222222222:key/5e6f7a8b-1111-2222-3333-444455556666",
+        # auto, and the source is in another region: only a snapshot can reach the target
+        "restore_from": "auto",
+        "restore_paths": ["snapshot"],
     }
     assert set(document["target"]) == {
         "cluster_id", "engine", "engine_version", "allow_major_version_upgrade",

@@ -88,6 +88,12 @@ def owned(resource: str, settings: Settings, names: Names) -> bool:
     in this account and region, with a wildcard only as a suffix."""
     if any(resource == key or resource.endswith("/" + key) for key in configured_keys(settings)):
         return True
+    source = settings.source
+    source_cluster = (
+        f"arn:aws:rds:{source.region}:{source.account_id}:cluster:{source.cluster_id.lower()}"
+    )
+    if resource == source_cluster and set(settings.restore_paths) - {"snapshot"}:
+        return True  # what a clone or a point-in-time restore reads (RestoreFromSourceCluster)
     parts = resource.split(":", 5)
     if len(parts) != 6 or parts[3] != names.region or parts[4] != names.account_id:
         return False
@@ -99,7 +105,6 @@ def owned(resource: str, settings: Settings, names: Names) -> bool:
     service = parts[2]
     vpc = settings.lambda_.vpc
     major = settings.target.engine_version.split(".")[0]
-    source = settings.source
     in_place = (source.region, source.account_id) == (names.region, names.account_id)
     if service == "rds":
         if in_place and head == f"cluster-snapshot:rds:{source.cluster_id}":
@@ -366,7 +371,8 @@ def test_optional_statements(tmp_path: Path) -> None:
     grants = by_sid["KmsClusterGrants"]
     assert grants["Action"] == ["kms:CreateGrant"]
     assert grants["Condition"]["Bool"] == {"kms:GrantIsForAWSResource": "true"}
-    for sid in ("RdsModifyClusters", "RdsDeleteClusters", "RdsDeleteCopies"):
+    assert "rds:DeleteDBCluster" in by_sid["RdsModifyClusters"]["Action"]
+    for sid in ("RdsModifyClusters", "RdsDeleteCopies"):
         assert by_sid[sid]["Condition"] == {
             "StringEquals": {"aws:ResourceTag/aurora-restore:env": "full"}
         }
@@ -417,7 +423,6 @@ def test_pipeline_ids_fall_under_the_patterns() -> None:
             assert _covered(f"{rds}:cluster:{target.lower()}", by_sid["RdsRestore"])
             for cluster in (staging, old, target.lower()):
                 assert _covered(f"{rds}:cluster:{cluster}", by_sid["RdsModifyClusters"])
-                assert _covered(f"{rds}:cluster:{cluster}", by_sid["RdsDeleteClusters"])
             assert _covered(f"{rds}:db:{instance}", by_sid["RdsCreateInstances"])
             assert _covered(f"{rds}:db:{instance}", by_sid["RdsDeleteInstances"])
             assert _covered(f"{rds}:cluster-snapshot:{copy}", by_sid["SourceSnapshots"])
@@ -503,7 +508,7 @@ def test_prefix_targets_are_held_off_by_tags(config_dir: Path) -> None:
         config_dir, "dv", lambda d: d["target"].__setitem__("cluster_id", "dev")
     )
     for statement in statements(settings, names):
-        if statement["Sid"] in ("RdsModifyClusters", "RdsDeleteClusters", "RdsDeleteCopies"):
+        if statement["Sid"] in ("RdsModifyClusters", "RdsDeleteCopies"):
             assert statement["Condition"]["StringEquals"] == {
                 "aws:ResourceTag/aurora-restore:env": "dv"
             }
@@ -606,6 +611,13 @@ def test_rds_resource_types_match_aws_table() -> None:
         assert not unexplained, f"{action}: AWS lists {unexplained}; touched or not, and why?"
 
 
+# Actions only some ways of restoring need (source.restore_paths; docs/fast-paths.md).
+PATH_ACTIONS = {
+    "rds:CopyDBClusterSnapshot": {"snapshot"},
+    "rds:RestoreDBClusterToPointInTime": {"clone", "point_in_time"},
+}
+
+
 @pytest.mark.parametrize("variant", [0, 1, 2], ids=["dev", "full", "bare"])
 def test_lambda_policy_grants_every_resource_type_rds_authorizes(
     tmp_path: Path, variant: int
@@ -627,6 +639,10 @@ def test_lambda_policy_grants_every_resource_type_rds_authorizes(
         optional_ops = {"rds:DeleteDBClusterSnapshot", "rds:CreateDBClusterSnapshot"}
         if action in optional_ops and not kinds:
             continue  # only with delete_copied_snapshot / final_snapshot
+        by_path = PATH_ACTIONS.get(action)
+        if by_path is not None and not set(settings.restore_paths) & by_path:
+            assert not kinds, (action, "granted, but no path of this config needs it")
+            continue
         expected = set(policies.RDS_TYPES_TOUCHED[action])
         if action == "rds:DeleteDBCluster" and not settings.target.final_snapshot:
             expected.discard("cluster-snapshot")  # no final snapshot is created
@@ -661,7 +677,7 @@ PARLIAMENT_ACCEPTED = {
     # IAM authorises each resource of a request on its own: the final snapshots (not there yet,
     # untagged) have a statement of their own, the clusters keep the env tag condition.
     ("RESOURCE_MISMATCH", "rds:DeleteDBCluster", "arn:*:rds:*:*:cluster:*"): (
-        "RdsFinalSnapshot names only the final snapshots; the clusters are in RdsDeleteClusters"
+        "RdsFinalSnapshot names only the final snapshots; the clusters are in RdsModifyClusters"
     ),
     ("RESOURCE_MISMATCH", "rds:CreateDBClusterSnapshot", "arn:*:rds:*:*:cluster:*"): (
         "RdsFinalSnapshot names only the final snapshots; the clusters are in "
@@ -772,3 +788,55 @@ def test_source_key_is_granted_via_rds_in_the_source_region() -> None:
     assert f"arn:aws:rds:us-east-1:{account}:subgrp:dev-db-subnets" in restore
     instances = by_sid["RdsCreateInstances"]["Resource"]
     assert f"arn:aws:rds:us-east-1:{account}:pg:default.aurora-postgresql15" in instances
+
+
+def test_restore_from_the_source_cluster_is_granted_on_exactly_what_it_touches(
+    tmp_path: Path,
+) -> None:
+    """A clone config (source in this region, another account: shared through RAM) grants
+    RestoreDBClusterToPointInTime on the source cluster's ARN, the new clusters and their
+    groups — and none of the snapshot path's copy grants; a cross-region auto config grants
+    no restore from the source at all; a same-account auto config grants both ways."""
+    config_dir = tmp_path / "clones"
+    shutil.copytree(CONFIG_DIR, config_dir)
+
+    def clone(data: dict[str, Any]) -> None:
+        data["source"].update(region="us-east-1", restore_from="clone",
+                              kms_key_id="arn:aws:kms:us-east-1:222222222222:key/" + SOURCE_KEY_ID)
+
+    settings, names = new_env(config_dir, "clones", clone)
+    assert settings.restore_paths == ("clone",)
+    docs = policies.inline_policies("lambda", settings, names)
+    by_sid = {s["Sid"]: s for d in docs.values() for s in d["Statement"]}
+    restore = by_sid["RdsRestoreFromSourceCluster"]
+    account = names.account_id
+    assert restore["Action"] == ["rds:RestoreDBClusterToPointInTime"]
+    assert sorted(restore["Resource"]) == sorted([
+        "arn:aws:rds:us-east-1:222222222222:cluster:prod-orders",
+        f"arn:aws:rds:us-east-1:{account}:cluster:clones-orders",
+        f"arn:aws:rds:us-east-1:{account}:cluster:clones-orders-stg-*",
+        f"arn:aws:rds:us-east-1:{account}:cluster:clones-orders-drill-*",
+        f"arn:aws:rds:us-east-1:{account}:cluster-pg:default.aurora-postgresql15",
+        f"arn:aws:rds:us-east-1:{account}:subgrp:clones-db-subnets",
+        f"arn:aws:rds:us-east-1:{account}:og:default:aurora-postgresql-15",
+    ])
+    assert "SourceSnapshots" not in by_sid  # no snapshot is ever copied
+    assert "cluster-snapshot:*" not in json.dumps(by_sid.get("RdsRestore", {}))
+    # The source key, via RDS in its region, as for a snapshot copy.
+    assert by_sid["KmsSourceKey"]["Resource"] == [settings.source.kms_key_id]
+    # Nothing else may be done to the source: only this one statement names it.
+    naming_source = [sid for sid, st in by_sid.items()
+                     if "cluster:prod-orders" in json.dumps(st.get("Resource"))]
+    assert sorted(naming_source) == ["DenyProtectedClusters", "RdsRestoreFromSourceCluster"]
+    assert by_sid["DenyProtectedClusters"]["Effect"] == "Deny"
+
+    dev, dev_names = load()
+    assert dev.restore_paths == ("snapshot",)
+    dev_sids = {s["Sid"] for d in policies.inline_policies("lambda", dev, dev_names).values()
+                for s in d["Statement"]}
+    assert "RdsRestoreFromSourceCluster" not in dev_sids and "SourceSnapshots" in dev_sids
+    full, full_names = variants(tmp_path)[1]
+    assert full.restore_paths == ("snapshot", "clone", "point_in_time")
+    full_sids = {s["Sid"] for d in policies.inline_policies("lambda", full, full_names).values()
+                 for s in d["Statement"]}
+    assert {"RdsRestoreFromSourceCluster", "SourceSnapshots", "RdsRestore"} <= full_sids

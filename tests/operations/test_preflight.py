@@ -145,6 +145,39 @@ def test_the_lambda_policy_allows_everything_a_run_asks_for(
     assert ("cluster-snapshot" in asked["rds:DeleteDBCluster"]) is final_snapshot
 
 
+@pytest.mark.parametrize("path", ["clone", "point_in_time"])
+def test_the_lambda_policy_allows_everything_a_fast_path_run_asks_for(
+    config_dir: Path, path: str
+) -> None:
+    """A clone or point-in-time run (source in this region and account, restore_from auto):
+    RestoreDBClusterToPointInTime on the source cluster, the new cluster and its groups, the
+    source key through RDS — all allowed by our own policies; no snapshot copy is asked."""
+    key = f"arn:aws:kms:us-east-1:{MOTO_ACCOUNT}:key/5e6f7a8b-1111-2222-3333-444455556666"
+
+    def same_region(data: dict[str, Any]) -> None:
+        data["source"].update(region="us-east-1", account_id=MOTO_ACCOUNT, kms_key_id=key,
+                              restore_from="auto")
+
+    ctx = _context(config_dir, same_region)
+    assert ctx.settings.restore_paths == ("snapshot", "clone", "point_in_time")
+    source = f"arn:aws:rds:us-east-1:{MOTO_ACCOUNT}:cluster:prod-orders"
+    chosen = {"path": path, "source_arn": source, "encrypted": True, "kms_key_id": key}
+    key_arns = {k: k for k in (ctx.settings.source.kms_key_id, ctx.settings.target.kms_key_id) if k}
+    requests = planned_requests(ctx, None, key_arns, chosen=chosen)
+    rows = simulate(_simulator(ctx), ctx.names.role_arn("lambda"), requests)
+    assert [r for r in rows if r.status != "pass"] == []
+    actions = {r.action for r in requests}
+    assert "rds:RestoreDBClusterToPointInTime" in actions
+    assert not actions & {"rds:CopyDBClusterSnapshot", "rds:RestoreDBClusterFromSnapshot",
+                          "rds:DeleteDBClusterSnapshot"}
+    (restore,) = [r for r in requests if r.action == "rds:RestoreDBClusterToPointInTime"]
+    kinds = {arn.split(":", 5)[5].split(":", 1)[0] for arn in restore.resources}
+    assert kinds == set(policies.RDS_TYPES_TOUCHED["rds:RestoreDBClusterToPointInTime"])
+    assert source in restore.resources
+    source_key = [r for r in requests if r.resources == (key,)]
+    assert {r.action for r in source_key} == set(policies.SOURCE_KEY_ACTIONS)
+
+
 def test_the_lambda_policy_allows_everything_a_drill_asks_for(config_dir: Path) -> None:
     ctx = _context(config_dir)
     key_arns = {k: k for k in (ctx.settings.source.kms_key_id, ctx.settings.target.kms_key_id) if k}

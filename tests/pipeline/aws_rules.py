@@ -21,6 +21,17 @@ Functions' interpreter threads) to refuse what AWS refuses, with the error code 
 | DeleteDBCluster of a cluster that still has instances | InvalidDBClusterStateFault | `delete_with_instances` |
 | DeleteDBCluster of a cluster that is not `available` | InvalidDBClusterStateFault | `delete_not_available` |
 | DeleteDBCluster without SkipFinalSnapshot and without FinalDBSnapshotIdentifier | InvalidParameterCombination | `delete_without_final_choice` |
+| RestoreDBClusterToPointInTime with both RestoreToTime and UseLatestRestorableTime, or neither | InvalidParameterCombination | `restore_time_exclusive` |
+| RestoreDBClusterToPointInTime with a RestoreToTime outside the source's [EarliestRestorableTime, LatestRestorableTime] | InvalidRestoreFault | `restore_time_outside_window` |
+| RestoreDBClusterToPointInTime of a cluster in another region (a clone, or a point in time: both only within a region) | DBClusterNotFoundFault | `clone_other_region` |
+| RestoreDBClusterToPointInTime copy-on-write of another account's cluster not shared with this account through AWS RAM | DBClusterNotFoundFault | `clone_not_shared` |
+| RestoreDBClusterToPointInTime full-copy of another account's cluster (its backups are its own) | DBClusterNotFoundFault | `full_copy_other_account` |
+| RestoreDBClusterToPointInTime copy-on-write of a cluster without a DB instance | InvalidDBClusterStateFault | `clone_without_instance` |
+
+A cluster of another account shared with this one through RAM (an ACTIVE share of moto's RAM
+backend in the owner's account listing the cluster's ARN and this account) is described by its
+ARN, as on AWS (`DescribeDBClusters` with `IncludeShared`; moto looks every id up in the
+caller's own account), and cloned from there.
 
 And renames are asynchronous, as on AWS: after `ModifyDBCluster NewDBClusterIdentifier`, the
 cluster reports `renaming` under its new id for `rename_polls` describes, and the old id still
@@ -113,6 +124,7 @@ def aws_rules(rename_polls: int = DEFAULT_RENAME_POLLS) -> Iterator[AwsRules]:
         "modify_db_cluster",
         "delete_db_cluster",
         "describe_db_clusters",
+        "restore_db_cluster_to_point_in_time",
     )
     originals = {name: getattr(RDSBackend, name) for name in names}
     original_delete_response = RDSResponse.delete_db_cluster
@@ -282,10 +294,89 @@ def aws_rules(rename_polls: int = DEFAULT_RENAME_POLLS) -> Iterator[AwsRules]:
             )
         return original_delete_response(self)
 
+    def restore_db_cluster_to_point_in_time(
+        self: Any,
+        db_cluster_identifier: str,
+        source_db_cluster_identifier: str,
+        restore_type: str = "full-copy",
+        restore_to_time: Any = None,
+        use_latest_restorable_time: Any = False,
+        **overrides: Any,
+    ) -> Any:
+        latest = _truthy(use_latest_restorable_time)
+        if (restore_to_time is not None) == latest:
+            raise rules.refuse(
+                "restore_time_exclusive",
+                "InvalidParameterCombination",
+                "Exactly one of RestoreToTime and UseLatestRestorableTime must be specified",
+            )
+        source_id = str(source_db_cluster_identifier)
+        parts = source_id.split(":")
+        region, account = (parts[3], parts[4]) if source_id.startswith("arn:") else (
+            self.region_name,
+            self.account_id,
+        )
+        if region != self.region_name:
+            raise rules.refuse(
+                "clone_other_region",
+                "DBClusterNotFoundFault",
+                f"DBCluster {source_id} not found: a cluster is cloned or restored to a point "
+                f"in time only within its region ({region}), not in {self.region_name}",
+            )
+        if account != self.account_id:
+            if restore_type != "copy-on-write":
+                raise rules.refuse(
+                    "full_copy_other_account",
+                    "DBClusterNotFoundFault",
+                    f"DBCluster {source_id} not found: another account's cluster is only "
+                    "cloned (copy-on-write), never restored from its backups",
+                )
+            if _shared_cluster(self, source_id) is None:
+                raise rules.refuse(
+                    "clone_not_shared",
+                    "DBClusterNotFoundFault",
+                    f"DBCluster {source_id} not found: it is not shared with account "
+                    f"{self.account_id} through AWS RAM",
+                )
+        source = self.describe_db_clusters(db_cluster_identifier=source_id)[0]
+        if restore_type == "copy-on-write" and not _members(source.backend, source):
+            raise rules.refuse(
+                "clone_without_instance",
+                "InvalidDBClusterStateFault",
+                f"DB cluster {source.db_cluster_identifier} has no DB instance: Aurora clones "
+                "only a cluster with at least one",
+            )
+        if restore_to_time is not None:
+            moment = _aware(restore_to_time)
+            earliest = _aware(source.earliest_restorable_time)
+            newest = _aware(source.latest_restorable_time)
+            if not earliest <= moment <= newest:
+                raise rules.refuse(
+                    "restore_time_outside_window",
+                    "InvalidRestoreFault",
+                    f"The restore time {moment.isoformat()} is outside the restorable window "
+                    f"[{earliest.isoformat()}, {newest.isoformat()}] of "
+                    f"{source.db_cluster_identifier}",
+                )
+        return originals["restore_db_cluster_to_point_in_time"](
+            self,
+            db_cluster_identifier,
+            source_db_cluster_identifier,
+            restore_type,
+            restore_to_time,
+            latest,
+            **overrides,
+        )
+
     def describe_db_clusters(
         self: Any, db_cluster_identifier: str | None = None, *args: Any, **kwargs: Any
     ) -> Any:
         wanted = str(db_cluster_identifier or "").lower()
+        if wanted.startswith("arn:") and wanted.split(":")[4] != self.account_id:
+            shared = _shared_cluster(self, wanted)
+            if shared is None:
+                raise DBClusterNotFoundError(str(db_cluster_identifier))
+            return [shared]
         ghost = rules.ghosts.get(rules.key(self, wanted)) if wanted else None
         if ghost is not None and ghost[1] > 0 and ghost[0] in self.clusters:
             rules.ghosts[rules.key(self, wanted)] = (ghost[0], ghost[1] - 1)
@@ -318,6 +409,47 @@ def aws_rules(rename_polls: int = DEFAULT_RENAME_POLLS) -> Iterator[AwsRules]:
         for name, original in originals.items():
             setattr(RDSBackend, name, original)
         RDSResponse.delete_db_cluster = original_delete_response  # type: ignore[method-assign]
+
+
+def _shared_cluster(backend: Any, arn: str) -> Any:
+    """The cluster another account's ARN names, if that account shares it with `backend`'s
+    account through RAM (an ACTIVE resource share listing both); else None."""
+    from moto.ram.models import ram_backends
+    from moto.rds.models import rds_backends
+
+    parts = arn.split(":")
+    if len(parts) < 7:
+        return None
+    region, account, name = parts[3], parts[4], parts[6].lower()
+    owner = rds_backends[account][region]
+    cluster = owner.clusters.get(name)
+    if cluster is None:
+        return None
+    principals = {backend.account_id, f"arn:aws:iam::{backend.account_id}:root"}
+    for share in ram_backends[account][region].resource_shares:
+        arns = {str(a).lower() for a in share.resource_arns}
+        if share.status == "ACTIVE" and cluster.arn.lower() in arns and principals & set(
+            share.principals
+        ):
+            return cluster
+    return None
+
+
+def _members(backend: Any, cluster: Any) -> list[str]:
+    return [
+        i.db_instance_identifier
+        for i in backend.databases.values()
+        if str(getattr(i, "db_cluster_identifier", "") or "").lower()
+        == cluster.db_cluster_identifier
+    ]
+
+
+def _aware(moment: Any) -> Any:
+    from datetime import datetime, timezone
+
+    if isinstance(moment, str):
+        moment = datetime.fromisoformat(moment.replace("Z", "+00:00"))
+    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
 
 
 def _version(text: str) -> tuple[int, ...]:

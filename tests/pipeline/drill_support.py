@@ -78,14 +78,16 @@ def deploy_drill(
     timeout: int = 300,
     drill: dict[str, Any] | None = None,
     environment: dict[str, str] | None = None,
+    settings: dict[str, Any] | None = None,
 ) -> str:
-    """The drill state machine from our rendered definition (and the drill secret)."""
+    """The drill state machine from our rendered definition (and the drill secret);
+    `settings`: other than the world's (support.path_settings for a clone or point in time)."""
     arns = ensure_functions(world, environment)
     ensure_drill_secret()
     template = definition.load_template(definition.DRILL_TEMPLATE_PATH)
     values: dict[str, Any] = {definition.function_arn_placeholder(s): a for s, a in arns.items()}
     values.update(
-        Settings=world.settings,
+        Settings=settings or world.settings,
         DrillSettings=drill or drill_settings(),
         DrillPipeline=support.compressed_pipeline(poll_interval, max_attempts, timeout),
         DrillTimeoutSeconds=timeout,
@@ -104,11 +106,15 @@ def deploy_drill(
 
 
 def drill_request(
-    keep_minutes: int | None = None, snapshot_id: str | None = None
+    keep_minutes: int | None = None, snapshot_id: str | None = None,
+    restore_from: str | None = None,
 ) -> dict[str, Any]:
+    """The drill's execution input; `restore_from`: `drill --from`."""
     request: dict[str, Any] = {"snapshot_id": snapshot_id, "requested_by": "tests"}
     if keep_minutes is not None:
         request["keep_minutes"] = keep_minutes
+    if restore_from is not None:
+        request["restore_from"] = restore_from
     return request
 
 

@@ -57,21 +57,29 @@ def states() -> dict[str, Any]:
     return parsed
 
 
-def _next_states(state: dict[str, Any], strategy: str) -> list[str]:
+PATHS = ("snapshot", "clone", "point_in_time")  # handlers/lib/source_cluster.PATHS
+DECIDED_BY = {"$.settings.target.strategy": "strategy", "$.restore_from.path": "path"}
+
+
+def _next_states(state: dict[str, Any], strategy: str, path: str) -> list[str]:
     """Where a state goes on success (Catch edges excluded), following `strategy` at the
-    Choices that test `$.settings.target.strategy`."""
+    Choices that test `$.settings.target.strategy` and `path` (the way the run restores:
+    snapshot, clone, point_in_time) at those that test `$.restore_from.path`."""
     choices = state.get("Choices") or []
-    on_strategy = [c for c in choices if c.get("Variable") == "$.settings.target.strategy"]
-    if on_strategy:
-        matching = [c["Next"] for c in on_strategy if c.get("StringEquals") == strategy]
-        return matching or [state["Default"]]
+    facts = {"strategy": strategy, "path": path}
+    for variable, fact in DECIDED_BY.items():
+        deciding = [c for c in choices if c.get("Variable") == variable]
+        if deciding:
+            matching = [c["Next"] for c in deciding if c.get("StringEquals") == facts[fact]]
+            return matching or [state["Default"]]
     found = [c["Next"] for c in choices]
     found += [state[key] for key in ("Next", "Default") if key in state]
     return found
 
 
-def walk(start: str, strategy: str) -> list[str]:
-    """States reachable from `start` on the success path of `strategy`, in definition order."""
+def walk(start: str, strategy: str, path: str = "snapshot") -> list[str]:
+    """States reachable from `start` on the success path of `strategy` and `path`, in
+    definition order."""
     every = states()
     seen: set[str] = set()
     todo = [start]
@@ -80,21 +88,21 @@ def walk(start: str, strategy: str) -> list[str]:
         if name in seen or name in FAILURE_PATH:
             continue
         seen.add(name)
-        todo.extend(_next_states(every[name], strategy))
+        todo.extend(_next_states(every[name], strategy, path))
     return [name for name in every if name in seen]
 
 
-def tasks(start: str, strategy: str) -> list[str]:
+def tasks(start: str, strategy: str, path: str = "snapshot") -> list[str]:
     every = states()
-    return [name for name in walk(start, strategy) if every[name]["Type"] == "Task"]
+    return [name for name in walk(start, strategy, path) if every[name]["Type"] == "Task"]
 
 
-def bounded_loops(start: str, strategy: str) -> list[str]:
+def bounded_loops(start: str, strategy: str, path: str = "snapshot") -> list[str]:
     """The Choices that end a wait loop at its bound (`$.poll.attempt`)."""
     every = states()
     return [
         name
-        for name in walk(start, strategy)
+        for name in walk(start, strategy, path)
         if any(c.get("Variable") == "$.poll.attempt" for c in every[name].get("Choices") or [])
     ]
 

@@ -62,10 +62,13 @@ def assert_never_lost(
     new_expected: bool,
     error: str,
     failure_path: bool = True,
+    source_before: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The guarantees of the README's safety section, checked one by one. `failure_path`:
     the execution ended through its own failure path (else it timed out or was aborted and
-    the recovery function or `recover` did the undo)."""
+    the recovery function or `recover` did the undo). `source_before`: the same-region
+    production cluster's fingerprint before the run (clone and point-in-time worlds): it is
+    unchanged, and no cluster the run left keeps its master password."""
     if failure_path:
         assert execution["status"] == "FAILED", execution
         assert execution["error"] == error, execution.get("cause")
@@ -111,6 +114,11 @@ def assert_never_lost(
     # 4. No orphans: what stays is this run's, documented in the notification, and expires.
     now = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
     staying = support.cluster_ids() - {TARGET}
+    if source_before is not None:  # the production cluster beside the target: only read
+        assert support.source_fingerprint() == source_before
+        staying.discard(support.SOURCE)
+    for cluster_id in [TARGET, *staying]:
+        assert support.master_password_of(cluster_id) != support.PROD_MASTER_PASSWORD, cluster_id
     derived = {
         naming.staging_cluster_id(TARGET, operation_id),
         naming.old_cluster_id(TARGET, operation_id),

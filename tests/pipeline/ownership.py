@@ -27,6 +27,10 @@ Ours = tagged `aurora-restore:managed-by=aurora-restore` and `aurora-restore:env
 | AddRoleToDBCluster | the cluster |
 | DeleteDBClusterSnapshot | the snapshot |
 | RestoreDBClusterFromSnapshot onto an existing id (moto overwrites it) | the existing cluster |
+| RestoreDBClusterToPointInTime onto an existing id (moto overwrites it) | the existing cluster |
+
+A clone or a point-in-time restore only reads its source: the source is judged by none of
+these (a write to it would be judged, and is not ours).
 
 `Ownership.violations` lists (write, resource id, why); `Ownership.checked` counts the pipeline
 writes judged, so a test can show the rule was watching.
@@ -139,6 +143,7 @@ def ownership_rule(env: str, targets: set[str]) -> Iterator[Ownership]:
         "add_role_to_db_cluster",
         "delete_db_cluster_snapshot",
         "restore_db_cluster_from_snapshot",
+        "restore_db_cluster_to_point_in_time",
     )
     originals = {name: getattr(RDSBackend, name) for name in names}
 
@@ -204,6 +209,16 @@ def ownership_rule(env: str, targets: set[str]) -> Iterator[Ownership]:
         if existing is not None:  # AWS: DBClusterAlreadyExistsFault; moto: overwritten
             rule.judge("RestoreDBClusterFromSnapshot", self, existing)
         return originals["restore_db_cluster_from_snapshot"](self, from_snapshot_id, overrides)
+
+    def restore_db_cluster_to_point_in_time(
+        self: Any, db_cluster_identifier: str, *args: Any, **kwargs: Any
+    ) -> Any:
+        existing = cluster(self, db_cluster_identifier)
+        if existing is not None:  # AWS: DBClusterAlreadyExistsFault; moto: overwritten
+            rule.judge("RestoreDBClusterToPointInTime", self, existing)
+        return originals["restore_db_cluster_to_point_in_time"](
+            self, db_cluster_identifier, *args, **kwargs
+        )
 
     for name in names:
         setattr(RDSBackend, name, locals()[name])

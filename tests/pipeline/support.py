@@ -35,6 +35,10 @@ APP_SECRET = f"aurora-restore/{ENV}/app"
 DRILL_SECRET = f"aurora-restore/{ENV}/drill"
 STATE_MACHINE = f"aurora-restore-pipeline-{ENV}"
 OLD_MASTER_PASSWORD = "prod-master-Pa55word!"
+# The master password of the same-region source cluster (clone and point-in-time worlds): a
+# cluster restored from it starts with this one, and none the pipeline keeps may keep it.
+PROD_MASTER_PASSWORD = "prod-only-Pa55word!"
+PATHS = ("snapshot", "clone", "point_in_time")
 APP_PASSWORD = "app-user-Pa55word#1"
 MOTO_CONFIG: Any = {
     "stepfunctions": {"execute_state_machine": True},
@@ -104,7 +108,10 @@ def function_name(step: str) -> str:
 
 
 def make_settings(
-    target_kms: str | None, source_kms: str | None = None, **target_overrides: Any
+    target_kms: str | None,
+    source_kms: str | None = None,
+    source: dict[str, Any] | None = None,
+    **target_overrides: Any,
 ) -> dict[str, Any]:
     settings: dict[str, Any] = {
         "env": ENV,
@@ -117,6 +124,8 @@ def make_settings(
             "snapshot_type": "any",
             "max_age_hours": 48,
             "kms_key_id": source_kms,
+            "restore_from": "snapshot",
+            "restore_paths": ["snapshot"],
         },
         "target": {
             "cluster_id": TARGET,
@@ -153,6 +162,7 @@ def make_settings(
         "audit_ttl_days": 30,
     }
     settings["target"].update(target_overrides)
+    settings["source"].update(source or {})
     return settings
 
 
@@ -177,6 +187,7 @@ def create_cluster(
     tags: list[dict[str, str]] | None,
     instances: int = 1,
     kms: str | None = None,
+    password: str = OLD_MASTER_PASSWORD,
 ) -> dict[str, Any]:
     client = rds(region)
     kwargs: dict[str, Any] = {}
@@ -188,7 +199,7 @@ def create_cluster(
         EngineVersion=profile().version,
         Port=profile().port,
         MasterUsername=profile().master_user,
-        MasterUserPassword=OLD_MASTER_PASSWORD,
+        MasterUserPassword=password,
         Tags=tags or [],
         **kwargs,
     )["DBCluster"]
@@ -256,6 +267,56 @@ def build_world(**target_overrides: Any) -> World:
         snapshot_arn=snapshot["DBClusterSnapshotArn"],
         settings=make_settings(target_kms, source_kms, **target_overrides),
     )
+
+
+def add_same_region_source(world: World) -> dict[str, Any]:
+    """The production cluster `prod-orders` in the target's region too (its own key, its own
+    master password, one instance): what a clone or a point-in-time restore reads."""
+    if "local_source" not in world.extra:
+        kms = client("kms", REGION).create_key()["KeyMetadata"]["Arn"]
+        cluster = create_cluster(
+            SOURCE,
+            REGION,
+            tags=[{"Key": "team", "Value": "orders"}],
+            kms=kms,
+            password=PROD_MASTER_PASSWORD,
+        )
+        world.extra["local_source"] = {"kms": kms, "arn": cluster["DBClusterArn"]}
+    return dict(world.extra["local_source"])
+
+
+def path_settings(world: World, path: str, **target_overrides: Any) -> dict[str, Any]:
+    """The world's settings for a run that restores by `path`: the snapshot path as before;
+    a clone or a point-in-time restore from the same-region source (`add_same_region_source`),
+    with `source.restore_from` set to the path."""
+    if path == "snapshot":
+        return make_settings(world.target_kms, world.source_kms, **target_overrides)
+    local = add_same_region_source(world)
+    source = {
+        "region": REGION,
+        "kms_key_id": local["kms"],
+        "restore_from": path,
+        "restore_paths": [path],
+    }
+    return make_settings(world.target_kms, local["kms"], source=source, **target_overrides)
+
+
+def source_fingerprint(region: str = REGION) -> dict[str, Any] | None:
+    """What must never change on the production cluster (a clone or point-in-time restore only
+    reads it): identity, status, tags, members, protection, and its master password."""
+    found = cluster(SOURCE, region)
+    if found is None:
+        return None
+    from moto.rds.models import rds_backends
+
+    return {
+        "arn": found["DBClusterArn"],
+        "status": found["Status"],
+        "tags": sorted((t["Key"], t["Value"]) for t in found["TagList"]),
+        "members": sorted(m["DBInstanceIdentifier"] for m in found["DBClusterMembers"]),
+        "protection": found.get("DeletionProtection"),
+        "password": rds_backends[ACCOUNT][region].clusters[SOURCE]._master_user_password,
+    }
 
 
 def lambda_environment(world: World, db_mode: str = "skip") -> dict[str, str]:
@@ -581,6 +642,14 @@ def world_state(region: str = REGION) -> dict[str, Any]:
         "secret": secret_stages(),
         "lock": lock_item(),
     }
+
+
+def age_source(hours: float, region: str = REGION, cluster_id: str = SOURCE) -> None:
+    """moto's restorable window starts when the cluster was made: move its start back."""
+    from moto.rds.models import rds_backends
+
+    found = rds_backends[ACCOUNT][region].clusters[cluster_id]
+    found.earliest_restorable_time = found.earliest_restorable_time - timedelta(hours=hours)
 
 
 RECOVERY_STATE_MACHINE = f"aurora-restore-recovery-{ENV}"

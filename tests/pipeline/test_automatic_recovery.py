@@ -6,7 +6,9 @@ an event of the documented shape) starts automatic recovery — an execution of 
 definitions/recovery.asl.json named after the operation — which passes, waits and passes again
 on moto's Step Functions interpreter until the target serves and the lock is released. A run
 that never settles ends in GaveUp, the state whose ExecutionsFailed metric the alarm
-`recovery-gave-up` watches; a second start for the same operation starts nothing.
+`recovery-gave-up` watches; a second start for the same operation starts nothing. Each case
+runs on every way a run restores (`path`: a snapshot, a clone or a point in time of the
+same-region production cluster, which stays untouched).
 """
 
 from __future__ import annotations
@@ -27,22 +29,26 @@ from .moto_patches import RdsScript
 from .support import TARGET, World
 
 pytestmark = pytest.mark.usefixtures("router")
+PATHS = pytest.mark.parametrize("path", support.PATHS)
 
 PASSES = 8
 RESTORING = 4  # describes of the restored target that say "creating"
 
 
 def timed_out_replace(
-    world: World, monkeypatch: pytest.MonkeyPatch, operation_id: str
-) -> tuple[dict[str, Any], dict[str, Any], str]:
+    world: World, monkeypatch: pytest.MonkeyPatch, operation_id: str, path: str
+) -> tuple[dict[str, Any], dict[str, Any], str, dict[str, Any] | None]:
     """A `replace` run that deleted the target (with its final snapshot) and timed out while
-    restoring production's snapshot under the target id: nothing serves, the lock is held."""
-    settings = support.make_settings(world.target_kms, world.source_kms, strategy="replace")
+    restoring production's data (by `path`) under the target id: nothing serves, the lock is
+    held. Also returns the same-region production cluster's fingerprint before the run (None
+    on the snapshot path)."""
+    settings = support.path_settings(world, path, strategy="replace")
     machine = support.deploy(world, timeout=12, settings=settings)
     support.deploy_recovery(PASSES)
     blocker = faults.block(monkeypatch, "RestoreCluster")
     before = original_target()
     master_before = master_version()
+    source = source_before(path)
     arn = support.start(machine, operation_id)
     blocker.wait_until_entered()
     execution = support.wait_for(arn, {"TIMED_OUT"}, timeout=60)
@@ -50,7 +56,11 @@ def timed_out_replace(
     assert support.cluster(TARGET) is None
     assert naming.final_snapshot_id(TARGET, operation_id) in support.manual_snapshots()
     assert support.lock_item()["holder"] == operation_id  # type: ignore[index]
-    return execution, before, master_before
+    return execution, before, master_before, source
+
+
+def source_before(path: str) -> dict[str, Any] | None:
+    return support.source_fingerprint() if path != "snapshot" else None
 
 
 def master_version() -> str:
@@ -62,11 +72,14 @@ def passes(recovery_arn: str) -> int:
     return support.entered_states(recovery_arn).count("RecoverPass")
 
 
+@PATHS
 def test_a_timed_out_replace_run_is_recovered_without_a_person(
-    world: World, monkeypatch: pytest.MonkeyPatch, rds_script: RdsScript
+    world: World, monkeypatch: pytest.MonkeyPatch, rds_script: RdsScript, path: str
 ) -> None:
-    operation_id = "replace-timeout"
-    execution, before, master_before = timed_out_replace(world, monkeypatch, operation_id)
+    operation_id = f"replace-timeout-{path}"
+    execution, before, master_before, source = timed_out_replace(
+        world, monkeypatch, operation_id, path
+    )
     # The restore from the final snapshot takes several passes (AWS: minutes to hours).
     rds_script.script_cluster(TARGET, *["creating"] * RESTORING)
 
@@ -87,6 +100,7 @@ def test_a_timed_out_replace_run_is_recovered_without_a_person(
         new_expected=False,
         error="States.Timeout",
         failure_path=False,
+        source_before=source,
     )  # the target serves (restored from its final snapshot), the lock is released
     final_id = naming.final_snapshot_id(TARGET, operation_id)
     assert f"restoring {TARGET} from its final snapshot {final_id}" in facts["undone"]
@@ -103,11 +117,12 @@ def test_a_timed_out_replace_run_is_recovered_without_a_person(
     assert recorded[-1]["details"]["max_passes"] == PASSES
 
 
+@PATHS
 def test_a_run_that_never_settles_gives_up_and_pages(
-    world: World, monkeypatch: pytest.MonkeyPatch, rds_script: RdsScript
+    world: World, monkeypatch: pytest.MonkeyPatch, rds_script: RdsScript, path: str
 ) -> None:
-    operation_id = "replace-stuck"
-    execution, _, _ = timed_out_replace(world, monkeypatch, operation_id)
+    operation_id = f"replace-stuck-{path}"
+    execution, _, _, source = timed_out_replace(world, monkeypatch, operation_id, path)
     rds_script.script_cluster(TARGET, *["creating"] * 1000)  # never available
 
     support.invoke("recover_execution", support.status_change_event(execution))
@@ -128,6 +143,7 @@ def test_a_run_that_never_settles_gives_up_and_pages(
     assert f"aurora-restore recover {operation_id} --env dev" in last["next_step"]
     recorded = [i for i in support.audit_items(operation_id) if i["step"] == "recover"]
     assert recorded[-1]["status"] == "FAILED"
+    assert source_before(path) == source  # production's cluster is only ever read
 
     # The alarm whose metric that failed execution counts: recovery-gave-up, at one.
     report = engine.setup(make_context(), ["alarms"], dry_run=False, progress=lambda _: None)
@@ -143,11 +159,12 @@ def test_a_run_that_never_settles_gives_up_and_pages(
     assert watching[0]["Threshold"] == 1 and watching[0]["AlarmActions"] == [world.topic_arn]
 
 
+@PATHS
 def test_a_second_start_for_the_same_operation_does_nothing_new(
-    world: World, monkeypatch: pytest.MonkeyPatch
+    world: World, monkeypatch: pytest.MonkeyPatch, path: str
 ) -> None:
-    operation_id = "replace-twice"
-    execution, _, _ = timed_out_replace(world, monkeypatch, operation_id)
+    operation_id = f"replace-twice-{path}"
+    execution, _, _, source = timed_out_replace(world, monkeypatch, operation_id, path)
     event = support.status_change_event(execution)
     assert support.invoke("recover_execution", event)["status"] == "started"
     again = support.invoke("recover_execution", event)  # EventBridge delivers at least once
@@ -164,20 +181,24 @@ def test_a_second_start_for_the_same_operation_does_nothing_new(
     assert later["status"] == "already started" and later["recovery_status"] == "SUCCEEDED"
     assert len(sfn.list_executions(stateMachineArn=machine)["executions"]) == 1
     assert support.world_state() == state
+    assert source_before(path) == source
     assert (
         len(support.audit_items(operation_id)),
         len(support.notifications(world.topic_arn)),
     ) == counts
 
 
+@PATHS
 def test_recovery_by_hand_and_automatic_recovery_may_overlap(
-    world: World, monkeypatch: pytest.MonkeyPatch, aws_rules: AwsRules
+    world: World, monkeypatch: pytest.MonkeyPatch, aws_rules: AwsRules, path: str
 ) -> None:
     """`recover` by hand restored the target from its final snapshot just after an automatic
     pass found nothing there: AWS refuses the second restore (DBClusterAlreadyExistsFault);
     the pass reports it pending and the next one goes on with the cluster that is there."""
-    operation_id = "replace-overlap"
-    execution, before, master_before = timed_out_replace(world, monkeypatch, operation_id)
+    operation_id = f"replace-overlap-{path}"
+    execution, before, master_before, source = timed_out_replace(
+        world, monkeypatch, operation_id, path
+    )
     by_hand = support.invoke("recover_execution", {"operation_id": operation_id, "wait": False})
     assert by_hand["status"] == "pending"  # restoring from the final snapshot
 
@@ -214,6 +235,7 @@ def test_recovery_by_hand_and_automatic_recovery_may_overlap(
         new_expected=False,
         error="States.Timeout",
         failure_path=False,
+        source_before=source,
     )
 
 

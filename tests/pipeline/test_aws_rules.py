@@ -357,3 +357,159 @@ def test_renames_are_asynchronous(aws: None, aws_rules: AwsRules) -> None:
         DeletionProtection=True,
         ApplyImmediately=True,
     )
+
+
+# --- clones and point-in-time restores (RestoreDBClusterToPointInTime) ----------------------
+
+
+def _with_instance(cluster_id: str, region: str = REGION) -> dict[str, Any]:
+    found = cluster(cluster_id, region)
+    support.rds(region).create_db_instance(
+        DBInstanceIdentifier=f"{cluster_id}-1",
+        DBClusterIdentifier=cluster_id,
+        Engine="aurora-postgresql",
+        DBInstanceClass="db.r6g.large",
+    )
+    return found
+
+
+def test_restore_to_time_and_use_latest_are_exclusive(aws: None, aws_rules: AwsRules) -> None:
+    from datetime import datetime, timezone
+
+    _with_instance("prod")
+    restore = support.rds().restore_db_cluster_to_point_in_time
+    now = datetime.now(timezone.utc)
+    for kwargs in ({"RestoreToTime": now, "UseLatestRestorableTime": True}, {}):
+        refused(
+            aws_rules,
+            "restore_time_exclusive",
+            "InvalidParameterCombination",
+            restore,
+            DBClusterIdentifier="pitr-a",
+            SourceDBClusterIdentifier="prod",
+            RestoreType="full-copy",
+            **kwargs,
+        )
+    made = restore(
+        DBClusterIdentifier="pitr-b",
+        SourceDBClusterIdentifier="prod",
+        RestoreType="full-copy",
+        UseLatestRestorableTime=True,
+    )["DBCluster"]
+    assert made["DBClusterIdentifier"] == "pitr-b"
+
+
+def test_restore_to_time_inside_the_window(aws: None, aws_rules: AwsRules) -> None:
+    from datetime import timedelta
+
+    _with_instance("prod")
+    described = support.rds().describe_db_clusters(DBClusterIdentifier="prod")["DBClusters"][0]
+    earliest = described["EarliestRestorableTime"]
+    restore = support.rds().restore_db_cluster_to_point_in_time
+    for moment in (earliest - timedelta(hours=1), earliest + timedelta(days=1)):
+        message = refused(
+            aws_rules,
+            "restore_time_outside_window",
+            "InvalidRestoreFault",
+            restore,
+            DBClusterIdentifier="pitr-out",
+            SourceDBClusterIdentifier="prod",
+            RestoreType="full-copy",
+            RestoreToTime=moment,
+        )
+        assert "outside the restorable window" in message
+    assert support.cluster("pitr-out") is None
+    made = restore(
+        DBClusterIdentifier="pitr-in",
+        SourceDBClusterIdentifier="prod",
+        RestoreType="full-copy",
+        RestoreToTime=earliest,
+    )["DBCluster"]
+    assert made["DBClusterIdentifier"] == "pitr-in"
+
+
+def test_copy_on_write_only_in_the_same_region(aws: None, aws_rules: AwsRules) -> None:
+    far = _with_instance("prod-far", SOURCE_REGION)
+    restore = support.rds().restore_db_cluster_to_point_in_time
+    message = refused(
+        aws_rules,
+        "clone_other_region",
+        "DBClusterNotFoundFault",
+        restore,
+        DBClusterIdentifier="clone-far",
+        SourceDBClusterIdentifier=far["DBClusterArn"],
+        RestoreType="copy-on-write",
+        UseLatestRestorableTime=True,
+    )
+    assert SOURCE_REGION in message
+    near = _with_instance("prod-near")
+    made = restore(
+        DBClusterIdentifier="clone-near",
+        SourceDBClusterIdentifier=near["DBClusterArn"],
+        RestoreType="copy-on-write",
+        UseLatestRestorableTime=True,
+    )["DBCluster"]
+    assert made["DBClusterIdentifier"] == "clone-near"
+    # and only a cluster with an instance (Aurora clones none without one)
+    cluster("prod-empty")
+    refused(
+        aws_rules,
+        "clone_without_instance",
+        "InvalidDBClusterStateFault",
+        restore,
+        DBClusterIdentifier="clone-empty",
+        SourceDBClusterIdentifier="prod-empty",
+        RestoreType="copy-on-write",
+        UseLatestRestorableTime=True,
+    )
+
+
+def share_cluster(cluster_arn: str, with_account: str) -> None:
+    """As the owner account: an AWS RAM resource share of the cluster with `with_account`."""
+    support.client("ram").create_resource_share(
+        name="prod-orders-clones", resourceArns=[cluster_arn], principals=[with_account]
+    )
+
+
+def test_cross_account_clone_only_of_a_shared_cluster(aws: None, aws_rules: AwsRules) -> None:
+    os.environ["MOTO_ACCOUNT_ID"] = OTHER_ACCOUNT
+    try:
+        shared = _with_instance("prod-shared")
+        private = _with_instance("prod-private")
+        share_cluster(shared["DBClusterArn"], support.ACCOUNT)
+    finally:
+        del os.environ["MOTO_ACCOUNT_ID"]
+    rds = support.rds()
+    restore = rds.restore_db_cluster_to_point_in_time
+    refused(
+        aws_rules,
+        "clone_not_shared",
+        "DBClusterNotFoundFault",
+        restore,
+        DBClusterIdentifier="clone-private",
+        SourceDBClusterIdentifier=private["DBClusterArn"],
+        RestoreType="copy-on-write",
+        UseLatestRestorableTime=True,
+    )
+    refused(
+        aws_rules,
+        "full_copy_other_account",
+        "DBClusterNotFoundFault",
+        restore,
+        DBClusterIdentifier="copy-shared",
+        SourceDBClusterIdentifier=shared["DBClusterArn"],
+        RestoreType="full-copy",
+        UseLatestRestorableTime=True,
+    )
+    # The shared one is visible by its ARN (IncludeShared) and cloned into this account.
+    seen = rds.describe_db_clusters(DBClusterIdentifier=shared["DBClusterArn"], IncludeShared=True)
+    assert seen["DBClusters"][0]["DBClusterArn"] == shared["DBClusterArn"]
+    with pytest.raises(ClientError):
+        rds.describe_db_clusters(DBClusterIdentifier=private["DBClusterArn"], IncludeShared=True)
+    made = restore(
+        DBClusterIdentifier="clone-shared",
+        SourceDBClusterIdentifier=shared["DBClusterArn"],
+        RestoreType="copy-on-write",
+        UseLatestRestorableTime=True,
+    )["DBCluster"]
+    assert made["DBClusterArn"].split(":")[4] == support.ACCOUNT

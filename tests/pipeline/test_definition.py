@@ -31,6 +31,7 @@ PIPELINE = {
 LOOPS = {
     "CopyReady": "copy",
     "TargetDeleted": "delete",
+    "CloneReady": "clone",
     "ClusterReady": "restore",
     "InstancesReady": "instances",
     "PasswordApplied": "password",
@@ -182,7 +183,7 @@ def test_failure_path_undoes_then_records_releases_notifies_and_fails(rendered: 
 def test_every_wait_loop_is_bounded_by_its_own_settings(rendered: dict) -> None:
     states = rendered["States"]
     waits = [n for n, s in states.items() if s["Type"] == "Wait" and s["Next"] != UNDO]
-    assert len(waits) == 9
+    assert len(waits) == 10
     for wait in waits:
         # The wait before each check is what the last start/check step computed (polling.py).
         assert (
@@ -256,23 +257,32 @@ def loops_on(path: list[str]) -> list[str]:
     return [LOOPS[name] for name in path if name in LOOPS]
 
 
+SNAPSHOT_ONLY = {definition.POSSIBLE: {"$.restore_from.path": {"snapshot"}}}
+
+
 def test_success_paths_follow_the_configured_strategy(rendered: dict) -> None:
-    swap = definition.success_paths(rendered, {"settings": {"target": {"strategy": "swap"}}})
+    swap = definition.success_paths(
+        rendered, {"settings": {"target": {"strategy": "swap"}}, **SNAPSHOT_ONLY}
+    )
     # Whether a copy is needed is decided by the run, not the config: both paths count.
     assert sorted(loops_on(p) for p in swap) == [  # the old cluster's delete is waited for
         ["copy", "restore", "instances", "password", "settings", "rename", "rename", "delete"],
         ["restore", "instances", "password", "settings", "rename", "rename", "delete"],
     ]
-    replace = definition.success_paths(rendered, {"settings": {"target": {"strategy": "replace"}}})
+    replace = definition.success_paths(
+        rendered, {"settings": {"target": {"strategy": "replace"}}, **SNAPSHOT_ONLY}
+    )
     assert sorted(loops_on(p) for p in replace) == [
         ["copy", "delete", "restore", "instances", "password"],
         ["delete", "restore", "instances", "password"],
     ]
+    # snapshot (copy or not) or clone or point in time × strategy × settings parity or not ×
+    # swap or finish
     undecided = definition.success_paths(rendered, {})
-    # copy or not × strategy × settings parity or not × swap or finish
-    assert len(undecided) == 16
+    assert len(undecided) == 32
     for path in swap + replace:
         assert path[0] == "Initialize" and path[-1] == "Succeeded"
+        assert "ChooseSource" in path and "FindSnapshot" in path
         assert "PollTimedOut" not in path and "RecordFailure" not in path
 
 
@@ -281,3 +291,25 @@ def test_history_events_per_state(rendered: dict) -> None:
     assert definition.history_events(states["CheckCopy"]) == 5
     assert definition.history_events(states["WaitForCopy"]) == 2
     assert definition.history_events(states["CopyReady"]) == 2
+
+
+def test_success_paths_follow_the_ways_the_config_may_restore(rendered: dict) -> None:
+    """ChooseSource decides at run time; the config bounds which ways count
+    (`source.restore_paths`): a clone waits in its own loop, a point-in-time restore in the
+    restore's, and neither finds nor copies a snapshot."""
+    swap = {"settings": {"target": {"strategy": "swap"}}}
+
+    def loops_for(*paths: str) -> list[list[str]]:
+        facts = {**swap, definition.POSSIBLE: {"$.restore_from.path": set(paths)}}
+        return sorted(loops_on(p) for p in definition.success_paths(rendered, facts))
+
+    tail = ["instances", "password", "settings", "rename", "rename", "delete"]
+    assert loops_for("clone") == [["clone", *tail]]
+    assert loops_for("point_in_time") == [["restore", *tail]]
+    assert loops_for("snapshot", "clone") == [
+        ["clone", *tail], ["copy", "restore", *tail], ["restore", *tail]
+    ]
+    facts = {**swap, definition.POSSIBLE: {"$.restore_from.path": {"clone"}}}
+    for path in definition.success_paths(rendered, facts):
+        assert "FindSnapshot" not in path and "CopySnapshot" not in path
+        assert path.index("ChooseSource") < path.index("RestoreCluster") < path.index("CloneReady")

@@ -15,6 +15,7 @@ from handlers import DRILL_STEPS, STEPS
 # The shared steps a drill reuses; none of them can rename or delete the target.
 DRILL_USES = {
     "acquire_lock",
+    "choose_source",
     "find_snapshot",
     "copy_snapshot",
     "check_copy",
@@ -140,6 +141,7 @@ def test_every_wait_loop_is_bounded(states: dict[str, Any]) -> None:
         loops[wait] = bound.removeprefix("$.pipeline.waits.").removesuffix(".max_polls")
     assert loops == {
         "WaitForCopy": "copy",
+        "WaitForClone": "clone",  # a clone drill (drill --from clone) is ready in minutes
         "WaitForCluster": "restore",
         "WaitForInstances": "instances",
         "WaitForPassword": "password",
@@ -167,7 +169,12 @@ def test_phases_are_stamped_in_order_and_the_keep_wait_is_validated(
         "$.marks.verified",
     ]
     assert all(states[n]["Parameters"] == {"at.$": "$$.State.EnteredTime"} for n, _ in marks)
-    assert states["StartCopyPhase"]["Next"] == "FindSnapshot"
+    # The copy phase starts with the choice of the path (a clone or a point in time has no
+    # copy: its copy phase is that choice, and the restore phase follows at once).
+    assert states["StartCopyPhase"]["Next"] == "ChooseSource"
+    assert states["ChooseSource"]["Next"] == "RestorePath"
+    assert {c["Next"] for c in states["RestorePath"]["Choices"]} == {"StartRestorePhase"}
+    assert states["RestorePath"]["Default"] == "FindSnapshot"
     assert states["EndVerificationPhase"]["Next"] == "KeepForInspection"
     keep = states["KeepDrillCluster"]
     assert keep == {

@@ -34,6 +34,7 @@ pytestmark = pytest.mark.usefixtures("router")
 DRILL_STEPS = [
     ("drill-prepare", "SUCCEEDED"),
     ("acquire-lock", "SUCCEEDED"),
+    ("choose-source", "SUCCEEDED"),
     ("find-snapshot", "SUCCEEDED"),
     ("copy-snapshot", "SUCCEEDED"),
     ("check-copy", "SUCCEEDED"),

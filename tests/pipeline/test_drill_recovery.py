@@ -4,7 +4,8 @@ moto emits no events, so the tests invoke it with the documented event) and `aur
 recover OPERATION_ID` clean it up — the drill cluster and its snapshot copy are deleted, the
 FAILED outcome, the phases the drill reached and the notification are recorded, the drill's
 lock is released. Twice changes nothing more. The target is compared before and after and is
-never written to."""
+never written to. Each case runs on every way a drill restores (`drill --from`: a snapshot, a
+clone or a point in time of the same-region production cluster, which stays untouched)."""
 
 from __future__ import annotations
 
@@ -26,6 +27,10 @@ from .moto_patches import RdsScript
 from .support import TARGET, World
 
 pytestmark = pytest.mark.usefixtures("each_engine", "router")
+PATHS = pytest.mark.parametrize("path", support.PATHS)
+# Where the restore waits, by path (a clone in its own loop).
+RESTORE_LOOP = {"snapshot": "WaitForCluster", "clone": "WaitForClone",
+                "point_in_time": "WaitForCluster"}
 
 
 @pytest.fixture
@@ -39,16 +44,29 @@ def target_guard(world: World) -> Iterator[RdsWrites]:
 
 
 def start_stuck_in_restore(
-    world: World, rds_script: RdsScript, operation_id: str, timeout: int = 300
+    world: World, rds_script: RdsScript, operation_id: str, path: str, timeout: int = 300
 ) -> tuple[str, str]:
-    """A drill whose cluster stays `creating` (each check waits 1 s): the restore loop spins."""
-    machine = drill_support.deploy_drill(world, poll_interval=1, max_attempts=500, timeout=timeout)
+    """A drill (from `path`) whose cluster stays `creating` (each check waits 1 s): the
+    restore loop spins."""
+    settings = None if path == "snapshot" else support.path_settings(world, path)
+    machine = drill_support.deploy_drill(
+        world, poll_interval=1, max_attempts=500, timeout=timeout, settings=settings
+    )
     drill_id = naming.drill_cluster_id(TARGET, operation_id)
     rds_script.script_cluster(drill_id, *["creating"] * 10_000)
-    arn = support.start(machine, operation_id, drill_support.drill_request())
-    support.wait_until_entered(arn, "WaitForCluster")
+    request = drill_support.drill_request(restore_from=None if path == "snapshot" else path)
+    arn = support.start(machine, operation_id, request)
+    support.wait_until_entered(arn, RESTORE_LOOP[path])
     assert drill_id in support.cluster_ids()
     return arn, drill_id
+
+
+def source_before(world: World, path: str) -> dict[str, Any] | None:
+    """The same-region production cluster's fingerprint (created here for a fast path)."""
+    if path == "snapshot":
+        return None
+    support.add_same_region_source(world)
+    return support.source_fingerprint()
 
 
 def restore_finishes(rds_script: RdsScript, drill_id: str) -> None:
@@ -75,9 +93,14 @@ def counts(world: World, operation_id: str) -> tuple[int, int]:
 
 
 def assert_cleaned_up(
-    world: World, operation_id: str, drill_id: str, snapshots_before: set[str], error: str
+    world: World, operation_id: str, drill_id: str, snapshots_before: set[str], error: str,
+    source: dict[str, Any] | None,
 ) -> dict[str, Any]:
-    assert drill_id not in support.cluster_ids() and support.cluster_ids() == {TARGET}
+    """Cleaned up; `source`: the same-region production cluster's fingerprint before the
+    drill (clone and point in time), which must not have changed."""
+    expected = {TARGET} if source is None else {TARGET, support.SOURCE}
+    assert drill_id not in support.cluster_ids() and support.cluster_ids() == expected
+    assert support.source_fingerprint() == source
     assert snapshot_ids() == snapshots_before  # this drill's copy is gone too
     assert drill_lock(operation_id) is None
     items = sorted(support.audit_items(operation_id), key=lambda i: i["timestamp"])
@@ -95,13 +118,15 @@ def assert_cleaned_up(
     return facts
 
 
+@PATHS
 def test_a_drill_timed_out_mid_restore_is_cleaned_up_by_the_recovery_function(
-    world: World, rds_script: RdsScript, target_guard: RdsWrites, aws_rules: AwsRules
+    world: World, rds_script: RdsScript, target_guard: RdsWrites, aws_rules: AwsRules, path: str
 ) -> None:
-    operation_id = "drill-timeout"
+    operation_id = f"drill-timeout-{path}"
+    source = source_before(world, path)
     snapshots_before = snapshot_ids()
     # 12 s: room to reach the restore loop on a busy machine before the execution times out
-    arn, drill_id = start_stuck_in_restore(world, rds_script, operation_id, timeout=12)
+    arn, drill_id = start_stuck_in_restore(world, rds_script, operation_id, path, timeout=12)
     execution = support.wait_for(arn, {"TIMED_OUT"}, timeout=60)
     assert "CleanUpAfterFailure" not in support.entered_states(arn)  # no Catch ran
     assert drill_id in support.cluster_ids() and drill_lock(operation_id) is not None
@@ -112,7 +137,9 @@ def test_a_drill_timed_out_mid_restore_is_cleaned_up_by_the_recovery_function(
     assert answer["status"] == "recovered" and answer["execution_status"] == "TIMED_OUT"
     assert not aws_rules.fired  # the cleanup asked AWS for nothing it would refuse
     assert answer["lock_released"] is True
-    facts = assert_cleaned_up(world, operation_id, drill_id, snapshots_before, "States.Timeout")
+    facts = assert_cleaned_up(
+        world, operation_id, drill_id, snapshots_before, "States.Timeout", source
+    )
     assert facts["recovered_by"] == "recovery function (TIMED_OUT event)"
     assert f"deleting {drill_id}" in facts["undone"]
     assert "DeleteDBCluster" in target_guard.operations(drill_id)
@@ -123,12 +150,15 @@ def test_a_drill_timed_out_mid_restore_is_cleaned_up_by_the_recovery_function(
     assert support.world_state() == state and counts(world, operation_id) == before
 
 
+@PATHS
 def test_an_aborted_drill_is_cleaned_up_by_the_recover_command(
-    world: World, rds_script: RdsScript, target_guard: RdsWrites, moto_config_dir: Path
+    world: World, rds_script: RdsScript, target_guard: RdsWrites, moto_config_dir: Path,
+    path: str,
 ) -> None:
-    operation_id = "drill-abort"
+    operation_id = f"drill-abort-{path}"
+    source = source_before(world, path)
     snapshots_before = snapshot_ids()
-    arn, drill_id = start_stuck_in_restore(world, rds_script, operation_id)
+    arn, drill_id = start_stuck_in_restore(world, rds_script, operation_id, path)
 
     def recover() -> tuple[int, dict[str, Any], str]:
         result = CliRunner().invoke(
@@ -156,7 +186,7 @@ def test_an_aborted_drill_is_cleaned_up_by_the_recover_command(
     code, answer, stderr = recover()
     assert code == 0, stderr
     assert answer["status"] == "recovered" and answer["execution_status"] == "ABORTED"
-    facts = assert_cleaned_up(world, operation_id, drill_id, snapshots_before, "ABORTED")
+    facts = assert_cleaned_up(world, operation_id, drill_id, snapshots_before, "ABORTED", source)
     assert facts["recovered_by"].startswith("aurora-restore recover")
 
     state, before = support.world_state(), counts(world, operation_id)

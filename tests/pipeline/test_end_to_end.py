@@ -40,6 +40,7 @@ pytestmark = pytest.mark.usefixtures("router")
 OK_STEPS = [
     ("acquire-lock", "SUCCEEDED"),
     ("check-target", "SUCCEEDED"),
+    ("choose-source", "SUCCEEDED"),
     ("find-snapshot", "SUCCEEDED"),
     ("copy-snapshot", "SUCCEEDED"),
     ("check-copy", "SUCCEEDED"),
@@ -185,7 +186,10 @@ def test_refresh_across_regions_swaps_in_the_restored_cluster(
     items = trail(op)
     assert [(i["step"], i["status"]) for i in items] == OK_STEPS
     assert {i["env"] for i in items} == {"dev"} and all(i["expires_at"] for i in items)
-    assert items[2]["details"]["id"] == world.snapshot_id
+    assert {k: v for k, v in items[2]["details"].items() if k != "seconds"} == {
+        "path": "snapshot", "reason": "source.restore_from: snapshot", "configured": "snapshot"
+    }
+    assert items[3]["details"]["id"] == world.snapshot_id
     assert [i["details"]["status"] for i in items if i["step"] == "check-copy"] == [
         "copying",
         "copying",
@@ -237,7 +241,8 @@ def test_replace_strategy_with_a_given_snapshot_and_input_that_tries_to_override
         "aurora-restore:operation"
     ] == op
     items = trail(op)
-    assert items[2]["details"]["reason"] == "given in the execution input"
+    assert items[2]["details"]["reason"] == "a snapshot is given in the execution input"
+    assert items[3]["details"]["reason"] == "given in the execution input"
     assert ("check-delete", "SUCCEEDED") in [(i["step"], i["status"]) for i in items]
 
 
@@ -429,8 +434,8 @@ def test_throttling_is_retried_by_the_state_machine(
     execution = support.run(machine, "throttled")
     assert execution["status"] == "SUCCEEDED", execution.get("cause")
     steps = [(i["step"], i["status"]) for i in trail("throttled")]
-    assert steps[2:4] == [("find-snapshot", "FAILED"), ("find-snapshot", "SUCCEEDED")]
-    failed = trail("throttled")[2]["details"]
+    assert steps[3:5] == [("find-snapshot", "FAILED"), ("find-snapshot", "SUCCEEDED")]
+    failed = trail("throttled")[3]["details"]
     assert failed["error"] == "TransientError"
 
 

@@ -9,6 +9,9 @@ conftest), not one write of the run or its undo went to a resource that is not o
 The cases are derived from definitions/pipeline.asl.json (tests/pipeline/faults.py): a state
 added to the pipeline is injected at without touching this file, and
 test_every_step_of_the_definition_is_injected_at fails if a Task or a bounded loop escapes.
+Every case runs on each way a run restores (`path`: a snapshot; a copy-on-write clone and a
+point-in-time restore of a production cluster in the target's region, whose master password
+no cluster the run leaves may keep, and which is never changed).
 """
 
 from __future__ import annotations
@@ -30,61 +33,94 @@ from .support import TARGET, World
 pytestmark = pytest.mark.usefixtures("each_engine", "router")
 
 START = faults.start()
+PATHS = support.PATHS
 SWAP_TAIL = faults.tasks("SwapOutTarget", "swap")
-SWAP_TASKS = faults.tasks(START, "swap")
-REPLACE_TASKS = faults.tasks("DeleteTargetFirst", "replace")
-SWAP_FAULTS = (
-    [Fault(state, AFTER) for state in SWAP_TASKS]
-    + [Fault(state, BEFORE) for state in SWAP_TAIL]
-    + [Fault(loop, NEVER_READY) for loop in faults.bounded_loops(START, "swap")]
-)
 PENDING_LABEL = "AWSPENDING"
-REPLACE_FAULTS = [Fault(state, AFTER) for state in REPLACE_TASKS] + [
-    Fault(loop, NEVER_READY) for loop in faults.bounded_loops("DeleteTargetFirst", "replace")
-]
+
+
+def swap_faults(path: str) -> list[Fault]:
+    return (
+        [Fault(state, AFTER) for state in faults.tasks(START, "swap", path)]
+        + [Fault(state, BEFORE) for state in SWAP_TAIL]
+        + [Fault(loop, NEVER_READY) for loop in faults.bounded_loops(START, "swap", path)]
+    )
+
+
+def replace_faults(path: str) -> list[Fault]:
+    """From DeleteTargetFirst on (what comes before it is the swap's, injected above)."""
+    tasks = faults.tasks("DeleteTargetFirst", "replace", path)
+    return [Fault(state, AFTER) for state in tasks] + [
+        Fault(loop, NEVER_READY)
+        for loop in faults.bounded_loops("DeleteTargetFirst", "replace", path)
+    ]
+
+
+SWAP_CASES = [(path, fault) for path in PATHS for fault in swap_faults(path)]
+REPLACE_CASES = [(path, fault) for path in PATHS for fault in replace_faults(path)]
+
+
+def case_id(case: Any) -> str:
+    return case if isinstance(case, str) else str(case.id)
 
 
 def test_every_step_of_the_definition_is_injected_at() -> None:
-    """Every Task and every bounded wait loop outside the failure path is covered; the tail of
-    the swap (from SwapOutTarget) both before and after its work."""
+    """Every Task and every bounded wait loop outside the failure path is covered, on every
+    path; the tail of the swap (from SwapOutTarget) both before and after its work."""
     every = faults.states()
     tasks = {n for n, s in every.items() if s["Type"] == "Task"} - faults.FAILURE_PATH
-    loops = set(faults.bounded_loops(START, "swap")) | set(faults.bounded_loops(START, "replace"))
-    covered = {(f.state, f.when) for f in SWAP_FAULTS + REPLACE_FAULTS}
+    loops = {
+        loop
+        for path in PATHS
+        for strategy in ("swap", "replace")
+        for loop in faults.bounded_loops(START, strategy, path)
+    }
+    covered = {(f.state, f.when) for _, f in SWAP_CASES + REPLACE_CASES}
     assert {state for state, _ in covered if (state, AFTER) in covered} == tasks
     assert {state for state, when in covered if when == NEVER_READY} == loops
     assert {state for state, when in covered if when == BEFORE} == set(SWAP_TAIL)
     assert SWAP_TAIL[0] == "SwapOutTarget" and "SwapInStaging" in SWAP_TAIL
     assert {"DeleteOldCluster", "CheckOldDeleted", "Finalize", "NotifySuccess"} <= set(SWAP_TAIL)
-    assert {"DeleteTargetFirst", "CheckTargetDeleted", "MaskData", "ScanPii", "Verify"} <= set(REPLACE_TASKS)
+    replace_tasks = {f.state for _, f in REPLACE_CASES}
+    assert {"DeleteTargetFirst", "CheckTargetDeleted", "MaskData", "ScanPii", "Verify"} <= replace_tasks
     assert {"SwapOutDone", "SwapInDone", "OldDeleted", "CopyReady", "TargetDeleted"} <= loops
+    assert {"CloneReady", "ClusterReady"} <= loops
+    # Every path is injected at from its own first step on; the fast paths skip the snapshot.
+    for path in ("clone", "point_in_time"):
+        states = {f.state for p, f in SWAP_CASES if p == path}
+        assert "ChooseSource" in states and "RestoreCluster" in states
+        assert not states & {"FindSnapshot", "CopySnapshot", "CheckCopy", "CopyReady"}
+    assert "CloneReady" in {f.state for p, f in SWAP_CASES if p == "clone"}
+    assert "CloneReady" in {f.state for p, f in REPLACE_CASES if p == "clone"}
 
 
 def run_with(
-    world: World, monkeypatch: pytest.MonkeyPatch, fault: Fault, strategy: str
-) -> tuple[str, dict[str, Any], dict[str, Any], str]:
+    world: World, monkeypatch: pytest.MonkeyPatch, fault: Fault, strategy: str, path: str
+) -> tuple[str, dict[str, Any], dict[str, Any], str, dict[str, Any] | None]:
     faults.inject(monkeypatch, fault)
-    settings = support.make_settings(world.target_kms, world.source_kms, strategy=strategy)
+    settings = support.path_settings(world, path, strategy=strategy)
     machine = support.deploy(world, settings=settings)
-    operation_id = f"{strategy}-{fault.id}"
+    operation_id = f"{strategy}-{path}-{fault.id}"
     before = original_target()
+    source_before = support.source_fingerprint() if path != "snapshot" else None
     master_before = support.client("secretsmanager").get_secret_value(
         SecretId=support.MASTER_SECRET
     )["VersionId"]
     execution = support.run(machine, operation_id)
     assert fault.fired, f"{fault.id} never fired"
-    return operation_id, execution, before, master_before
+    return operation_id, execution, before, master_before, source_before
 
 
 def error_of(fault: Fault) -> str:
     return "PollTimeout" if fault.when == NEVER_READY else "InjectedFailure"
 
 
-@pytest.mark.parametrize("fault", SWAP_FAULTS, ids=lambda f: f.id)
+@pytest.mark.parametrize(("path", "fault"), SWAP_CASES, ids=case_id)
 def test_swap_failure_anywhere_leaves_the_target_serving(
-    world: World, monkeypatch: pytest.MonkeyPatch, fault: Fault
+    world: World, monkeypatch: pytest.MonkeyPatch, path: str, fault: Fault
 ) -> None:
-    operation_id, execution, before, master_before = run_with(world, monkeypatch, fault, "swap")
+    operation_id, execution, before, master_before, source_before = run_with(
+        world, monkeypatch, fault, "swap", path
+    )
     # This run's cluster serves from the moment its rename to the target id happened.
     new_expected = succeeded(operation_id, "swap-in-staging")
     facts = assert_never_lost(
@@ -95,17 +131,20 @@ def test_swap_failure_anywhere_leaves_the_target_serving(
         master_before=master_before,
         new_expected=new_expected,
         error=error_of(fault),
+        source_before=source_before,
     )
     old = naming.old_cluster_id(TARGET, operation_id)
     if succeeded(operation_id, "swap-out-target") and not new_expected:
         assert f"renamed {old} back to {TARGET}" in facts["undone"]
 
 
-@pytest.mark.parametrize("fault", REPLACE_FAULTS, ids=lambda f: f.id)
+@pytest.mark.parametrize(("path", "fault"), REPLACE_CASES, ids=case_id)
 def test_replace_failure_anywhere_leaves_the_target_serving_and_nothing_unverified(
-    world: World, monkeypatch: pytest.MonkeyPatch, fault: Fault
+    world: World, monkeypatch: pytest.MonkeyPatch, path: str, fault: Fault
 ) -> None:
-    operation_id, execution, before, master_before = run_with(world, monkeypatch, fault, "replace")
+    operation_id, execution, before, master_before, source_before = run_with(
+        world, monkeypatch, fault, "replace", path
+    )
     # With `replace` the restored cluster sits under the target id from the start; it may
     # keep it only once the state machine got past Verify (masking ran before it). A Verify
     # that checked and then failed counts as not verified: the undo errs on the safe side.
@@ -118,6 +157,7 @@ def test_replace_failure_anywhere_leaves_the_target_serving_and_nothing_unverifi
         master_before=master_before,
         new_expected=new_expected,
         error=error_of(fault),
+        source_before=source_before,
     )
     staging = naming.staging_cluster_id(TARGET, operation_id)
     if succeeded(operation_id, "restore-cluster") and not new_expected:
@@ -165,8 +205,8 @@ def test_replace_undo_restores_the_final_snapshot_at_its_own_engine_version(
     support.rds().modify_db_cluster(
         DBClusterIdentifier=TARGET, EngineVersion=newer, ApplyImmediately=True
     )
-    operation_id, execution, before, master_before = run_with(
-        world, monkeypatch, Fault("MaskData", AFTER), "replace"
+    operation_id, execution, before, master_before, _ = run_with(
+        world, monkeypatch, Fault("MaskData", AFTER), "replace", "snapshot"
     )
     facts = assert_never_lost(
         world,

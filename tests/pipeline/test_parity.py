@@ -197,3 +197,25 @@ def test_an_old_target_without_instances_leaves_them_to_the_config() -> None:
     wanted = parity.desired(old, {"instance_class": "db.r6g.large", "instance_count": 2}, [])
     assert wanted["instance_count"] == 2
     assert [i["instance_class"] for i in wanted["instances"]] == ["db.r6g.large"] * 2
+
+
+def test_nothing_to_match_is_checked_at_once(world: World) -> None:
+    """The first refresh (no target yet): settings parity has nothing to apply, so CheckSettings
+    comes at once, not after the loop's first_seconds (1 s here, as every other loop's)."""
+    rds = support.rds()
+    for member in support.cluster(TARGET)["DBClusterMembers"]:  # type: ignore[index]
+        rds.delete_db_instance(DBInstanceIdentifier=member["DBInstanceIdentifier"])
+    rds.delete_db_cluster(DBClusterIdentifier=TARGET, SkipFinalSnapshot=True)
+    machine = support.deploy(world, poll_interval=1, max_attempts=60)
+    execution = support.run(machine, "first-refresh")
+    assert execution["status"] == "SUCCEEDED", execution.get("cause")
+    waits = [json.loads(e["stateEnteredEventDetails"]["input"])["poll"]
+             for e in support.history(execution["executionArn"])
+             if e.get("stateEnteredEventDetails", {}).get("name") == "WaitForSettings"]
+    assert [(w["what"], w["wait_seconds"]) for w in waits] == [("settings", 0)]
+    restore = [json.loads(e["stateEnteredEventDetails"]["input"])["poll"]["wait_seconds"]
+               for e in support.history(execution["executionArn"])
+               if e.get("stateEnteredEventDetails", {}).get("name") == "WaitForCluster"]
+    assert restore[0] == 1  # what the loops wait first, where something was started
+    matched = next(i for i in support.audit_items("first-refresh") if i["step"] == "match-settings")
+    assert matched["status"] == "SKIPPED"

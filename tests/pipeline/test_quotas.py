@@ -80,6 +80,17 @@ def test_what_each_strategy_needs() -> None:
     assert quotas.needs(SETTINGS, False, False, clone=True)["ClonesPerSource"] == 1
 
 
+def test_a_config_that_never_restores_a_snapshot_copies_none() -> None:
+    """A cross-account clone (the source shared through RAM, same region) copies no snapshot:
+    CheckTarget counts no copy, whatever the source's account."""
+    shared = {**SETTINGS, "source": {"region": "us-east-1", "account_id": "222222222222"}}
+    assert quotas.copy_required(shared)
+    cloning = {**shared, "source": {**shared["source"], "restore_paths": ["clone"]}}
+    assert not quotas.copy_required(cloning)
+    auto = {**shared, "source": {**shared["source"], "restore_paths": ["snapshot", "clone"]}}
+    assert quotas.copy_required(auto)  # auto may fall back to a snapshot: counted
+
+
 def test_clones_of_the_source_are_counted() -> None:
     clusters = {"DBClusters": [
         {"DBClusterIdentifier": "prod", "CloneGroupId": "g1"},
@@ -114,3 +125,58 @@ def test_a_run_is_refused_before_the_copy_when_the_cluster_quota_has_no_room(
     states = support.entered_states(execution["executionArn"])
     assert "CopySnapshot" not in states and "FindSnapshot" not in states
     assert support.manual_snapshots() == {}  # nothing was copied
+
+
+def stage_clones(count: int) -> None:
+    """`count` copy-on-write clones of the same-region source (the sandbox's RDS puts each in
+    the source's clone group, as AWS does)."""
+    for n in range(count):
+        support.rds().restore_db_cluster_to_point_in_time(
+            DBClusterIdentifier=f"{support.SOURCE}-clone-{n}",
+            SourceDBClusterIdentifier=support.SOURCE,
+            RestoreType="copy-on-write",
+            UseLatestRestorableTime=True,
+        )
+
+
+CLONES_FULL = ("copy-on-write clones of the source (ClonesPerSource): 15 of 15 used, the run "
+               "needs 1 more")
+
+
+@pytest.mark.usefixtures("router")
+def test_a_clone_run_is_refused_when_the_sources_clone_group_is_full(world: World) -> None:
+    support.add_same_region_source(world)
+    stage_clones(15)
+    before = support.cluster_ids()
+    machine = support.deploy(world, settings=support.path_settings(world, "clone"))
+    execution = support.run(machine, "clones-full")
+
+    cause = json.loads(execution["cause"])
+    assert (execution["status"], cause["errorType"]) == ("FAILED", "QuotaExceeded")
+    assert CLONES_FULL in cause["errorMessage"]
+    assert "Delete clones of the source" in cause["errorMessage"]
+    failed = [i for i in support.audit_items("clones-full") if i["status"] == "FAILED"]
+    assert [i["step"] for i in failed][:1] == ["choose-source"]
+    assert "RestoreCluster" not in support.entered_states(execution["executionArn"])
+    assert support.cluster_ids() == before  # nothing was created
+
+
+@pytest.mark.usefixtures("router")
+def test_auto_restores_a_snapshot_when_the_sources_clone_group_is_full(world: World) -> None:
+    support.add_same_region_source(world)
+    stage_clones(15)
+    support.rds().create_db_cluster_snapshot(
+        DBClusterIdentifier=support.SOURCE, DBClusterSnapshotIdentifier="prod-orders-here-1"
+    )
+    settings = support.path_settings(world, "clone")
+    settings["source"].update(restore_from="auto",
+                              restore_paths=["snapshot", "clone", "point_in_time"])
+    machine = support.deploy(world, settings=settings)
+    execution = support.run(machine, "clones-full-auto")
+
+    assert execution["status"] == "SUCCEEDED", execution.get("cause")
+    chosen = next(i for i in support.audit_items("clones-full-auto")
+                  if i["step"] == "choose-source")["details"]
+    assert chosen["path"] == "snapshot"
+    assert chosen["reason"] == f"auto: no clone ({CLONES_FULL}): snapshot"
+    assert "FindSnapshot" in support.entered_states(execution["executionArn"])

@@ -2,7 +2,8 @@
 EventBridge rule `setup` creates; moto emits no such events, so the tests invoke it with an
 event of the documented shape) and `aurora-restore recover OPERATION_ID` (which invokes the
 deployed function) finish the failure path: undo, audit FAILED, release the lock, notify.
-Twice changes nothing more; an execution in flight is refused.
+Twice changes nothing more; an execution in flight is refused. Every case that runs the
+pipeline runs on each way it restores (`path`: a snapshot, a clone, a point in time).
 """
 
 from __future__ import annotations
@@ -23,6 +24,17 @@ from .guarantees import assert_never_lost, original_target
 from .support import TARGET, World
 
 pytestmark = pytest.mark.usefixtures("each_engine", "router")
+PATHS = pytest.mark.parametrize("path", support.PATHS)
+
+
+def deploy(world: World, path: str, **kwargs: Any) -> str:
+    """Our definition for a run restoring by `path` (the same-region source for the fast
+    paths)."""
+    return support.deploy(world, settings=support.path_settings(world, path), **kwargs)
+
+
+def source_before(path: str) -> dict[str, Any] | None:
+    return support.source_fingerprint() if path != "snapshot" else None
 
 
 def master_version() -> str:
@@ -43,15 +55,16 @@ def recover_cli(config_dir: Path, operation_id: str) -> tuple[int, dict[str, Any
     return result.exit_code, document, result.stderr
 
 
+@PATHS
 def test_timeout_mid_swap_is_recovered_by_the_function_and_twice_changes_nothing(
-    world: World, monkeypatch: pytest.MonkeyPatch
+    world: World, monkeypatch: pytest.MonkeyPatch, path: str
 ) -> None:
     """The target was renamed away, then the whole execution timed out before the staging
     cluster took its place: the recovery function renames it back."""
-    machine = support.deploy(world, timeout=12)
+    machine = deploy(world, path, timeout=12)
     blocker = faults.block(monkeypatch, "SwapInStaging")
-    operation_id = "timeout-mid-swap"
-    before, master_before = original_target(), master_version()
+    operation_id = f"timeout-mid-swap-{path}"
+    before, master_before, source = original_target(), master_version(), source_before(path)
     arn = support.start(machine, operation_id)
     blocker.wait_until_entered()
     assert support.cluster(TARGET) is None  # renamed away: nothing serves under the target id
@@ -71,6 +84,7 @@ def test_timeout_mid_swap_is_recovered_by_the_function_and_twice_changes_nothing
         new_expected=False,
         error="States.Timeout",
         failure_path=False,
+        source_before=source,
     )
     old = naming.old_cluster_id(TARGET, operation_id)
     assert f"renamed {old} back to {TARGET}" in facts["undone"]
@@ -86,13 +100,14 @@ def test_timeout_mid_swap_is_recovered_by_the_function_and_twice_changes_nothing
     assert audit_and_notifications(world, operation_id) == counts
 
 
+@PATHS
 def test_abort_mid_swap_is_recovered_by_the_recover_command_and_twice_changes_nothing(
-    world: World, monkeypatch: pytest.MonkeyPatch, moto_config_dir: Path
+    world: World, monkeypatch: pytest.MonkeyPatch, moto_config_dir: Path, path: str
 ) -> None:
-    machine = support.deploy(world)
+    machine = deploy(world, path)
     blocker = faults.block(monkeypatch, "SwapInStaging")
-    operation_id = "abort-mid-swap"
-    before, master_before = original_target(), master_version()
+    operation_id = f"abort-mid-swap-{path}"
+    before, master_before, source = original_target(), master_version(), source_before(path)
     arn = support.start(machine, operation_id)
     blocker.wait_until_entered()
     support.client("stepfunctions").stop_execution(executionArn=arn, cause="operator stop")
@@ -111,6 +126,7 @@ def test_abort_mid_swap_is_recovered_by_the_recover_command_and_twice_changes_no
         new_expected=False,
         error="ABORTED",
         failure_path=False,
+        source_before=source,
     )
     # On AWS the message is StopExecution's cause ("operator stop"); moto records none.
     assert facts["message"] in ("operator stop", "the execution ended ABORTED: no Catch ran")
@@ -155,6 +171,42 @@ def test_a_run_in_flight_is_refused_then_recovered_once_aborted(
     assert execution["status"] == "ABORTED"
 
 
+@pytest.mark.parametrize(("path", "loop"), [("clone", "WaitForClone"),
+                                            ("point_in_time", "WaitForCluster")])
+def test_a_fast_path_run_in_flight_is_refused_then_recovered_once_aborted(
+    world: World, moto_config_dir: Path, path: str, loop: str
+) -> None:
+    """Sitting in the restore's wait loop of a clone or a point-in-time restore: refused while
+    RUNNING; once aborted, `recover` keeps the restored cluster for inspection — with this
+    run's master password, not production's — and the source is as it was."""
+    machine = deploy(world, path, poll_interval=30)
+    source = support.source_fingerprint()
+    operation_id = f"in-flight-{path}"
+    arn = support.start(machine, operation_id)
+    staging = naming.staging_cluster_id(TARGET, operation_id)
+    support.wait_until_entered(arn, loop)
+    state = support.world_state()
+    assert support.master_password_of(staging) == support.PROD_MASTER_PASSWORD  # as AWS
+
+    code, answer, _ = recover_cli(moto_config_dir, operation_id)
+    assert code == 1 and answer["status"] == "refused"
+    assert support.world_state() == state
+
+    support.client("stepfunctions").stop_execution(executionArn=arn)
+    support.wait_for(arn, {"ABORTED"})
+    code, answer, stderr = recover_cli(moto_config_dir, operation_id)
+    assert code == 0, stderr
+    assert any(line.startswith(f"gave {staging} this run's master password")
+               for line in answer["undo"]["undone"]), answer["undo"]
+    assert any(staging in line and "kept until" in line for line in answer["undo"]["left"])
+    assert support.master_password_of(staging) not in (support.PROD_MASTER_PASSWORD, "")
+    assert support.source_fingerprint() == source and support.lock_item() is None
+    state = support.world_state()
+    code, again, stderr = recover_cli(moto_config_dir, operation_id)
+    assert code == 0 and again["status"] == "already recovered", stderr
+    assert support.world_state() == state
+
+
 def support_context() -> Any:
     """A Lambda context for calling the recovery handler in-process (not through moto)."""
     from aurora_restore_cli.sandbox.lambda_router import LambdaContext
@@ -164,16 +216,17 @@ def support_context() -> Any:
     return LambdaContext(name, arn, 300)
 
 
+@PATHS
 def test_recovery_finishes_an_undo_the_failure_path_could_not_do(
-    world: World, monkeypatch: pytest.MonkeyPatch
+    world: World, monkeypatch: pytest.MonkeyPatch, path: str
 ) -> None:
     """The failure path's own undo fails: the execution ends FAILED with the lock kept and a
     notification that says to recover; the rule's FAILED event runs the recovery function."""
     faults.inject(monkeypatch, faults.Fault("SwapInStaging", faults.BEFORE))
     faults.inject(monkeypatch, faults.Fault("UndoChanges", faults.BEFORE))
-    machine = support.deploy(world)
-    operation_id = "undo-failed"
-    before, master_before = original_target(), master_version()
+    machine = deploy(world, path)
+    operation_id = f"undo-failed-{path}"
+    before, master_before, source = original_target(), master_version(), source_before(path)
     execution = support.run(machine, operation_id)
     assert execution["status"] == "FAILED" and execution["error"] == "InjectedFailure"
     assert support.cluster(TARGET) is None
@@ -194,17 +247,21 @@ def test_recovery_finishes_an_undo_the_failure_path_could_not_do(
         new_expected=False,
         error="InjectedFailure",
         failure_path=False,
+        source_before=source,
     )
 
 
-def test_a_failed_execution_whose_failure_path_finished_needs_nothing(world: World) -> None:
+@PATHS
+def test_a_failed_execution_whose_failure_path_finished_needs_nothing(
+    world: World, path: str
+) -> None:
     """The rule also fires on FAILED (a safety net): after a complete failure path the
     recovery function finds nothing to do and writes nothing."""
     support.rds().remove_tags_from_resource(
         ResourceName=support.cluster(TARGET)["DBClusterArn"],  # type: ignore[index]
         TagKeys=["aurora-restore:managed-by"],
     )
-    machine = support.deploy(world)
+    machine = deploy(world, path)
     execution = support.run(machine, "guard-refused")
     assert execution["status"] == "FAILED" and execution["error"] == "UnsafeTarget"
     state, counts = support.world_state(), audit_and_notifications(world, "guard-refused")

@@ -77,6 +77,20 @@ class Arns:
         src = self.s.source
         return (src.region, src.account_id) == (self.region, self.account)
 
+    def source_cluster(self) -> str:
+        """The production cluster itself: what a clone or a point-in-time restore reads
+        (RestoreDBClusterToPointInTime is authorised against it and the cluster it makes)."""
+        src = self.s.source
+        return self.rds(f"cluster:{src.cluster_id.lower()}", src.region, src.account_id)
+
+    def restores_from_source(self) -> bool:
+        """The config allows a clone or a point-in-time restore of the source cluster."""
+        return bool(set(self.s.restore_paths) & {"clone", "point_in_time"})
+
+    def restores_snapshots(self) -> bool:
+        """The config allows the snapshot path (find, copy, restore a source snapshot)."""
+        return "snapshot" in self.s.restore_paths
+
     def source_snapshots(self) -> str:
         src = self.s.source
         name = f"rds:{src.cluster_id.lower()}-*" if src.snapshot_type == "automated" else "*"

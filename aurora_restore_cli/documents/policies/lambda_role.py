@@ -30,6 +30,9 @@ RDS_TYPES_TOUCHED: Mapping[str, tuple[str, ...]] = {
     # the restored cluster, the snapshot, its cluster parameter group (the default one when
     # none is configured), the default option group, the subnet group
     "rds:RestoreDBClusterFromSnapshot": ("cluster", "cluster-snapshot", "cluster-pg", "og", "subgrp"),
+    # a clone or point-in-time restore: the source cluster and the new one, the new one's
+    # cluster parameter group, the default option group, the subnet group
+    "rds:RestoreDBClusterToPointInTime": ("cluster", "cluster-pg", "og", "subgrp"),
     # the instance, its cluster, the default DB parameter and option groups, the subnet group
     "rds:CreateDBInstance": ("db", "cluster", "pg", "og", "subgrp"),
     # renames, password, deletion protection; settings parity: the old target's cluster
@@ -62,6 +65,10 @@ RDS_TYPES_NOT_TOUCHED: Mapping[str, str] = {
     "og": "no call changes an option group (Aurora PostgreSQL has no options to set)",
     "subgrp": "ModifyDBInstance never moves an instance (its subnet group is the cluster's)",
     "cluster-endpoint": "DescribeDBClusterEndpoints lists a cluster's endpoints by the cluster",
+    "cluster-auto-backup": (
+        "RestoreDBClusterToPointInTime from a retained automated backup "
+        "(SourceDbClusterResourceId): we clone or restore the live source cluster"
+    ),
 }
 
 def lambda_rds(settings: Settings, arns: Arns) -> Document:
@@ -78,9 +85,10 @@ def lambda_rds(settings: Settings, arns: Arns) -> Document:
         *arns.drill_clusters(),
     ]
     groups = [arns.subnet_group(), arns.option_group()]
-    snapshots = list(copies)
-    if arns.restores_in_place():  # no copy needed: the source snapshot itself is restored
-        snapshots.append(arns.source_snapshots())
+    # The snapshot path (source.restore_paths): its copies and the source snapshots.
+    snapshots = list(copies) if arns.restores_snapshots() else []
+    if arns.restores_in_place() and arns.restores_snapshots():
+        snapshots.append(arns.source_snapshots())  # no copy needed: restored in place
     final = arns.final_snapshots() if target.final_snapshot else []
     # The failure path of `replace` restores the target from its final snapshot.
     snapshots += final
@@ -96,20 +104,25 @@ def lambda_rds(settings: Settings, arns: Arns) -> Document:
             ],
             "*",
         ),
-        # The copy is authorised against the source snapshot and the copy it makes.
-        allow(
-            "SourceSnapshots", ["rds:CopyDBClusterSnapshot"], [arns.source_snapshots(), *copies]
-        ),
         allow(
             "RdsTags",
             ["rds:AddTagsToResource", "rds:ListTagsForResource"],
             [*worked_on, *instances, *copies, *final],
         ),
-        allow(
-            "RdsRestore",
-            ["rds:RestoreDBClusterFromSnapshot"],
-            [*restored, *snapshots, arns.cluster_parameter_group(), *groups],
+        # (Copies stay taggable and deletable on every path: the expiry sweep removes what a
+        # run under an earlier snapshot config kept.)
+        *(
+            [
+                allow(
+                    "RdsRestore",
+                    ["rds:RestoreDBClusterFromSnapshot"],
+                    [*restored, *snapshots, arns.cluster_parameter_group(), *groups],
+                )
+            ]
+            if snapshots
+            else []
         ),
+        *_restore_from_source(arns, restored, groups),
         allow(
             "RdsCreateInstances",
             ["rds:CreateDBInstance"],
@@ -119,15 +132,15 @@ def lambda_rds(settings: Settings, arns: Arns) -> Document:
         # before aurora-restore, which carry no tags of ours.
         allow("RdsDeleteInstances", ["rds:DeleteDBInstance"], instances),
         # RemoveTags: the failure path drops the expiry tag of an old target it renames back.
+        # (Deletes share the statement: the same clusters, the same tag condition.)
         tagged(
             allow(
                 "RdsModifyClusters",
-                ["rds:ModifyDBCluster", "rds:RemoveTagsFromResource"],
+                ["rds:ModifyDBCluster", "rds:RemoveTagsFromResource", "rds:DeleteDBCluster"],
                 worked_on,
             ),
             settings,
         ),
-        tagged(allow("RdsDeleteClusters", ["rds:DeleteDBCluster"], worked_on), settings),
         # Settings parity: the old target's settings on the staging cluster and its instances.
         tagged(allow("RdsParityRoles", ["rds:AddRoleToDBCluster"], restored), settings),
         allow("RdsParityInstances", ["rds:ModifyDBInstance", "rds:RebootDBInstance"],
@@ -138,10 +151,20 @@ def lambda_rds(settings: Settings, arns: Arns) -> Document:
               [arns.rds("cluster-pg:*"), arns.rds("pg:*")]),
         _pass_roles_to_rds(arns),
     ]
+    if arns.restores_snapshots():
+        # The copy is authorised against the source snapshot and the copy it makes.
+        statements.insert(
+            1,
+            allow(
+                "SourceSnapshots",
+                ["rds:CopyDBClusterSnapshot"],
+                [arns.source_snapshots(), *copies],
+            ),
+        )
     if target.final_snapshot:
         # DeleteDBCluster with a final snapshot is authorised against the cluster *and* the
         # snapshot it creates (and needs CreateDBClusterSnapshot on both). IAM authorises each
-        # resource on its own: the clusters keep the tag condition (RdsDeleteClusters and the
+        # resource on its own: the clusters keep the tag condition (RdsModifyClusters and the
         # statement below), and only the final snapshots, which do not exist (nor carry tags)
         # yet, are granted without it.
         statements += [
@@ -183,6 +206,22 @@ def lambda_rds(settings: Settings, arns: Arns) -> Document:
     )
     statements += _deny_protected(settings, arns)
     return policy_document(statements)
+
+
+def _restore_from_source(arns: Arns, restored: list[str], groups: list[str]) -> list[Statement]:
+    """A clone or a point-in-time restore (source.restore_paths): RestoreDBClusterToPointInTime
+    on exactly the source cluster, the new cluster and its groups — nothing else of the source
+    (no write to it is ever granted; the Deny below holds when it is in this account)."""
+    if not arns.restores_from_source():
+        return []
+    return [
+        allow(
+            "RdsRestoreFromSourceCluster",
+            ["rds:RestoreDBClusterToPointInTime"],
+            [arns.source_cluster(), *restored, arns.cluster_parameter_group(), *groups],
+        )
+    ]
+
 
 def _pass_roles_to_rds(arns: Arns) -> Statement:
     """AddRoleToDBCluster passes the old target's IAM roles, ModifyDBInstance its enhanced

@@ -83,8 +83,10 @@ def env_resources(settings: Settings, names: Names) -> set[str]:
     found.update(
         (arns.cluster_parameter_group(), arns.instance_parameter_group(), arns.option_group())
     )
-    if arns.restores_in_place():
+    if arns.restores_in_place() and arns.restores_snapshots():
         found.add(arns.source_snapshots())
+    if arns.restores_from_source():  # a clone or point-in-time restore reads it
+        found.add(arns.source_cluster())
     vpc = settings.lambda_.vpc
     if vpc is not None:
         found.update(arns.ec2(f"subnet/{s}") for s in vpc.subnet_ids)
