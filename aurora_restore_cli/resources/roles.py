@@ -46,6 +46,8 @@ class RoleState:
 
 MANAGED_PURPOSES = {
     "lambda-logs": "the Lambda functions write their own log groups (attached to the Lambda role)",
+    "lambda-data": "the Lambda functions use the secrets, audit table, topic, metrics and "
+    "recovery (attached to the Lambda role)",
 }
 
 
@@ -235,13 +237,15 @@ class Role(Resource[RoleState]):
             )
         to_put, to_delete = self._policy_changes(current)
         desired = self._inline()
+        # What the role gains first, what it loses last: permissions moving from an inline
+        # policy to a managed one (an upgrade) are never missing in between.
         self._put_policies([(name, desired[name]) for name in to_put])
+        for arn in sorted(self._managed() - set(current.managed)):
+            self._attach(arn)
         for name in to_delete:
             self.iam.delete_role_policy(RoleName=self.name, PolicyName=name)
         for arn in sorted(set(current.managed) - self._managed()):  # attached behind our back
             self.iam.detach_role_policy(RoleName=self.name, PolicyArn=arn)
-        for arn in sorted(self._managed() - set(current.managed)):
-            self._attach(arn)
         to_set, to_remove = tag_differences(current.tags, self.ctx.tags())
         if to_set:
             self.iam.tag_role(RoleName=self.name, Tags=tag_list(to_set))

@@ -28,8 +28,9 @@ def test_render_makes_no_aws_call_and_prints_every_section(api_calls: ApiCallRec
     lambda_role = rendered["iam"]["aurora-restore-lambda-role-dev"]
     assert lambda_role["trust_policy"]["Statement"][0]["Principal"] == {
         "Service": "lambda.amazonaws.com"}
-    assert set(lambda_role["inline_policies"]) >= {"aurora-restore-rds", "aurora-restore-data"}
-    assert "aurora-restore-lambda-logs-dev" in lambda_role["managed_policies"]
+    assert set(lambda_role["inline_policies"]) >= {"aurora-restore-rds", "aurora-restore-network"}
+    assert {"aurora-restore-lambda-logs-dev", "aurora-restore-lambda-data-dev"} <= set(
+        lambda_role["managed_policies"])
     assert set(rendered["definitions"]) == {"aurora-restore-pipeline-dev",
                                             "aurora-restore-drill-dev",
                                             "aurora-restore-recovery-dev"}

@@ -17,7 +17,7 @@ from .test_policies import as_list, load
 def granted(env: str) -> dict[str, set[str]]:
     settings, names = load(env=env)
     found: dict[str, set[str]] = {}
-    for document in policies.inline_policies("lambda", settings, names).values():
+    for document in policies.all_policies("lambda", settings, names).values():
         for statement in document["Statement"]:
             if statement["Effect"] == "Allow":
                 for action in as_list(statement["Action"]):

@@ -336,7 +336,7 @@ def test_what_each_role_may_do(tmp_path: Path) -> None:
 
 def test_optional_statements(tmp_path: Path) -> None:
     settings, names = variants(tmp_path)[1]
-    docs = policies.inline_policies("lambda", settings, names)
+    docs = policies.all_policies("lambda", settings, names)
     by_sid = {s["Sid"]: s for d in docs.values() for s in d["Statement"]}
     assert set(by_sid["RdsFinalSnapshot"]["Action"]) == {
         "rds:CreateDBClusterSnapshot",
@@ -405,7 +405,7 @@ def test_pipeline_ids_fall_under_the_patterns() -> None:
     settings, names = load()
     for target in ("dev-orders", "Dev-Orders", "a" * 39 + "b", "x"):
         allowed_settings = _with_target(settings, target)
-        docs = policies.inline_policies("lambda", allowed_settings, names)
+        docs = policies.all_policies("lambda", allowed_settings, names)
         by_sid = {s["Sid"]: as_list(s["Resource"]) for d in docs.values() for s in d["Statement"]}
         rds = f"arn:aws:rds:{REGION}:{MOTO_ACCOUNT}"
         for operation in ("op-1", "2024-01-01T00-00-00-manual", "z" * 80):
@@ -531,8 +531,24 @@ def test_overlapping_protected_ids_are_warned_about(config_dir: Path) -> None:
     assert f"arn:aws:rds:us-east-1:{MOTO_ACCOUNT}:cluster:dev-orders-keep" in deny["Resource"]
 
 
+def longest_names(config_dir: Path) -> tuple[Settings, Names]:
+    """The longest names the config allows, everywhere an ARN carries one: the documents grow
+    with them, and IAM's limits count characters."""
+    longest = "c" * 37
+
+    def edit(data: dict[str, Any]) -> None:
+        data["target"]["cluster_id"] = "t" + longest
+        data["source"]["cluster_id"] = "s" + longest
+        data["target"]["protected_cluster_ids"] = [f"p{i}{longest}" for i in range(3)]
+        data["target"]["parameter_group"] = "g" + longest
+        data["target"]["final_snapshot"] = True
+
+    return new_env(config_dir, "e" + "n" * 19, edit)
+
+
 def test_inline_policies_fit_iam_limits(tmp_path: Path) -> None:
-    for settings, names in variants(tmp_path):
+    shutil.copytree(CONFIG_DIR, tmp_path / "long")
+    for settings, names in [*variants(tmp_path), longest_names(tmp_path / "long")]:
         for kind in policies.ROLE_KINDS:
             documents = policies.inline_policies(kind, settings, names).values()
             assert policies.inline_size(documents) < policies.INLINE_SIZE_LIMIT
@@ -624,7 +640,7 @@ def test_lambda_policy_grants_every_resource_type_rds_authorizes(
 ) -> None:
     settings, names = variants(tmp_path)[variant]
     granted: dict[str, set[str]] = {}
-    for document in policies.inline_policies("lambda", settings, names).values():
+    for document in policies.all_policies("lambda", settings, names).values():
         for statement in document["Statement"]:
             if statement["Effect"] != "Allow":
                 continue
@@ -767,7 +783,7 @@ def _newer_table_knows(detail: str) -> bool:
 
 def test_source_key_is_granted_via_rds_in_the_source_region() -> None:
     settings, names = load()
-    docs = policies.inline_policies("lambda", settings, names)
+    docs = policies.all_policies("lambda", settings, names)
     by_sid = {s["Sid"]: s for d in docs.values() for s in d["Statement"]}
     source = by_sid["KmsSourceKey"]
     assert source["Resource"] == [settings.source.kms_key_id]
@@ -806,7 +822,7 @@ def test_restore_from_the_source_cluster_is_granted_on_exactly_what_it_touches(
 
     settings, names = new_env(config_dir, "clones", clone)
     assert settings.restore_paths == ("clone",)
-    docs = policies.inline_policies("lambda", settings, names)
+    docs = policies.all_policies("lambda", settings, names)
     by_sid = {s["Sid"]: s for d in docs.values() for s in d["Statement"]}
     restore = by_sid["RdsRestoreFromSourceCluster"]
     account = names.account_id

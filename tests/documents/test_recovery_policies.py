@@ -18,7 +18,7 @@ def by_sid(kind: str, **target: Any) -> dict[str, dict[str, Any]]:
     settings, names = load()
     if target:
         settings = replace(settings, target=replace(settings.target, **target))
-    documents = policies.inline_policies(kind, settings, names).values()
+    documents = policies.all_policies(kind, settings, names).values()
     return {s["Sid"]: s for d in documents for s in d["Statement"]}
 
 

@@ -1,6 +1,6 @@
 """The roles step's customer managed policy `aurora-restore-lambda-logs-<env>` (the Lambda
 functions' log permissions, kept out of the Lambda role's inline policies: IAM allows 10,240
-characters of those per role): created and attached, a re-run writes nothing, a document edited
+characters of those per role; `-lambda-data-` is built the same way): created and attached, a re-run writes nothing, a document edited
 behind our back becomes a new default version (at most five kept), an unattached one is
 attached again, cleanup detaches and deletes it, a foreign same-named policy is left alone."""
 
@@ -50,8 +50,9 @@ def default_document() -> dict[str, Any]:
 
 
 def attached() -> list[str]:
+    """Whether the Lambda role has this policy attached (its data policy is another one)."""
     found = iam().list_attached_role_policies(RoleName=LAMBDA)["AttachedPolicies"]
-    return [p["PolicyArn"] for p in found]
+    return [p["PolicyArn"] for p in found if p["PolicyArn"] == POLICY_ARN]
 
 
 def test_created_attached_and_a_rerun_writes_nothing(aws: None) -> None:
@@ -67,7 +68,8 @@ def test_created_attached_and_a_rerun_writes_nothing(aws: None) -> None:
     assert attached() == [POLICY_ARN]
     # Created in this walk, so with our tags: the role attaches it without reading them again.
     assert ctx.clients.counter.calls["iam.ListPolicyTags"] == 0
-    assert ctx.clients.counter.calls["iam.AttachRolePolicy"] == 1
+    assert ctx.clients.counter.calls["iam.AttachRolePolicy"] == len(
+        policies.MANAGED_POLICIES["lambda"])  # the logs and the data policies, once each
     tags = {t["Key"]: t["Value"] for t in iam().list_policy_tags(PolicyArn=POLICY_ARN)["Tags"]}
     assert tags["aurora-restore:env"] == "dev"
     again = make_context()

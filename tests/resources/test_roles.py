@@ -26,6 +26,7 @@ STATES = "aurora-restore-stepfunctions-role-dev"
 DBA = "aurora-restore-dba-role-dev"
 RECOVERY = "aurora-restore-recovery-role-dev"
 ALL = (LAMBDA, STATES, DBA, RECOVERY)
+LAMBDA_MANAGED = ["aurora-restore-lambda-data-dev", "aurora-restore-lambda-logs-dev"]
 
 
 def _quiet(_: str) -> None:
@@ -91,7 +92,6 @@ def test_create_the_roles(aws: None) -> None:
 
     assert set(inline(LAMBDA)) == {
         "aurora-restore-rds",
-        "aurora-restore-data",
         "aurora-restore-network",  # dev.yaml has a VPC
     }
     assert set(inline(STATES)) == {"aurora-restore-invoke", "aurora-restore-logs"}
@@ -108,9 +108,9 @@ def test_create_the_roles(aws: None) -> None:
         assert tags["team"] == "platform"
         assert "aurora-restore dev" in iam().get_role(RoleName=role)["Role"]["Description"]
         attached = iam().list_attached_role_policies(RoleName=role)["AttachedPolicies"]
-        # The Lambda role's log permissions are a managed policy of ours (size limits).
-        expected_attached = ["aurora-restore-lambda-logs-dev"] if role == LAMBDA else []
-        assert [p["PolicyName"] for p in attached] == expected_attached
+        # The Lambda role's log and data permissions are managed policies of ours (size limits).
+        expected_attached = LAMBDA_MANAGED if role == LAMBDA else []
+        assert sorted(p["PolicyName"] for p in attached) == expected_attached
 
     assert_zero_write_rerun()
 
@@ -151,11 +151,12 @@ def test_empty_dba_principals_trust_the_account_root(aws: None, config_dir: Path
 def test_policy_edited_behind_our_back_is_restored(aws: None) -> None:
     ctx = make_context()
     setup(ctx)
-    wanted = inline(LAMBDA)["aurora-restore-data"]
+    wanted = inline(LAMBDA)["aurora-restore-rds"]
     widened = json.loads(json.dumps(wanted))
-    widened["Statement"][0]["Resource"] = "*"
+    restore = next(s for s in widened["Statement"] if s["Sid"] == "RdsRestore")
+    restore["Resource"] = "*"
     iam().put_role_policy(
-        RoleName=LAMBDA, PolicyName="aurora-restore-data", PolicyDocument=json.dumps(widened)
+        RoleName=LAMBDA, PolicyName="aurora-restore-rds", PolicyDocument=json.dumps(widened)
     )
     iam().put_role_policy(
         RoleName=STATES,
@@ -171,7 +172,7 @@ def test_policy_edited_behind_our_back_is_restored(aws: None) -> None:
 
     status = engine.status(make_context(), STEPS, progress=_quiet)
     assert {c.name: c.detail for c in role_changes(status)} == {
-        LAMBDA: "inline policy aurora-restore-data",
+        LAMBDA: "inline policy aurora-restore-rds",
         STATES: "unwanted inline policy added-by-hand",
         DBA: "inline policy aurora-restore-operate",
         RECOVERY: "",
@@ -186,9 +187,38 @@ def test_policy_edited_behind_our_back_is_restored(aws: None) -> None:
         "iam.PutRolePolicy",
     ]
     assert ctx.clients.counter.calls["iam.PutRolePolicy"] == 2
-    assert roles.same_document(inline(LAMBDA)["aurora-restore-data"], wanted)
+    assert roles.same_document(inline(LAMBDA)["aurora-restore-rds"], wanted)
     assert set(inline(STATES)) == {"aurora-restore-invoke", "aurora-restore-logs"}
     assert set(inline(DBA)) == {"aurora-restore-operate"}
+    assert_zero_write_rerun()
+
+
+def test_an_older_setup_moves_the_data_permissions_to_their_managed_policy(aws: None) -> None:
+    """Before, the Lambda role's data permissions were its inline policy aurora-restore-data
+    (they moved out to leave room under IAM's 10,240 characters). A re-run of setup creates
+    and attaches the managed policy before it deletes the inline one: no moment without."""
+    ctx = make_context()
+    setup(ctx)
+    data_arn = f"arn:aws:iam::{MOTO_ACCOUNT}:policy/aurora-restore-lambda-data-dev"
+    iam().detach_role_policy(RoleName=LAMBDA, PolicyArn=data_arn)
+    iam().delete_policy(PolicyArn=data_arn)
+    older = policies.managed_policies("lambda", ctx.settings, ctx.names)[
+        "aurora-restore-lambda-data-dev"
+    ]
+    iam().put_role_policy(
+        RoleName=LAMBDA, PolicyName="aurora-restore-data", PolicyDocument=json.dumps(older)
+    )
+
+    ctx = make_context()
+    calls: list[str] = []
+    ctx.clients.get("iam").meta.events.register(
+        "before-call.iam.*", lambda model, **_: calls.append(model.name)
+    )
+    setup(ctx)
+    assert calls.index("AttachRolePolicy") < calls.index("DeleteRolePolicy")
+    assert set(inline(LAMBDA)) == {"aurora-restore-rds", "aurora-restore-network"}
+    attached = iam().list_attached_role_policies(RoleName=LAMBDA)["AttachedPolicies"]
+    assert sorted(p["PolicyName"] for p in attached) == LAMBDA_MANAGED
     assert_zero_write_rerun()
 
 
@@ -276,9 +306,9 @@ def test_interrupted_create_is_finished(aws: None) -> None:
     )
     report = setup(make_context())
     assert actions(report)[LAMBDA] is Action.UPDATED
-    assert len(inline(LAMBDA)) == 3
+    assert len(inline(LAMBDA)) == 2
     attached = iam().list_attached_role_policies(RoleName=LAMBDA)["AttachedPolicies"]
-    assert [p["PolicyName"] for p in attached] == ["aurora-restore-lambda-logs-dev"]
+    assert sorted(p["PolicyName"] for p in attached) == LAMBDA_MANAGED
     assert_zero_write_rerun()
 
 

@@ -71,9 +71,11 @@ INLINE_SIZE_LIMIT = 10_240
 MANAGED_SIZE_LIMIT = 6_144
 
 # Role kind → the customer managed policies it gets (what → document builder). The Lambda
-# functions' log permissions name every function's log group, which would not fit beside
-# everything else in the Lambda role's inline policies (IAM: 10,240 characters in total).
-MANAGED_POLICIES: Mapping[str, tuple[str, ...]] = {"lambda": ("lambda-logs",)}
+# role's permissions do not fit its inline policies (IAM: 10,240 characters in total, and the
+# ARNs grow with the config's names): the log permissions (every function's log group) and
+# the data permissions (secrets, audit, topic, metrics, recovery) are managed policies of
+# their own (6,144 characters each), the RDS and network ones stay inline.
+MANAGED_POLICIES: Mapping[str, tuple[str, ...]] = {"lambda": ("lambda-logs", "lambda-data")}
 
 def trust_policy(kind: str, settings: Settings, names: Names) -> Document:
     """Who may assume the role. The DBA role trusts `roles.dba_principals`, or, when none are
@@ -101,7 +103,6 @@ def inline_policies(kind: str, settings: Settings, names: Names) -> dict[str, Do
     if kind == "lambda":
         found = {
             "rds": lambda_rds(settings, arns),
-            "data": lambda_data(settings, arns),
             "network": lambda_network(settings, arns),
         }
     elif kind == "stepfunctions":
@@ -118,7 +119,10 @@ def managed_policies(kind: str, settings: Settings, names: Names) -> dict[str, D
     """Managed policy name → document, for every customer managed policy the role gets
     (MANAGED_POLICIES); resources/roles.py creates them and attaches them to the role."""
     arns = Arns(settings, names)
-    builders = {"lambda-logs": lambda: lambda_logs(arns)}
+    builders = {
+        "lambda-logs": lambda: lambda_logs(arns),
+        "lambda-data": lambda: lambda_data(settings, arns),
+    }
     return {names.managed_policy(what): builders[what]() for what in MANAGED_POLICIES.get(kind, ())}
 
 def all_policies(kind: str, settings: Settings, names: Names) -> dict[str, Document]:
