@@ -17,6 +17,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import boto3
+import pytest
 
 from aurora_restore_cli.contract import definition
 from handlers import FUNCTIONS
@@ -39,6 +40,18 @@ OLD_MASTER_PASSWORD = "prod-master-Pa55word!"
 # cluster restored from it starts with this one, and none the pipeline keeps may keep it.
 PROD_MASTER_PASSWORD = "prod-only-Pa55word!"
 PATHS = ("snapshot", "clone", "point_in_time")
+# The engines × paths the failure and recovery suites run: every path on Aurora PostgreSQL, the
+# snapshot path on Aurora MySQL. The restore paths are engine-neutral RDS and the database
+# steps path-neutral, so each engine and each path meet every case without the whole product
+# (the suite must stay well under ten minutes on two cores).
+ENGINE_PATHS = [("aurora-postgresql", path) for path in PATHS] + [("aurora-mysql", "snapshot")]
+
+
+def engine_paths(**kwargs: Any) -> Any:
+    """`@engine_paths()`: a test runs once per ENGINE_PATHS (the module uses `each_engine`)."""
+    return pytest.mark.parametrize(("each_engine", "path"), ENGINE_PATHS, indirect=["each_engine"],
+                                   ids=[f"{e.removeprefix('aurora-')}-{p}" for e, p in ENGINE_PATHS],
+                                   **kwargs)
 APP_PASSWORD = "app-user-Pa55word#1"
 MOTO_CONFIG: Any = {
     "stepfunctions": {"execute_state_machine": True},

@@ -27,7 +27,7 @@ from .moto_patches import RdsScript
 from .support import TARGET, World
 
 pytestmark = pytest.mark.usefixtures("each_engine", "router")
-PATHS = pytest.mark.parametrize("path", support.PATHS)
+PATHS = support.engine_paths()
 # Where the restore waits, by path (a clone in its own loop).
 RESTORE_LOOP = {"snapshot": "WaitForCluster", "clone": "WaitForClone",
                 "point_in_time": "WaitForCluster"}

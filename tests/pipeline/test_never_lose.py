@@ -11,7 +11,8 @@ added to the pipeline is injected at without touching this file, and
 test_every_step_of_the_definition_is_injected_at fails if a Task or a bounded loop escapes.
 Every case runs on each way a run restores (`path`: a snapshot; a copy-on-write clone and a
 point-in-time restore of a production cluster in the target's region, whose master password
-no cluster the run leaves may keep, and which is never changed).
+no cluster the run leaves may keep, and which is never changed) for Aurora PostgreSQL, and on
+the snapshot path for Aurora MySQL (support.ENGINE_PATHS).
 """
 
 from __future__ import annotations
@@ -29,8 +30,7 @@ from .faults import AFTER, BEFORE, NEVER_READY, Fault
 from .guarantees import assert_never_lost, assert_password_findable, original_target, succeeded
 from .support import TARGET, World
 
-# Both engines: everything but the database steps is engine-neutral RDS, and must stay so.
-pytestmark = pytest.mark.usefixtures("each_engine", "router")
+pytestmark = pytest.mark.usefixtures("router")
 
 START = faults.start()
 PATHS = support.PATHS
@@ -55,12 +55,14 @@ def replace_faults(path: str) -> list[Fault]:
     ]
 
 
-SWAP_CASES = [(path, fault) for path in PATHS for fault in swap_faults(path)]
-REPLACE_CASES = [(path, fault) for path in PATHS for fault in replace_faults(path)]
+ENGINE_PATHS = support.ENGINE_PATHS  # every path on PostgreSQL, the snapshot path on MySQL
+SWAP_CASES = [(e, path, fault) for e, path in ENGINE_PATHS for fault in swap_faults(path)]
+REPLACE_CASES = [(e, path, fault) for e, path in ENGINE_PATHS for fault in replace_faults(path)]
+CASE_NAMES = ("each_engine", "path", "fault")  # each_engine: conftest's fixture, set per case
 
 
 def case_id(case: Any) -> str:
-    return case if isinstance(case, str) else str(case.id)
+    return case.removeprefix("aurora-") if isinstance(case, str) else str(case.id)
 
 
 def test_every_step_of_the_definition_is_injected_at() -> None:
@@ -74,23 +76,29 @@ def test_every_step_of_the_definition_is_injected_at() -> None:
         for strategy in ("swap", "replace")
         for loop in faults.bounded_loops(START, strategy, path)
     }
-    covered = {(f.state, f.when) for _, f in SWAP_CASES + REPLACE_CASES}
+    covered = {(f.state, f.when) for *_, f in SWAP_CASES + REPLACE_CASES}
     assert {state for state, _ in covered if (state, AFTER) in covered} == tasks
     assert {state for state, when in covered if when == NEVER_READY} == loops
     assert {state for state, when in covered if when == BEFORE} == set(SWAP_TAIL)
     assert SWAP_TAIL[0] == "SwapOutTarget" and "SwapInStaging" in SWAP_TAIL
     assert {"DeleteOldCluster", "CheckOldDeleted", "Finalize", "NotifySuccess"} <= set(SWAP_TAIL)
-    replace_tasks = {f.state for _, f in REPLACE_CASES}
+    replace_tasks = {f.state for *_, f in REPLACE_CASES}
     assert {"DeleteTargetFirst", "CheckTargetDeleted", "MaskData", "ScanPii", "Verify"} <= replace_tasks
     assert {"SwapOutDone", "SwapInDone", "OldDeleted", "CopyReady", "TargetDeleted"} <= loops
     assert {"CloneReady", "ClusterReady"} <= loops
     # Every path is injected at from its own first step on; the fast paths skip the snapshot.
     for path in ("clone", "point_in_time"):
-        states = {f.state for p, f in SWAP_CASES if p == path}
+        states = {f.state for _, p, f in SWAP_CASES if p == path}
         assert "ChooseSource" in states and "RestoreCluster" in states
         assert not states & {"FindSnapshot", "CopySnapshot", "CheckCopy", "CopyReady"}
-    assert "CloneReady" in {f.state for p, f in SWAP_CASES if p == "clone"}
-    assert "CloneReady" in {f.state for p, f in REPLACE_CASES if p == "clone"}
+    assert "CloneReady" in {f.state for _, p, f in SWAP_CASES if p == "clone"}
+    assert "CloneReady" in {f.state for _, p, f in REPLACE_CASES if p == "clone"}
+    # Both engines meet every fault of the snapshot path.
+    for engine in ("aurora-postgresql", "aurora-mysql"):
+        mine = {(f.state, f.when) for e, p, f in SWAP_CASES + REPLACE_CASES
+                if e == engine and p == "snapshot"}
+        assert mine == {(f.state, f.when) for e, p, f in SWAP_CASES + REPLACE_CASES
+                        if p == "snapshot"}
 
 
 def run_with(
@@ -114,9 +122,9 @@ def error_of(fault: Fault) -> str:
     return "PollTimeout" if fault.when == NEVER_READY else "InjectedFailure"
 
 
-@pytest.mark.parametrize(("path", "fault"), SWAP_CASES, ids=case_id)
+@pytest.mark.parametrize(CASE_NAMES, SWAP_CASES, ids=case_id, indirect=["each_engine"])
 def test_swap_failure_anywhere_leaves_the_target_serving(
-    world: World, monkeypatch: pytest.MonkeyPatch, path: str, fault: Fault
+    each_engine: str, world: World, monkeypatch: pytest.MonkeyPatch, path: str, fault: Fault
 ) -> None:
     operation_id, execution, before, master_before, source_before = run_with(
         world, monkeypatch, fault, "swap", path
@@ -138,9 +146,9 @@ def test_swap_failure_anywhere_leaves_the_target_serving(
         assert f"renamed {old} back to {TARGET}" in facts["undone"]
 
 
-@pytest.mark.parametrize(("path", "fault"), REPLACE_CASES, ids=case_id)
+@pytest.mark.parametrize(CASE_NAMES, REPLACE_CASES, ids=case_id, indirect=["each_engine"])
 def test_replace_failure_anywhere_leaves_the_target_serving_and_nothing_unverified(
-    world: World, monkeypatch: pytest.MonkeyPatch, path: str, fault: Fault
+    each_engine: str, world: World, monkeypatch: pytest.MonkeyPatch, path: str, fault: Fault
 ) -> None:
     operation_id, execution, before, master_before, source_before = run_with(
         world, monkeypatch, fault, "replace", path
@@ -167,6 +175,7 @@ def test_replace_failure_anywhere_leaves_the_target_serving_and_nothing_unverifi
         assert any("from its final snapshot" in line for line in facts["undone"])
 
 
+@pytest.mark.usefixtures("each_engine")
 def test_master_secret_after_a_failure_between_password_reset_and_swap_in(
     world: World, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -194,6 +203,7 @@ def test_master_secret_after_a_failure_between_password_reset_and_swap_in(
     assert pending["VersionId"] == ours
 
 
+@pytest.mark.usefixtures("each_engine")
 def test_replace_undo_restores_the_final_snapshot_at_its_own_engine_version(
     world: World, monkeypatch: pytest.MonkeyPatch, aws_rules: AwsRules
 ) -> None:
@@ -222,6 +232,7 @@ def test_replace_undo_restores_the_final_snapshot_at_its_own_engine_version(
     assert aws_rules.fired["lower_engine_version"] == 0
 
 
+@pytest.mark.usefixtures("each_engine")
 def test_a_kept_staging_clusters_password_stays_findable_until_it_is_swept(
     world: World, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -24,7 +24,7 @@ from .guarantees import assert_never_lost, original_target
 from .support import TARGET, World
 
 pytestmark = pytest.mark.usefixtures("each_engine", "router")
-PATHS = pytest.mark.parametrize("path", support.PATHS)
+PATHS = support.engine_paths()
 
 
 def deploy(world: World, path: str, **kwargs: Any) -> str:
