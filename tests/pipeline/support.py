@@ -18,6 +18,7 @@ from typing import Any
 
 import boto3
 import pytest
+from moto.moto_api._internal import mock_random
 
 from aurora_restore_cli.contract import definition
 from handlers import FUNCTIONS
@@ -40,6 +41,7 @@ OLD_MASTER_PASSWORD = "prod-master-Pa55word!"
 # cluster restored from it starts with this one, and none the pipeline keeps may keep it.
 PROD_MASTER_PASSWORD = "prod-only-Pa55word!"
 PATHS = ("snapshot", "clone", "point_in_time")
+WORLD_SEED = 20261206
 # The engines × paths the failure and recovery suites run: every path on Aurora PostgreSQL, the
 # snapshot path on Aurora MySQL. The restore paths are engine-neutral RDS and the database
 # steps path-neutral, so each engine and each path meet every case without the whole product
@@ -227,7 +229,12 @@ def create_cluster(
 
 
 def build_world(**target_overrides: Any) -> World:
-    """Source cluster + snapshot in us-west-2; tagged target, table, topic, secrets in us-east-1."""
+    """Source cluster + snapshot in us-west-2; tagged target, table, topic, secrets in us-east-1.
+
+    moto's ids (key ids, secret ARN suffixes, …) are seeded first, so every world of the same
+    shape has the same ARNs, and the definition rendered with them is the same text: moto
+    parses a definition once per text (moto_patches), and parsing is ~1.2 s of a test."""
+    mock_random.seed(WORLD_SEED)
     target_kms = client("kms", REGION).create_key()["KeyMetadata"]["Arn"]
     source_kms = client("kms", SOURCE_REGION).create_key()["KeyMetadata"]["Arn"]
     create_cluster(SOURCE, SOURCE_REGION, tags=[{"Key": "team", "Value": "orders"}], kms=source_kms)
