@@ -40,6 +40,7 @@ OLD_MASTER_PASSWORD = "prod-master-Pa55word!"
 # The master password of the same-region source cluster (clone and point-in-time worlds): a
 # cluster restored from it starts with this one, and none the pipeline keeps may keep it.
 PROD_MASTER_PASSWORD = "prod-only-Pa55word!"
+APP_PASSWORD = "app-user-Pa55word#1"
 PATHS = ("snapshot", "clone", "point_in_time")
 WORLD_SEED = 20261206
 # The engines × paths the failure and recovery suites run: every path on Aurora PostgreSQL, the
@@ -54,7 +55,8 @@ def engine_paths(**kwargs: Any) -> Any:
     return pytest.mark.parametrize(("each_engine", "path"), ENGINE_PATHS, indirect=["each_engine"],
                                    ids=[f"{e.removeprefix('aurora-')}-{p}" for e, p in ENGINE_PATHS],
                                    **kwargs)
-APP_PASSWORD = "app-user-Pa55word#1"
+
+
 MOTO_CONFIG: Any = {
     "stepfunctions": {"execute_state_machine": True},
     "lambda": {"use_docker": False},
