@@ -17,7 +17,6 @@ unique fails the step with the rule named and the database untouched.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 import time
@@ -27,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from handlers.lib import masking_rules, sql_files
-from handlers.lib.engines import Engine, Statement, TableInfo
+from handlers.lib.engines import Engine, TableInfo, commit_statements, rollback_quietly
 from handlers.lib.errors import MaskingIncomplete, MaskingRuleInvalid
 from handlers.lib.masking_rules import Rule
 
@@ -168,7 +167,7 @@ def run(conn: Any, engine: Engine, plan: Plan, key: Mapping[str, bytes], deadlin
     """Mask as much as fits before the deadline; Outcome.done when all of it is done.
     `cancel(pid)` stops a hand-written file's statement from a second connection."""
     jobs = compile_jobs(engine, plan.rules, engine.catalog(conn), key)  # all checked first
-    _commit(conn, engine, engine.progress_setup())
+    commit_statements(engine, conn, engine.progress_setup())
     progress = {str(r[0]): (r[1], int(r[2]), bool(r[3]))
                 for r in engine.run(conn, engine.progress_read())}
     outcome = Outcome()
@@ -189,7 +188,7 @@ def run(conn: Any, engine: Engine, plan: Plan, key: Mapping[str, bytes], deadlin
         outcome.tables[job.item] = {"rows": rows, "done": True}
     if not _files(conn, engine, "after", plan.after, progress, sql_dir, deadline, cancel, outcome):
         return outcome
-    _commit(conn, engine, [engine.progress_drop()])
+    commit_statements(engine, conn, [engine.progress_drop()])
     outcome.done = True
     return outcome
 
@@ -215,7 +214,7 @@ def _batch(conn: Any, engine: Engine, job: TableJob, last_key: str | None, rows:
         engine.run(conn, engine.progress_write(job.item, upto, rows, done))
         engine.commit(conn)
     except Exception as exc:
-        _rollback_quietly(conn, engine)
+        rollback_quietly(engine, conn)
         raise _named(engine, exc, job) from None
     deadline.last_batch = deadline.clock() - started
     return upto, rows, done
@@ -240,22 +239,6 @@ def _files(conn: Any, engine: Engine, phase: str, names: Sequence[str],
     ran = sql_files.run_scripts(engine, conn, scripts, limit, finish)
     outcome.files += [f"{phase}: {r['file']}" for r in ran]
     return True
-
-
-def _commit(conn: Any, engine: Engine, statements: Sequence[Statement]) -> None:
-    engine.begin(conn, None)
-    try:
-        for statement in statements:
-            engine.run(conn, statement)
-        engine.commit(conn)
-    except Exception:
-        _rollback_quietly(conn, engine)
-        raise
-
-
-def _rollback_quietly(conn: Any, engine: Engine) -> None:
-    with contextlib.suppress(Exception):  # a lost connection is rolled back by the server
-        engine.rollback(conn)
 
 
 def _named(engine: Engine, exc: Exception, job: TableJob) -> Exception:

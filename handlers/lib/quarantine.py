@@ -24,7 +24,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from handlers.lib import quarantine_rules
-from handlers.lib.engines import BuiltinResult, Engine, Statement
+from handlers.lib.engines import (
+    BuiltinResult,
+    Engine,
+    Statement,
+    commit_statements,
+    rollback_quietly,
+)
 from handlers.lib.errors import QuarantineFailed, QuarantineRuleInvalid
 from handlers.lib.masking import Deadline
 from handlers.lib.quarantine_rules import HostPolicy, Rule
@@ -84,7 +90,7 @@ def run(conn: Any, engine: Engine, plan: Plan, deadline: Deadline,
         open_database: OpenDatabase | None = None) -> Outcome:
     """Quarantine as much as fits before the deadline; Outcome.done when all of it passed.
     `open_database(name)`: a connection to another database of the cluster (pg_cron's)."""
-    _commit(conn, engine, engine.progress_setup())
+    commit_statements(engine, conn, engine.progress_setup())
     progress = {str(r[0]): (int(r[2]), bool(r[3]))
                 for r in engine.run(conn, engine.progress_read())
                 if str(r[0]).startswith(PROGRESS_PREFIX)}
@@ -109,7 +115,7 @@ def run(conn: Any, engine: Engine, plan: Plan, deadline: Deadline,
             f"{len(failures)} quarantine check(s) failed, so the run stops before the swap "
             "(the target is untouched): " + "; ".join(failures)
         )
-    _commit(conn, engine, [engine.progress_drop()])
+    commit_statements(engine, conn, [engine.progress_drop()])
     outcome.done = True
     return outcome
 
@@ -131,8 +137,7 @@ def _unit(conn: Any, engine: Engine, rule: Rule, rows: int,
                                                done))
         engine.commit(conn)
     except Exception as exc:
-        with contextlib.suppress(Exception):
-            engine.rollback(conn)
+        rollback_quietly(engine, conn)
         raise _named(engine, exc, rule, number) from None
     deadline.last_batch = deadline.clock() - started
     return rows + changed, done
@@ -188,8 +193,7 @@ def _checks(conn: Any, engine: Engine, rules: Sequence[Rule], deadline: Deadline
         try:
             rows = engine.run(conn, _statement(rule.check))
         except Exception as exc:
-            with contextlib.suppress(Exception):
-                engine.rollback(conn)
+            rollback_quietly(engine, conn)
             if engine.cancelled(exc):
                 failures.append(f"rule {rule.name}: its check did not finish in time")
                 continue
@@ -209,18 +213,6 @@ def _checks(conn: Any, engine: Engine, rules: Sequence[Rule], deadline: Deadline
                 "row holding true): fix the rule's sql, or the data it cannot handle"
             )
     return failures
-
-
-def _commit(conn: Any, engine: Engine, statements: Sequence[Statement]) -> None:
-    engine.begin(conn, None)
-    try:
-        for statement in statements:
-            engine.run(conn, statement)
-        engine.commit(conn)
-    except Exception:
-        with contextlib.suppress(Exception):
-            engine.rollback(conn)
-        raise
 
 
 def _statement(sql: str) -> Statement:

@@ -14,11 +14,10 @@ check's 1 is true and 0 false (`Engine.truth`).
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Sequence
 from typing import Any
 
-from handlers.lib.engines import Engine, Statement
+from handlers.lib.engines import Engine, Statement, rollback_quietly
 from handlers.lib.errors import SettingsInvalid, VerificationFailed
 from handlers.lib.sql_text import Check, split_checks
 
@@ -62,8 +61,7 @@ def evaluate(
             if problem:
                 failures.append(f"{check.name}: {problem}")
     except BaseException:
-        with contextlib.suppress(Exception):  # the original error matters more
-            engine.rollback(conn)
+        rollback_quietly(engine, conn)  # the original error matters more
         raise
     engine.commit(conn)
     if failures:

@@ -11,6 +11,7 @@ one more line in MODULES.
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -246,6 +247,25 @@ class Engine(Protocol):
     def quarantine_builtin(
         self, conn: Any, name: str, hosts: HostPolicy, timeout_seconds: float | None
     ) -> BuiltinResult: ...
+
+
+def commit_statements(engine: Engine, conn: Any, statements: Sequence[Statement]) -> None:
+    """Run `statements` in one transaction and commit it; on any error, roll back and raise."""
+    engine.begin(conn, None)
+    try:
+        for statement in statements:
+            engine.run(conn, statement)
+        engine.commit(conn)
+    except Exception:
+        rollback_quietly(engine, conn)
+        raise
+
+
+def rollback_quietly(engine: Engine, conn: Any) -> None:
+    """Roll back, keeping the error that led here: a lost connection is rolled back by the
+    server anyway."""
+    with contextlib.suppress(Exception):
+        engine.rollback(conn)
 
 
 def engine_for(name: str) -> Engine:
